@@ -1,0 +1,58 @@
+/**
+ * Typed errors shared by every wganx module.
+ *
+ * Wrong kind of argument → `TypeError`-like {@link InvalidArgumentError}; out of range → the same
+ * class with the allowed range in the message. Every message names the field, the value and what
+ * is allowed, so that the CLI can print it as one line and the HTTP API can return it as a 4xx body.
+ */
+
+/** Base class: every error wganx throws on purpose is a WganxError. */
+export class WganxError extends Error {
+  override name = 'WganxError';
+}
+
+/** Bad input: names the field, the offending value and what is allowed. */
+export class InvalidArgumentError extends WganxError {
+  override name = 'InvalidArgumentError';
+  readonly field: string;
+  readonly value: unknown;
+  readonly allowed: string;
+  constructor(field: string, value: unknown, allowed: string) {
+    super(`${field}: ${describeValue(value)} is not allowed; expected ${allowed}`);
+    this.field = field;
+    this.value = value;
+    this.allowed = allowed;
+  }
+}
+
+/** A model layer (or option of a layer) that the ONNX exporter cannot convert faithfully. */
+export class UnsupportedLayerError extends WganxError {
+  override name = 'UnsupportedLayerError';
+  constructor(
+    readonly layerName: string,
+    readonly className: string,
+    readonly detail: string,
+  ) {
+    super(`cannot export layer "${layerName}" (${className}): ${detail}`);
+  }
+}
+
+/** Exported ONNX and the original model disagree beyond the tolerance. */
+export class ParityError extends WganxError {
+  override name = 'ParityError';
+}
+
+/** Quote a value for an error message, keeping it short. */
+export function describeValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'number' || typeof value === 'boolean' || value == null) text = String(value);
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

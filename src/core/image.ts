@@ -1,0 +1,101 @@
+/**
+ * Tensor ⇄ image conversion, independent of any image library.
+ *
+ * Generators output NHWC float32 values in a known range (usually [-1, 1] from tanh). These helpers
+ * turn them into 8-bit pixels and tile several samples into one grid, so that the server, the
+ * trainer's sample grids and the browser page all draw samples the same way. Encoding to PNG/WebP
+ * happens elsewhere (sharp in Node, canvas in browsers).
+ *
+ * @example
+ *   const pixels = toUint8(outputs, [-1, 1]);             // Uint8Array, same length
+ *   const grid = tileGrid(pixels, { count: 64, height: 28, width: 28, channels: 1 });
+ *   // grid.data is (8·28+7·pad) × (8·28+7·pad) grey pixels, grid.columns === 8
+ */
+import { InvalidArgumentError } from './errors.js';
+
+/** Map floats in `range` linearly to 0…255, rounding and clamping (NaN → 0). */
+export function toUint8(values: ArrayLike<number>, range: readonly [number, number] = [-1, 1]): Uint8Array {
+  const [lo, hi] = range;
+  if (!(hi > lo)) throw new InvalidArgumentError('range', range, '[low, high] with high > low');
+  const scale = 255 / (hi - lo);
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.round((values[i] - lo) * scale);
+    out[i] = v > 255 ? 255 : v > 0 ? v : 0;
+  }
+  return out;
+}
+
+/** Inverse of {@link toUint8}: 0…255 back to floats in `range`. */
+export function fromUint8(pixels: ArrayLike<number>, range: readonly [number, number] = [-1, 1]): Float32Array {
+  const [lo, hi] = range;
+  const out = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) out[i] = lo + (pixels[i] / 255) * (hi - lo);
+  return out;
+}
+
+export interface GridOptions {
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+  /** Columns; default ⌈√count⌉. */
+  columns?: number;
+  /** Pixels between tiles. */
+  padding?: number;
+  /** Value of the padding pixels. */
+  background?: number;
+}
+
+export interface RasterImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+  columns: number;
+  rows: number;
+}
+
+/** Tile `count` HWC images (concatenated in `pixels`) into one image, row by row. */
+export function tileGrid(pixels: Uint8Array, opts: GridOptions): RasterImage {
+  const { count, height, width, channels } = opts;
+  const tile = height * width * channels;
+  if (pixels.length !== count * tile) {
+    throw new InvalidArgumentError('pixels.length', pixels.length, `count·height·width·channels = ${count * tile}`);
+  }
+  const columns = Math.max(1, Math.min(count, opts.columns ?? Math.ceil(Math.sqrt(count))));
+  const rows = Math.max(1, Math.ceil(count / columns));
+  const pad = opts.padding ?? 2;
+  const outW = columns * width + (columns - 1) * pad;
+  const outH = rows * height + (rows - 1) * pad;
+  const data = new Uint8Array(outW * outH * channels).fill(opts.background ?? 0);
+  for (let k = 0; k < count; k++) {
+    const x0 = (k % columns) * (width + pad);
+    const y0 = Math.floor(k / columns) * (height + pad);
+    for (let y = 0; y < height; y++) {
+      const src = k * tile + y * width * channels;
+      const dst = ((y0 + y) * outW + x0) * channels;
+      data.set(pixels.subarray(src, src + width * channels), dst);
+    }
+  }
+  return { data, width: outW, height: outH, channels, columns, rows };
+}
+
+/** Nearest-neighbour upscale by an integer factor (for tiny 28×28 digits in a browser or a PNG). */
+export function upscale(img: RasterImage, factor: number): RasterImage {
+  if (!Number.isInteger(factor) || factor < 1 || factor > 16) throw new InvalidArgumentError('scale', factor, 'an integer from 1 to 16');
+  if (factor === 1) return img;
+  const { width, height, channels } = img;
+  const w = width * factor;
+  const h = height * factor;
+  const data = new Uint8Array(w * h * channels);
+  for (let y = 0; y < h; y++) {
+    const sy = Math.floor(y / factor);
+    for (let x = 0; x < w; x++) {
+      const s = (sy * width + Math.floor(x / factor)) * channels;
+      const d = (y * w + x) * channels;
+      for (let c = 0; c < channels; c++) data[d + c] = img.data[s + c];
+    }
+  }
+  return { ...img, data, width: w, height: h };
+}

@@ -1,0 +1,151 @@
+/**
+ * The model manifest: the one description of a generator that every module reads.
+ *
+ * It lives beside the ONNX file as `manifest.json` and, minus `export.sha256` (a file cannot hold
+ * its own hash), inside the ONNX file's `metadata_props` under {@link MANIFEST_METADATA_KEY}, so a
+ * bare `.onnx` is self-describing. Always read it through {@link parseManifest}.
+ *
+ * @example
+ *   const manifest = parseManifest(JSON.parse(await readFile('models/ring/manifest.json', 'utf8')));
+ *   manifest.latent.dim // 2 … 128
+ */
+import { z } from 'zod';
+import { InvalidArgumentError } from './errors.js';
+import { LATENT_DISTRIBUTIONS } from './latent.js';
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+/** Key of the manifest JSON in the ONNX file's metadata_props. */
+export const MANIFEST_METADATA_KEY = 'wganx.manifest';
+
+export const MODEL_KINDS = ['image', 'points'] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+export const TENSOR_DTYPES = ['float32', 'float16', 'int32', 'int64'] as const;
+export type TensorDtype = (typeof TENSOR_DTYPES)[number];
+
+/** Model names double as URL path segments and folder names: keep them plain. */
+export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+const dim = z.union([z.number().int().nonnegative(), z.string().min(1)]);
+
+export const TensorSpecSchema = z.object({
+  name: z.string().min(1),
+  dtype: z.enum(TENSOR_DTYPES),
+  /** Dimensions; a string is a symbolic dimension (the batch is always `"batch"`). */
+  shape: z.array(dim).min(1),
+});
+export type TensorSpec = z.infer<typeof TensorSpecSchema>;
+
+export const InputSpecSchema = TensorSpecSchema.extend({
+  /** What the input carries: the latent vector `z` or the integer class label. */
+  role: z.enum(['latent', 'label']),
+});
+export type InputSpec = z.infer<typeof InputSpecSchema>;
+
+export const ParitySchema = z.object({
+  /** Largest |tfjs − onnxruntime| over all outputs, per batch size tested. */
+  maxAbsDiff: z.record(z.string(), z.number().nonnegative()),
+  tolerance: z.number().positive(),
+  inputsSeed: z.number().int().nonnegative(),
+});
+export type Parity = z.infer<typeof ParitySchema>;
+
+export const TrainingProvenanceSchema = z
+  .object({
+    algorithm: z.string(),
+    dataset: z.string(),
+    steps: z.number().int().nonnegative(),
+    hyperparameters: z.record(z.string(), z.unknown()),
+    command: z.string(),
+    backend: z.string(),
+    durationSeconds: z.number().nonnegative(),
+    metrics: z.record(z.string(), z.unknown()).default({}),
+  })
+  .passthrough();
+export type TrainingProvenance = z.infer<typeof TrainingProvenanceSchema>;
+
+export const ExportProvenanceSchema = z.object({
+  tool: z.string(),
+  opset: z.number().int().min(7),
+  createdAt: z.string(),
+  file: z.string().default('generator.onnx'),
+  /** sha256 (hex) of the ONNX file; null inside the file itself. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  parity: ParitySchema,
+  /** Optional float16 variant beside the float32 file. */
+  fp16: z
+    .object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(), maxAbsDiff: z.number().nonnegative() })
+    .nullable()
+    .default(null),
+});
+export type ExportProvenance = z.infer<typeof ExportProvenanceSchema>;
+
+export const ManifestSchema = z
+  .object({
+    schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+    name: z.string().regex(MODEL_NAME_PATTERN),
+    version: z.string().min(1),
+    kind: z.enum(MODEL_KINDS),
+    description: z.string().default(''),
+    latent: z.object({
+      dim: z.number().int().positive(),
+      distribution: z.enum(LATENT_DISTRIBUTIONS),
+    }),
+    conditional: z
+      .object({
+        numClasses: z.number().int().min(2),
+        labels: z.array(z.string()),
+      })
+      .refine((c) => c.labels.length === c.numClasses, { message: 'labels must have numClasses entries' })
+      .nullable(),
+    inputs: z.array(InputSpecSchema).min(1),
+    outputs: z.array(TensorSpecSchema).min(1),
+    output: z.object({
+      /** `NHWC` for images, `NC` for points (C = coordinates). */
+      layout: z.enum(['NHWC', 'NC']),
+      /** Range of the generator's raw output, e.g. [-1, 1] for tanh images. */
+      range: z.tuple([z.number(), z.number()]),
+      /** For points: multiply then add to map raw outputs to data coordinates. */
+      scale: z.number().default(1),
+      offset: z.number().default(0),
+    }),
+    training: TrainingProvenanceSchema.nullable().default(null),
+    export: ExportProvenanceSchema,
+  })
+  .superRefine((m, ctx) => {
+    const latent = m.inputs.filter((i) => i.role === 'latent');
+    const label = m.inputs.filter((i) => i.role === 'label');
+    if (latent.length !== 1) ctx.addIssue({ code: 'custom', path: ['inputs'], message: 'exactly one input must have role "latent"' });
+    if ((m.conditional === null) !== (label.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['inputs'], message: 'a conditional model has exactly one "label" input, an unconditional one none' });
+    }
+    if (m.kind === 'image' && m.output.layout !== 'NHWC') ctx.addIssue({ code: 'custom', path: ['output', 'layout'], message: 'image models use NHWC' });
+    if (m.kind === 'points' && m.output.layout !== 'NC') ctx.addIssue({ code: 'custom', path: ['output', 'layout'], message: 'point models use NC' });
+  });
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type ManifestInput = z.input<typeof ManifestSchema>;
+
+/**
+ * Validate an unknown value as a manifest. Throws {@link InvalidArgumentError} naming the first
+ * bad field (as a dotted path), its value and the rule it breaks.
+ */
+export function parseManifest(value: unknown, source = 'manifest'): Manifest {
+  const result = ManifestSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue.path.map(String).join('.');
+  const field = path ? `${source}.${path}` : source;
+  let bad: unknown = value;
+  for (const key of issue.path) bad = bad != null && typeof bad === 'object' ? (bad as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+  throw new InvalidArgumentError(field, bad, issue.message);
+}
+
+/** Image geometry `[height, width, channels]` of an image model's output. */
+export function imageShape(manifest: Manifest): [number, number, number] {
+  const shape = manifest.outputs[0].shape;
+  const [, h, w, c] = shape;
+  if (manifest.kind !== 'image' || shape.length !== 4 || ![h, w, c].every((d) => typeof d === 'number')) {
+    throw new InvalidArgumentError('manifest.outputs[0].shape', shape, '[batch, height, width, channels] with fixed height, width and channels');
+  }
+  return [h as number, w as number, c as number];
+}

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleLatents, philox4x32, uniformAt, interpolateLatents, InvalidArgumentError } from '../../src/core/index.js';
+
+test('philox4x32-10 matches the Random123 known-answer vectors', () => {
+  const out = new Uint32Array(4);
+  // Known-answer tests from Random123's kat_vectors (philox4x32_10).
+  philox4x32([0, 0, 0, 0], 0, 0, out);
+  assert.deepEqual([...out], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+  philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], 0xffffffff, 0xffffffff, out);
+  assert.deepEqual([...out], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+  philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], 0xa4093822, 0x299f31d0, out);
+  assert.deepEqual([...out], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]);
+});
+
+test('sample i of seed s does not depend on the batch it is drawn in', () => {
+  const all = sampleLatents({ seed: 42, start: 0, count: 10, dim: 7 });
+  for (let i = 0; i < 10; i++) {
+    const one = sampleLatents({ seed: 42, start: i, count: 1, dim: 7 });
+    assert.deepEqual([...one], [...all.subarray(i * 7, i * 7 + 7)]);
+  }
+  const shifted = sampleLatents({ seed: 42, start: 3, count: 4, dim: 7 });
+  assert.deepEqual([...shifted], [...all.subarray(21, 49)]);
+});
+
+test('different seeds and indices give different vectors; large seeds and indices work', () => {
+  const a = sampleLatents({ seed: 1, start: 0, count: 1, dim: 8 });
+  const b = sampleLatents({ seed: 2, start: 0, count: 1, dim: 8 });
+  const c = sampleLatents({ seed: 1, start: 1, count: 1, dim: 8 });
+  assert.notDeepEqual([...a], [...b]);
+  assert.notDeepEqual([...a], [...c]);
+  const big = sampleLatents({ seed: 2 ** 40 + 3, start: 2 ** 35, count: 2, dim: 3 });
+  assert.ok(big.every(Number.isFinite));
+});
+
+test('normal latents have mean ≈ 0 and variance ≈ 1; uniform ones lie in [-1, 1)', () => {
+  const z = sampleLatents({ seed: 9, start: 0, count: 4000, dim: 25 });
+  const n = z.length;
+  const mean = z.reduce((s, v) => s + v, 0) / n;
+  const variance = z.reduce((s, v) => s + (v - mean) ** 2, 0) / n;
+  assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);
+  assert.ok(Math.abs(variance - 1) < 0.03, `variance ${variance}`);
+  const u = sampleLatents({ seed: 9, start: 0, count: 1000, dim: 10, distribution: 'uniform' });
+  assert.ok(u.every((v) => v >= -1 && v < 1));
+  const um = u.reduce((s, v) => s + v, 0) / u.length;
+  assert.ok(Math.abs(um) < 0.05);
+});
+
+test('uniformAt is deterministic and in (0, 1); interpolation hits both ends', () => {
+  assert.equal(uniformAt(5, 17), uniformAt(5, 17));
+  assert.notEqual(uniformAt(5, 17), uniformAt(5, 18));
+  for (let i = 0; i < 100; i++) {
+    const u = uniformAt(3, i);
+    assert.ok(u > 0 && u < 1);
+  }
+  const path = interpolateLatents(1, 2, 5, 4);
+  assert.deepEqual([...path.subarray(0, 4)], [...sampleLatents({ seed: 1, start: 0, count: 1, dim: 4 })]);
+  assert.deepEqual([...path.subarray(16, 20)], [...sampleLatents({ seed: 2, start: 0, count: 1, dim: 4 })]);
+});
+
+test('bad arguments name the field and the allowed range', () => {
+  assert.throws(() => sampleLatents({ seed: -1, start: 0, count: 1, dim: 2 }), (e: unknown) => e instanceof InvalidArgumentError && /seed: -1/.test(e.message));
+  assert.throws(() => sampleLatents({ seed: 1.5, start: 0, count: 1, dim: 2 }), /seed: 1.5 is not allowed; expected an integer/);
+  assert.throws(() => sampleLatents({ seed: 1, start: 0, count: 1, dim: 0 }), /dim: 0/);
+  assert.throws(() => sampleLatents({ seed: 1, start: 0, count: 1, dim: 2, distribution: 'cauchy' as never }), /distribution: "cauchy"/);
+});
