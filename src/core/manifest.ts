@@ -103,11 +103,12 @@ export const ManifestSchema = z
     output: z.object({
       /** `NHWC` for images, `NC` for points (C = coordinates). */
       layout: z.enum(['NHWC', 'NC']),
-      /** Range of the generator's raw output, e.g. [-1, 1] for tanh images. */
+      /**
+       * Range of the generator's output: [-1, 1] for tanh images; for points, the data set's own
+       * coordinates (point generators always output data coordinates, whatever scaling training
+       * used inside), e.g. about [-1.1, 1.1] for the ring.
+       */
       range: z.tuple([z.number(), z.number()]),
-      /** For points: multiply then add to map raw outputs to data coordinates. */
-      scale: z.number().default(1),
-      offset: z.number().default(0),
     }),
     training: TrainingProvenanceSchema.nullable().default(null),
     export: ExportProvenanceSchema,
