@@ -1,0 +1,251 @@
+/**
+ * Dynamic batcher: merges queued requests into batches of up to `maxBatch` rows and runs them on
+ * whichever session instance is idle — the role of Triton's dynamic batcher.
+ *
+ * A batch starts when an instance is idle and either `maxBatch` rows are queued or the oldest
+ * request has waited `maxQueueDelayMs`. While every instance is busy, requests accumulate and
+ * leave together. A request larger than `maxBatch` is split over several batches; a request's
+ * rows never depend on its neighbours because latents are drawn from (seed, index) in the worker.
+ * The queue is bounded (`maxQueue` requests → 503) and each request has a deadline (→ 504).
+ *
+ * @example
+ *   const b = new DynamicBatcher('ring', [instance], { maxBatch: 64, maxQueueDelayMs: 2, maxQueue: 1024, timeoutMs: 30000, dim: 2 });
+ *   const { data } = await b.submit({ rows: 8, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null });
+ */
+import type { BatchInput, InferenceBackend } from './instance.js';
+import type { Segment } from './protocol.js';
+import { HttpError, queueFull, requestTimeout, unavailable } from './http-error.js';
+
+export interface BatcherOptions {
+  maxBatch: number;
+  maxQueueDelayMs: number;
+  maxQueue: number;
+  timeoutMs: number;
+  /** Latent dimension (to slice raw latents). */
+  dim: number;
+}
+
+export interface SubmitRequest {
+  rows: number;
+  source: { kind: 'seeded'; seed: number; start: number } | { kind: 'raw'; z: Float32Array };
+  /** One label per row for conditional models, else null. */
+  labels: Int32Array | null;
+  /** Aborted when the client goes away: the request leaves the queue. */
+  signal?: AbortSignal;
+}
+
+export interface SubmitResult {
+  /** Row-major outputs, `rows × rowSize`. */
+  data: Float32Array;
+  /** Shape of one row (e.g. [28, 28, 1] or [2]). */
+  rowShape: number[];
+  queueMs: number;
+  computeMs: number;
+}
+
+export interface BatcherHooks {
+  onBatch?(rows: number, computeMs: number): void;
+  onQueueWait?(ms: number): void;
+}
+
+interface Entry {
+  req: SubmitRequest;
+  taken: number;
+  done: number;
+  out: Float32Array | null;
+  rowShape: number[];
+  enqueuedAt: number;
+  queueMs: number;
+  computeMs: number;
+  settled: boolean;
+  resolve: (r: SubmitResult) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | null;
+  onAbort: (() => void) | null;
+}
+
+interface Slot {
+  backend: InferenceBackend;
+  busy: boolean;
+}
+
+export class DynamicBatcher {
+  private readonly queue: Entry[] = [];
+  private readonly slots: Slot[];
+  private queuedRows = 0;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly model: string,
+    backends: InferenceBackend[],
+    private readonly opts: BatcherOptions,
+    private readonly hooks: BatcherHooks = {},
+  ) {
+    this.slots = backends.map((backend) => ({ backend, busy: false }));
+  }
+
+  /** Requests waiting for (part of) their rows to be dispatched. */
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  /** Batches running now. */
+  get running(): number {
+    return this.inFlight;
+  }
+
+  submit(req: SubmitRequest): Promise<SubmitResult> {
+    if (this.closed) return Promise.reject(unavailable(`model "${this.model}" is being unloaded; retry`));
+    if (this.queue.length >= this.opts.maxQueue) return Promise.reject(queueFull(this.model, this.opts.maxQueue));
+    if (req.signal?.aborted) return Promise.reject(new HttpError(499, 'client closed the request'));
+    return new Promise<SubmitResult>((resolve, reject) => {
+      const e: Entry = {
+        req, taken: 0, done: 0, out: null, rowShape: [], enqueuedAt: performance.now(), queueMs: -1, computeMs: 0,
+        settled: false, resolve, reject, timer: null, onAbort: null,
+      };
+      e.timer = setTimeout(() => this.fail(e, requestTimeout(this.model, this.opts.timeoutMs)), this.opts.timeoutMs);
+      if (req.signal) {
+        e.onAbort = () => this.fail(e, new HttpError(499, 'client closed the request'));
+        req.signal.addEventListener('abort', e.onAbort, { once: true });
+      }
+      this.queue.push(e);
+      this.queuedRows += req.rows;
+      this.schedule();
+    });
+  }
+
+  private finish(e: Entry): void {
+    e.settled = true;
+    if (e.timer) clearTimeout(e.timer);
+    if (e.onAbort) e.req.signal?.removeEventListener('abort', e.onAbort);
+    const i = this.queue.indexOf(e);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      this.queuedRows -= e.req.rows - e.taken;
+    }
+  }
+
+  private fail(e: Entry, err: Error): void {
+    if (e.settled) return;
+    this.finish(e);
+    e.reject(err);
+    this.notifyIdle();
+  }
+
+  private schedule(): void {
+    while (this.queue.length > 0) {
+      const slot = this.slots.find((s) => !s.busy);
+      if (!slot) return;
+      const waited = performance.now() - this.queue[0].enqueuedAt;
+      if (this.queuedRows >= this.opts.maxBatch || waited >= this.opts.maxQueueDelayMs || this.closed) {
+        this.dispatch(slot);
+      } else {
+        if (!this.timer) {
+          this.timer = setTimeout(() => {
+            this.timer = null;
+            this.schedule();
+          }, Math.max(0, this.opts.maxQueueDelayMs - waited));
+        }
+        return;
+      }
+    }
+  }
+
+  private dispatch(slot: Slot): void {
+    const { maxBatch, dim } = this.opts;
+    const parts: { e: Entry; offset: number; count: number; at: number }[] = [];
+    const segments: Segment[] = [];
+    let rows = 0;
+    const now = performance.now();
+    while (rows < maxBatch && this.queue.length > 0) {
+      const e = this.queue[0];
+      const count = Math.min(e.req.rows - e.taken, maxBatch - rows);
+      const src = e.req.source;
+      segments.push(
+        src.kind === 'seeded'
+          ? { kind: 'seeded', seed: src.seed, start: src.start + e.taken, count }
+          : { kind: 'raw', z: src.z.subarray(e.taken * dim, (e.taken + count) * dim) },
+      );
+      if (e.queueMs < 0) {
+        e.queueMs = now - e.enqueuedAt;
+        this.hooks.onQueueWait?.(e.queueMs);
+      }
+      parts.push({ e, offset: e.taken, count, at: rows });
+      e.taken += count;
+      rows += count;
+      this.queuedRows -= count;
+      if (e.taken === e.req.rows) this.queue.shift();
+    }
+    let labels: Int32Array | null = null;
+    if (parts.some((p) => p.e.req.labels)) {
+      labels = new Int32Array(rows);
+      for (const p of parts) if (p.e.req.labels) labels.set(p.e.req.labels.subarray(p.offset, p.offset + p.count), p.at);
+    }
+    const batch: BatchInput = { rows, segments, labels };
+    slot.busy = true;
+    this.inFlight++;
+    slot.backend
+      .run(batch)
+      .then(
+        (out) => {
+          this.hooks.onBatch?.(rows, out.computeMs);
+          const rowSize = out.data.length / rows;
+          const rowShape = out.dims.slice(1);
+          for (const { e, offset, count, at } of parts) {
+            if (e.settled) continue;
+            e.out ??= new Float32Array(e.req.rows * rowSize);
+            e.out.set(out.data.subarray(at * rowSize, (at + count) * rowSize), offset * rowSize);
+            e.rowShape = rowShape;
+            e.computeMs += out.computeMs;
+            e.done += count;
+            if (e.done === e.req.rows) {
+              this.finish(e);
+              e.resolve({ data: e.out, rowShape, queueMs: e.queueMs, computeMs: e.computeMs });
+            }
+          }
+        },
+        (err: Error) => {
+          for (const { e } of parts) this.fail(e, new HttpError(500, `model "${this.model}": ${err.message}`));
+        },
+      )
+      .finally(() => {
+        slot.busy = false;
+        this.inFlight--;
+        this.schedule();
+        this.notifyIdle();
+      });
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0 || this.inFlight > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Refuse new requests, let queued and running ones finish, then close the sessions. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.schedule();
+    await this.idle();
+    await Promise.all(this.slots.map((s) => s.backend.close()));
+  }
+
+  /** Close now: fail whatever is queued (used when the drain timeout has passed). */
+  async abort(reason: string): Promise<void> {
+    this.closed = true;
+    for (const e of [...this.queue]) this.fail(e, unavailable(reason));
+    await Promise.all(this.slots.map((s) => s.backend.close()));
+  }
+}

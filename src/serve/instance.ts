@@ -1,0 +1,129 @@
+/**
+ * One ONNX Runtime session in its own worker thread, behind a promise API.
+ *
+ * @example
+ *   const inst = await SessionInstance.create({ model: bytes, providers: ['cpu'], threads: 1, spec, label: 'ring' });
+ *   const { data, dims } = await inst.run({ rows: 2, segments: [{ kind: 'seeded', seed: 1, start: 0, count: 2 }], labels: null });
+ *   await inst.close();
+ */
+import { Worker } from 'node:worker_threads';
+import type { Segment, SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
+
+/** The worker file sits beside this one: .js when built, .ts when run from source under tsx. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(`./ort-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+
+/** Worker threads do not inherit tsx's loader hooks: register them in the worker first (tests, benches). */
+function startWorker(): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL);
+  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(code, { eval: true });
+}
+
+export interface BatchInput {
+  rows: number;
+  segments: Segment[];
+  /** One label per row (conditional models), or null. */
+  labels: Int32Array | null;
+}
+
+export interface BatchOutput {
+  /** Row-major output, `rows × rowSize` floats. */
+  data: Float32Array;
+  dims: number[];
+  computeMs: number;
+}
+
+/** What the batcher needs from a session: the seam that tests fake. */
+export interface InferenceBackend {
+  run(batch: BatchInput): Promise<BatchOutput>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve: (out: BatchOutput) => void;
+  reject: (err: Error) => void;
+}
+
+export interface InstanceOptions {
+  model: Uint8Array;
+  providers: string[];
+  threads: number;
+  spec: SessionSpec;
+  /** For messages: model name and file. */
+  label: string;
+}
+
+export class SessionInstance implements InferenceBackend {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private dead: Error | null = null;
+
+  private constructor(private readonly worker: Worker) {}
+
+  /** Start a worker and load the model; rejects with ORT's reason when the model cannot load. */
+  static async create(opts: InstanceOptions): Promise<SessionInstance> {
+    const worker = startWorker();
+    const inst = new SessionInstance(worker);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onMessage = (msg: WorkerResponse) => {
+          worker.off('error', onError);
+          worker.off('exit', onExit);
+          if (msg.type === 'loaded') resolve();
+          else reject(new Error(msg.type === 'error' ? msg.message : `unexpected worker message ${msg.type}`));
+        };
+        const onError = (err: Error) => reject(new Error(`worker for ${opts.label} failed: ${err.message}`));
+        const onExit = (code: number) => reject(new Error(`worker for ${opts.label} exited with code ${code} while loading`));
+        worker.once('message', onMessage);
+        worker.once('error', onError);
+        worker.once('exit', onExit);
+        const model = opts.model.slice(); // each worker gets its own copy, transferred
+        const msg: WorkerRequest = { type: 'load', model, providers: opts.providers, threads: opts.threads, spec: opts.spec, label: opts.label };
+        worker.postMessage(msg, [model.buffer]);
+      });
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    inst.listen(opts.label);
+    return inst;
+  }
+
+  private listen(label: string): void {
+    this.worker.on('message', (msg: WorkerResponse) => {
+      if (msg.type === 'loaded' || msg.id === null) return;
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.type === 'result') p.resolve({ data: msg.data, dims: msg.dims, computeMs: msg.computeMs });
+      else p.reject(new Error(msg.message));
+    });
+    const fail = (err: Error) => {
+      this.dead ??= err;
+      for (const p of this.pending.values()) p.reject(this.dead);
+      this.pending.clear();
+    };
+    this.worker.on('error', (err) => fail(new Error(`worker for ${label} crashed: ${err.message}`)));
+    this.worker.on('exit', (code) => fail(new Error(`worker for ${label} exited (code ${code})`)));
+  }
+
+  run(batch: BatchInput): Promise<BatchOutput> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<BatchOutput>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const transfer: ArrayBuffer[] = [];
+      // Raw latents are copied into the worker's batch anyway: transfer them instead of cloning.
+      const segments = batch.segments.map((s) => (s.kind === 'raw' ? { kind: 'raw' as const, z: s.z.slice() } : s));
+      for (const s of segments) if (s.kind === 'raw') transfer.push(s.z.buffer as ArrayBuffer);
+      const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments, labels: batch.labels };
+      this.worker.postMessage(msg, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.dead ??= new Error('session closed');
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Worker-thread entry: owns one onnxruntime-node InferenceSession, the only module of src/serve
+ * that imports the runtime. ORT's `run()` blocks its thread for the whole inference, so it must
+ * never run on the server's event loop.
+ *
+ * Protocol: see ./protocol.ts. One `load`, then any number of `run` messages, answered in order.
+ */
+import { parentPort } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { sampleLatents } from '../core/latent.js';
+import type { SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
+
+if (!parentPort) throw new Error('ort-worker.ts must run in a worker thread');
+const port = parentPort;
+
+let session: ort.InferenceSession | null = null;
+let spec: SessionSpec | null = null;
+
+function post(msg: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+function describe(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).trim();
+}
+
+async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
+  try {
+    session = await ort.InferenceSession.create(msg.model, {
+      executionProviders: msg.providers,
+      intraOpNumThreads: msg.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    spec = msg.spec;
+    const missing = [spec.latent.name, ...(spec.label ? [spec.label.name] : [])].filter((n) => !session!.inputNames.includes(n));
+    if (!session.outputNames.includes(spec.output.name)) missing.push(spec.output.name);
+    if (missing.length > 0) {
+      throw new Error(`the ONNX graph has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], the manifest names ${missing.map((m) => `"${m}"`).join(', ')} that it lacks`);
+    }
+    post({ type: 'loaded', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
+  } catch (err) {
+    post({ type: 'error', id: null, message: `onnxruntime could not load ${msg.label} on [${msg.providers.join(', ')}]: ${describe(err)}` });
+  }
+}
+
+async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> {
+  try {
+    if (!session || !spec) throw new Error('no session loaded');
+    const { dim, distribution } = spec.latent;
+    // z: float32 [rows, dim], built from the segments in order.
+    const z = new Float32Array(msg.rows * dim);
+    let row = 0;
+    for (const seg of msg.segments) {
+      if (seg.kind === 'seeded') {
+        z.set(sampleLatents({ seed: seg.seed, start: seg.start, count: seg.count, dim, distribution }), row * dim);
+        row += seg.count;
+      } else {
+        z.set(seg.z, row * dim);
+        row += seg.z.length / dim;
+      }
+    }
+    if (row !== msg.rows) throw new Error(`segments hold ${row} rows, the batch says ${msg.rows}`);
+    const feeds: Record<string, ort.Tensor> = { [spec.latent.name]: new ort.Tensor('float32', z, [msg.rows, dim]) };
+    if (spec.label) {
+      const labels = msg.labels ?? new Int32Array(msg.rows);
+      feeds[spec.label.name] =
+        spec.label.dtype === 'int64'
+          ? new ort.Tensor('int64', BigInt64Array.from(labels, (v) => BigInt(v)), [msg.rows, 1])
+          : new ort.Tensor('int32', Int32Array.from(labels), [msg.rows, 1]);
+    }
+    const t0 = performance.now();
+    const out = await session.run(feeds, [spec.output.name]);
+    const computeMs = performance.now() - t0;
+    const tensor = out[spec.output.name];
+    if (tensor.type !== 'float32') throw new Error(`output "${spec.output.name}" is ${tensor.type}, expected float32`);
+    const data = tensor.data as Float32Array;
+    // Own the buffer before transferring it (ORT may hand out a view on a larger buffer).
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+    post({ type: 'result', id: msg.id, data: owned, dims: [...tensor.dims], computeMs }, [owned.buffer as ArrayBuffer]);
+  } catch (err) {
+    post({ type: 'error', id: msg.id, message: `inference failed: ${describe(err)}` });
+  }
+}
+
+// Messages are handled strictly one at a time, so that a run never overlaps another on this session.
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (msg: WorkerRequest) => {
+  chain = chain.then(() => (msg.type === 'load' ? load(msg) : run(msg)));
+});

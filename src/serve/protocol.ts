@@ -1,0 +1,26 @@
+/**
+ * Messages between the engine (main thread) and an ONNX Runtime worker thread.
+ *
+ * A batch is a list of segments, each a run of consecutive rows: either seeded (the worker draws
+ * the latents with the core's Philox sampler, so the event loop never does) or raw latents given by
+ * a client (KServe, interpolation). Labels come per row. Buffers are transferred, never copied.
+ */
+import type { LatentDistribution } from '../core/latent.js';
+
+export interface SessionSpec {
+  latent: { name: string; dim: number; distribution: LatentDistribution };
+  /** The int label input of a conditional model, shape [batch, 1]. */
+  label: { name: string; dtype: 'int64' | 'int32' } | null;
+  output: { name: string };
+}
+
+export type Segment = { kind: 'seeded'; seed: number; start: number; count: number } | { kind: 'raw'; z: Float32Array };
+
+export type WorkerRequest =
+  | { type: 'load'; model: Uint8Array; providers: string[]; threads: number; spec: SessionSpec; label: string }
+  | { type: 'run'; id: number; rows: number; segments: Segment[]; labels: Int32Array | null };
+
+export type WorkerResponse =
+  | { type: 'loaded'; inputNames: string[]; outputNames: string[] }
+  | { type: 'result'; id: number; data: Float32Array; dims: number[]; computeMs: number }
+  | { type: 'error'; id: number | null; message: string };

@@ -1,0 +1,219 @@
+/**
+ * The model registry: every sub-folder of the models folder, loaded or not, with its reason.
+ *
+ * `scan()` compares each folder's files (name, size, mtime, inode) with what is loaded: new
+ * folders are loaded, changed ones are loaded again and swapped in only once the new version is
+ * warm (requests in flight on the old version complete on it, then its sessions close), removed
+ * ones are drained and closed. A model that fails to load is listed with its reason and never
+ * affects the others; a failed replacement keeps the old version serving and reports the error.
+ * Names in requests are only ever looked up in this map: no request path reaches the file system.
+ *
+ * @example
+ *   const reg = new ModelRegistry('models', (dir, name) => loadModel(dir, name, ctx), logger);
+ *   await reg.scan();
+ *   reg.get('ring')?.batcher.submit(…);
+ */
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { MODEL_NAME_PATTERN } from '../core/manifest.js';
+import type { LoadedModel } from './model.js';
+import type { Logger } from './options.js';
+
+export const MODEL_STATES = ['loading', 'ready', 'failed'] as const;
+export type ModelState = (typeof MODEL_STATES)[number];
+
+export interface ModelEntry {
+  name: string;
+  state: ModelState;
+  /** Why the model is not ready (state `failed`). */
+  reason: string | null;
+  /** A replacement that failed while the previous version keeps serving. */
+  reloadError: string | null;
+  model: LoadedModel | null;
+  fingerprint: string;
+}
+
+export type ModelLoader = (dir: string, name: string) => Promise<LoadedModel>;
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Hidden and temporary folders (e.g. an atomic write in progress) are not models. */
+function isCandidate(name: string): boolean {
+  return !name.startsWith('.') && !name.endsWith('.tmp');
+}
+
+async function fingerprint(dir: string): Promise<string> {
+  const names = (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
+  const parts: string[] = [];
+  for (const n of names) {
+    try {
+      const s = await stat(path.join(dir, n));
+      if (s.isFile()) parts.push(`${n}:${s.size}:${s.mtimeMs}:${s.ino}`);
+    } catch {
+      parts.push(`${n}:gone`);
+    }
+  }
+  return parts.join('|');
+}
+
+export class ModelRegistry {
+  private readonly entries = new Map<string, ModelEntry>();
+  private scanning: Promise<void> | null = null;
+  private rescanRequested = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Old versions still finishing their requests. */
+  private readonly retiring = new Set<Promise<void>>();
+  /** Set after the first scan completes. */
+  initialScanDone = false;
+
+  constructor(
+    readonly modelsDir: string,
+    private readonly loader: ModelLoader,
+    private readonly logger: Logger,
+    private readonly onChange: () => void = () => {},
+  ) {}
+
+  /** The ready version of a model, or null. */
+  get(name: string): LoadedModel | null {
+    const e = this.entries.get(name);
+    return e?.state === 'ready' ? e.model : null;
+  }
+
+  entry(name: string): ModelEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  list(): ModelEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Re-read the models folder; concurrent calls share one scan (and queue at most one more). */
+  scan(): Promise<void> {
+    if (this.scanning) {
+      this.rescanRequested = true;
+      return this.scanning;
+    }
+    this.scanning = (async () => {
+      do {
+        this.rescanRequested = false;
+        await this.scanOnce();
+      } while (this.rescanRequested && !this.closed);
+    })().finally(() => {
+      this.scanning = null;
+      this.initialScanDone = true;
+    });
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
+    let dirents;
+    try {
+      dirents = await readdir(this.modelsDir, { withFileTypes: true });
+    } catch (err) {
+      this.logger.warn(`cannot read the models folder ${this.modelsDir}: ${message(err)}; keeping the models already loaded`);
+      return;
+    }
+    const seen = new Set<string>();
+    const work: Promise<void>[] = [];
+    for (const d of dirents) {
+      if (!isCandidate(d.name)) continue;
+      const dir = path.join(this.modelsDir, d.name);
+      let isDir = d.isDirectory();
+      if (d.isSymbolicLink()) isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+      if (!isDir) continue;
+      seen.add(d.name);
+      work.push(this.refresh(d.name, dir));
+    }
+    for (const name of [...this.entries.keys()]) if (!seen.has(name)) this.remove(name);
+    await Promise.all(work);
+  }
+
+  private async refresh(name: string, dir: string): Promise<void> {
+    let fp: string;
+    try {
+      fp = await fingerprint(dir);
+    } catch (err) {
+      fp = `unreadable:${message(err)}`;
+    }
+    const old = this.entries.get(name);
+    if (old && old.fingerprint === fp) return;
+    if (!MODEL_NAME_PATTERN.test(name)) {
+      this.entries.set(name, { name, state: 'failed', reason: `folder name "${name}" is not a model name (${MODEL_NAME_PATTERN})`, reloadError: null, model: null, fingerprint: fp });
+      this.logger.warn(`skipping ${dir}: not a valid model name`);
+      this.onChange();
+      return;
+    }
+    const previous = old?.state === 'ready' ? old.model : null;
+    const entry: ModelEntry = old ?? { name, state: 'loading', reason: null, reloadError: null, model: null, fingerprint: fp };
+    entry.fingerprint = fp;
+    if (!previous) entry.state = 'loading';
+    this.entries.set(name, entry);
+    this.onChange();
+    try {
+      const model = await this.loader(dir, name);
+      if (this.closed || this.entries.get(name) !== entry) {
+        await model.batcher.close();
+        return;
+      }
+      entry.model = model;
+      entry.state = 'ready';
+      entry.reason = null;
+      entry.reloadError = null;
+      this.logger.info(`${previous ? 'replaced' : 'loaded'} model "${name}" version ${model.manifest.version} (sha256 ${model.sha256.slice(0, 12)}…, warm-up ${model.warmupMs.toFixed(0)} ms)`);
+      if (previous) this.retire(previous);
+    } catch (err) {
+      if (previous) {
+        entry.reloadError = message(err);
+        this.logger.error(`model "${name}": the new files failed to load, version ${previous.manifest.version} keeps serving: ${entry.reloadError}`);
+      } else {
+        entry.state = 'failed';
+        entry.reason = message(err);
+        entry.model = null;
+        this.logger.error(`model "${name}" is not ready: ${entry.reason}`);
+      }
+    }
+    this.onChange();
+  }
+
+  private remove(name: string): void {
+    const e = this.entries.get(name);
+    this.entries.delete(name);
+    if (e?.model) this.retire(e.model);
+    this.logger.info(`model "${name}" removed`);
+    this.onChange();
+  }
+
+  /** Let an old version finish its queued and running requests, then close its sessions. */
+  private retire(model: LoadedModel): void {
+    const p: Promise<void> = model.batcher.close().catch((err) => this.logger.error(`closing model "${model.name}": ${message(err)}`));
+    this.retiring.add(p);
+    void p.finally(() => this.retiring.delete(p));
+  }
+
+  /** Re-scan every `intervalMs` (hot reload). */
+  watch(intervalMs: number): void {
+    if (intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.scan(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stop watching, let every model finish its requests (up to the caller's deadline), close the sessions. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.scanning) await this.scanning.catch(() => {});
+    const models = [...this.entries.values()].flatMap((e) => (e.model ? [e.model] : []));
+    await Promise.all([...models.map((m) => m.batcher.close()), ...this.retiring]);
+  }
+
+  /** Close now, failing whatever is still queued. */
+  async abort(reason: string): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    const models = [...this.entries.values()].flatMap((e) => (e.model ? [e.model] : []));
+    await Promise.all(models.map((m) => m.batcher.abort(reason)));
+  }
+}
