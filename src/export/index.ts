@@ -1,0 +1,196 @@
+/**
+ * The tfjs → ONNX exporter: convert a generator, verify it against tfjs, and write
+ * `<outDir>/generator.onnx` with `<outDir>/manifest.json` (and optionally a float16 variant and a
+ * Triton repository entry).
+ *
+ * @example
+ *   const { manifest } = await exportModel(generator, 'models/ring', { name: 'ring', kind: 'points' });
+ *   manifest.export.parity.maxAbsDiff // { '1': 1.2e-7, '64': 2.4e-7 }
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { InvalidArgumentError, ParityError } from '../core/errors.js';
+import { InputSpec, MANIFEST_SCHEMA_VERSION, MODEL_NAME_PATTERN, Manifest, ModelKind, TrainingProvenance, parseManifest } from '../core/manifest.js';
+import type { LatentDistribution } from '../core/latent.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { VERSION } from '../version.js';
+import { DEFAULT_OPSET, convertLayersModel } from './convert.js';
+import { toFloat16Weights } from './fp16.js';
+import { embedManifest } from './metadata.js';
+import { checkParity, makeParityInputs } from './parity.js';
+import { writeTritonRepository } from './triton.js';
+
+export { convertLayersModel, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET } from './convert.js';
+export { SUPPORTED_LAYERS, SUPPORTED_ACTIVATIONS } from './layers.js';
+export { checkParity, maxAbsDiff } from './parity.js';
+export { tritonConfig, writeTritonRepository } from './triton.js';
+export { readOnnxManifest } from './metadata.js';
+
+export const ONNX_FILE = 'generator.onnx';
+export const ONNX_FP16_FILE = 'generator.fp16.onnx';
+export const MANIFEST_FILE = 'manifest.json';
+export const DEFAULT_TOLERANCE = 1e-4;
+/** Batch sizes of the parity check. */
+export const PARITY_BATCHES = [1, 64];
+const PARITY_SEED = 20170126; // arbitrary but fixed: the figures in a manifest can be reproduced
+/** The fp16 variant only rounds weights; it is checked against a looser bound. */
+const FP16_TOLERANCE = 0.05;
+
+export interface ExportOptions {
+  name: string;
+  opset?: number;
+  kind?: ModelKind | 'auto';
+  labels?: string[];
+  latentDistribution?: LatentDistribution;
+  outputRange?: [number, number];
+  tolerance?: number;
+  fp16?: boolean;
+  tritonDir?: string;
+  training?: TrainingProvenance | null;
+  description?: string;
+  version?: string;
+  /** Called with progress messages (the CLI prints them). */
+  log?: (message: string) => void;
+}
+
+export interface ExportResult {
+  manifest: Manifest;
+  onnxPath: string;
+  manifestPath: string;
+  fp16Path?: string;
+  tritonPath?: string;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Number of classes of the model's Embedding layer(s) fed by its label input. */
+function embeddingClasses(model: tf.LayersModel): number | null {
+  const stack: tf.layers.Layer[] = [...model.layers];
+  while (stack.length) {
+    const layer = stack.pop()!;
+    if (layer instanceof tf.LayersModel) stack.push(...layer.layers);
+    else if (layer.getClassName() === 'Embedding') return Number((layer.getConfig() as { inputDim: number }).inputDim);
+  }
+  return null;
+}
+
+function product(dims: (number | string)[]): number {
+  return dims.reduce<number>((a, d) => a * Number(d), 1);
+}
+
+export async function exportModel(model: tf.LayersModel, outDir: string, opts: ExportOptions): Promise<ExportResult> {
+  const log = opts.log ?? (() => {});
+  if (!MODEL_NAME_PATTERN.test(opts.name)) {
+    throw new InvalidArgumentError('name', opts.name, `a model name matching ${MODEL_NAME_PATTERN} (lower-case letters, digits, . _ -)`);
+  }
+  const tolerance = opts.tolerance ?? DEFAULT_TOLERANCE;
+  if (!(tolerance > 0)) throw new InvalidArgumentError('tolerance', tolerance, 'a positive number');
+  const opset = opts.opset ?? DEFAULT_OPSET;
+  if (model.outputs.length !== 1) throw new InvalidArgumentError('model.outputs', model.outputs.length, 'a generator with exactly one output');
+
+  const outShape = model.outputs[0].shape;
+  const kind: ModelKind = opts.kind && opts.kind !== 'auto' ? opts.kind : outShape.length === 4 ? 'image' : 'points';
+  if (kind === 'image' && outShape.length !== 4) throw new InvalidArgumentError('kind', kind, `"points" for a model whose output has shape ${JSON.stringify(outShape)}`);
+  if (kind === 'points' && outShape.length !== 2) throw new InvalidArgumentError('kind', kind, `"image" for a model whose output has shape ${JSON.stringify(outShape)}`);
+
+  log(`converting ${model.name} (${model.layers.length} layers) to ONNX opset ${opset}`);
+  const converted = convertLayersModel(model, { opset, outputNames: ['samples'], graphName: opts.name });
+  const numClasses = embeddingClasses(model);
+  const hasLabel = converted.inputs.some((i) => i.role === 'label');
+  if (hasLabel && numClasses == null) throw new InvalidArgumentError('model', model.name, 'a label input that feeds an Embedding layer');
+  const labels = hasLabel ? (opts.labels ?? Array.from({ length: numClasses! }, (_, i) => String(i))) : null;
+  if (labels && labels.length !== numClasses) throw new InvalidArgumentError('labels', labels, `${numClasses} class names (the Embedding's inputDim)`);
+  const latent = converted.inputs.find((i) => i.role === 'latent');
+  if (!latent) throw new InvalidArgumentError('model.inputs', converted.inputs.map((i) => i.name), 'one float latent input');
+
+  log(`checking parity with tfjs (${tf.getBackend()} backend) at batch ${PARITY_BATCHES.join(' and ')}`);
+  const parity = await checkParity(model, converted.bytes, converted.inputs, { batches: PARITY_BATCHES, seed: PARITY_SEED, numClasses: numClasses ?? 2 });
+  const worst = Math.max(...Object.values(parity.maxAbsDiff));
+  log(`parity: max |tfjs − onnxruntime| = ${Object.entries(parity.maxAbsDiff).map(([b, d]) => `${d.toExponential(2)} at batch ${b}`).join(', ')} (tolerance ${tolerance})`);
+  if (!(worst <= tolerance)) {
+    throw new ParityError(`exported ONNX differs from the tfjs model by ${worst} (> tolerance ${tolerance}) — per batch: ${JSON.stringify(parity.maxAbsDiff)}; nothing was written`);
+  }
+
+  const outputRange = opts.outputRange ?? (kind === 'image' ? [-1, 1] : pointRange(model, converted.inputs, numClasses ?? 2));
+  const manifestInput = {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    name: opts.name,
+    version: opts.version ?? '1',
+    kind,
+    description: opts.description ?? '',
+    latent: { dim: product(latent.shape.slice(1)), distribution: opts.latentDistribution ?? 'normal' },
+    conditional: labels ? { numClasses: labels.length, labels } : null,
+    inputs: converted.inputs,
+    outputs: converted.outputs,
+    output: { layout: kind === 'image' ? 'NHWC' : 'NC', range: outputRange },
+    training: opts.training ?? null,
+    export: {
+      tool: `wganx@${VERSION}`,
+      opset,
+      createdAt: new Date().toISOString(),
+      file: ONNX_FILE,
+      sha256: null,
+      parity: { maxAbsDiff: parity.maxAbsDiff, tolerance, inputsSeed: PARITY_SEED },
+      fp16: null as null | { file: string; sha256: string | null; maxAbsDiff: number },
+    },
+  };
+
+  let fp16Bytes: Uint8Array | undefined;
+  if (opts.fp16) {
+    const candidate = toFloat16Weights(converted.model);
+    const fp16Parity = await checkParity(model, candidate, converted.inputs, { batches: PARITY_BATCHES, seed: PARITY_SEED, numClasses: numClasses ?? 2 });
+    const fp16Worst = Math.max(...Object.values(fp16Parity.maxAbsDiff));
+    log(`fp16 variant: max |tfjs − onnxruntime| = ${fp16Worst.toExponential(2)}`);
+    if (!(fp16Worst <= FP16_TOLERANCE)) throw new ParityError(`the float16 variant differs from the tfjs model by ${fp16Worst} (> ${FP16_TOLERANCE}); nothing was written`);
+    manifestInput.export.fp16 = { file: ONNX_FP16_FILE, sha256: null, maxAbsDiff: fp16Worst };
+    fp16Bytes = candidate;
+  }
+
+  // The file carries the manifest minus its own hash; manifest.json adds the hashes.
+  const embedded = parseManifest(manifestInput, 'manifest');
+  const onnxBytes = embedManifest(converted.bytes, embedded);
+  const fp16Final = fp16Bytes ? embedManifest(fp16Bytes, embedded) : undefined;
+  const manifest = parseManifest({
+    ...embedded,
+    export: { ...embedded.export, sha256: sha256(onnxBytes), fp16: embedded.export.fp16 && fp16Final ? { ...embedded.export.fp16, sha256: sha256(fp16Final) } : null },
+  });
+
+  // ONNX first, manifest last: a manifest on disk always describes the file beside it.
+  const onnxPath = join(outDir, ONNX_FILE);
+  const manifestPath = join(outDir, MANIFEST_FILE);
+  await writeFileAtomic(onnxPath, onnxBytes);
+  let fp16Path: string | undefined;
+  if (fp16Final) {
+    fp16Path = join(outDir, ONNX_FP16_FILE);
+    await writeFileAtomic(fp16Path, fp16Final);
+  }
+  await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  log(`wrote ${onnxPath} (${onnxBytes.length} bytes, sha256 ${manifest.export.sha256}) and ${manifestPath}`);
+  let tritonPath: string | undefined;
+  if (opts.tritonDir) {
+    tritonPath = await writeTritonRepository(opts.tritonDir, manifest, onnxBytes);
+    log(`wrote Triton model repository entry ${tritonPath}`);
+  }
+  return { manifest, onnxPath, manifestPath, fp16Path, tritonPath };
+}
+
+/** Output range of a point generator: min/max over 1,024 samples, widened by 10% of the span. */
+function pointRange(model: tf.LayersModel, inputs: InputSpec[], numClasses: number): [number, number] {
+  const feeds = makeParityInputs(model, inputs, 1024, PARITY_SEED + 1, numClasses);
+  const out = model.predict(feeds.tfjs.length === 1 ? feeds.tfjs[0] : feeds.tfjs) as tf.Tensor;
+  const values = out.dataSync();
+  feeds.tfjs.forEach((t) => t.dispose());
+  out.dispose();
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const pad = 0.1 * (hi - lo || 1);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return [round(lo - pad), round(hi + pad)];
+}
