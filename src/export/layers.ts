@@ -146,13 +146,28 @@ const conv2d: LayerConverter = ({ ctx, layer, inputs, outputShapes, fold }) => {
   const padding = String(cfg.padding);
   if (padding !== 'same' && padding !== 'valid') unsupported(layer, `padding "${padding}" (only same, valid)`);
   const x = ctx.nchw(ctx.float(inputs[0]));
-  const attrs = {
-    kernel_shape: [kh, kw],
-    strides: pair(cfg.strides ?? 1),
-    dilations: pair(cfg.dilationRate ?? 1),
-    // TensorFlow's "same" puts the odd padding pixel at the end: ONNX SAME_UPPER.
-    ...(padding === 'same' ? { auto_pad: 'SAME_UPPER' } : { pads: [0, 0, 0, 0] }),
-  };
+  const strides = pair(cfg.strides ?? 1);
+  const dilations = pair(cfg.dilationRate ?? 1);
+  const attrs: Record<string, AttrValue> = { kernel_shape: [kh, kw], strides, dilations, pads: [0, 0, 0, 0] };
+  if (padding === 'same') {
+    const [h, w] = [x.shape[1], x.shape[2]];
+    if (h != null && w != null) {
+      // TensorFlow's "same": output ⌈in/s⌉, total padding split with the odd pixel at the end.
+      const pads = [0, 0, 0, 0];
+      [h, w].forEach((size, i) => {
+        const k = ([kh, kw][i] - 1) * dilations[i] + 1;
+        const total = Math.max((Math.ceil(size / strides[i]) - 1) * strides[i] + k - size, 0);
+        pads[i] = Math.floor(total / 2);
+        pads[i + 2] = total - pads[i];
+      });
+      attrs.pads = pads;
+    } else if (dilations[0] === 1 && dilations[1] === 1) {
+      delete attrs.pads;
+      attrs.auto_pad = 'SAME_UPPER'; // the same rule, resolved at run time
+    } else {
+      unsupported(layer, 'padding "same" with dilation needs fixed input height and width');
+    }
+  }
   const y = ctx.derive(x, ctx.graph.node('Conv', [x.name, K, B], attrs, [layer.name], layer.name)[0], outputShapes[0]);
   return [applyActivation(ctx, layer, y, cfg.activation)];
 };
@@ -268,7 +283,8 @@ const layerNormalization: LayerConverter = ({ ctx, layer, inputs }) => {
 };
 
 const reshape: LayerConverter = ({ ctx, layer, inputs, outputShapes }) => {
-  const target = (config(layer).targetShape as number[]).map(Number);
+  // tfjs's getConfig() reports the inferred (-1) dimension as null.
+  const target = (config(layer).targetShape as (number | null)[]).map((d) => (d == null ? -1 : Number(d)));
   const x = ctx.nhwc(inputs[0]);
   // 0 copies the batch dimension; tfjs allows one -1 in targetShape, which ONNX accepts too.
   const shape = ctx.graph.int64Initializer(`${layer.name}/shape`, [0, ...target]);
@@ -353,11 +369,6 @@ const multiply: LayerConverter = ({ ctx, layer, inputs, outputShapes }) => {
   return [ctx.derive(xs[0], acc, outputShapes[0])];
 };
 
-const subtract: LayerConverter = ({ ctx, layer, inputs, outputShapes }) => {
-  const xs = unifyLayouts(ctx, inputs);
-  return [ctx.derive(xs[0], ctx.graph.node('Sub', [xs[0].name, xs[1].name], {}, [layer.name], layer.name)[0], outputShapes[0])];
-};
-
 const concatenate: LayerConverter = ({ ctx, layer, inputs, outputShapes }) => {
   const xs = unifyLayouts(ctx, inputs);
   const rank = xs[0].shape.length;
@@ -391,7 +402,6 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = Object
   Maximum: variadic('Max'),
   Minimum: variadic('Min'),
   Multiply: multiply,
-  Subtract: subtract,
   Concatenate: concatenate,
 });
 
