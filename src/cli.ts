@@ -33,7 +33,9 @@ function buildProgram(): Command {
   const program = new Command('wganx')
     .description('Train Wasserstein GAN generators, export them to ONNX and serve samples with ONNX Runtime.')
     .version(VERSION)
-    .showHelpAfterError();
+    // Set before any .command(): subcommands inherit both. Usage errors stay one line plus a hint.
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
 
   // ── export ────────────────────────────────────────────────────────────────────────────────
   program
@@ -61,12 +63,60 @@ function buildProgram(): Command {
       });
     });
 
+  // ── serve ─────────────────────────────────────────────────────────────────────────────────
+  program
+    .command('serve')
+    .description('Serve samples from every models/<name>/ over HTTP (wganx API, KServe v2, metrics); drains on SIGTERM')
+    .addOption(new Option('--models <dir>', 'folder of model folders (<name>/generator.onnx + manifest.json)').default('models'))
+    .addOption(new Option('--host <host>', 'interface to listen on').default('0.0.0.0'))
+    .addOption(new Option('--port <n>', 'TCP port (0 = any free port)').argParser(intFlag(0, 65535)).default(8080))
+    .addOption(new Option('--device <device>', 'execution provider; auto tries cuda, then webgpu, then cpu').choices(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'))
+    .addOption(new Option('--max-batch <n>', 'largest batch (rows) one ONNX Runtime run computes; 1 turns dynamic batching off').argParser(intFlag(1, 65536)).default(64))
+    .addOption(new Option('--max-queue-delay-ms <ms>', 'how long a queued request waits for others to share its batch').argParser(intFlag(0, 60_000)).default(2))
+    .addOption(new Option('--max-queue <n>', 'queued requests per model before answering 503 with Retry-After').argParser(intFlag(1, 1_000_000)).default(1024))
+    .addOption(new Option('--request-timeout-ms <ms>', 'queue + compute time allowed per request before 504').argParser(intFlag(1, 3_600_000)).default(30_000))
+    .addOption(new Option('--max-samples <n>', 'largest n per request (and batch of a KServe request)').argParser(intFlag(1, 65536)).default(1024))
+    .addOption(new Option('--max-steps <n>', 'largest interpolation steps').argParser(intFlag(2, 1024)).default(64))
+    .addOption(new Option('--max-body-bytes <n>', 'request body limit in bytes').argParser(intFlag(1024, 1024 ** 3)).default(4 * 1024 * 1024))
+    .addOption(new Option('--instances <n>', 'ONNX Runtime sessions (worker threads) per model').argParser(intFlag(1, 64)).default(1))
+    .addOption(new Option('--threads <n>', 'intra-op threads per session (0 = one per core)').argParser(intFlag(0, 256)).default(0))
+    .addOption(new Option('--drain-timeout <ms>', 'on SIGTERM, how long in-flight requests may take before connections close').argParser(intFlag(0, 3_600_000)).default(10_000))
+    .addOption(new Option('--reload-interval <ms>', 'how often the models folder is checked for added, replaced or removed models (0 = never)').argParser(intFlag(0, 3_600_000)).default(2_000))
+    .addOption(new Option('--api-key <key>', 'require this key (Authorization: Bearer or X-API-Key) on all but health and docs').env('WGANX_API_KEY'))
+    .addOption(new Option('--cors-origin <origins>', 'comma-separated origins allowed by CORS (or *)').default(''))
+    .option('--no-strict-readiness', 'report ready when at least one model is (default: only when all are)')
+    .action(async (opts) => {
+      const { serveCommand } = await import('./serve/command.js');
+      const { resolveServeOptions } = await import('./serve/options.js');
+      await serveCommand(
+        resolveServeOptions({
+          modelsDir: opts.models,
+          host: opts.host,
+          port: opts.port,
+          device: opts.device,
+          maxBatch: opts.maxBatch,
+          maxQueueDelayMs: opts.maxQueueDelayMs,
+          maxQueue: opts.maxQueue,
+          requestTimeoutMs: opts.requestTimeoutMs,
+          maxSamples: opts.maxSamples,
+          maxSteps: opts.maxSteps,
+          maxBodyBytes: opts.maxBodyBytes,
+          instances: opts.instances,
+          threads: opts.threads,
+          drainTimeoutMs: opts.drainTimeout,
+          reloadIntervalMs: opts.reloadInterval,
+          apiKey: opts.apiKey ?? null,
+          corsOrigins: String(opts.corsOrigin).split(',').map((s: string) => s.trim()).filter(Boolean),
+          strictReadiness: opts.strictReadiness,
+        }),
+      );
+    });
+
   return program;
 }
 
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return 0;
@@ -74,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
       // commander already printed help/version or the usage error.
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : (e.exitCode ?? 2);
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
     }
     if (err instanceof WganxError) {
       process.stderr.write(`wganx: ${err.message}\n`);

@@ -1,0 +1,179 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportModel, readOnnxManifest, tritonConfig } from '../../src/export/index.js';
+import { ParityError, InvalidArgumentError } from '../../src/core/errors.js';
+import { parseManifest, sampleLatents } from '../../src/core/index.js';
+import { saveLayersModel } from '../../src/io/tfjs-model-files.js';
+import { expectParity, randomizeBatchNorms, runOnnxChecker } from './helpers.js';
+
+tf.setBackend('cpu');
+const root = mkdtempSync(join(tmpdir(), 'wganx-export-'));
+
+/** MLP point generator: z[8] → 2-D points. */
+function mlpGenerator(): tf.LayersModel {
+  return tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [8], units: 32, activation: 'relu' }),
+      tf.layers.dense({ units: 32, activation: 'relu' }),
+      tf.layers.dense({ units: 2 }),
+    ],
+  });
+}
+
+/** DCGAN generator: Dense → Reshape → [Conv2DTranspose → BatchNorm → ReLU]×2 → Conv2DTranspose → tanh. */
+export function dcganGenerator(latent = 32): tf.LayersModel {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [latent], units: 7 * 7 * 16, useBias: false }),
+      tf.layers.reshape({ targetShape: [7, 7, 16] }),
+      tf.layers.conv2dTranspose({ filters: 16, kernelSize: 5, strides: 1, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.reLU(),
+      tf.layers.conv2dTranspose({ filters: 8, kernelSize: 4, strides: 2, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.reLU(),
+      tf.layers.conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh' }),
+    ],
+  });
+  randomizeBatchNorms(m);
+  return m;
+}
+
+/** Class-conditional generator: Embedding(label) ⊙ z → MLP → 28×28×1 image. */
+function conditionalGenerator(): tf.LayersModel {
+  const z = tf.input({ shape: [16] });
+  const label = tf.input({ shape: [1] });
+  const emb = tf.layers.flatten().apply(tf.layers.embedding({ inputDim: 10, outputDim: 16 }).apply(label)) as tf.SymbolicTensor;
+  let h = tf.layers.multiply().apply([z, emb]) as tf.SymbolicTensor;
+  h = tf.layers.dense({ units: 64 }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.layerNormalization().apply(h) as tf.SymbolicTensor;
+  h = tf.layers.leakyReLU({ alpha: 0.2 }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.dense({ units: 7 * 7 * 4, activation: 'relu' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.reshape({ targetShape: [7, 7, 4] }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.upSampling2d({}).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh' }).apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: [z, label], outputs: h });
+}
+
+after(() => {
+  const onnxFiles = readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.onnx')).map((f) => join(root, f));
+  const { checked, failures } = runOnnxChecker(onnxFiles);
+  rmSync(root, { recursive: true, force: true });
+  assert.ok(checked >= 6, `only ${checked} exported files were checked`);
+  assert.deepEqual(failures, []);
+});
+
+test('realistic generators: MLP, DCGAN, conditional — parity within 1e-4 at batch 1 and 64', async () => {
+  await expectParity(mlpGenerator(), 'mlp_generator');
+  const dcgan = await expectParity(dcganGenerator(), 'dcgan_generator');
+  assert.deepEqual(dcgan.outputs[0].shape, ['batch', 28, 28, 1]);
+  // BatchNorms are folded: no Mul/Add/BatchNormalization nodes remain.
+  assert.deepEqual(dcgan.model.graph!.node!.map((n) => n.opType), ['Gemm', 'Reshape', 'Transpose', 'ConvTranspose', 'Relu', 'ConvTranspose', 'Relu', 'ConvTranspose', 'Tanh', 'Transpose', 'Identity']);
+  await expectParity(conditionalGenerator(), 'conditional_generator', { numClasses: 10 });
+});
+
+test('exportModel writes generator.onnx + manifest.json; the manifest round-trips through metadata_props', async () => {
+  const out = join(root, 'models', 'digits');
+  const result = await exportModel(conditionalGenerator(), out, { name: 'digits', labels: 'zero one two three four five six seven eight nine'.split(' '), description: 'test' });
+  const onDisk = parseManifest(JSON.parse(readFileSync(result.manifestPath, 'utf8')));
+  const bytes = readFileSync(result.onnxPath);
+  assert.equal(onDisk.export.sha256, createHash('sha256').update(bytes).digest('hex'));
+  const embedded = readOnnxManifest(bytes);
+  assert.deepEqual(embedded, { ...onDisk, export: { ...onDisk.export, sha256: null } });
+  assert.equal(onDisk.kind, 'image');
+  assert.deepEqual(onDisk.latent, { dim: 16, distribution: 'normal' });
+  assert.equal(onDisk.conditional?.numClasses, 10);
+  assert.equal(onDisk.conditional?.labels[3], 'three');
+  assert.deepEqual(onDisk.inputs.map((i) => [i.name, i.dtype, i.role, i.shape]), [['z', 'float32', 'latent', ['batch', 16]], ['label', 'int64', 'label', ['batch', 1]]]);
+  assert.deepEqual(onDisk.outputs, [{ name: 'samples', dtype: 'float32', shape: ['batch', 28, 28, 1] }]);
+  assert.deepEqual(Object.keys(onDisk.export.parity.maxAbsDiff), ['1', '64']);
+  assert.ok(Object.values(onDisk.export.parity.maxAbsDiff).every((d) => d <= 1e-4));
+  assert.equal(onDisk.export.opset, 17);
+  // No temporary files are left behind.
+  assert.deepEqual(readdirSync(out).sort(), ['generator.onnx', 'manifest.json']);
+});
+
+test('a point generator gets kind "points" and an output range measured from samples', async () => {
+  const { manifest } = await exportModel(mlpGenerator(), join(root, 'models', 'pts'), { name: 'pts' });
+  assert.equal(manifest.kind, 'points');
+  assert.equal(manifest.output.layout, 'NC');
+  assert.ok(manifest.output.range[0] < manifest.output.range[1]);
+  assert.equal(manifest.conditional, null);
+});
+
+test('--fp16 writes a float16-weight variant about half the size that runs close to tfjs', async () => {
+  const model = dcganGenerator(64);
+  const out = join(root, 'models', 'dc16');
+  const { manifest, fp16Path, onnxPath } = await exportModel(model, out, { name: 'dc16', fp16: true });
+  assert.ok(fp16Path && existsSync(fp16Path));
+  const ratio = statSync(fp16Path!).size / statSync(onnxPath).size;
+  assert.ok(ratio > 0.45 && ratio < 0.6, `fp16 size ratio ${ratio}`);
+  assert.equal(manifest.export.fp16?.sha256, createHash('sha256').update(readFileSync(fp16Path!)).digest('hex'));
+  assert.ok(manifest.export.fp16!.maxAbsDiff < 0.05 && manifest.export.fp16!.maxAbsDiff > 0);
+  const session = await ort.InferenceSession.create(readFileSync(fp16Path!), { intraOpNumThreads: 1 });
+  const z = sampleLatents({ seed: 3, start: 0, count: 4, dim: 64 });
+  const got = (await session.run({ z: new ort.Tensor('float32', z, [4, 64]) })).samples.data as Float32Array;
+  const want = tf.tidy(() => (model.predict(tf.tensor(z, [4, 64])) as tf.Tensor).dataSync());
+  let worst = 0;
+  got.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - want[i]))));
+  assert.ok(worst < 0.05, `fp16 max diff ${worst}`);
+  await session.release();
+});
+
+test('--triton writes config.pbtxt (dims without batch) and 1/model.onnx', async () => {
+  const tritonDir = join(root, 'triton');
+  const { manifest, onnxPath } = await exportModel(conditionalGenerator(), join(root, 'models', 'cg'), { name: 'cg', tritonDir });
+  const config = readFileSync(join(tritonDir, 'cg', 'config.pbtxt'), 'utf8');
+  assert.deepEqual(readFileSync(join(tritonDir, 'cg', '1', 'model.onnx')), readFileSync(onnxPath));
+  assert.match(config, /^name: "cg"$/m);
+  assert.match(config, /^platform: "onnxruntime_onnx"$/m);
+  assert.match(config, /^max_batch_size: 256$/m);
+  assert.match(config, /name: "z"\n\s+data_type: TYPE_FP32\n\s+dims: \[ 16 \]/);
+  assert.match(config, /name: "label"\n\s+data_type: TYPE_INT64\n\s+dims: \[ 1 \]/);
+  assert.match(config, /name: "samples"\n\s+data_type: TYPE_FP32\n\s+dims: \[ 28, 28, 1 \]/);
+  assert.match(config, /dynamic_batching \{\n\s+preferred_batch_size: \[ 16, 64, 256 \]\n\s+max_queue_delay_microseconds: 1000\n\}/);
+  assert.match(config, /instance_group \[\n\s+\{\n\s+count: 1\n\s+kind: KIND_AUTO/);
+  assert.equal(config, tritonConfig(manifest));
+});
+
+test('a parity failure writes nothing; bad names and options are refused', async () => {
+  const out = join(root, 'models', 'strict');
+  await assert.rejects(exportModel(dcganGenerator(), out, { name: 'strict', tolerance: 1e-12 }), (e: unknown) => e instanceof ParityError && /nothing was written/.test((e as Error).message));
+  assert.equal(existsSync(out), false);
+  await assert.rejects(exportModel(mlpGenerator(), join(root, 'x'), { name: 'Bad Name!' }), (e: unknown) => e instanceof InvalidArgumentError && /name: "Bad Name!"/.test((e as Error).message));
+  await assert.rejects(exportModel(mlpGenerator(), join(root, 'x'), { name: 'x', kind: 'image' }), /kind: "image" is not allowed; expected "points"/);
+  await assert.rejects(exportModel(conditionalGenerator(), join(root, 'x'), { name: 'x', labels: ['a', 'b'] }), /labels: .* expected 10 class names/);
+});
+
+test('wganx export (the CLI) loads a tfjs model folder and exports it; errors are one line', async () => {
+  const modelDir = join(root, 'tfjs', 'dcgan');
+  await saveLayersModel(dcganGenerator(), modelDir);
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8' });
+  const out = join(root, 'cli-models', 'dcgan');
+  const ok = cli(['export', '--model', modelDir, '--out', out, '--triton', join(root, 'cli-triton')]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /exported dcgan: image generator, latent 32/);
+  assert.match(ok.stdout, /parity\s+batch 1: \S+, batch 64: \S+ \(≤ 0.0001\)/);
+  assert.ok(existsSync(join(out, 'generator.onnx')) && existsSync(join(out, 'manifest.json')));
+  assert.ok(existsSync(join(root, 'cli-triton', 'dcgan', 'config.pbtxt')));
+
+  const missing = cli(['export', '--model', join(root, 'nope'), '--out', join(root, 'm', 'x')]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^wganx: --model: ".*nope" is not allowed; expected an existing folder holding model.json/);
+  assert.equal(missing.stderr.trim().split('\n').length, 1);
+
+  const badOpset = cli(['export', '--model', modelDir, '--out', join(root, 'm', 'y'), '--opset', '99']);
+  assert.equal(badOpset.status, 2);
+  assert.match(badOpset.stderr, /option '--opset <n>' argument '99' is invalid\. "99" is not an integer in \[13, 17\]/);
+  const badName = cli(['export', '--model', modelDir, '--out', join(root, 'm', 'Bad Name')]);
+  assert.equal(badName.status, 1);
+  assert.match(badName.stderr, /--out: ".*Bad Name" is not allowed; expected a folder whose name is a model name/);
+});
