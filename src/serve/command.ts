@@ -1,0 +1,19 @@
+/**
+ * `wganx serve`: the entry point that owns process-wide effects (signals, exit code).
+ * SIGTERM/SIGINT drain and exit 0; SIGHUP re-scans the models folder at once.
+ */
+import type { ServeOptions } from './options.js';
+import { startServer } from './server.js';
+
+export async function serveCommand(options: ServeOptions): Promise<void> {
+  const srv = await startServer(options);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      srv.engine.logger.info(`${signal} received`);
+      void srv.shutdown().then(() => resolve());
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => void srv.engine.registry.scan());
+  });
+}

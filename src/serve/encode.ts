@@ -1,0 +1,176 @@
+/**
+ * Response encodings: image grids, per-sample images, scatter plots of point models, latent-walk
+ * strips and animations (sharp: libvips runs in its own threads, off the event loop), and NumPy
+ * `.npy` tensors for Python clients.
+ *
+ * @example
+ *   const png = await encodeGrid(data, [28, 28, 1], 16, [-1, 1], { format: 'png', scale: 2 });
+ *   const npy = encodeNpy(data, [16, 28, 28, 1]);
+ */
+import sharp from 'sharp';
+import type { CreateRaw, Sharp } from 'sharp';
+import { InvalidArgumentError } from '../core/errors.js';
+import { tileGrid, toUint8 } from '../core/image.js';
+
+export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const;
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+export const ANIMATION_FORMATS = ['gif', 'webp'] as const;
+export type AnimationFormat = (typeof ANIMATION_FORMATS)[number];
+
+export const CONTENT_TYPES = Object.freeze({
+  png: 'image/png',
+  webp: 'image/webp',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  json: 'application/json',
+  npy: 'application/octet-stream',
+} as const);
+
+/** Pixels between grid tiles (and strip frames). */
+const GRID_PADDING = 2;
+/** Side of a scatter plot at scale 1, and the largest side at any scale. */
+const SCATTER_SIDE = 256;
+const SCATTER_MAX_SIDE = 2048;
+/** Colours of conditional classes in scatter plots (Tableau 10), RGB. */
+const PALETTE: readonly (readonly [number, number, number])[] = [
+  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+];
+/** JPEG/WebP quality: generated samples are small, keep them crisp. */
+const QUALITY = 92;
+
+type Channels = 1 | 2 | 3 | 4;
+
+function checkChannels(c: number): Channels {
+  if (c < 1 || c > 4) throw new InvalidArgumentError('output channels', c, '1 to 4');
+  return c as Channels;
+}
+
+function encoder(img: Sharp, format: ImageFormat | AnimationFormat, animated = false): Sharp {
+  switch (format) {
+    case 'png':
+      return img.png();
+    case 'jpeg':
+      return img.jpeg({ quality: QUALITY });
+    case 'webp':
+      return img.webp(animated ? { lossless: true, loop: 0 } : { quality: QUALITY });
+    case 'gif':
+      return img.gif({ loop: 0 });
+  }
+}
+
+/** Raw 8-bit pixels → encoded image, upscaled (nearest neighbour) by `scale`. */
+async function encodeRaw(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, scale: number): Promise<Buffer> {
+  let img = sharp(pixels, { raw: { width, height, channels: checkChannels(channels) } });
+  if (scale > 1) img = img.resize(width * scale, height * scale, { kernel: 'nearest' });
+  return encoder(img, format).toBuffer();
+}
+
+/** `count` NHWC images tiled in a grid (`columns` default ⌈√count⌉). */
+export async function encodeGrid(
+  data: Float32Array,
+  rowShape: readonly number[],
+  count: number,
+  range: readonly [number, number],
+  opts: { format: ImageFormat; scale: number; columns?: number },
+): Promise<Buffer> {
+  const [height, width, channels] = rowShape;
+  const grid = tileGrid(toUint8(data, range), { count, height, width, channels, columns: opts.columns, padding: GRID_PADDING });
+  return encodeRaw(grid.data, grid.width, grid.height, channels, opts.format, opts.scale);
+}
+
+/** Each of `count` NHWC images encoded on its own. */
+export async function encodeEach(
+  data: Float32Array,
+  rowShape: readonly number[],
+  count: number,
+  range: readonly [number, number],
+  opts: { format: ImageFormat; scale: number },
+): Promise<Buffer[]> {
+  const [height, width, channels] = rowShape;
+  const pixels = toUint8(data, range);
+  const tile = height * width * channels;
+  return Promise.all(
+    Array.from({ length: count }, (_, k) => encodeRaw(pixels.subarray(k * tile, (k + 1) * tile), width, height, channels, opts.format, opts.scale)),
+  );
+}
+
+/**
+ * Scatter plot of 2-D points (the first two coordinates of each row) on a white square spanning
+ * `range` on both axes; conditional samples are coloured by class.
+ */
+export async function encodeScatter(
+  data: Float32Array,
+  rowSize: number,
+  count: number,
+  range: readonly [number, number],
+  labels: Int32Array | null,
+  opts: { format: ImageFormat; scale: number },
+): Promise<Buffer> {
+  const side = Math.min(SCATTER_SIDE * opts.scale, SCATTER_MAX_SIDE);
+  const px = new Uint8Array(side * side * 3).fill(255);
+  const [lo, hi] = range;
+  const radius = Math.max(1, Math.round(side / 256));
+  for (let k = 0; k < count; k++) {
+    const x = data[k * rowSize];
+    const y = data[k * rowSize + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    const cx = Math.round(((x - lo) / (hi - lo)) * (side - 1));
+    const cy = Math.round(((hi - y) / (hi - lo)) * (side - 1)); // y grows upwards
+    const colour = labels ? PALETTE[labels[k] % PALETTE.length] : ([20, 20, 20] as const);
+    for (let dy = -radius; dy <= radius; dy++) {
+      for (let dx = -radius; dx <= radius; dx++) {
+        const xx = cx + dx;
+        const yy = cy + dy;
+        if (xx < 0 || yy < 0 || xx >= side || yy >= side) continue;
+        px.set(colour, (yy * side + xx) * 3);
+      }
+    }
+  }
+  return encodeRaw(px, side, side, 3, opts.format, 1);
+}
+
+/** Frames of a latent walk as an animation (GIF or lossless animated WebP), looping forever. */
+export async function encodeAnimation(
+  data: Float32Array,
+  rowShape: readonly number[],
+  frames: number,
+  range: readonly [number, number],
+  opts: { format: AnimationFormat; scale: number; delayMs: number },
+): Promise<Buffer> {
+  const [height, width, channels] = rowShape;
+  // Frames stacked vertically = one tall image whose pages are the frames.
+  let pixels: Uint8Array | Buffer = toUint8(data, range);
+  let w = width;
+  let h = height;
+  const c = checkChannels(channels);
+  if (opts.scale > 1) {
+    // Nearest-neighbour scaling of the stack keeps frame boundaries on multiples of h·scale.
+    pixels = await sharp(pixels, { raw: { width, height: height * frames, channels: c } })
+      .resize(width * opts.scale, height * frames * opts.scale, { kernel: 'nearest' })
+      .raw()
+      .toBuffer();
+    w *= opts.scale;
+    h *= opts.scale;
+  }
+  const img = sharp(pixels, { raw: { width: w, height: h * frames, channels: c, pageHeight: h } as CreateRaw });
+  const out = opts.format === 'gif' ? img.gif({ loop: 0, delay: Array(frames).fill(opts.delayMs) }) : img.webp({ lossless: true, loop: 0, delay: Array(frames).fill(opts.delayMs) });
+  return out.toBuffer();
+}
+
+/** NumPy .npy (format 1.0), little-endian float32, C order. */
+export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer {
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  // magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
+  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
+  header = header.padEnd(total - 10 - 1, ' ') + '\n';
+  const out = Buffer.alloc(total + data.byteLength);
+  out.write('\x93NUMPY', 0, 'latin1');
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(header.length, 8);
+  out.write(header, 10, 'latin1');
+  Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, total); // x86/ARM are little-endian
+  return out;
+}

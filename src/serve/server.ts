@@ -1,0 +1,74 @@
+/**
+ * Listening: start the engine, serve `createApp(engine)` on host:port, and shut down cleanly.
+ *
+ * `shutdown()` (what SIGTERM calls): stop accepting connections, mark the server draining (new
+ * requests on open connections get 503 with `Connection: close`, readiness turns 503), wait for
+ * in-flight requests up to `drainTimeoutMs`, then close the remaining connections and the sessions.
+ *
+ * @example
+ *   const srv = await startServer(resolveServeOptions({ modelsDir: 'models', port: 8080 }));
+ *   process.once('SIGTERM', () => srv.shutdown().then(() => process.exit(0)));
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type AppLocals } from './app.js';
+import { Engine, type EngineDeps } from './engine.js';
+import type { ServeOptions } from './options.js';
+
+export interface RunningServer {
+  engine: Engine;
+  server: http.Server;
+  /** The bound address (port 0 → the port chosen by the OS). */
+  url: string;
+  /** Drain and close; resolves with whether every in-flight request completed in time. */
+  shutdown(): Promise<{ drained: boolean; dropped: number }>;
+}
+
+export async function startServer(options: ServeOptions, deps: EngineDeps = {}): Promise<RunningServer> {
+  const engine = await Engine.start(options, deps);
+  const app = createApp(engine);
+  const { inflight } = app.locals as AppLocals;
+  const server = http.createServer(app);
+  // Keep-alive longer than typical load balancers' idle timeout, so they close first.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
+  engine.logger.info(`listening on http://${host}:${addr.port} (docs: ${url}/docs)`);
+
+  let shuttingDown: Promise<{ drained: boolean; dropped: number }> | null = null;
+  const shutdown = () => {
+    shuttingDown ??= (async () => {
+      engine.logger.info(`draining: ${inflight.count} requests in flight, up to ${options.drainTimeoutMs} ms`);
+      engine.draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        inflight.idle().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      const dropped = inflight.count;
+      if (!drained) {
+        engine.logger.warn(`drain timeout: closing ${dropped} requests still in flight`);
+        await engine.abort('the server is shutting down');
+      } else {
+        await engine.close();
+      }
+      server.closeAllConnections();
+      await closed;
+      engine.logger.info(drained ? 'drained; bye' : `stopped with ${dropped} requests dropped`);
+      return { drained, dropped };
+    })();
+    return shuttingDown;
+  };
+  return { engine, server, url, shutdown };
+}
