@@ -94,6 +94,13 @@ export async function probeDevice(device: Device): Promise<string | null> {
   }
 }
 
+/** SwiftShader (Chromium's CPU Vulkan) passes the probe but runs far slower than the CPU provider. */
+const SOFTWARE_WEBGPU = 'the only Vulkan driver is SwiftShader (VK_ICD_FILENAMES), a software renderer slower than the CPU provider; use --device webgpu to force it';
+
+function softwareVulkan(): boolean {
+  return /swiftshader/i.test(process.env.VK_ICD_FILENAMES ?? '');
+}
+
 /** Pick the device for every session of this server (see module header). */
 export async function resolveDevice(requested: DeviceRequest, probe: (d: Device) => Promise<string | null> = probeDevice): Promise<DeviceChoice> {
   if (requested !== 'auto') {
@@ -103,7 +110,7 @@ export async function resolveDevice(requested: DeviceRequest, probe: (d: Device)
   }
   const refused: DeviceChoice['refused'] = [];
   for (const device of AUTO_ORDER) {
-    const reason = device === 'cpu' ? null : await probe(device);
+    const reason = device === 'cpu' ? null : device === 'webgpu' && softwareVulkan() ? SOFTWARE_WEBGPU : await probe(device);
     if (reason === null) return { requested, device, providers: [...DEVICE_PROVIDERS[device]], refused };
     refused.push({ device, reason });
   }

@@ -1,0 +1,165 @@
+/** Dynamic batcher against a fake session: batching, splitting, bounded queue, deadlines, drain. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DynamicBatcher } from '../../src/serve/batcher.js';
+import { HttpError } from '../../src/serve/http-error.js';
+import type { BatchInput, BatchOutput, InferenceBackend } from '../../src/serve/instance.js';
+
+/**
+ * Fake session: output row = [seed-or-raw marker, sample index, label]; records batch sizes; each
+ * run resolves when `release()` is called (or at once with `auto`).
+ */
+class FakeBackend implements InferenceBackend {
+  batches: number[] = [];
+  private gates: (() => void)[] = [];
+  closed = false;
+  constructor(private readonly auto = true) {}
+  async run(batch: BatchInput): Promise<BatchOutput> {
+    this.batches.push(batch.rows);
+    if (!this.auto) await new Promise<void>((r) => this.gates.push(r));
+    const data = new Float32Array(batch.rows * 3);
+    let row = 0;
+    for (const s of batch.segments) {
+      const count = s.kind === 'seeded' ? s.count : s.z.length;
+      for (let k = 0; k < count; k++, row++) {
+        data[row * 3] = s.kind === 'seeded' ? s.seed : -1;
+        data[row * 3 + 1] = s.kind === 'seeded' ? s.start + k : s.z[k];
+        data[row * 3 + 2] = batch.labels ? batch.labels[row] : -1;
+      }
+    }
+    return { data, dims: [batch.rows, 3], computeMs: 0 };
+  }
+  release(): void {
+    for (const g of this.gates.splice(0)) g();
+  }
+  get waiting(): number {
+    return this.gates.length;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+const opts = { maxBatch: 8, maxQueueDelayMs: 5, maxQueue: 4, timeoutMs: 10_000, dim: 1 };
+const tick = () => new Promise((r) => setTimeout(r, 1));
+
+test('requests queued together leave in one batch, each gets exactly its rows', async () => {
+  const be = new FakeBackend();
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 100 });
+  const results = await Promise.all([
+    b.submit({ rows: 2, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null }),
+    b.submit({ rows: 3, source: { kind: 'seeded', seed: 2, start: 10 }, labels: null }),
+    b.submit({ rows: 1, source: { kind: 'raw', z: new Float32Array([0.5]) }, labels: null }),
+  ]);
+  assert.deepEqual(be.batches, [6]);
+  assert.deepEqual(Array.from(results[0].data), [1, 0, -1, 1, 1, -1]);
+  assert.deepEqual(Array.from(results[1].data), [2, 10, -1, 2, 11, -1, 2, 12, -1]);
+  assert.deepEqual(Array.from(results[2].data), [-1, 0.5, -1]);
+  assert.deepEqual(results[0].rowShape, [3]);
+});
+
+test('a request larger than maxBatch is split over batches and reassembled in order, labels follow rows', async () => {
+  const be = new FakeBackend();
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 100 });
+  const labels = Int32Array.from({ length: 20 }, (_, i) => i % 3);
+  const r = await b.submit({ rows: 20, source: { kind: 'seeded', seed: 9, start: 100 }, labels });
+  assert.deepEqual(be.batches, [8, 8, 4]);
+  for (let k = 0; k < 20; k++) assert.deepEqual(Array.from(r.data.subarray(k * 3, k * 3 + 3)), [9, 100 + k, k % 3]);
+});
+
+test('while the session is busy, requests accumulate and leave together (up to maxBatch)', async () => {
+  const be = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 100, maxQueueDelayMs: 0 });
+  const first = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null });
+  await tick();
+  assert.equal(be.waiting, 1);
+  const rest = Array.from({ length: 10 }, (_, i) => b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: i + 1 }, labels: null }));
+  be.release();
+  await first;
+  await tick();
+  be.release();
+  await tick();
+  be.release();
+  await Promise.all(rest);
+  assert.deepEqual(be.batches, [1, 8, 2]);
+});
+
+test('bounded queue: beyond maxQueue requests get 503 with Retry-After; the queue then recovers', async () => {
+  const be = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueueDelayMs: 0 });
+  const running = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null });
+  await tick(); // dispatched: no longer queued
+  const queued = Array.from({ length: 4 }, (_, i) => b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: i }, labels: null }));
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 9 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryAfter !== null);
+  be.release();
+  await running;
+  await tick();
+  be.release();
+  await Promise.all(queued);
+  assert.equal(b.queueLength, 0);
+});
+
+test('a request past its deadline fails with 504 and leaves the queue; an aborted one leaves too', async () => {
+  const be = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 10, maxQueueDelayMs: 0, timeoutMs: 30 });
+  const blocker = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null });
+  blocker.catch(() => {});
+  await tick();
+  const late = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 1 }, labels: null });
+  const ac = new AbortController();
+  const aborted = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 2 }, labels: null, signal: ac.signal });
+  ac.abort();
+  await assert.rejects(aborted, (e: unknown) => e instanceof HttpError && e.status === 499);
+  await assert.rejects(late, (e: unknown) => e instanceof HttpError && e.status === 504);
+  await assert.rejects(blocker, (e: unknown) => e instanceof HttpError && e.status === 504);
+  assert.equal(b.queueLength, 0);
+  be.release();
+});
+
+test('close() finishes queued and running requests, then closes the sessions and refuses new ones', async () => {
+  const be = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 10, maxQueueDelayMs: 1000 });
+  const p = b.submit({ rows: 2, source: { kind: 'seeded', seed: 3, start: 0 }, labels: null });
+  const closing = b.close();
+  await tick();
+  assert.equal(be.waiting, 1, 'close dispatches at once instead of waiting out the delay');
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 503);
+  assert.equal(be.closed, false);
+  be.release();
+  assert.equal((await p).data[0], 3);
+  await closing;
+  assert.equal(be.closed, true);
+});
+
+test('a failing session fails its batch with 500 and the batcher keeps serving', async () => {
+  let fail = true;
+  const be: InferenceBackend = {
+    async run(batch) {
+      if (fail) {
+        fail = false;
+        throw new Error('boom');
+      }
+      return { data: new Float32Array(batch.rows), dims: [batch.rows, 1], computeMs: 0 };
+    },
+    async close() {},
+  };
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 10 });
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 500 && /boom/.test(e.message));
+  assert.equal((await b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null })).data.length, 2);
+});
+
+test('several instances run batches side by side', async () => {
+  const a = new FakeBackend(false);
+  const c = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [a, c], { ...opts, maxBatch: 2, maxQueue: 10, maxQueueDelayMs: 0 });
+  const ps = Array.from({ length: 4 }, (_, i) => b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: i * 2 }, labels: null }));
+  await tick();
+  assert.equal(a.waiting + c.waiting, 2);
+  for (let i = 0; i < 3; i++) {
+    a.release();
+    c.release();
+    await tick();
+  }
+  await Promise.all(ps);
+  assert.equal(a.batches.length + c.batches.length, 4);
+});
