@@ -14,8 +14,8 @@ import type { LoadedModel } from './model.js';
 import type { ModelEntry } from './registry.js';
 import { parseInput, type RequestSchemas } from './schemas.js';
 
-/** Random seeds (when a request gives none) stay below 2^48, the limit of crypto.randomInt. */
-const RANDOM_SEED_LIMIT = 2 ** 48;
+/** Random seeds (when a request gives none) stay below 2^48 − 1, the limit of crypto.randomInt. */
+const RANDOM_SEED_LIMIT = 2 ** 48 - 1;
 
 export function modelSummary(engine: Engine, e: ModelEntry) {
   const m = e.model;

@@ -1,0 +1,287 @@
+/** The HTTP API driven in-process with supertest on createApp (real worker sessions, tiny exported models). */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import request from 'supertest';
+import type { Express } from 'express';
+import { createApp } from '../../src/serve/app.js';
+import { Engine } from '../../src/serve/engine.js';
+import { silentLogger } from '../../src/serve/options.js';
+import { uniformAt } from '../../src/core/latent.js';
+import { fixtureModels, PET_LABELS, testOptions } from './fixtures.js';
+import { assertClose, binaryInfer, f32bytes, parseNpy, reference } from './helpers.js';
+
+let fx: Awaited<ReturnType<typeof fixtureModels>>;
+let engine: Engine;
+let app: Express;
+
+before(async () => {
+  fx = await fixtureModels();
+  // A queue delay long enough that concurrent requests below share batches.
+  engine = await Engine.start(testOptions(fx.models, { maxQueueDelayMs: 20, maxSamples: 256 }), { logger: process.env.WGANX_TEST_LOG ? undefined : silentLogger });
+  app = createApp(engine);
+});
+
+after(async () => {
+  await engine.close();
+  fx.cleanup();
+});
+
+const post = (path: string, body: object) => request(app).post(path).send(body);
+const binaryParser = (res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) => {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
+};
+
+test('GET /v1/models lists every model with state, device and manifest', async () => {
+  const res = await request(app).get('/v1/models').expect(200);
+  assert.deepEqual(res.body.models.map((m: { name: string }) => m.name), ['digits', 'pets', 'ring']);
+  assert.equal(res.body.device.device, 'cpu');
+  assert.deepEqual(res.body.device.refused, []);
+  assert.ok(res.body.models.every((m: { ready: boolean; device: string }) => m.ready && m.device === 'cpu'));
+  const pets = (await request(app).get('/v1/models/pets').expect(200)).body;
+  assert.deepEqual(pets.conditional.labels, PET_LABELS);
+  assert.deepEqual(pets.outputShape, [8, 8, 3]);
+  assert.equal(pets.manifest.name, 'pets');
+});
+
+test('json samples of a point model equal a bare onnxruntime session on the seeded latents', async () => {
+  const res = await post('/v1/models/ring/samples', { n: 5, seed: 42, start: 3, format: 'json' }).expect(200);
+  assert.equal(res.headers['x-wganx-seed'], '42');
+  assert.deepEqual(res.body.shape, [5, 2]);
+  assert.deepEqual(res.body.samples.map((s: { index: number }) => s.index), [3, 4, 5, 6, 7]);
+  const want = await reference(join(fx.models, 'ring'), 42, 3, 5);
+  assertClose(res.body.samples.flatMap((s: { point: number[] }) => s.point), want, 1e-6);
+});
+
+test('a response depends only on (seed, index, label), whatever requests share its batch', async () => {
+  const whole = parseNpy((await post('/v1/models/digits/samples', { n: 40, seed: 7, format: 'npy' }).buffer(true).parse(binaryParser).expect(200)).body);
+  assert.deepEqual(whole.shape, [40, 8, 8, 1]);
+  const before = engine.metrics.batchSize;
+  const countBefore = (await before.get()).values.find((v) => v.metricName === 'wganx_batch_size_count' && v.labels.model === 'digits')?.value ?? 0;
+  // Concurrent slices of the same seed with other seeds mixed in: merged into shared batches.
+  const slices = [[0, 3], [3, 17], [20, 1], [21, 19]] as const;
+  const noise = [post('/v1/models/digits/samples', { n: 9, seed: 8, format: 'npy' }), post('/v1/models/digits/samples', { n: 2, seed: 1, format: 'npy' })];
+  const parts = await Promise.all([
+    ...slices.map(([start, n]) => post('/v1/models/digits/samples', { n, seed: 7, start, format: 'npy' }).buffer(true).parse(binaryParser)),
+    ...noise,
+  ]);
+  const countAfter = (await engine.metrics.batchSize.get()).values.find((v) => v.metricName === 'wganx_batch_size_count' && v.labels.model === 'digits')!.value;
+  assert.ok(countAfter - countBefore < 6, `6 requests ran in ${countAfter - countBefore} batches: they were not merged`);
+  const row = 64;
+  slices.forEach(([start, n], i) => {
+    const got = parseNpy(parts[i].body).data;
+    assertClose(got, whole.data.subarray(start * row, (start + n) * row), 1e-6, `slice ${start}+${n}`);
+  });
+});
+
+test('png grid: tiles with 2-pixel padding, upscaled; webp and jpeg too', async () => {
+  const res = await post('/v1/models/digits/samples', { n: 16, seed: 1, scale: 2 }).buffer(true).parse(binaryParser).expect('content-type', 'image/png').expect(200);
+  const meta = await sharp(res.body).metadata();
+  assert.equal(meta.width, (4 * 8 + 3 * 2) * 2);
+  assert.equal(meta.height, (4 * 8 + 3 * 2) * 2);
+  const rgb = await post('/v1/models/pets/samples', { n: 3, seed: 1, columns: 3, format: 'webp' }).buffer(true).parse(binaryParser).expect('content-type', 'image/webp').expect(200);
+  const m2 = await sharp(rgb.body).metadata();
+  assert.deepEqual([m2.format, m2.width, m2.height], ['webp', 3 * 8 + 2 * 2, 8]);
+  const jpg = await post('/v1/models/ring/samples', { n: 64, seed: 1, format: 'jpeg' }).buffer(true).parse(binaryParser).expect('content-type', 'image/jpeg').expect(200);
+  assert.equal((await sharp(jpg.body).metadata()).width, 256, 'point models draw a 256-pixel scatter plot');
+});
+
+test('list layout: one base64 image per sample with its seed, index and label', async () => {
+  const res = await post('/v1/models/pets/samples', { n: 4, seed: 5, layout: 'list', format: 'webp', labels: ['dog', 0, 'eel', 1] }).expect(200);
+  assert.equal(res.body.encoding, 'webp');
+  assert.deepEqual(res.body.samples.map((s: { label: number }) => s.label), [1, 0, 2, 1]);
+  assert.deepEqual(res.body.samples.map((s: { labelName: string }) => s.labelName), ['dog', 'cat', 'eel', 'dog']);
+  for (const s of res.body.samples) {
+    const meta = await sharp(Buffer.from(s.image, 'base64')).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ['webp', 8, 8]);
+  }
+});
+
+test('conditional models: class for all, default labels from (seed, index), label changes the output', async () => {
+  const a = (await post('/v1/models/pets/samples', { n: 6, seed: 3, format: 'json', class: 'cat' }).expect(200)).body;
+  assert.ok(a.samples.every((s: { label: number }) => s.label === 0));
+  const d = (await post('/v1/models/pets/samples', { n: 6, seed: 3, format: 'json' }).expect(200)).body;
+  assert.deepEqual(d.samples.map((s: { label: number }) => s.label), Array.from({ length: 6 }, (_, i) => Math.floor(uniformAt(3, i) * 3)));
+  const c0 = parseNpy((await post('/v1/models/pets/samples', { n: 2, seed: 3, format: 'npy', class: 0 }).buffer(true).parse(binaryParser)).body).data;
+  const c2 = parseNpy((await post('/v1/models/pets/samples', { n: 2, seed: 3, format: 'npy', class: 2 }).buffer(true).parse(binaryParser)).body).data;
+  assert.notDeepEqual(Array.from(c0), Array.from(c2));
+  const want = await reference(join(fx.models, 'pets'), 3, 0, 2, [2, 2]);
+  assertClose(c2, want, 1e-6);
+});
+
+test('validation: 400 bodies name the field, the value and what is allowed', async () => {
+  const cases: [string, object, string, unknown][] = [
+    ['/v1/models/ring/samples', { n: 0 }, 'body.n', 0],
+    ['/v1/models/ring/samples', { n: 257 }, 'body.n', 257],
+    ['/v1/models/ring/samples', { n: 'many' }, 'body.n', 'many'],
+    ['/v1/models/ring/samples', { n: 2, format: 'bmp' }, 'body.format', 'bmp'],
+    ['/v1/models/ring/samples', { n: 2, seed: -1 }, 'body.seed', -1],
+    ['/v1/models/ring/samples', { n: 2, bogus: true }, 'body.bogus', true],
+    ['/v1/models/ring/samples', { n: 2, class: 1 }, 'body.class', 1],
+    ['/v1/models/pets/samples', { n: 2, labels: ['cat', 'wolf'] }, 'body.labels.1', 'wolf'],
+    ['/v1/models/pets/samples', { n: 2, class: 3 }, 'body.class', 3],
+    ['/v1/models/pets/samples', { n: 3, labels: [0] }, 'body.labels', '1 labels'],
+    ['/v1/models/digits/interpolate', { seedA: 1 }, 'body.seedB', null],
+    ['/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 1 }, 'body.steps', 1],
+    ['/v1/models/ring/interpolate', { seedA: 1, seedB: 2, format: 'gif' }, 'body.format', 'gif'],
+  ];
+  for (const [path, body, field, value] of cases) {
+    const res = await post(path, body).expect(400);
+    assert.equal(res.body.field, field, JSON.stringify(body));
+    assert.deepEqual(res.body.value, value, JSON.stringify(body));
+    assert.equal(typeof res.body.allowed, 'string');
+    assert.ok(res.body.error.startsWith(field));
+  }
+  const pets = await post('/v1/models/pets/samples', { n: 1, class: 'wolf' }).expect(400);
+  assert.match(pets.body.allowed, /"cat", "dog", "eel"/);
+  const q = await request(app).get('/v1/models/ring/samples.png?n=abc').expect(400);
+  assert.equal(q.body.field, 'query.n');
+  await request(app).post('/v1/models/ring/samples').set('content-type', 'application/json').send('{"n": 2,').expect(400);
+  await request(app).post('/v1/models/ring/samples').set('content-type', 'text/plain').send('n=2').expect(415);
+});
+
+test('model names come only from the registry: unknown → 404 listing models, non-names → 400', async () => {
+  const res = await post('/v1/models/nope/samples', { n: 1 }).expect(404);
+  assert.deepEqual(res.body.allowed, ['digits', 'pets', 'ring']);
+  for (const name of ['..%2F..%2Fetc', '%2E%2E', 'Ring', 'a%00b']) {
+    const r = await post(`/v1/models/${name}/samples`, { n: 1 });
+    assert.ok(r.status === 400 || r.status === 404, `${name}: ${r.status}`);
+  }
+  await request(app).get('/v1/models/../../../etc/passwd').expect(404);
+});
+
+test('GET samples.png is deterministic with a strong ETag and answers If-None-Match with 304', async () => {
+  const a = await request(app).get('/v1/models/digits/samples.png?n=4&seed=9&scale=3').buffer(true).parse(binaryParser).expect(200).expect('content-type', 'image/png');
+  const etag = a.headers.etag;
+  assert.match(etag, /^"[A-Za-z0-9_-]+"$/);
+  const b = await request(app).get('/v1/models/digits/samples.png?n=4&seed=9&scale=3').buffer(true).parse(binaryParser).expect(200);
+  assert.equal(b.headers.etag, etag);
+  assert.deepEqual(b.body, a.body);
+  await request(app).get('/v1/models/digits/samples.png?n=4&seed=9&scale=3').set('If-None-Match', etag).expect(304);
+  const c = await request(app).get('/v1/models/digits/samples.png?n=4&seed=10&scale=3').expect(200);
+  assert.notEqual(c.headers.etag, etag);
+  const p = await request(app).get('/v1/models/pets/samples.png?n=2&class=dog').expect(200);
+  assert.notEqual(p.headers.etag, (await request(app).get('/v1/models/pets/samples.png?n=2&class=cat')).headers.etag);
+});
+
+test('interpolate: PNG strip, animated GIF and WebP, JSON frames that start at sample 0 of seedA', async () => {
+  const strip = await post('/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 5 }).buffer(true).parse(binaryParser).expect(200).expect('content-type', 'image/png');
+  const sm = await sharp(strip.body).metadata();
+  assert.deepEqual([sm.width, sm.height], [5 * 8 + 4 * 2, 8]);
+  for (const format of ['gif', 'webp'] as const) {
+    const anim = await post('/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 6, format, scale: 2, delayMs: 50 }).buffer(true).parse(binaryParser).expect(200).expect('content-type', `image/${format}`);
+    const am = await sharp(anim.body, { animated: true }).metadata();
+    assert.deepEqual([am.format, am.pages, am.width, am.pageHeight], [format, 6, 16, 16]);
+  }
+  const json = (await post('/v1/models/ring/interpolate', { seedA: 11, seedB: 12, steps: 3, format: 'json' }).expect(200)).body;
+  assert.deepEqual(json.frames.map((f: { t: number }) => f.t), [0, 0.5, 1]);
+  const a = (await post('/v1/models/ring/samples', { n: 1, seed: 11, format: 'json' })).body.samples[0].point;
+  const b = (await post('/v1/models/ring/samples', { n: 1, seed: 12, format: 'json' })).body.samples[0].point;
+  assertClose(json.frames[0].point, a, 1e-6);
+  assertClose(json.frames[2].point, b, 1e-6);
+});
+
+test('KServe v2: server and model metadata, health, JSON inference', async () => {
+  assert.deepEqual((await request(app).get('/v2').expect(200)).body.extensions, ['binary_tensor_data']);
+  await request(app).get('/v2/health/live').expect(200);
+  await request(app).get('/v2/health/ready').expect(200);
+  await request(app).get('/v2/models/pets/ready').expect(200);
+  const meta = (await request(app).get('/v2/models/pets').expect(200)).body;
+  assert.deepEqual(meta.inputs.map((i: { datatype: string; shape: number[] }) => [i.datatype, i.shape]), [['FP32', [-1, 4]], ['INT64', [-1, 1]]]);
+  assert.deepEqual(meta.outputs[0].shape, [-1, 8, 8, 3]);
+  await request(app).get(`/v2/models/pets/versions/${meta.versions[0]}`).expect(200);
+  await request(app).get('/v2/models/pets/versions/999').expect(404);
+  const z = [0.5, -1, 0.25, 2, -0.5, 1, 0, 0.75];
+  const res = await post('/v2/models/ring/infer', { id: 'r1', inputs: [{ name: meta.inputs[0].name === 'z' ? 'z' : 'z', shape: [4, 2], datatype: 'FP32', data: [[z[0], z[1]], [z[2], z[3]], [z[4], z[5]], [z[6], z[7]]] }] });
+  const ringMeta = (await request(app).get('/v2/models/ring')).body;
+  const inName = ringMeta.inputs[0].name;
+  const ok = await post('/v2/models/ring/infer', { id: 'r1', inputs: [{ name: inName, shape: [4, 2], datatype: 'FP32', data: z }] }).expect(200);
+  assert.equal(ok.body.id, 'r1');
+  assert.equal(ok.body.model_name, 'ring');
+  assert.deepEqual(ok.body.outputs[0].shape, [4, 2]);
+  assert.equal(ok.body.outputs[0].datatype, 'FP32');
+  if (inName === 'z') assert.deepEqual(res.body.outputs[0].data, ok.body.outputs[0].data, 'nested and flat data agree');
+});
+
+test('KServe v2 binary tensor data extension: binary in, binary out, equal to JSON', async () => {
+  const meta = (await request(app).get('/v2/models/pets')).body;
+  const [zIn, labelIn] = meta.inputs.map((i: { name: string }) => i.name);
+  const z = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i));
+  const labels = new BigInt64Array([2n, 0n, 1n]);
+  const jsonRes = await post('/v2/models/pets/infer', {
+    inputs: [
+      { name: zIn, shape: [3, 4], datatype: 'FP32', data: Array.from(z) },
+      { name: labelIn, shape: [3, 1], datatype: 'INT64', data: [2, 0, 1] },
+    ],
+  }).expect(200);
+  const { body, headerLength } = binaryInfer(
+    {
+      inputs: [
+        { name: zIn, shape: [3, 4], datatype: 'FP32', parameters: { binary_data_size: 48 } },
+        { name: labelIn, shape: [3, 1], datatype: 'INT64', parameters: { binary_data_size: 24 } },
+      ],
+      outputs: [{ name: meta.outputs[0].name, parameters: { binary_data: true } }],
+    },
+    f32bytes(z),
+    Buffer.from(labels.buffer),
+  );
+  const res = await request(app)
+    .post('/v2/models/pets/infer')
+    .set('Content-Type', 'application/octet-stream')
+    .set('Inference-Header-Content-Length', String(headerLength))
+    .send(body)
+    .buffer(true)
+    .parse(binaryParser)
+    .expect(200);
+  const hl = Number(res.headers['inference-header-content-length']);
+  const header = JSON.parse(res.body.subarray(0, hl).toString());
+  assert.equal(header.outputs[0].parameters.binary_data_size, 3 * 8 * 8 * 3 * 4);
+  const raw = res.body.subarray(hl);
+  const out = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  assertClose(out, jsonRes.body.outputs[0].data, 0, 'binary vs JSON outputs');
+});
+
+test('KServe v2 errors are {"error"} with 4xx', async () => {
+  const meta = (await request(app).get('/v2/models/ring')).body;
+  const inName = meta.inputs[0].name;
+  const bad = async (res: request.Response, status = 400) => {
+    assert.equal(res.status, status, JSON.stringify(res.body));
+    assert.deepEqual(Object.keys(res.body), ['error']);
+  };
+  await bad(await post('/v2/models/ring/infer', { inputs: [{ name: inName, shape: [1, 2], datatype: 'INT8', data: [1, 2] }] }));
+  await bad(await post('/v2/models/ring/infer', { inputs: [{ name: inName, shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }));
+  await bad(await post('/v2/models/ring/infer', { inputs: [{ name: inName, shape: [2, 2], datatype: 'FP32', data: [1, 2, 3] }] }));
+  await bad(await post('/v2/models/ring/infer', { inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }));
+  await bad(await post('/v2/models/ring/infer', { inputs: [] }));
+  await bad(await post('/v2/models/pets/infer', { inputs: [{ name: 'z', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }));
+  await bad(await request(app).post('/v2/models/ring/infer').set('Inference-Header-Content-Length', '9999').send(Buffer.from('{}')));
+  await bad(await request(app).post('/v2/models/ring/infer').set('Inference-Header-Content-Length', 'abc').send(Buffer.from('{}')));
+  const { body, headerLength } = binaryInfer({ inputs: [{ name: inName, shape: [1, 2], datatype: 'FP32', parameters: { binary_data_size: 8 } }] }, Buffer.alloc(12));
+  await bad(await request(app).post('/v2/models/ring/infer').set('Content-Type', 'application/octet-stream').set('Inference-Header-Content-Length', String(headerLength)).send(body));
+  await bad(await post('/v2/models/nope/infer', { inputs: [] }), 404);
+});
+
+test('/metrics exposes requests by model and outcome, durations, batch sizes and queue length', async () => {
+  await post('/v1/models/ring/samples', { n: 3, format: 'json' }).expect(200);
+  await post('/v1/models/ring/samples', { n: -3 }).expect(400);
+  const text = (await request(app).get('/metrics').expect(200)).text;
+  assert.match(text, /wganx_requests_total\{model="ring",endpoint="samples",outcome="ok",code="200"\} \d+/);
+  assert.match(text, /wganx_requests_total\{model="ring",endpoint="samples",outcome="client_error",code="400"\} \d+/);
+  for (const name of ['wganx_request_duration_seconds_bucket', 'wganx_queue_duration_seconds_bucket', 'wganx_compute_duration_seconds_bucket', 'wganx_batch_size_bucket', 'wganx_queue_length{model="ring"}', 'wganx_model_ready{model="ring"} 1']) {
+    assert.ok(text.includes(name), name);
+  }
+  await post('/v1/models/does-not-exist/samples', { n: 1 }).expect(404);
+  assert.ok(!(await request(app).get('/metrics')).text.includes('does-not-exist'), 'unknown names never become labels');
+});
+
+test('/openapi.json describes every endpoint; /docs renders', async () => {
+  const spec = (await request(app).get('/openapi.json').expect(200)).body;
+  assert.equal(spec.openapi, '3.1.0');
+  for (const p of ['/v1/models', '/v1/models/{name}/samples', '/v1/models/{name}/samples.png', '/v1/models/{name}/interpolate', '/v2/models/{name}/infer', '/v2/health/ready', '/metrics']) assert.ok(spec.paths[p], p);
+  assert.ok(spec.paths['/v1/models/{name}/samples'].post.requestBody.content['application/json'].schema.properties.n);
+  const html = (await request(app).get('/docs').expect(200).expect('content-type', /html/)).text;
+  assert.match(html, /POST \/v1\/models\/\{name\}\/samples/);
+});
