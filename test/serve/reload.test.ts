@@ -1,0 +1,151 @@
+/** Model folders that fail to load beside good ones, and hot add / replace / remove without restart. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { createApp } from '../../src/serve/app.js';
+import { Engine } from '../../src/serve/engine.js';
+import { silentLogger } from '../../src/serve/options.js';
+import { exportDigits, exportRing, fixtureModels, testOptions } from './fixtures.js';
+import { reference, assertClose } from './helpers.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Copy a model folder under a new name, with the manifest's name changed accordingly. */
+function cloneModel(from: string, to: string, name: string, edit: (m: Record<string, any>, onnx: Buffer) => Buffer | void = () => {}) {
+  cpSync(from, to, { recursive: true });
+  const m = JSON.parse(readFileSync(join(to, 'manifest.json'), 'utf8'));
+  m.name = name;
+  const onnx = readFileSync(join(to, 'generator.onnx'));
+  const replaced = edit(m, onnx);
+  if (replaced) {
+    writeFileSync(join(to, 'generator.onnx'), replaced);
+    m.export.sha256 = sha(replaced);
+  }
+  writeFileSync(join(to, 'manifest.json'), JSON.stringify(m));
+}
+
+test('corrupt and invalid model folders are not ready with a reason; the good ones serve', async () => {
+  const fx = await fixtureModels(['ring']);
+  const ring = join(fx.models, 'ring');
+  try {
+    // Garbage ONNX whose manifest hash matches it: onnxruntime refuses it.
+    cloneModel(ring, join(fx.models, 'garbage'), 'garbage', (_m, onnx) => Buffer.concat([onnx.subarray(0, 40), Buffer.from('not protobuf at all'.repeat(20))]));
+    // ONNX truncated after the manifest was written: hash mismatch.
+    cloneModel(ring, join(fx.models, 'truncated'), 'truncated');
+    const t = readFileSync(join(fx.models, 'truncated', 'generator.onnx'));
+    writeFileSync(join(fx.models, 'truncated', 'generator.onnx'), t.subarray(0, t.length >> 1));
+    // Manifest that fails the schema, and one that is not JSON.
+    cloneModel(ring, join(fx.models, 'badschema'), 'badschema', (m) => void (m.kind = 'sound'));
+    mkdirSync(join(fx.models, 'notjson'));
+    writeFileSync(join(fx.models, 'notjson', 'manifest.json'), '{oops');
+    // Manifest naming inputs the graph lacks.
+    cloneModel(ring, join(fx.models, 'wrongio'), 'wrongio', (m) => void (m.inputs[0].name = 'noise'));
+    // Folder name that is not a model name, and a stray file.
+    mkdirSync(join(fx.models, 'Bad Name'));
+    writeFileSync(join(fx.models, 'README.txt'), 'not a model');
+
+    const engine = await Engine.start(testOptions(fx.models), { logger: silentLogger });
+    const app = createApp(engine);
+    try {
+      const models = (await request(app).get('/v1/models').expect(200)).body.models as { name: string; state: string; reason: string | null }[];
+      const by = Object.fromEntries(models.map((m) => [m.name, m]));
+      assert.equal(by.ring.state, 'ready');
+      assert.equal(by.garbage.state, 'failed');
+      assert.match(by.garbage.reason!, /onnxruntime could not load garbage\/generator\.onnx/);
+      assert.match(by.truncated.reason!, /sha256 .* manifest\.json says/);
+      assert.match(by.badschema.reason!, /manifest\.json\.kind/);
+      assert.match(by.notjson.reason!, /not valid JSON/);
+      assert.match(by.wrongio.reason!, /lacks|"noise"/);
+      assert.match(by['Bad Name'].reason!, /not a model name/);
+      assert.ok(!('README.txt' in by));
+      await request(app).post('/v1/models/ring/samples').send({ n: 2, format: 'json' }).expect(200);
+      const r = await request(app).post('/v1/models/garbage/samples').send({ n: 2 }).expect(503);
+      assert.match(r.body.error, /not ready: onnxruntime could not load/);
+      await request(app).get('/v2/models/garbage/ready').expect(503);
+      // Strict readiness (Triton's default): not ready while a model folder fails.
+      await request(app).get('/v2/health/ready').expect(503);
+    } finally {
+      await engine.close();
+    }
+    const lenient = await Engine.start(testOptions(fx.models, { strictReadiness: false }), { logger: silentLogger });
+    await request(createApp(lenient)).get('/v2/health/ready').expect(200);
+    await lenient.close();
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('hot reload: add, replace (in-flight requests finish on the old version), failed replacement, remove', async () => {
+  const fx = await fixtureModels(['ring']);
+  // A 60 s queue delay: a 1-sample request waits in the old version's queue until that version is retired.
+  const engine = await Engine.start(testOptions(fx.models, { maxQueueDelayMs: 60_000, maxBatch: 64 }), { logger: silentLogger });
+  const app = createApp(engine);
+  const full = (name: string, seed: number) => request(app).post(`/v1/models/${name}/samples`).send({ n: 64, seed, format: 'json' }); // fills a batch: runs at once
+  try {
+    await request(app).post('/v1/models/digits/samples').send({ n: 64 }).expect(404);
+
+    // Add: export into a temp folder and rename it in (how a deploy should do it).
+    await exportDigits(join(fx.root, 'staging-digits'));
+    renameSync(join(fx.root, 'staging-digits'), join(fx.models, 'digits'));
+    await engine.registry.scan();
+    await full('digits', 1).expect(200);
+
+    // Replace ring v1 → v2 while a request waits in v1's queue.
+    const ringDir = join(fx.models, 'ring');
+    const v1 = await reference(ringDir, 5, 0, 1);
+    const old = engine.registry.get('ring')!;
+    const inflight = request(app).post('/v1/models/ring/samples').send({ n: 1, seed: 5, format: 'json' }).then((r) => r);
+    while (old.batcher.queueLength === 0) await new Promise((r) => setTimeout(r, 5));
+    const staging = join(fx.root, 'staging-ring');
+    await exportRing(staging, '2');
+    rmSync(ringDir, { recursive: true });
+    renameSync(staging, ringDir);
+    await engine.registry.scan();
+    const done = await inflight;
+    assert.equal(done.status, 200);
+    assert.equal(done.headers['x-wganx-model-version'], '1');
+    assertClose(done.body.samples[0].point, v1, 1e-6, 'in-flight request computed by version 1');
+    const now = await full('ring', 5).expect(200);
+    assert.equal(now.headers['x-wganx-model-version'], '2');
+    assertClose(now.body.samples[0].point, await reference(ringDir, 5, 0, 1), 1e-6, 'new requests use version 2');
+    assert.equal((await request(app).get('/v1/models/ring')).body.version, '2');
+
+    // A broken replacement keeps version 2 serving and reports the error.
+    const onnx = join(ringDir, 'generator.onnx');
+    writeFileSync(onnx + '.tmp', Buffer.from('garbage'));
+    renameSync(onnx + '.tmp', onnx);
+    await engine.registry.scan();
+    const info = (await request(app).get('/v1/models/ring').expect(200)).body;
+    assert.equal(info.state, 'ready');
+    assert.equal(info.version, '2');
+    assert.match(info.reloadError, /sha256/);
+    await full('ring', 5).expect(200);
+
+    // Remove.
+    rmSync(join(fx.models, 'digits'), { recursive: true });
+    await engine.registry.scan();
+    await full('digits', 1).expect(404);
+    assert.deepEqual((await request(app).get('/v1/models')).body.models.map((m: { name: string }) => m.name), ['ring']);
+  } finally {
+    await engine.close();
+    fx.cleanup();
+  }
+});
+
+test('the models folder is polled: a new folder is served without any call', async () => {
+  const fx = await fixtureModels(['ring']);
+  const engine = await Engine.start(testOptions(fx.models, { reloadIntervalMs: 50 }), { logger: silentLogger });
+  try {
+    await exportDigits(join(fx.root, 'staging'));
+    renameSync(join(fx.root, 'staging'), join(fx.models, 'digits'));
+    const deadline = Date.now() + 20_000;
+    while (!engine.registry.get('digits') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(engine.registry.get('digits'), 'digits was picked up by polling');
+  } finally {
+    await engine.close();
+    fx.cleanup();
+  }
+});
