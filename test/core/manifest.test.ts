@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseManifest, imageShape, InvalidArgumentError, type ManifestInput } from '../../src/core/index.js';
+
+const valid = (): ManifestInput => ({
+  schemaVersion: 1,
+  name: 'digits',
+  version: '1',
+  kind: 'image',
+  latent: { dim: 16, distribution: 'normal' },
+  conditional: { numClasses: 2, labels: ['a', 'b'] },
+  inputs: [
+    { name: 'z', dtype: 'float32', shape: ['batch', 16], role: 'latent' },
+    { name: 'label', dtype: 'int64', shape: ['batch', 1], role: 'label' },
+  ],
+  outputs: [{ name: 'samples', dtype: 'float32', shape: ['batch', 28, 28, 1] }],
+  output: { layout: 'NHWC', range: [-1, 1] },
+  export: { tool: 'wganx@0.1.0', opset: 17, createdAt: '2026-01-01T00:00:00Z', sha256: null, parity: { maxAbsDiff: { '1': 1e-7 }, tolerance: 1e-4, inputsSeed: 1 } },
+});
+
+test('a valid manifest parses, with defaults filled in', () => {
+  const m = parseManifest(valid());
+  assert.equal(m.description, '');
+  assert.equal(m.training, null);
+  assert.equal(m.export.file, 'generator.onnx');
+  assert.equal(m.export.fp16, null);
+  assert.deepEqual(imageShape(m), [28, 28, 1]);
+});
+
+test('errors name the field path, the value and the rule', () => {
+  const bad = (mutate: (m: any) => void) => {
+    const m = valid();
+    mutate(m);
+    return () => parseManifest(m, 'models/x/manifest.json');
+  };
+  assert.throws(bad((m) => (m.name = '../etc')), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'models/x/manifest.json.name' && e.value === '../etc');
+  assert.throws(bad((m) => (m.latent.dim = 0)), /manifest.json.latent.dim: 0 is not allowed/);
+  assert.throws(bad((m) => (m.kind = 'audio')), /kind: "audio" is not allowed/);
+  assert.throws(bad((m) => (m.conditional = null)), /inputs: .* a conditional model has exactly one "label" input/);
+  assert.throws(bad((m) => (m.conditional.labels = ['a'])), /conditional: .* labels must have numClasses entries/);
+  assert.throws(bad((m) => (m.output.layout = 'NC')), /output.layout: "NC" is not allowed; expected image models use NHWC/);
+  assert.throws(bad((m) => (m.export.sha256 = 'xyz')), /export.sha256: "xyz"/);
+});
