@@ -112,6 +112,50 @@ function buildProgram(): Command {
       );
     });
 
+  // ── eval ──────────────────────────────────────────────────────────────────────────────────
+  program
+    .command('eval')
+    .description('Score a generator: toy mode coverage (ring8/grid25) or MNIST evaluator accuracy and Fréchet distance; or train the MNIST evaluator')
+    .option('--model <dir>', 'model folder (manifest.json + ONNX), e.g. models/ring')
+    .addOption(new Option('--samples <n>', 'samples to generate (default 2500 for toys, 2000 for MNIST)').argParser(intFlag(2, 1_000_000)))
+    .addOption(new Option('--seed <s>', 'latent seed: sample i uses the latent of (seed, i)').argParser(intFlag(0)).default(0))
+    .option('--json', 'print the full report as JSON instead of a table', false)
+    .option('--update-manifest', "merge the headline metrics into the model's manifest.training.metrics", false)
+    .option('--figures <dir>', 'folder for the sample figure (default runs/eval/<name>)')
+    .option('--no-figures', 'write no figure')
+    .addOption(new Option('--evaluator <dir>', 'MNIST evaluator folder (evaluator.onnx + evaluator.json)').default('models/mnist-evaluator'))
+    .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads').argParser(intFlag(1, 256)).default(2))
+    .option('--train-evaluator', 'train the MNIST evaluator on the training split and write it to --out', false)
+    .addOption(new Option('--out <dir>', 'with --train-evaluator: output folder').default('models/mnist-evaluator'))
+    .addOption(new Option('--epochs <n>', 'with --train-evaluator: epochs').argParser(intFlag(1, 1000)).default(12))
+    .addOption(new Option('--backend <name>', 'with --train-evaluator: tfjs backend').choices(['wasm', 'cpu']).default('wasm'))
+    .action(async (opts, cmd: Command) => {
+      if (opts.trainEvaluator) {
+        if (opts.model) cmd.error('error: --train-evaluator trains the evaluator and takes no --model', { exitCode: 2 });
+        const { trainEvaluatorCommand } = await import('./eval/evaluator-export.js');
+        await trainEvaluatorCommand({
+          outDir: opts.out,
+          config: { epochs: opts.epochs, seed: opts.seed, backend: opts.backend },
+          command: `wganx ${process.argv.slice(2).join(' ')}`,
+          json: opts.json,
+        });
+        return;
+      }
+      if (!opts.model) cmd.error("error: required option '--model <dir>' not specified (or use --train-evaluator)", { exitCode: 2 });
+      const { evalCommand } = await import('./eval/command.js');
+      await evalCommand({
+        modelDir: opts.model,
+        samples: opts.samples ?? null,
+        seed: opts.seed,
+        evaluatorDir: opts.evaluator,
+        // commander: --no-figures sets figures = false; --figures <dir> a string; neither → true.
+        figuresDir: opts.figures === false ? null : typeof opts.figures === 'string' ? opts.figures : undefined,
+        threads: opts.threads,
+        json: opts.json,
+        updateManifest: opts.updateManifest,
+      });
+    });
+
   return program;
 }
 
