@@ -59,12 +59,19 @@ export class SessionInstance implements InferenceBackend {
   private readonly pending = new Map<number, Pending>();
   private dead: Error | null = null;
 
-  private constructor(private readonly worker: Worker) {}
+  /** Serialises runs of every WebGPU session in the process (see {@link run}). */
+  private static gpuQueue: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly worker: Worker,
+    /** Runs must not overlap with other sessions' (WebGPU: one device context per process). */
+    private readonly exclusive: boolean,
+  ) {}
 
   /** Start a worker and load the model; rejects with ORT's reason when the model cannot load. */
   static async create(opts: InstanceOptions): Promise<SessionInstance> {
     const worker = startWorker();
-    const inst = new SessionInstance(worker);
+    const inst = new SessionInstance(worker, opts.providers.includes('webgpu'));
     try {
       await new Promise<void>((resolve, reject) => {
         const onMessage = (msg: WorkerResponse) => {
@@ -109,6 +116,14 @@ export class SessionInstance implements InferenceBackend {
   }
 
   run(batch: BatchInput): Promise<BatchOutput> {
+    if (!this.exclusive) return this.post(batch);
+    // Runs on a shared GPU context go one at a time across all sessions of the process.
+    const run = SessionInstance.gpuQueue.then(() => this.post(batch));
+    SessionInstance.gpuQueue = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  private post(batch: BatchInput): Promise<BatchOutput> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<BatchOutput>((resolve, reject) => {

@@ -117,7 +117,7 @@ export class ModelRegistry {
       return;
     }
     const seen = new Set<string>();
-    const work: Promise<void>[] = [];
+    const work: (() => Promise<void>)[] = [];
     for (const d of dirents) {
       if (!isCandidate(d.name)) continue;
       const dir = path.join(this.modelsDir, d.name);
@@ -125,10 +125,12 @@ export class ModelRegistry {
       if (d.isSymbolicLink()) isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
       if (!isDir) continue;
       seen.add(d.name);
-      work.push(this.refresh(d.name, dir));
+      work.push(() => this.refresh(d.name, dir));
     }
     for (const name of [...this.entries.keys()]) if (!seen.has(name)) this.remove(name);
-    await Promise.all(work);
+    // One load at a time: onnxruntime's WebGPU provider crashes when sessions are created on
+    // several threads at once (seen with SwiftShader), and loads compete for the same cores anyway.
+    for (const load of work) await load();
   }
 
   private async refresh(name: string, dir: string): Promise<void> {

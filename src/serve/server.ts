@@ -51,8 +51,10 @@ export async function startServer(options: ServeOptions, deps: EngineDeps = {}):
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
+      // Closing the engine right away dispatches queued requests without waiting out the batch delay.
+      const engineClosed = engine.close();
       const drained = await Promise.race([
-        inflight.idle().then(() => true),
+        Promise.all([inflight.idle(), engineClosed]).then(() => true),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.drainTimeoutMs))),
       ]);
       clearTimeout(timer);
@@ -60,8 +62,6 @@ export async function startServer(options: ServeOptions, deps: EngineDeps = {}):
       if (!drained) {
         engine.logger.warn(`drain timeout: closing ${dropped} requests still in flight`);
         await engine.abort('the server is shutting down');
-      } else {
-        await engine.close();
       }
       server.closeAllConnections();
       await closed;

@@ -29,7 +29,9 @@ after(async () => {
 });
 
 const post = (path: string, body: object) => request(app).post(path).send(body);
-const binaryParser = (res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) => {
+/** supertest body parser that keeps binary bodies (npy, images, KServe binary) as Buffers. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const binaryParser = (res: any, cb: (err: Error | null, body: Buffer) => void) => {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('end', () => cb(null, Buffer.concat(chunks)));
