@@ -7,6 +7,10 @@
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { WganxError } from './core/errors.js';
 import { VERSION } from './version.js';
+import {
+  ALGORITHMS, ARCHITECTURES, BACKEND_CHOICES, CHANNEL_CHOICES, CRITIC_ACTIVATIONS, CRITIC_CONDITIONING, CRITIC_NORMS, DEFAULTS,
+  GENERATOR_CONDITIONING, LR_SCHEDULES, TOY_DATASETS, quoteCommand,
+} from './train/config.js';
 
 /** Flag parsers: reject bad values at the edge with the flag's name and the allowed range. */
 function intFlag(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -153,6 +157,86 @@ function buildProgram(): Command {
         threads: opts.threads,
         json: opts.json,
         updateManifest: opts.updateManifest,
+      });
+    });
+
+  // ── train ─────────────────────────────────────────────────────────────────────────────────
+  program
+    .command('train')
+    .description('Train a WGAN / WGAN-GP / GAN generator with TensorFlow.js, checkpoint it, and export it to models/<name>/')
+    .requiredOption('--dataset <name>', `training data: ${TOY_DATASETS.join(', ')}, mnist, or a folder of PNG/JPEG images`)
+    .addOption(new Option('--algo <algo>', 'wgan-gp (gradient penalty), wgan (weight clipping) or gan (non-saturating cross-entropy baseline)').choices(ALGORITHMS).default(DEFAULTS.algo))
+    .addOption(new Option('--arch <arch>', 'generator and critic architecture').choices(ARCHITECTURES).default(DEFAULTS.arch))
+    .option('--conditional', 'class-conditional generator and critic (mnist, or an image folder with one sub-folder per class)', false)
+    .addOption(new Option('--steps <n>', 'generator updates').argParser(intFlag(1, 1e9)).default(DEFAULTS.steps))
+    .addOption(new Option('--batch <n>', 'examples per batch').argParser(intFlag(2, 65536)).default(DEFAULTS.batch))
+    .addOption(new Option('--n-critic <n>', 'critic updates per generator update (default 5; 1 for gan)').argParser(intFlag(1, 1000)))
+    .option('--warmup-critic', '100 critic updates for each of the first 25 generator updates and every 500th (WGAN reference code)', false)
+    .addOption(new Option('--lambda <x>', 'gradient-penalty weight λ (wgan-gp)').argParser(floatFlag(0, 1e6)).default(DEFAULTS.lambda))
+    .addOption(new Option('--clip <c>', 'weight-clipping bound c (wgan)').argParser(floatFlag(Number.MIN_VALUE, 1e6)).default(DEFAULTS.clip))
+    .addOption(new Option('--lr <x>', 'learning rate of both nets (default: 1e-4 wgan-gp, 5e-5 wgan, 2e-4 gan)').argParser(floatFlag(Number.MIN_VALUE, 10)))
+    .addOption(new Option('--beta1 <x>', "Adam β1 (default: 0 wgan-gp, 0.5 gan; unused by wgan's RMSProp)").argParser(floatFlag(0, 0.999999)))
+    .addOption(new Option('--beta2 <x>', 'Adam β2 (default: 0.9 wgan-gp, 0.999 gan); RMSProp α for wgan (default 0.99)').argParser(floatFlag(0, 0.999999)))
+    .addOption(new Option('--latent <n>', 'latent dimension').argParser(intFlag(1, 4096)).default(DEFAULTS.latent))
+    .addOption(new Option('--seed <s>', 'seed of every random stream (weights, data, latents, penalty)').argParser(intFlag(0)).default(DEFAULTS.seed))
+    .requiredOption('--out <dir>', 'run folder for checkpoints, metrics.jsonl, samples and plots, e.g. runs/<name>')
+    .option('--resume', 'continue from the newest checkpoint in --out (same flags; --steps may grow)', false)
+    .addOption(new Option('--backend <name>', 'tfjs backend: auto = tfjs-node-gpu, tfjs-node if installed, else the fastest of wasm/cpu with every kernel the run needs').choices(BACKEND_CHOICES).default(DEFAULTS.backend))
+    .addOption(new Option('--sample-every <k>', 'write a sample sheet every k steps (0: never)').argParser(intFlag(0, 1e9)).default(DEFAULTS.sampleEvery))
+    .addOption(new Option('--checkpoint-every <k>', 'write a checkpoint every k steps (0: only at the end)').argParser(intFlag(0, 1e9)).default(DEFAULTS.checkpointEvery))
+    .addOption(new Option('--log-every <k>', 'append to metrics.jsonl every k steps').argParser(intFlag(1, 1e9)).default(DEFAULTS.logEvery))
+    .addOption(new Option('--hidden <n>', 'MLP hidden width (default 256 points, 512 images) or DCGAN base channels (default 64)').argParser(intFlag(1, 8192)))
+    .addOption(new Option('--layers <n>', 'MLP hidden layers (default 3)').argParser(intFlag(1, 16)))
+    .addOption(new Option('--critic-activation <fn>', 'critic hidden activation').choices(CRITIC_ACTIVATIONS).default(DEFAULTS.criticActivation))
+    .addOption(new Option('--critic-norm <norm>', 'critic normalisation (never batch norm: the penalty is per example)').choices(CRITIC_NORMS).default(DEFAULTS.criticNorm))
+    .addOption(new Option('--g-cond <how>', 'conditional generator: label embedding multiplied into z, or concatenated with z').choices(GENERATOR_CONDITIONING).default(DEFAULTS.gCond))
+    .addOption(new Option('--d-cond <how>', 'conditional critic: projection ⟨embed(y), φ(x)⟩, or label concatenated with the input').choices(CRITIC_CONDITIONING).default(DEFAULTS.dCond))
+    .addOption(new Option('--data-scale <s>', 'points: multiply the data by s inside training (the exported model outputs data coordinates)').argParser(floatFlag(Number.MIN_VALUE, 1e6)).default(1))
+    .addOption(new Option('--lr-schedule <s>', 'constant, or linear decay to 0 at the last step').choices(LR_SCHEDULES).default(DEFAULTS.lrSchedule))
+    .addOption(new Option('--image-size <px>', 'image folders: resize to px × px').argParser(intFlag(8, 256)).default(DEFAULTS.imageSize))
+    .addOption(new Option('--channels <c>', 'image folders: 1 (grey), 3 (RGB) or auto').choices(CHANNEL_CHOICES).default('auto'))
+    .option('--name <name>', 'model name for the export (default: the last segment of --out)')
+    .addOption(new Option('--models-dir <dir>', 'export the generator into <dir>/<name>/').default(DEFAULTS.modelsDir))
+    .option('--no-export', 'do not export to ONNX at the end')
+    .option('--no-eval', 'do not measure quality (toys, conditional mnist) after the export')
+    .action(async (opts) => {
+      const { trainCommand } = await import('./train/command.js');
+      await trainCommand({
+        dataset: opts.dataset,
+        algo: opts.algo,
+        arch: opts.arch,
+        conditional: opts.conditional,
+        steps: opts.steps,
+        batch: opts.batch,
+        nCritic: opts.nCritic,
+        warmupCritic: opts.warmupCritic,
+        lambda: opts.lambda,
+        clip: opts.clip,
+        lr: opts.lr,
+        beta1: opts.beta1,
+        beta2: opts.beta2,
+        latent: opts.latent,
+        seed: opts.seed,
+        out: opts.out,
+        resume: opts.resume,
+        backend: opts.backend,
+        sampleEvery: opts.sampleEvery,
+        checkpointEvery: opts.checkpointEvery,
+        logEvery: opts.logEvery,
+        hidden: opts.hidden,
+        layers: opts.layers,
+        criticActivation: opts.criticActivation,
+        criticNorm: opts.criticNorm,
+        gCond: opts.gCond,
+        dCond: opts.dCond,
+        dataScale: opts.dataScale,
+        lrSchedule: opts.lrSchedule,
+        imageSize: opts.imageSize,
+        channels: opts.channels === 'auto' ? 'auto' : (Number(opts.channels) as 1 | 3),
+        name: opts.name,
+        modelsDir: opts.export ? opts.modelsDir : null,
+        eval: opts.eval,
+        command: quoteCommand(['wganx', ...process.argv.slice(2)]),
       });
     });
 

@@ -1,0 +1,33 @@
+/**
+ * Small layer helpers shared by the MLP and DCGAN builders. Generators use only layers that the
+ * ONNX exporter converts (docs/HELPERS.md): Dense, Reshape, Flatten, Conv2DTranspose,
+ * BatchNormalization, LayerNormalization, ReLU, LeakyReLU, Activation, Embedding, Multiply,
+ * Concatenate. Critics are never exported and may also use Dot and Add.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { CriticActivation } from '../config.js';
+import { LEAKY_RELU_ALPHA } from './spec.js';
+
+export type Sym = tf.SymbolicTensor;
+
+export function apply(layer: tf.layers.Layer, x: Sym | Sym[]): Sym {
+  return layer.apply(x) as Sym;
+}
+
+export function activationLayer(kind: CriticActivation | 'relu', name: string): tf.layers.Layer {
+  switch (kind) {
+    case 'leaky_relu':
+      return tf.layers.leakyReLU({ alpha: LEAKY_RELU_ALPHA, name });
+    case 'relu':
+      return tf.layers.reLU({ name });
+    case 'tanh':
+      return tf.layers.activation({ activation: 'tanh', name });
+  }
+}
+
+/** The label input `[batch, 1]` (int32 class index) and its embedding flattened to `[batch, dim]`. */
+export function labelEmbedding(prefix: string, numClasses: number, dim: number, label?: Sym): { label: Sym; embedded: Sym } {
+  const input = label ?? tf.input({ shape: [1], dtype: 'int32', name: `${prefix}_label` });
+  const e = apply(tf.layers.embedding({ inputDim: numClasses, outputDim: dim, name: `${prefix}_label_embedding` }), input);
+  return { label: input, embedded: apply(tf.layers.flatten({ name: `${prefix}_label_flat` }), e) };
+}

@@ -1,0 +1,276 @@
+/**
+ * The training loop: build or resume, alternate critic and generator updates, log, sample,
+ * checkpoint, and at the end plot, export and report.
+ *
+ * @example
+ *   const result = await train(resolveTrainConfig({ dataset: 'ring8', out: 'runs/ring', steps: 2000 }));
+ *   result.exportDir // 'models/ring'
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { TrainingProvenance } from '../core/manifest.js';
+import { saveLayersModel } from '../io/tfjs-model-files.js';
+import { requiredKernels, startBackend, type BackendInfo } from './backend.js';
+import { checkResumeConfig, findLatestCheckpoint, readCheckpoint, restoreModel, restoreVariables, saveCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { assertCriticSupported } from './critic-support.js';
+import { openDataset } from './data/index.js';
+import type { Dataset } from './data/dataset.js';
+import { exportableGenerator, exportTrainedGenerator } from './export-generator.js';
+import { registerTrainingGradients } from './gradients.js';
+import { MetricsLog, METRICS_FILE, readMetrics, type MetricsRecord } from './metrics-log.js';
+import { buildNets, disposeNets, type NetSpec } from './models/index.js';
+import { createOptimizer } from './optimizers.js';
+import { writeCurvesPng } from './plots.js';
+import { createProgress } from './progress.js';
+import { createRunRngs, restoreRunRngs, rngStates } from './random.js';
+import { writeReport, type RunSummary } from './report.js';
+import { makeSampleSheet, writeSampleSheet } from './samples.js';
+import { criticIterations, learningRate } from './schedule.js';
+import { criticStep, generatorStep, trainableVariables, type CriticStepResult, type StepContext } from './steps.js';
+
+export interface TrainHooks {
+  /** Progress and status lines (default: stderr). */
+  log?: (message: string) => void;
+  /** Quality metrics of the exported model (the command plugs src/eval in here). */
+  evaluate?: (modelDir: string, config: TrainConfig) => Promise<Record<string, unknown> | null>;
+  /** Show a progress bar / periodic progress lines (default true). */
+  progress?: boolean;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  backend: BackendInfo;
+  stepsDone: number;
+  seconds: number;
+  /** True when SIGINT/SIGTERM stopped the run early (a checkpoint was written). */
+  interrupted: boolean;
+  exportDir: string | null;
+  quality: Record<string, unknown> | null;
+  reportPath: string | null;
+  summary: RunSummary | null;
+}
+
+export function netSpec(config: TrainConfig, dataset: Dataset): NetSpec {
+  return {
+    kind: dataset.kind,
+    dataShape: dataset.shape,
+    latent: config.latent,
+    numClasses: config.conditional ? (dataset.labels?.length ?? 0) : 0,
+    hidden: config.hidden,
+    layers: config.layers,
+    criticActivation: config.criticActivation,
+    criticNorm: config.criticNorm,
+    gCond: config.gCond,
+    dCond: config.dCond,
+  };
+}
+
+export function hyperparameters(config: TrainConfig): Record<string, unknown> {
+  const hp: Record<string, unknown> = {
+    arch: config.arch,
+    conditional: config.conditional,
+    batch: config.batch,
+    nCritic: config.nCritic,
+    warmupCritic: config.warmupCritic,
+    optimizer: config.optimizer,
+    lr: config.lr,
+    lrSchedule: config.lrSchedule,
+    latent: config.latent,
+    hidden: config.hidden,
+    layers: config.layers,
+    criticActivation: config.criticActivation,
+    criticNorm: config.criticNorm,
+    dataScale: config.dataScale,
+    seed: config.seed,
+  };
+  if (config.optimizer === 'adam') Object.assign(hp, { beta1: config.beta1, beta2: config.beta2 });
+  else hp.rmspropAlpha = config.beta2;
+  if (config.algo === 'wgan-gp') hp.lambda = config.lambda;
+  if (config.algo === 'wgan') hp.clip = config.clip;
+  if (config.conditional) Object.assign(hp, { gCond: config.gCond, dCond: config.dCond });
+  if (config.dataset !== 'mnist' && !['ring8', 'grid25', 'swissroll'].includes(config.dataset)) Object.assign(hp, { imageSize: config.imageSize, channels: config.channels });
+  return hp;
+}
+
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  registerTrainingGradients();
+  assertCriticSupported(config);
+  const backend = await startBackend(config.backend, requiredKernels(config));
+  log(`backend: ${backend.name} (${backend.reason})`);
+  const dataset = await openDataset(config);
+  if (config.conditional && !dataset.labels) throw new InvalidArgumentError('--conditional', true, `a labelled data set; ${config.dataset} has no labels`);
+  log(`data: ${dataset.description}`);
+
+  await mkdir(config.out, { recursive: true });
+  const latest = await findLatestCheckpoint(config.out);
+  if (latest && !config.resume) {
+    throw new InvalidArgumentError('--out', config.out, `a folder without checkpoints (it holds ${path.basename(latest)}): pass --resume to continue that run, or choose another --out`);
+  }
+
+  const spec = netSpec(config, dataset);
+  let rngs = createRunRngs(config.seed);
+  const nets = buildNets(config.arch, spec, rngs.init);
+  const criticVars = trainableVariables(nets.critic);
+  const generatorVars = trainableVariables(nets.generator);
+  const hp = { lr: config.lr, beta1: config.beta1, beta2: config.beta2 };
+  const optD = createOptimizer(config.optimizer, criticVars, hp);
+  const optG = createOptimizer(config.optimizer, generatorVars, hp);
+
+  let start = 0;
+  let elapsedBefore = 0;
+  let lastW: number | null = null;
+  let metricsBytes: number | null = null;
+  if (latest && config.resume) {
+    const ck = await readCheckpoint(latest);
+    checkResumeConfig(config, ck.state.config, latest);
+    restoreModel(nets.generator, ck.tensors.generator);
+    restoreModel(nets.critic, ck.tensors.critic);
+    restoreVariables(optD.slots(), ck.tensors.optD, 'critic optimiser');
+    restoreVariables(optG.slots(), ck.tensors.optG, 'generator optimiser');
+    optD.step = ck.state.optimizerSteps.optD;
+    optG.step = ck.state.optimizerSteps.optG;
+    rngs = restoreRunRngs(ck.state.rng);
+    start = ck.state.step;
+    elapsedBefore = ck.state.elapsedSeconds;
+    lastW = ck.state.last.w;
+    metricsBytes = ck.state.metricsBytes;
+    log(`resuming from ${latest} (step ${start})`);
+  } else if (config.resume) {
+    log(`--resume: no checkpoint in ${config.out}, starting from step 0`);
+  }
+
+  const ctx: StepContext = { config, dataset, nets, criticVars, generatorVars, optD, optG, rngs };
+  const metricsFile = path.join(config.out, METRICS_FILE);
+  const metrics = new MetricsLog(metricsFile, metricsBytes);
+  const sheet = makeSampleSheet(dataset, config.latent, config.seed);
+  const samplesDir = path.join(config.out, 'samples');
+  const sheetOpts = (step: number) => ({ latent: config.latent, dataScale: config.dataScale, title: `${config.name}: ${config.algo}, step ${step}` });
+  const showProgress = hooks.progress ?? true;
+  const progress = showProgress ? createProgress(config.steps, start) : null;
+
+  let stop = false;
+  const onSignal = () => {
+    if (stop) process.exit(130);
+    stop = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const t0 = performance.now();
+  const elapsed = () => elapsedBefore + (performance.now() - t0) / 1000;
+  const checkpoint = async (step: number) =>
+    saveCheckpoint(config.out, {
+      step,
+      config,
+      rng: rngStates(ctx.rngs),
+      optimizerSteps: { optD: optD.step, optG: optG.step },
+      metricsBytes: metrics.bytes(),
+      elapsedSeconds: elapsed(),
+      last: { w: lastW },
+      tensors: { generator: nets.generator.weights.map((w) => w.read()), critic: nets.critic.weights.map((w) => w.read()), optD: optD.slots(), optG: optG.slots() },
+    });
+
+  let step = start;
+  let lastCheckpoint = start;
+  try {
+    while (step < config.steps && !stop) {
+      const lr = learningRate(step, config);
+      let last: CriticStepResult | null = null;
+      for (let k = criticIterations(step, config); k > 0; k--) last = criticStep(ctx, lr);
+      const gLoss = generatorStep(ctx, lr);
+      step += 1;
+      lastW = last!.w;
+      if (step % config.logEvery === 0 || step === config.steps) {
+        const rec: MetricsRecord = { step, w: last!.w, criticLoss: last!.loss, generatorLoss: gLoss, penalty: last!.penalty, lr, seconds: elapsed() };
+        metrics.append(rec);
+      }
+      progress?.update(step, lastW);
+      if (config.sampleEvery > 0 && step % config.sampleEvery === 0) {
+        await writeSampleSheet(path.join(samplesDir, `step-${String(step).padStart(7, '0')}.png`), nets.generator, sheet, dataset, sheetOpts(step));
+      }
+      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) {
+        await checkpoint(step);
+        lastCheckpoint = step;
+      }
+    }
+    if (step !== lastCheckpoint) await checkpoint(step);
+  } finally {
+    progress?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const seconds = elapsed();
+
+  if (stop) {
+    metrics.close();
+    log(`interrupted at step ${step}; checkpoint written — continue with the same command plus --resume`);
+    disposeNets(nets);
+    optD.dispose();
+    optG.dispose();
+    return { config, backend, stepsDone: step, seconds, interrupted: true, exportDir: null, quality: null, reportPath: null, summary: null };
+  }
+
+  // ── the end: curves, final samples, export, quality, report ─────────────────────────────────
+  metrics.close();
+  const records = readMetrics(metricsFile);
+  const files: Record<string, string> = { metrics: metricsFile };
+  const notes: string[] = [];
+  const curves = path.join(config.out, 'curves.png');
+  await writeCurvesPng(records, curves, `${config.name}: ${config.algo} on ${config.dataset}`);
+  files.curves = curves;
+  const finalSheet = path.join(samplesDir, 'final.png');
+  await writeSampleSheet(finalSheet, nets.generator, sheet, dataset, sheetOpts(step));
+  files.samples = finalSheet;
+
+  const exportModel = exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
+  const generatorDir = path.join(config.out, 'generator');
+  await saveLayersModel(exportModel, generatorDir);
+  files['tfjs generator (data coordinates)'] = generatorDir;
+  files.checkpoints = path.join(config.out, 'checkpoints');
+
+  const training: TrainingProvenance = {
+    algorithm: config.algo,
+    dataset: config.dataset,
+    steps: step,
+    hyperparameters: hyperparameters(config),
+    command: config.command,
+    backend: backend.name,
+    durationSeconds: Math.round(seconds * 10) / 10,
+    metrics: {},
+  };
+  let exportDir: string | null = null;
+  let quality: Record<string, unknown> | null = null;
+  try {
+    if (config.modelsDir !== null) {
+      const out = await exportTrainedGenerator(exportModel, {
+        modelsDir: config.modelsDir,
+        name: config.name,
+        dataset,
+        training,
+        description: `${config.conditional ? 'class-conditional ' : ''}${config.algo.toUpperCase()} ${config.arch} generator trained on ${config.dataset} with wganx`,
+        log,
+      });
+      exportDir = out.dir;
+      log(`exported ${out.onnxPath}`);
+      if (hooks.evaluate) {
+        try {
+          quality = await hooks.evaluate(exportDir, config);
+        } catch (err) {
+          notes.push(`evaluation failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  } finally {
+    exportModel.dispose();
+  }
+
+  const summary: RunSummary = { config, backend, datasetDescription: dataset.description, stepsDone: step, seconds, records, files, exportDir, quality, notes };
+  const reportPath = await writeReport(config.out, summary);
+  disposeNets(nets);
+  optD.dispose();
+  optG.dispose();
+  return { config, backend, stepsDone: step, seconds, interrupted: false, exportDir, quality, reportPath, summary };
+}

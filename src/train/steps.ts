@@ -1,0 +1,120 @@
+/**
+ * One critic update and one generator update: the inner loop of every algorithm.
+ *
+ * Each function draws its inputs from the run's seeded streams, computes the loss of
+ * ./losses.ts inside `tf.variableGrads` (WGAN-GP: with the penalty's double back-propagation),
+ * applies the optimiser and, for `wgan`, clips every critic weight to [−c, c]. Everything runs
+ * inside `tf.tidy`; only plain numbers come out.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { TrainConfig } from './config.js';
+import type { Dataset } from './data/dataset.js';
+import { gradientPenalty, ganCriticLoss, ganGeneratorLoss, interpolates, wassersteinEstimate, wganCriticLoss, wganGeneratorLoss } from './losses.js';
+import type { Nets } from './models/index.js';
+import type { TrainOptimizer } from './optimizers.js';
+import type { RunRngs } from './random.js';
+
+export interface StepContext {
+  config: TrainConfig;
+  dataset: Dataset;
+  nets: Nets;
+  /** The critic's trainable variables, in `critic.trainableWeights` order (also what gets clipped). */
+  criticVars: tf.Variable[];
+  generatorVars: tf.Variable[];
+  optD: TrainOptimizer;
+  optG: TrainOptimizer;
+  rngs: RunRngs;
+}
+
+export interface CriticStepResult {
+  /** L_D including the penalty term. */
+  loss: number;
+  /** E[D(x)] − E[D(G(z))]. */
+  w: number;
+  /** The penalty E[(‖∇D‖ − 1)²] before λ, or null without one. */
+  penalty: number | null;
+}
+
+export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+function labelTensor(labels: Int32Array): tf.Tensor2D {
+  return tf.tensor2d(labels, [labels.length, 1], 'int32');
+}
+
+/** A real batch as tensors; points are multiplied by --data-scale. */
+function realBatch(ctx: StepContext): { x: tf.Tensor; labels: tf.Tensor2D | null } {
+  const { config, dataset, rngs } = ctx;
+  const b = dataset.sample(rngs.data, config.batch);
+  if (dataset.kind === 'points' && config.dataScale !== 1) for (let i = 0; i < b.x.length; i++) b.x[i] *= config.dataScale;
+  return { x: tf.tensor(b.x, [config.batch, ...dataset.shape]), labels: b.labels ? labelTensor(b.labels) : null };
+}
+
+function latents(ctx: StepContext): tf.Tensor2D {
+  const { batch, latent } = ctx.config;
+  return tf.tensor2d(ctx.rngs.latent.normal(batch * latent), [batch, latent]);
+}
+
+export function generate(generator: tf.LayersModel, z: tf.Tensor, labels: tf.Tensor | null, training = true): tf.Tensor {
+  return generator.apply(labels ? [z, labels] : z, { training }) as tf.Tensor;
+}
+
+function score(critic: tf.LayersModel, x: tf.Tensor, labels: tf.Tensor | null): tf.Tensor {
+  return critic.apply(labels ? [x, labels] : x, { training: true }) as tf.Tensor;
+}
+
+/** Clamp every critic weight to [−c, c] (WGAN). */
+export function clipWeights(vars: readonly tf.Variable[], c: number): void {
+  tf.tidy(() => {
+    for (const v of vars) v.assign(tf.clipByValue(v, -c, c));
+  });
+}
+
+export function criticStep(ctx: StepContext, lr: number): CriticStepResult {
+  const { config, nets } = ctx;
+  const result = tf.tidy(() => {
+    const real = realBatch(ctx);
+    const fake = generate(nets.generator, latents(ctx), real.labels);
+    const eps = config.algo === 'wgan-gp' ? tf.tensor1d(ctx.rngs.penalty.uniform(config.batch)) : null;
+    let w: tf.Scalar | null = null;
+    let penalty: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const dReal = score(nets.critic, real.x, real.labels);
+      const dFake = score(nets.critic, fake, real.labels);
+      // variableGrads disposes everything but the loss: keep the two diagnostics (disposed below).
+      w = tf.keep(wassersteinEstimate(dReal, dFake));
+      if (config.algo === 'gan') return ganCriticLoss(dReal, dFake);
+      const loss = wganCriticLoss(dReal, dFake);
+      if (!eps) return loss;
+      penalty = tf.keep(gradientPenalty((x) => score(nets.critic, x, real.labels), interpolates(real.x, fake, eps)));
+      return tf.add(loss, tf.mul(penalty, config.lambda));
+    }, ctx.criticVars);
+    ctx.optD.apply(ctx.criticVars.map((v) => grads[v.name]), lr);
+    const out = tf.stack([value, w!, penalty ?? tf.scalar(NaN)]);
+    tf.dispose([w!, penalty!].filter((t) => t !== null));
+    return out;
+  });
+  if (config.algo === 'wgan') clipWeights(ctx.criticVars, config.clip);
+  const [loss, w, penalty] = result.dataSync();
+  result.dispose();
+  return { loss, w, penalty: Number.isNaN(penalty) ? null : penalty };
+}
+
+export function generatorStep(ctx: StepContext, lr: number): number {
+  const { config, nets, dataset } = ctx;
+  const loss = tf.tidy(() => {
+    const labelValues = dataset.sampleLabels(ctx.rngs.labels, config.batch);
+    const labels = labelValues ? labelTensor(labelValues) : null;
+    const z = latents(ctx);
+    const { value, grads } = tf.variableGrads(() => {
+      const dFake = score(nets.critic, generate(nets.generator, z, labels), labels);
+      return config.algo === 'gan' ? ganGeneratorLoss(dFake) : wganGeneratorLoss(dFake);
+    }, ctx.generatorVars);
+    ctx.optG.apply(ctx.generatorVars.map((v) => grads[v.name]), lr);
+    return value;
+  });
+  const out = loss.dataSync()[0];
+  loss.dispose();
+  return out;
+}
