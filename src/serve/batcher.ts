@@ -16,6 +16,9 @@ import type { BatchInput, InferenceBackend } from './instance.js';
 import type { Segment } from './protocol.js';
 import { HttpError, queueFull, requestTimeout, unavailable } from './http-error.js';
 
+/** Requests resolved per event-loop turn when a batch completes (see {@link DynamicBatcher.deliver}). */
+const DELIVERY_CHUNK = 4;
+
 export interface BatcherOptions {
   maxBatch: number;
   maxQueueDelayMs: number;
@@ -194,6 +197,7 @@ export class DynamicBatcher {
           this.hooks.onBatch?.(rows, out.computeMs);
           const rowSize = out.data.length / rows;
           const rowShape = out.dims.slice(1);
+          const completed: Entry[] = [];
           for (const { e, offset, count, at } of parts) {
             if (e.settled) continue;
             e.out ??= new Float32Array(e.req.rows * rowSize);
@@ -203,9 +207,10 @@ export class DynamicBatcher {
             e.done += count;
             if (e.done === e.req.rows) {
               this.finish(e);
-              e.resolve({ data: e.out, rowShape, queueMs: e.queueMs, computeMs: e.computeMs });
+              completed.push(e);
             }
           }
+          this.deliver(completed);
         },
         (err: Error) => {
           for (const { e } of parts) this.fail(e, new HttpError(500, `model "${this.model}": ${err.message}`));
@@ -217,6 +222,19 @@ export class DynamicBatcher {
         this.schedule();
         this.notifyIdle();
       });
+  }
+
+  /**
+   * Resolve finished requests a few at a time: each resolution runs its HTTP handler (encoding,
+   * JSON) as microtasks, and 64 of them at once would hold the event loop for tens of ms.
+   */
+  private deliver(entries: Entry[], from = 0): void {
+    const end = Math.min(entries.length, from + DELIVERY_CHUNK);
+    for (let i = from; i < end; i++) {
+      const e = entries[i];
+      e.resolve({ data: e.out!, rowShape: e.rowShape, queueMs: e.queueMs, computeMs: e.computeMs });
+    }
+    if (end < entries.length) setImmediate(() => this.deliver(entries, end));
   }
 
   private notifyIdle(): void {

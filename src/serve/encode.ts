@@ -10,7 +10,8 @@
 import sharp from 'sharp';
 import type { CreateRaw, Sharp } from 'sharp';
 import { InvalidArgumentError } from '../core/errors.js';
-import { tileGrid, toUint8 } from '../core/image.js';
+import { tileGrid, toUint8, upscale } from '../core/image.js';
+import { encodeSmallPng } from './png.js';
 
 export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
@@ -36,6 +37,8 @@ const PALETTE: readonly (readonly [number, number, number])[] = [
   [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
   [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
 ];
+/** Per-sample PNGs up to this many pixels use the small encoder (./png.ts) instead of sharp. */
+const SMALL_PNG_PIXELS = 128 * 128;
 /** JPEG/WebP quality: generated samples are small, keep them crisp. */
 const QUALITY = 92;
 
@@ -90,8 +93,14 @@ export async function encodeEach(
   const [height, width, channels] = rowShape;
   const pixels = toUint8(data, range);
   const tile = height * width * channels;
+  const small = opts.format === 'png' && width * height * opts.scale * opts.scale <= SMALL_PNG_PIXELS;
   return Promise.all(
-    Array.from({ length: count }, (_, k) => encodeRaw(pixels.subarray(k * tile, (k + 1) * tile), width, height, channels, opts.format, opts.scale)),
+    Array.from({ length: count }, (_, k) => {
+      const one = pixels.subarray(k * tile, (k + 1) * tile);
+      if (!small) return encodeRaw(one, width, height, channels, opts.format, opts.scale);
+      const img = upscale({ data: one, width, height, channels, columns: 1, rows: 1 }, opts.scale);
+      return encodeSmallPng(img.data, img.width, img.height, channels);
+    }),
   );
 }
 

@@ -31,6 +31,9 @@ async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void
       intraOpNumThreads: msg.threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // Idle intra-op threads sleep instead of spinning: the HTTP thread and sharp's threads share
+      // these cores, and spinning workers starve them between batches.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     spec = msg.spec;
     const missing = [spec.latent.name, ...(spec.label ? [spec.label.name] : [])].filter((n) => !session!.inputNames.includes(n));

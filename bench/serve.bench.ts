@@ -1,0 +1,209 @@
+/**
+ * bench:serve — the serving engine and HTTP server on the DCGAN generator (latent 100 → 28×28×1,
+ * random weights, exported with our exporter), measured side by side in one run:
+ *
+ * 1. engine samples/s at batch 64 (seeded requests of n = 64 through batcher + worker thread)
+ *    against a bare onnxruntime-node session on the same file (target ratio ≥ 0.9);
+ * 2. HTTP load with autocannon (a child process, so that it does not share the server's event
+ *    loop): batch-1 `format=json` sample requests at concurrency 1, 16 and 64, dynamic batching on
+ *    (--max-batch 64) versus off (--max-batch 1): requests/s, p50/p99 latency, non-2xx count, and the
+ *    server's event-loop delay p99 (perf_hooks.monitorEventLoopDelay). Targets: on ≥ 5× off at
+ *    concurrency 64, event-loop delay p99 ≤ 20 ms, zero non-2xx below the queue limit.
+ *
+ * Rounds interleave the contenders so that machine noise hits them alike; medians are printed.
+ *
+ *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist]
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { sampleLatents } from '../src/core/latent.js';
+import { exportModel } from '../src/export/index.js';
+import { createApp } from '../src/serve/app.js';
+import { Engine } from '../src/serve/engine.js';
+import { resolveServeOptions, silentLogger } from '../src/serve/options.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    'engine-ms': { type: 'string', default: '2000' },
+    model: { type: 'string' },
+    threads: { type: 'string', default: '1' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const DURATION_S = Number(args.duration);
+const ENGINE_MS = Number(args['engine-ms']);
+/** ORT intra-op threads for the engine and the bare session alike (1: this 2-core box also runs autocannon). */
+const THREADS = Number(args.threads);
+const ENGINE_BATCH = 64;
+const CONCURRENCY = [1, 16, 64];
+const LATENT = 100;
+const AUTOCANNON = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'autocannon', 'autocannon.js');
+
+function dcgan(): tf.LayersModel {
+  return tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [LATENT], units: 7 * 7 * 128, useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.reLU(),
+      tf.layers.reshape({ targetShape: [7, 7, 128] }),
+      tf.layers.conv2dTranspose({ filters: 64, kernelSize: 5, strides: 1, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.reLU(),
+      tf.layers.conv2dTranspose({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.reLU(),
+      tf.layers.conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh' }),
+    ],
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Samples/s of `fn` (one batch per call) over about ENGINE_MS, after one warm-up call. */
+async function rate(fn: () => Promise<unknown>, batch = ENGINE_BATCH): Promise<number> {
+  await fn();
+  let n = 0;
+  const t0 = performance.now();
+  do {
+    await fn();
+    n++;
+  } while (performance.now() - t0 < ENGINE_MS || n < 3);
+  return (n * batch) / ((performance.now() - t0) / 1000);
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  loopP99: number;
+}
+
+/** autocannon in a child process against `url`; the server's event-loop delay is measured here. */
+async function load(url: string, connections: number): Promise<LoadResult> {
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const body = JSON.stringify({ n: 1, format: 'json' });
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(DURATION_S), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`autocannon exited with ${code}`))));
+  });
+  loop.disable();
+  const r = JSON.parse(out);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, loopP99: loop.percentile(99) / 1e6 };
+}
+
+async function listen(engine: Engine): Promise<{ url: string; server: http.Server }> {
+  const server = http.createServer(createApp(engine));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+// ── set-up ─────────────────────────────────────────────────────────────────────────────────────
+await tf.setBackend('cpu');
+const root = mkdtempSync(join(tmpdir(), 'wganx-bench-serve-'));
+let modelsDir: string;
+let name: string;
+if (args.model) {
+  modelsDir = dirname(args.model);
+  name = args.model.split('/').filter(Boolean).pop()!;
+} else {
+  modelsDir = join(root, 'models');
+  name = 'dcgan';
+  await exportModel(dcgan(), join(modelsDir, name), { name });
+}
+const onnxPath = join(modelsDir, name, 'generator.onnx');
+const common = { modelsDir, device: 'cpu' as const, reloadIntervalMs: 0, threads: THREADS };
+const on = await Engine.start(resolveServeOptions({ ...common, maxBatch: 64, maxQueueDelayMs: 2 }), { logger: silentLogger });
+const off = await Engine.start(resolveServeOptions({ ...common, maxBatch: 1 }), { logger: silentLogger });
+if (!on.registry.get(name)) throw new Error(`model ${name} did not load: ${on.registry.entry(name)?.reason}`);
+const bare = await ort.InferenceSession.create(onnxPath, {
+  executionProviders: ['cpu'],
+  intraOpNumThreads: THREADS,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  extra: { session: { intra_op: { allow_spinning: '0' } } }, // as the engine's sessions
+});
+const manifest = on.registry.get(name)!.manifest;
+const zName = manifest.inputs.find((i) => i.role === 'latent')!.name;
+const dim = manifest.latent.dim;
+console.log(`bench:serve — model ${name} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
+console.log(`${ROUNDS} interleaved rounds; engine ~${ENGINE_MS} ms per contender, HTTP ${DURATION_S} s per run; ${THREADS} intra-op thread(s)\n`);
+
+// ── 1. engine vs bare session at batch 64 ─────────────────────────────────────────────────────
+const engineRates: number[] = [];
+const bareRates: number[] = [];
+let seed = 1;
+const z = sampleLatents({ seed: 0, start: 0, count: ENGINE_BATCH, dim });
+const feeds = { [zName]: new ort.Tensor('float32', z, [ENGINE_BATCH, dim]) };
+const model = on.registry.get(name)!;
+for (let r = 0; r < ROUNDS; r++) {
+  bareRates.push(await rate(() => bare.run(feeds)));
+  engineRates.push(await rate(() => model.batcher.submit({ rows: ENGINE_BATCH, source: { kind: 'seeded', seed: seed++, start: 0 }, labels: null })));
+}
+const engineRatio = median(engineRates.map((e, i) => e / bareRates[i]));
+// The most batching can give: the bare session's samples/s at batch 64 over batch 1.
+const z1 = { [zName]: new ort.Tensor('float32', z.slice(0, dim), [1, dim]) };
+const bare1: number[] = [];
+for (let r = 0; r < ROUNDS; r++) bare1.push(await rate(() => bare.run(z1), 1));
+const ceiling = median(bareRates) / median(bare1);
+console.log(`engine vs bare onnxruntime-node session, batch ${ENGINE_BATCH} (samples/s):`);
+console.log(`  bare    ${bareRates.map((x) => x.toFixed(0)).join(' ')}   median ${median(bareRates).toFixed(0)}`);
+console.log(`  engine  ${engineRates.map((x) => x.toFixed(0)).join(' ')}   median ${median(engineRates).toFixed(0)}`);
+console.log(`  ratio engine/bare (median of per-round ratios): ${engineRatio.toFixed(3)}   target ≥ 0.9 → ${engineRatio >= 0.9 ? 'met' : 'MISSED'}`);
+console.log(`  bare session at batch 1: median ${median(bare1).toFixed(0)} samples/s → batching ceiling (batch 64 / batch 1 samples/s) ${ceiling.toFixed(2)}×\n`);
+await bare.release();
+
+// ── 2. HTTP load, batching on vs off ──────────────────────────────────────────────────────────
+const servers = { on: await listen(on), off: await listen(off) };
+const results: Record<string, Record<number, LoadResult[]>> = { on: {}, off: {} };
+for (let r = 0; r < ROUNDS; r++) {
+  for (const c of CONCURRENCY) {
+    for (const mode of ['on', 'off'] as const) {
+      const res = await load(`${servers[mode].url}/v1/models/${name}/samples`, c);
+      (results[mode][c] ??= []).push(res);
+      console.log(`  round ${r + 1} c=${String(c).padStart(2)} batching ${mode.padEnd(3)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${String(res.p50).padStart(4)} ms  p99 ${String(res.p99).padStart(4)} ms  loop p99 ${res.loopP99.toFixed(1).padStart(5)} ms  non-2xx ${res.non2xx}  errors ${res.errors}`);
+    }
+  }
+}
+console.log('\nHTTP, batch-1 json sample requests (medians over rounds):');
+console.log('  conc  batching   req/s   p50 ms   p99 ms   loop p99 ms   non-2xx');
+for (const c of CONCURRENCY) {
+  for (const mode of ['on', 'off'] as const) {
+    const rs = results[mode][c];
+    const m = (f: (x: LoadResult) => number) => median(rs.map(f));
+    console.log(`  ${String(c).padStart(4)}  ${mode.padEnd(8)} ${m((x) => x.rps).toFixed(0).padStart(7)} ${m((x) => x.p50).toFixed(0).padStart(8)} ${m((x) => x.p99).toFixed(0).padStart(8)} ${m((x) => x.loopP99).toFixed(1).padStart(13)} ${String(rs.reduce((a, x) => a + x.non2xx + x.errors, 0)).padStart(9)}`);
+  }
+  const ratio = median(results.on[c].map((x, i) => x.rps / results.off[c][i].rps));
+  console.log(`        on/off ratio ${ratio.toFixed(2)}×${c === 64 ? `   target ≥ 5× → ${ratio >= 5 ? 'met' : 'MISSED'} (model's batching ceiling ${ceiling.toFixed(2)}×)` : ''}`);
+}
+const worstLoop = Math.max(...Object.values(results).flatMap((byC) => Object.values(byC).map((rs) => median(rs.map((x) => x.loopP99)))));
+const non2xx = Object.values(results).flatMap((byC) => Object.values(byC).flat()).reduce((a, x) => a + x.non2xx + x.errors, 0);
+console.log(`\nworst median event-loop delay p99: ${worstLoop.toFixed(1)} ms   target ≤ 20 ms → ${worstLoop <= 20 ? 'met' : 'MISSED'}`);
+console.log(`non-2xx + errors over every run (queue limit ${on.options.maxQueue} > 64 connections): ${non2xx}   target 0 → ${non2xx === 0 ? 'met' : 'MISSED'}`);
+
+for (const s of Object.values(servers)) {
+  s.server.closeAllConnections();
+  s.server.close();
+}
+await Promise.all([on.close(), off.close()]);
+rmSync(root, { recursive: true, force: true });
