@@ -133,7 +133,7 @@ if (args.model) {
 }
 const onnxPath = join(modelsDir, name, 'generator.onnx');
 const common = { modelsDir, device: 'cpu' as const, reloadIntervalMs: 0, threads: THREADS };
-const on = await Engine.start(resolveServeOptions({ ...common, maxBatch: 64, maxQueueDelayMs: 2 }), { logger: silentLogger });
+const on = await Engine.start(resolveServeOptions({ ...common, maxBatch: 64 }), { logger: silentLogger }); // the server's defaults
 const off = await Engine.start(resolveServeOptions({ ...common, maxBatch: 1 }), { logger: silentLogger });
 if (!on.registry.get(name)) throw new Error(`model ${name} did not load: ${on.registry.entry(name)?.reason}`);
 const bare = await ort.InferenceSession.create(onnxPath, {

@@ -59,7 +59,7 @@ export const SERVE_DEFAULTS: Omit<ServeOptions, 'modelsDir'> = Object.freeze({
   port: 8080,
   device: 'auto',
   maxBatch: 64,
-  maxQueueDelayMs: 2,
+  maxQueueDelayMs: 0,
   maxQueue: 1024,
   requestTimeoutMs: 30_000,
   maxSamples: 1024,

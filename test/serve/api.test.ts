@@ -9,6 +9,7 @@ import { createApp } from '../../src/serve/app.js';
 import { Engine } from '../../src/serve/engine.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { uniformAt } from '../../src/core/latent.js';
+import { toUint8, upscale } from '../../src/core/image.js';
 import { fixtureModels, PET_LABELS, testOptions } from './fixtures.js';
 import { assertClose, binaryInfer, f32bytes, parseNpy, reference } from './helpers.js';
 
@@ -99,6 +100,19 @@ test('list layout: one base64 image per sample with its seed, index and label', 
   for (const s of res.body.samples) {
     const meta = await sharp(Buffer.from(s.image, 'base64')).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['webp', 8, 8]);
+  }
+});
+
+test('json samples of an image model: one PNG per sample holding exactly the 8-bit pixels', async () => {
+  const npy = parseNpy((await post('/v1/models/pets/samples', { n: 3, seed: 2, format: 'npy', class: 1 }).buffer(true).parse(binaryParser).expect(200)).body);
+  const res = await post('/v1/models/pets/samples', { n: 3, seed: 2, format: 'json', class: 1, scale: 2 }).expect(200);
+  assert.equal(res.body.encoding, 'png');
+  const want = toUint8(npy.data, [-1, 1]);
+  for (const [k, s] of res.body.samples.entries()) {
+    const { data, info } = await sharp(Buffer.from(s.image, 'base64')).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height, info.channels], [16, 16, 3]);
+    const up = upscale({ data: want.subarray(k * 192, (k + 1) * 192), width: 8, height: 8, channels: 3, columns: 1, rows: 1 }, 2);
+    assert.deepEqual(Buffer.from(data), Buffer.from(up.data));
   }
 });
 
