@@ -4,7 +4,8 @@
  *
  * A batch starts when an instance is idle and either `maxBatch` rows are queued or the oldest
  * request has waited `maxQueueDelayMs`. While every instance is busy, requests accumulate and
- * leave together. A request larger than `maxBatch` is split over several batches; a request's
+ * leave together; a full batch may wait in a busy instance's worker behind the running one.
+ * A request larger than `maxBatch` is split over several batches; a request's
  * rows never depend on its neighbours because latents are drawn from (seed, index) in the worker.
  * The queue is bounded (`maxQueue` requests → 503) and each request has a deadline (→ 504).
  *
@@ -16,6 +17,8 @@ import type { BatchInput, InferenceBackend } from './instance.js';
 import type { Segment } from './protocol.js';
 import { HttpError, queueFull, requestTimeout, unavailable } from './http-error.js';
 
+/** Batches a session may hold: the running one and one full batch waiting behind it. */
+const PIPELINE_DEPTH = 2;
 /** Requests resolved per event-loop turn when a batch completes (see {@link DynamicBatcher.deliver}). */
 const DELIVERY_CHUNK = 4;
 
@@ -69,7 +72,8 @@ interface Entry {
 
 interface Slot {
   backend: InferenceBackend;
-  busy: boolean;
+  /** Batches posted to this session and not finished (at most {@link PIPELINE_DEPTH}). */
+  running: number;
 }
 
 export class DynamicBatcher {
@@ -87,7 +91,7 @@ export class DynamicBatcher {
     private readonly opts: BatcherOptions,
     private readonly hooks: BatcherHooks = {},
   ) {
-    this.slots = backends.map((backend) => ({ backend, busy: false }));
+    this.slots = backends.map((backend) => ({ backend, running: 0 }));
   }
 
   /** Requests waiting for (part of) their rows to be dispatched. */
@@ -140,7 +144,11 @@ export class DynamicBatcher {
 
   private schedule(): void {
     while (this.queue.length > 0) {
-      const slot = this.slots.find((s) => !s.busy);
+      const idle = this.slots.find((s) => s.running === 0);
+      // A full batch may also be queued behind a running one, so that the worker starts it the
+      // moment the current run ends instead of idling while the event loop answers (a thread
+      // wake-up costs milliseconds on a loaded machine). Partial batches wait: they keep filling.
+      const slot = idle ?? (this.queuedRows >= this.opts.maxBatch ? this.slots.find((s) => s.running < PIPELINE_DEPTH) : undefined);
       if (!slot) return;
       const waited = performance.now() - this.queue[0].enqueuedAt;
       if (this.queuedRows >= this.opts.maxBatch || waited >= this.opts.maxQueueDelayMs || this.closed) {
@@ -188,7 +196,7 @@ export class DynamicBatcher {
       for (const p of parts) if (p.e.req.labels) labels.set(p.e.req.labels.subarray(p.offset, p.offset + p.count), p.at);
     }
     const batch: BatchInput = { rows, segments, labels };
-    slot.busy = true;
+    slot.running++;
     this.inFlight++;
     slot.backend
       .run(batch)
@@ -217,7 +225,7 @@ export class DynamicBatcher {
         },
       )
       .finally(() => {
-        slot.busy = false;
+        slot.running--;
         this.inFlight--;
         this.schedule();
         this.notifyIdle();

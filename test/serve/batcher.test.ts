@@ -11,10 +11,20 @@ import type { BatchInput, BatchOutput, InferenceBackend } from '../../src/serve/
  */
 class FakeBackend implements InferenceBackend {
   batches: number[] = [];
+  /** Batches handed to this session, including those waiting behind the running one. */
+  posted = 0;
   private gates: (() => void)[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
   closed = false;
   constructor(private readonly auto = true) {}
-  async run(batch: BatchInput): Promise<BatchOutput> {
+  /** Like the worker: posted batches run one after another. */
+  run(batch: BatchInput): Promise<BatchOutput> {
+    this.posted++;
+    const p = this.chain.then(() => this.runNow(batch));
+    this.chain = p.catch(() => {});
+    return p;
+  }
+  private async runNow(batch: BatchInput): Promise<BatchOutput> {
     this.batches.push(batch.rows);
     if (!this.auto) await new Promise<void>((r) => this.gates.push(r));
     const data = new Float32Array(batch.rows * 3);
@@ -146,6 +156,23 @@ test('a failing session fails its batch with 500 and the batcher keeps serving',
   const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 10 });
   await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 500 && /boom/.test(e.message));
   assert.equal((await b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null })).data.length, 2);
+});
+
+test('a full batch waits in a busy worker behind the running one; partial batches keep filling', async () => {
+  const be = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [be], { ...opts, maxBatch: 4, maxQueue: 100, maxQueueDelayMs: 0 });
+  const full = Array.from({ length: 3 }, (_, i) => b.submit({ rows: 4, source: { kind: 'seeded', seed: 0, start: i * 4 }, labels: null }));
+  await tick();
+  assert.equal(be.posted, 2, 'the running batch and one full batch behind it');
+  const partial = b.submit({ rows: 1, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null });
+  await tick();
+  assert.equal(be.posted, 2, 'a partial batch is not posted to a busy worker');
+  for (let i = 0; i < 4; i++) {
+    be.release();
+    await tick();
+  }
+  await Promise.all([...full, partial]);
+  assert.deepEqual(be.batches, [4, 4, 4, 1]);
 });
 
 test('several instances run batches side by side', async () => {
