@@ -6,11 +6,12 @@
  *    gradient is `where(x > 0, dy, α·dy)`, so differentiating it again walks into `Greater`
  *    (and, through `Select`'s own gradient, `LogicalNot`) and fails. Their derivative is zero
  *    wherever it exists.
- * 2. Tanh and Sigmoid's gradients are written in terms of the op's saved *output* `y`
- *    (`dy·(1 − y²)`, `dy·y·(1 − y)`). The saved output is not connected to the op's input on an
- *    outer tape, so a second-order gradient silently loses the path through `y` — e.g. the
- *    gradient of the penalty w.r.t. the first layer's bias comes out as zero. We re-register
- *    both in terms of the saved *input* `x`, which keeps every path on the tape.
+ * 2. Tanh's gradient is written in terms of the op's saved *output* `y` (`dy·(1 − y²)`). The
+ *    saved output is not connected to the op's input on an outer tape, so a second-order
+ *    gradient silently loses the path through `y`: the gradient of the penalty w.r.t. the first
+ *    layer's bias of a tanh critic comes out as zero (the test shows it). We re-register it in
+ *    terms of the saved *input* `x`, which keeps every path on the tape. (Sigmoid has the same
+ *    flaw; no critic uses it, so it is left alone.)
  *
  * These registrations are global and mathematically identical to the originals for first-order
  * use. test/train/penalty-gradient.test.ts checks the result against finite differences for every
@@ -55,20 +56,6 @@ export function registerTrainingGradients(): void {
       const [x] = saved;
       const g = dy as tf.Tensor;
       return { x: () => tf.mul(g, tf.sub(1, tf.square(tf.tanh(x)))) };
-    },
-  });
-  tf.registerGradient({
-    kernelName: 'Sigmoid',
-    inputsToSave: ['x'],
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [x] = saved;
-      const g = dy as tf.Tensor;
-      return {
-        x: () => {
-          const s = tf.sigmoid(x);
-          return tf.mul(g, tf.mul(s, tf.sub(1, s)));
-        },
-      };
     },
   });
 }

@@ -40,7 +40,8 @@ export interface TrainOptimizer {
 }
 
 function zerosSlots(vars: readonly tf.Variable[], tag: string): tf.Variable[] {
-  return vars.map((v, i) => tf.variable(tf.zeros(v.shape), false, `${tag}_${i}_${v.name}`));
+  // tidy disposes the zeros tensor; the variable keeps its own reference to the data.
+  return tf.tidy(() => vars.map((v, i) => tf.variable(tf.zeros(v.shape), false, `${tag}_${i}_${v.name}`)));
 }
 
 class Adam implements TrainOptimizer {

@@ -39,6 +39,11 @@ export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
 
+/** Gradients in `vars` order; a variable the loss does not depend on gets zeros (tf.variableGrads omits it). */
+export function gradientList(vars: readonly tf.Variable[], grads: tf.NamedTensorMap): tf.Tensor[] {
+  return vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+}
+
 function labelTensor(labels: Int32Array): tf.Tensor2D {
   return tf.tensor2d(labels, [labels.length, 1], 'int32');
 }
@@ -90,7 +95,7 @@ export function criticStep(ctx: StepContext, lr: number): CriticStepResult {
       penalty = tf.keep(gradientPenalty((x) => score(nets.critic, x, real.labels), interpolates(real.x, fake, eps)));
       return tf.add(loss, tf.mul(penalty, config.lambda));
     }, ctx.criticVars);
-    ctx.optD.apply(ctx.criticVars.map((v) => grads[v.name]), lr);
+    ctx.optD.apply(gradientList(ctx.criticVars, grads), lr);
     const out = tf.stack([value, w!, penalty ?? tf.scalar(NaN)]);
     tf.dispose([w!, penalty!].filter((t) => t !== null));
     return out;
@@ -111,7 +116,7 @@ export function generatorStep(ctx: StepContext, lr: number): number {
       const dFake = score(nets.critic, generate(nets.generator, z, labels), labels);
       return config.algo === 'gan' ? ganGeneratorLoss(dFake) : wganGeneratorLoss(dFake);
     }, ctx.generatorVars);
-    ctx.optG.apply(ctx.generatorVars.map((v) => grads[v.name]), lr);
+    ctx.optG.apply(gradientList(ctx.generatorVars, grads), lr);
     return value;
   });
   const out = loss.dataSync()[0];

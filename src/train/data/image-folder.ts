@@ -19,7 +19,7 @@ export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'] as const;
 export interface ImageFolderOptions {
   /** Images are resized (cover + centre crop) to size × size. */
   size: number;
-  /** 1 (grey), 3 (RGB) or auto: 1 when every image is grey, else 3. */
+  /** 1 (grey), 3 (RGB) or auto: 1 when every image is grey (R = G = B, however it is stored), else 3. */
   channels: 'auto' | 1 | 3;
   conditional: boolean;
 }
@@ -38,25 +38,33 @@ async function listImages(dir: string): Promise<string[]> {
   return out;
 }
 
-async function decode(file: string, size: number, channels: 1 | 3): Promise<Uint8Array> {
+/** Largest difference between R, G and B for a pixel to count as grey (JPEG chroma noise). */
+const GREY_TOLERANCE = 3;
+
+/** Decode, resize (cover + centre crop) and return size×size RGB pixels. */
+async function decodeRgb(file: string, size: number): Promise<Uint8Array> {
   try {
-    let img = sharp(file).resize(size, size, { fit: 'cover' }).removeAlpha();
-    img = channels === 1 ? img.greyscale() : img.toColourspace('srgb');
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== channels) throw new Error(`decoded ${info.channels} channels, expected ${channels}`);
+    const { data, info } = await sharp(file).resize(size, size, { fit: 'cover' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
     return new Uint8Array(data.buffer, data.byteOffset, data.length);
   } catch (err) {
     throw new InvalidArgumentError('--dataset', file, `a readable PNG or JPEG image (${(err as Error).message})`);
   }
 }
 
-/** Whether every image is grey (one channel, or a palette/RGB image with equal channels is not checked). */
-async function allGrey(files: readonly string[]): Promise<boolean> {
-  for (const f of files) {
-    const meta = await sharp(f).metadata();
-    if ((meta.channels ?? 3) > 2) return false;
+function isGrey(rgb: Uint8Array): boolean {
+  for (let i = 0; i < rgb.length; i += 3) {
+    const r = rgb[i];
+    if (Math.abs(r - rgb[i + 1]) > GREY_TOLERANCE || Math.abs(r - rgb[i + 2]) > GREY_TOLERANCE) return false;
   }
   return true;
+}
+
+/** ITU-R BT.601 luma, the grey level sharp's greyscale() uses. */
+function toGrey(rgb: Uint8Array): Uint8Array {
+  const out = new Uint8Array(rgb.length / 3);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2]);
+  return out;
 }
 
 export async function loadImageFolder(dir: string, opts: ImageFolderOptions): Promise<Dataset> {
@@ -81,10 +89,12 @@ export async function loadImageFolder(dir: string, opts: ImageFolderOptions): Pr
     files = await listImages(dir);
   }
   if (files.length === 0) throw new InvalidArgumentError('--dataset', dir, `a folder holding ${IMAGE_EXTENSIONS.join('/')} images`);
-  const channels = opts.channels === 'auto' ? ((await allGrey(files)) ? 1 : 3) : opts.channels;
+  const rgb: Uint8Array[] = [];
+  for (const f of files) rgb.push(await decodeRgb(f, opts.size));
+  const channels = opts.channels === 'auto' ? (rgb.every(isGrey) ? 1 : 3) : opts.channels;
   const stride = opts.size * opts.size * channels;
   const data = new Float32Array(files.length * stride);
-  for (let i = 0; i < files.length; i++) data.set(fromUint8(await decode(files[i], opts.size, channels), [-1, 1]), i * stride);
+  rgb.forEach((px, i) => data.set(fromUint8(channels === 1 ? toGrey(px) : px, [-1, 1]), i * stride));
   const what = labels ? `${labels.length} classes (${labels.join(', ')})` : 'unlabelled';
   return new InMemoryDataset(
     dir,

@@ -1,0 +1,69 @@
+/**
+ * `wganx train` as a user runs it: bad flags are refused before anything runs, with the flag, the
+ * value and the allowed range on one line of stderr; and per-algorithm defaults.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import { ALGORITHM_DEFAULTS, resolveTrainConfig } from '../../src/train/config.js';
+import { CLI, ROOT } from './helpers.js';
+
+function run(args: string[]) {
+  return spawnSync(process.execPath, [...CLI, 'train', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+}
+
+test('usage errors name the flag, the value and the allowed range (exit 2)', () => {
+  const cases: Array<[string[], RegExp[]]> = [
+    [['--batch', '0'], [/--batch/, /"0"/, /\[2, 65536\]/]],
+    [['--steps', '1.5'], [/--steps/, /"1\.5"/, /integer in \[1, /]],
+    [['--lr', '-1'], [/--lr/, /"-1"/, /number in/]],
+    [['--beta1', '1'], [/--beta1/, /"1"/, /\[0, 0\.999999\]/]],
+    [['--algo', 'wgan-xx'], [/--algo/, /wgan-xx/, /wgan-gp, wgan, gan/]],
+    [['--backend', 'tpu'], [/--backend/, /tpu/, /auto, tensorflow, wasm, cpu/]],
+    [['--critic-activation', 'sigmoid'], [/--critic-activation/, /sigmoid/, /leaky_relu, relu, tanh/]],
+  ];
+  for (const [flags, patterns] of cases) {
+    const r = run(['--dataset', 'ring8', '--out', 'runs/never', ...flags]);
+    assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+    const first = r.stderr.split('\n')[0];
+    for (const p of patterns) assert.match(first, p, `${flags.join(' ')} → ${first}`);
+  }
+});
+
+test('bad combinations are refused with one line naming the flag (exit 1)', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--dataset', 'nowhere/at/all'], /--dataset: "nowhere\/at\/all" is not allowed; expected ring8, grid25, swissroll, mnist or an existing folder/],
+    [['--dataset', 'ring8', '--conditional'], /--conditional: true is not allowed; expected only with a labelled data set/],
+    [['--dataset', 'ring8', '--arch', 'dcgan'], /--arch: "dcgan" is not allowed; expected mlp for the 2-D point data set ring8/],
+    [['--dataset', 'mnist', '--image-size', '32'], /--image-size: 32 is not allowed; expected 28 for mnist/],
+    [['--dataset', 'ring8', '--out', 'runs/UPPER case'], /--name \(from the last segment of --out\): "upper case" is not allowed/],
+  ];
+  for (const [flags, pattern] of cases) {
+    const args = flags.includes('--out') ? flags : [...flags, '--out', 'runs/never'];
+    const r = run(args);
+    assert.equal(r.status, 1, `${flags.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+  }
+});
+
+test('per-algorithm defaults follow WGAN.md', () => {
+  const gp = resolveTrainConfig({ dataset: 'ring8', algo: 'wgan-gp', out: 'runs/x' });
+  assert.deepEqual([gp.optimizer, gp.lr, gp.beta1, gp.beta2, gp.lambda, gp.nCritic], ['adam', 1e-4, 0, 0.9, 10, 5]);
+  const clip = resolveTrainConfig({ dataset: 'ring8', algo: 'wgan', out: 'runs/x' });
+  assert.deepEqual([clip.optimizer, clip.lr, clip.clip, clip.nCritic], ['rmsprop', 5e-5, 0.01, 5]);
+  const gan = resolveTrainConfig({ dataset: 'ring8', algo: 'gan', out: 'runs/x' });
+  assert.deepEqual([gan.optimizer, gan.lr, gan.beta1, gan.nCritic], ['adam', ALGORITHM_DEFAULTS.gan.lr, 0.5, 1]);
+  // Explicit flags win over the defaults.
+  assert.equal(resolveTrainConfig({ dataset: 'ring8', algo: 'wgan', lr: 1e-3, out: 'runs/x' }).lr, 1e-3);
+  assert.throws(() => resolveTrainConfig({ dataset: 'ring8', batch: 1, out: 'runs/x' }), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--batch' && /\[2, 65536\]/.test(e.allowed));
+});
+
+test('--help lists every flag of the issue with its help text', () => {
+  const r = run(['--help']);
+  assert.equal(r.status, 0);
+  for (const flag of ['--dataset', '--algo', '--arch', '--conditional', '--steps', '--batch', '--n-critic', '--warmup-critic', '--lambda', '--clip', '--lr', '--beta1', '--beta2', '--latent', '--seed', '--out', '--resume', '--backend', '--sample-every', '--checkpoint-every']) {
+    assert.match(r.stdout, new RegExp(`${flag}\\b`), flag);
+  }
+});

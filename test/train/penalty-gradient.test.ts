@@ -1,0 +1,164 @@
+/**
+ * The gradient-penalty gradient w.r.t. every critic weight, against central finite differences,
+ * for every critic `wganx train` offers to WGAN-GP (architecture × activation × normalisation,
+ * plus the conditional critics). tfjs can get second-order gradients silently wrong (a missing
+ * first-layer bias gradient with tanh critics, before src/train/gradients.ts), so this is the test
+ * that lets src/train/critic-support.ts list a critic as supported.
+ *
+ * float32 finite differences: tiny critics (a few units), a central difference on each weight in
+ * turn, compared per weight tensor in relative norm. ReLU-type critics are only piecewise smooth:
+ * the penalty jumps when a unit's pre-activation crosses 0, and a difference step that crosses
+ * such a kink measures the jump, not the gradient. So the inputs x̂ are drawn (from a few seeded
+ * candidates) to keep every pre-activation away from 0, and the step is scaled to that margin.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { ARCHITECTURES, CRITIC_ACTIVATIONS, CRITIC_NORMS, type Architecture, type CriticActivation, type CriticConditioning, type CriticNorm } from '../../src/train/config.js';
+import { criticKey, PENALTY_VERIFIED_CRITICS } from '../../src/train/critic-support.js';
+import { registerTrainingGradients } from '../../src/train/gradients.js';
+import { gradientPenalty } from '../../src/train/losses.js';
+import { buildDcganCritic } from '../../src/train/models/dcgan.js';
+import { initWeights } from '../../src/train/models/init.js';
+import { buildMlpCritic } from '../../src/train/models/mlp.js';
+import type { NetSpec } from '../../src/train/models/spec.js';
+import { CounterRng } from '../../src/train/random.js';
+import { startBackend } from '../../src/train/backend.js';
+
+/** Largest and smallest finite-difference steps. */
+const H_MAX = 1e-3;
+const H_MIN = 5e-5;
+/** The step is this fraction of the smallest |pre-activation| of a ReLU-type unit. */
+const H_PER_MARGIN = 1 / 20;
+const INPUT_CANDIDATES = 20;
+/** ‖analytic − numeric‖ ≤ RTOL·‖numeric‖ + ATOL per weight tensor. */
+const RTOL = 2e-2;
+const ATOL = 2e-3;
+const BATCH = 3;
+
+interface Case {
+  arch: Architecture;
+  activation: CriticActivation;
+  norm: CriticNorm;
+  dCond: CriticConditioning | null;
+}
+
+function spec(c: Case): NetSpec {
+  return {
+    kind: c.arch === 'mlp' ? 'points' : 'image',
+    dataShape: c.arch === 'mlp' ? [2] : [8, 8, 1],
+    latent: 2,
+    numClasses: c.dCond ? 3 : 0,
+    hidden: c.arch === 'mlp' ? 4 : 2,
+    layers: 2,
+    criticActivation: c.activation,
+    criticNorm: c.norm,
+    gCond: 'multiply',
+    dCond: c.dCond ?? 'projection',
+  };
+}
+
+function check(c: Case): { worst: number; detail: string[] } {
+  const s = spec(c);
+  const critic = c.arch === 'mlp' ? buildMlpCritic(s) : buildDcganCritic(s);
+  const rng = new CounterRng(11, 1);
+  initWeights(critic, rng);
+  // Biases start at zero; make them non-zero so that their gradients are exercised too.
+  for (const w of critic.weights) {
+    if (w.originalName.endsWith('bias') || w.originalName.endsWith('beta')) {
+      w.write(tf.tensor(rng.uniform(w.shape.reduce((a, b) => a! * b!, 1)!).map((u) => 0.4 * (u - 0.5)), w.shape as number[]));
+    }
+  }
+  const labels = c.dCond ? tf.tensor2d([0, 2, 1], [BATCH, 1], 'int32') : null;
+  // Inputs of every kinked activation, to measure how close a unit is to its kink.
+  const kinked = critic.layers.filter((l) => ['ReLU', 'LeakyReLU'].includes(l.getClassName()));
+  const probe = kinked.length ? tf.model({ inputs: critic.inputs, outputs: kinked.map((l) => l.input as tf.SymbolicTensor) }) : null;
+  const margin = (x: tf.Tensor): number => {
+    if (!probe) return Infinity;
+    const outs = [probe.predict(labels ? [x, labels] : x)].flat() as tf.Tensor[];
+    const m = Math.min(...outs.map((t) => Math.min(...Array.from(t.dataSync(), Math.abs))));
+    tf.dispose(outs);
+    return m;
+  };
+  let xHat = tf.tensor(rng.normal(BATCH * s.dataShape.reduce((a, b) => a * b, 1)), [BATCH, ...s.dataShape]);
+  let best = margin(xHat);
+  for (let k = 1; k < INPUT_CANDIDATES && best < H_MAX / H_PER_MARGIN; k++) {
+    const cand = tf.tensor(rng.normal(BATCH * s.dataShape.reduce((a, b) => a * b, 1)), [BATCH, ...s.dataShape]);
+    const m = margin(cand);
+    if (m > best) [xHat, best] = [cand, m];
+    else cand.dispose();
+  }
+  const H = Math.min(H_MAX, Math.max(H_MIN, best * H_PER_MARGIN));
+  const D = (x: tf.Tensor) => critic.apply(labels ? [x, labels] : x) as tf.Tensor;
+  const penalty = () => gradientPenalty(D, xHat);
+  const vars = critic.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { grads } = tf.variableGrads(penalty, vars);
+  const detail: string[] = [];
+  let worst = 0;
+  for (const v of vars) {
+    // A weight the penalty does not depend on (the output bias) has no entry: its gradient is 0.
+    const analytic = grads[v.name]?.dataSync() ?? new Float32Array(v.size);
+    const base = v.dataSync().slice();
+    const numeric = new Float64Array(base.length);
+    for (let i = 0; i < base.length; i++) {
+      const at = (delta: number) => {
+        const p = base.slice();
+        p[i] += delta;
+        v.assign(tf.tensor(p, v.shape));
+        return tf.tidy(() => penalty().dataSync()[0]);
+      };
+      numeric[i] = (at(H) - at(-H)) / (2 * H);
+    }
+    v.assign(tf.tensor(base, v.shape));
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < base.length; i++) {
+      diff += (analytic[i] - numeric[i]) ** 2;
+      norm += numeric[i] ** 2;
+    }
+    const err = Math.sqrt(diff) / (RTOL * Math.sqrt(norm) + ATOL);
+    worst = Math.max(worst, err);
+    if (err > 1) detail.push(`${v.name}: |analytic − numeric| = ${Math.sqrt(diff).toExponential(2)}, |numeric| = ${Math.sqrt(norm).toExponential(2)}`);
+  }
+  tf.dispose([xHat, labels, ...Object.values(grads)].filter((t) => t !== null) as tf.Tensor[]);
+  critic.dispose();
+  return { worst, detail };
+}
+
+const cases: Case[] = [
+  ...ARCHITECTURES.flatMap((arch) => CRITIC_ACTIVATIONS.flatMap((activation) => CRITIC_NORMS.map((norm) => ({ arch, activation, norm, dCond: null })))),
+  ...ARCHITECTURES.flatMap((arch) => (['projection', 'concat'] as const).map((dCond) => ({ arch, activation: 'leaky_relu' as const, norm: 'none' as const, dCond }))),
+];
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  for (const c of cases) {
+    if (backend === 'wasm' && c.arch === 'dcgan') continue; // wasm has no Conv2DBackpropFilter
+    const name = `${backend}: penalty gradient of the ${c.arch} critic (${c.activation}, norm ${c.norm}${c.dCond ? `, conditional ${c.dCond}` : ''}) matches finite differences`;
+    test(name, async () => {
+      registerTrainingGradients();
+      await startBackend(backend, []);
+      const { worst, detail } = check(c);
+      assert.ok(worst <= 1, `${detail.join('; ')}`);
+      assert.ok(PENALTY_VERIFIED_CRITICS.has(criticKey(c.arch, c.activation, c.norm)), 'a verified critic must be listed as supported');
+    });
+  }
+}
+
+test('without the corrected Tanh gradient, the check catches the missing first-layer bias gradient', async () => {
+  // Guard for the guard: the stock tfjs Tanh gradient (written in terms of the saved output) loses
+  // second-order paths; the finite-difference check must notice.
+  await startBackend('cpu', []);
+  const stock = tf.getGradient('Tanh')!;
+  tf.registerGradient({
+    kernelName: 'Tanh',
+    outputsToSave: [true],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => ({ x: () => tf.mul(dy as tf.Tensor, tf.sub(1, tf.square(saved[0]))) }),
+  });
+  try {
+    const { worst, detail } = check({ arch: 'mlp', activation: 'tanh', norm: 'none', dCond: null });
+    assert.ok(worst > 1, 'the stock gradient should fail the check');
+    assert.ok(detail.some((d) => d.includes('d_dense_0/bias')), detail.join('; '));
+  } finally {
+    tf.registerGradient(stock);
+  }
+});

@@ -1,0 +1,137 @@
+/**
+ * Short end-to-end runs (a few steps, tiny nets, cpu backend) for every algorithm and every kind
+ * of data set, checking what a user gets: metrics.jsonl, sample sheets, the curves plot, the
+ * report, checkpoints, the tfjs generator, and (for two runs) the exported ONNX model.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { parseManifest } from '../../src/core/manifest.js';
+import { readMetrics } from '../../src/train/metrics-log.js';
+import { exportableGenerator } from '../../src/train/export-generator.js';
+import { buildNets, disposeNets } from '../../src/train/models/index.js';
+import { CounterRng } from '../../src/train/random.js';
+import { criticIterations, learningRate, WARMUP_CRITIC_ITERS } from '../../src/train/schedule.js';
+import { train } from '../../src/train/run.js';
+import { tempDir, tinyConfig } from './helpers.js';
+
+async function writePng(file: string, value: number, rgb: boolean): Promise<void> {
+  const channels = rgb ? 3 : 1;
+  const px = Buffer.alloc(10 * 10 * channels);
+  for (let i = 0; i < px.length; i++) px[i] = (value + 17 * i) % 256;
+  await sharp(px, { raw: { width: 10, height: 10, channels } }).png().toFile(file);
+}
+
+const RUNS: Array<[string, Parameters<typeof tinyConfig>[1] & { folder?: 'labelled' | 'plain' }]> = [
+  ['wgan-gp on ring8', { algo: 'wgan-gp', dataset: 'ring8', sampleEvery: 2, checkpointEvery: 2 }],
+  ['wgan (clipping) on grid25', { algo: 'wgan', dataset: 'grid25' }],
+  ['gan baseline on swissroll', { algo: 'gan', dataset: 'swissroll' }],
+  ['wgan-gp with warm-up critic on ring8', { algo: 'wgan-gp', dataset: 'ring8', warmupCritic: true, steps: 2 }],
+  ['conditional wgan-gp mlp on mnist', { algo: 'wgan-gp', dataset: 'mnist', conditional: true, batch: 4, steps: 3 }],
+  ['wgan dcgan on mnist', { algo: 'wgan', dataset: 'mnist', arch: 'dcgan', hidden: 2, batch: 4, steps: 2 }],
+  ['conditional wgan-gp dcgan on a labelled image folder', { algo: 'wgan-gp', arch: 'dcgan', conditional: true, hidden: 2, batch: 4, steps: 2, imageSize: 8, folder: 'labelled' }],
+  ['gan mlp on a plain RGB image folder', { algo: 'gan', arch: 'mlp', batch: 4, steps: 2, imageSize: 8, folder: 'plain' }],
+];
+
+for (const [name, opts] of RUNS) {
+  test(`short run: ${name}`, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      let dataset = opts.dataset;
+      if (opts.folder) {
+        dataset = join(dir, 'images');
+        const classes = opts.folder === 'labelled' ? ['circle', 'square'] : ['all'];
+        for (const [k, c] of classes.entries()) {
+          mkdirSync(join(dataset, c), { recursive: true });
+          for (let i = 0; i < 3; i++) await writePng(join(dataset, c, `${i}.png`), 40 * k + i, opts.folder === 'plain');
+        }
+      }
+      const { folder: _f, ...rest } = opts;
+      const config = tinyConfig(join(dir, 'run'), { ...rest, dataset });
+      const result = await train(config, { progress: false, log: () => {} });
+      assert.equal(result.stepsDone, config.steps);
+      const records = readMetrics(join(config.out, 'metrics.jsonl'));
+      assert.deepEqual(records.map((r) => r.step), Array.from({ length: config.steps }, (_, i) => i + 1));
+      for (const r of records) {
+        assert.ok([r.w, r.criticLoss, r.generatorLoss, r.seconds].every(Number.isFinite), JSON.stringify(r));
+        assert.equal(r.penalty === null, config.algo !== 'wgan-gp');
+      }
+      for (const f of ['curves.png', 'report.md', 'samples/final.png', 'generator/model.json', `checkpoints/step-${String(config.steps).padStart(9, '0')}/state.json`]) {
+        assert.ok(existsSync(join(config.out, f)), f);
+      }
+      if (config.sampleEvery) assert.ok(existsSync(join(config.out, 'samples', 'step-0000002.png')));
+      const meta = await sharp(join(config.out, 'samples', 'final.png')).metadata();
+      assert.ok(meta.width! > 20 && meta.height! > 20);
+      assert.match(readFileSync(join(config.out, 'report.md'), 'utf8'), new RegExp(`backend: cpu`));
+    } finally {
+      cleanup();
+    }
+  });
+}
+
+test('export: a ring generator trained with --data-scale outputs data coordinates; provenance in the manifest', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const config = tinyConfig(join(dir, 'ring-test'), { dataScale: 4, modelsDir: join(dir, 'models'), steps: 2 });
+    const result = await train(config, { progress: false, log: () => {} });
+    assert.equal(result.exportDir, join(dir, 'models', 'ring-test'));
+    const manifest = parseManifest(JSON.parse(readFileSync(join(result.exportDir!, 'manifest.json'), 'utf8')));
+    assert.equal(manifest.kind, 'points');
+    assert.deepEqual(manifest.output.range, [-1.1, 1.1]);
+    assert.equal(manifest.training?.algorithm, 'wgan-gp');
+    assert.equal(manifest.training?.dataset, 'ring8');
+    assert.equal(manifest.training?.steps, 2);
+    assert.equal(manifest.training?.backend, 'cpu');
+    assert.equal(manifest.training?.command, 'wganx train (test)');
+    assert.equal((manifest.training?.hyperparameters as Record<string, unknown>).dataScale, 4);
+    assert.ok(existsSync(join(result.exportDir!, 'generator.onnx')));
+  } finally {
+    cleanup();
+  }
+});
+
+test('export: a conditional MNIST generator takes z and an integer label', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const config = tinyConfig(join(dir, 'digits'), { dataset: 'mnist', conditional: true, batch: 4, steps: 1, modelsDir: join(dir, 'models') });
+    const result = await train(config, { progress: false, log: () => {} });
+    const manifest = parseManifest(JSON.parse(readFileSync(join(result.exportDir!, 'manifest.json'), 'utf8')));
+    assert.equal(manifest.kind, 'image');
+    assert.equal(manifest.conditional?.numClasses, 10);
+    const label = manifest.inputs.find((i) => i.role === 'label');
+    assert.equal(label?.dtype, 'int64');
+    assert.deepEqual(manifest.outputs[0].shape.slice(1), [28, 28, 1]);
+  } finally {
+    cleanup();
+  }
+});
+
+test('the exported copy of a point generator divides its output by --data-scale', async () => {
+  await tf.setBackend('cpu');
+  const spec = { kind: 'points' as const, dataShape: [2], latent: 3, numClasses: 0, hidden: 8, layers: 2, criticActivation: 'leaky_relu' as const, criticNorm: 'none' as const, gCond: 'multiply' as const, dCond: 'projection' as const };
+  const nets = buildNets('mlp', spec, new CounterRng(4, 1));
+  const copy = exportableGenerator(nets.generator, spec, 'mlp', 8);
+  const z = tf.randomNormal([5, 3], 0, 1, 'float32', 1);
+  const a = (nets.generator.predict(z) as tf.Tensor).dataSync();
+  const b = (copy.predict(z) as tf.Tensor).dataSync();
+  a.forEach((v, i) => assert.ok(Math.abs(v / 8 - b[i]) < 1e-6));
+  copy.dispose();
+  disposeNets(nets);
+  z.dispose();
+});
+
+test('schedule: warm-up critic iterations and the linear learning-rate decay', () => {
+  const cfg = { nCritic: 5, warmupCritic: true };
+  assert.equal(criticIterations(0, cfg), WARMUP_CRITIC_ITERS);
+  assert.equal(criticIterations(24, cfg), WARMUP_CRITIC_ITERS);
+  assert.equal(criticIterations(25, cfg), 5);
+  assert.equal(criticIterations(500, cfg), WARMUP_CRITIC_ITERS);
+  assert.equal(criticIterations(501, cfg), 5);
+  assert.equal(criticIterations(0, { nCritic: 5, warmupCritic: false }), 5);
+  assert.equal(learningRate(0, { lr: 1e-4, lrSchedule: 'linear', steps: 100 }), 1e-4);
+  assert.ok(Math.abs(learningRate(50, { lr: 1e-4, lrSchedule: 'linear', steps: 100 }) - 5e-5) < 1e-18);
+  assert.equal(learningRate(50, { lr: 1e-4, lrSchedule: 'constant', steps: 100 }), 1e-4);
+});
