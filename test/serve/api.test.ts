@@ -62,22 +62,27 @@ test('json samples of a point model equal a bare onnxruntime session on the seed
 test('a response depends only on (seed, index, label), whatever requests share its batch', async () => {
   const whole = parseNpy((await post('/v1/models/digits/samples', { n: 40, seed: 7, format: 'npy' }).buffer(true).parse(binaryParser).expect(200)).body);
   assert.deepEqual(whole.shape, [40, 8, 8, 1]);
-  const before = engine.metrics.batchSize;
-  const countBefore = (await before.get()).values.find((v) => v.metricName === 'wganx_batch_size_count' && v.labels.model === 'digits')?.value ?? 0;
-  // Concurrent slices of the same seed with other seeds mixed in: merged into shared batches.
-  const slices = [[0, 3], [3, 17], [20, 1], [21, 19]] as const;
-  const noise = [post('/v1/models/digits/samples', { n: 9, seed: 8, format: 'npy' }), post('/v1/models/digits/samples', { n: 2, seed: 1, format: 'npy' })];
-  const parts = await Promise.all([
-    ...slices.map(([start, n]) => post('/v1/models/digits/samples', { n, seed: 7, start, format: 'npy' }).buffer(true).parse(binaryParser)),
-    ...noise,
-  ]);
-  const countAfter = (await engine.metrics.batchSize.get()).values.find((v) => v.metricName === 'wganx_batch_size_count' && v.labels.model === 'digits')!.value;
-  assert.ok(countAfter - countBefore < 6, `6 requests ran in ${countAfter - countBefore} batches: they were not merged`);
-  const row = 64;
-  slices.forEach(([start, n], i) => {
-    const got = parseNpy(parts[i].body).data;
-    assertClose(got, whole.data.subarray(start * row, (start + n) * row), 1e-6, `slice ${start}+${n}`);
-  });
+  // Slices of the same seed mixed with other seeds, 51 rows in all; with --max-batch 51 and a
+  // 60 s queue delay they can only leave together, in one batch.
+  const merged = await Engine.start(testOptions(fx.models, { maxBatch: 51, maxQueueDelayMs: 60_000 }), { logger: silentLogger });
+  try {
+    const app2 = createApp(merged);
+    const slices = [[0, 3], [3, 17], [20, 1], [21, 19]] as const;
+    const parts = await Promise.all([
+      ...slices.map(([start, n]) => request(app2).post('/v1/models/digits/samples').send({ n, seed: 7, start, format: 'npy' }).buffer(true).parse(binaryParser)),
+      request(app2).post('/v1/models/digits/samples').send({ n: 9, seed: 8, format: 'npy' }),
+      request(app2).post('/v1/models/digits/samples').send({ n: 2, seed: 1, format: 'npy' }),
+    ]);
+    const batches = (await merged.metrics.batchSize.get()).values.find((v) => v.metricName === 'wganx_batch_size_count' && v.labels.model === 'digits')!.value;
+    assert.equal(batches, 1, 'the six requests ran as one batch');
+    const row = 64;
+    slices.forEach(([start, n], i) => {
+      assert.equal(parts[i].status, 200);
+      assertClose(parseNpy(parts[i].body).data, whole.data.subarray(start * row, (start + n) * row), 1e-6, `slice ${start}+${n}`);
+    });
+  } finally {
+    await merged.close();
+  }
 });
 
 test('png grid: tiles with 2-pixel padding, upscaled; webp and jpeg too', async () => {

@@ -72,6 +72,18 @@ test('SIGTERM: requests in flight complete, new ones are refused, exit code 0', 
   await assert.rejects(fetch(`${s.base}/v2/health/live`), 'nothing listens any more');
 });
 
+test('the API key comes from WGANX_API_KEY when --api-key is not given', async () => {
+  const s = await serve(['--device', 'cpu'], { WGANX_API_KEY: 'from-env' });
+  try {
+    assert.equal((await fetch(`${s.base}/v1/models`)).status, 401);
+    assert.equal((await fetch(`${s.base}/v1/models`, { headers: { authorization: 'Bearer from-env' } })).status, 200);
+    assert.equal((await fetch(`${s.base}/v2/health/live`)).status, 200);
+  } finally {
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exit, 0);
+  }
+});
+
 test('an explicit device that is unavailable fails with one clear line and exit code 1', () => {
   const cudaLib = spawnSync(process.execPath, ['-e', "const p=require('path');process.stdout.write(p.join(p.dirname(require.resolve('onnxruntime-node/package.json')),'bin/napi-v6',process.platform,process.arch,'libonnxruntime_providers_cuda.so'))"], { cwd: ROOT, encoding: 'utf8' }).stdout;
   if (existsSync(cudaLib)) return assert.ok(true, 'CUDA provider installed: covered by the device test on GPU machines');
