@@ -66,6 +66,8 @@ export class ModelRegistry {
   private closed = false;
   /** Old versions still finishing their requests. */
   private readonly retiring = new Set<Promise<void>>();
+  /** Folders without manifest.json already reported as skipped (logged once each). */
+  private readonly skipped = new Set<string>();
   /** Set after the first scan completes. */
   initialScanDone = false;
 
@@ -124,6 +126,14 @@ export class ModelRegistry {
       let isDir = d.isDirectory();
       if (d.isSymbolicLink()) isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
       if (!isDir) continue;
+      // A generator folder holds manifest.json (wganx export writes it last). Other folders, such
+      // as models/mnist-evaluator (a classifier with its own evaluator.json), are not served.
+      if (!(await stat(path.join(dir, 'manifest.json')).then(() => true, () => false))) {
+        if (!this.skipped.has(d.name)) this.logger.info(`skipping ${dir}: no manifest.json, so not a generator folder`);
+        this.skipped.add(d.name);
+        continue;
+      }
+      this.skipped.delete(d.name);
       seen.add(d.name);
       work.push(() => this.refresh(d.name, dir));
     }

@@ -43,9 +43,12 @@ test('corrupt and invalid model folders are not ready with a reason; the good on
     writeFileSync(join(fx.models, 'notjson', 'manifest.json'), '{oops');
     // Manifest naming inputs the graph lacks.
     cloneModel(ring, join(fx.models, 'wrongio'), 'wrongio', (m) => void (m.inputs[0].name = 'noise'));
-    // Folder name that is not a model name, and a stray file.
-    mkdirSync(join(fx.models, 'Bad Name'));
+    // Folder name that is not a model name, a stray file, and a folder without manifest.json
+    // (not a generator, e.g. models/mnist-evaluator): skipped, not listed.
+    cloneModel(ring, join(fx.models, 'Bad Name'), 'badname');
     writeFileSync(join(fx.models, 'README.txt'), 'not a model');
+    mkdirSync(join(fx.models, 'classifier'));
+    writeFileSync(join(fx.models, 'classifier', 'evaluator.json'), '{}');
 
     const engine = await Engine.start(testOptions(fx.models), { logger: silentLogger });
     const app = createApp(engine);
@@ -60,6 +63,7 @@ test('corrupt and invalid model folders are not ready with a reason; the good on
       assert.match(by.notjson.reason!, /not valid JSON/);
       assert.match(by.wrongio.reason!, /lacks|"noise"/);
       assert.match(by['Bad Name'].reason!, /not a model name/);
+      assert.equal(by.classifier, undefined);
       assert.ok(!('README.txt' in by));
       await request(app).post('/v1/models/ring/samples').send({ n: 2, format: 'json' }).expect(200);
       const r = await request(app).post('/v1/models/garbage/samples').send({ n: 2 }).expect(503);
