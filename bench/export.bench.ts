@@ -12,31 +12,13 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { convertLayersModel } from '../src/export/index.js';
 import { sampleLatents } from '../src/core/latent.js';
+import { BENCH_LATENT, dcganGenerator, median } from './common.js';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, 'budget-ms': { type: 'string', default: '400' } } });
 const ROUNDS = Number(args.rounds);
 const BUDGET_MS = Number(args['budget-ms']);
 const BATCHES = [1, 64, 256];
-const LATENT = 100;
-
-/** The DCGAN generator of the issue: Dense → Reshape → [Conv2DTranspose → BN → ReLU]×2 → Conv2DTranspose → tanh. */
-function dcgan(): tf.LayersModel {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [LATENT], units: 7 * 7 * 128, useBias: false }),
-      tf.layers.batchNormalization(),
-      tf.layers.reLU(),
-      tf.layers.reshape({ targetShape: [7, 7, 128] }),
-      tf.layers.conv2dTranspose({ filters: 64, kernelSize: 5, strides: 1, padding: 'same', useBias: false }),
-      tf.layers.batchNormalization(),
-      tf.layers.reLU(),
-      tf.layers.conv2dTranspose({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', useBias: false }),
-      tf.layers.batchNormalization(),
-      tf.layers.reLU(),
-      tf.layers.conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh' }),
-    ],
-  });
-}
+const LATENT = BENCH_LATENT;
 
 /** Run `fn` repeatedly for about BUDGET_MS (at least twice); samples/s of the whole span. */
 async function rate(batch: number, fn: () => Promise<void> | void): Promise<number> {
@@ -48,11 +30,6 @@ async function rate(batch: number, fn: () => Promise<void> | void): Promise<numb
     n++;
   } while (performance.now() - start < BUDGET_MS || n < 2);
   return (n * batch) / ((performance.now() - start) / 1000);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function availableBackends(): Promise<string[]> {
@@ -72,7 +49,7 @@ async function availableBackends(): Promise<string[]> {
 
 const backends = await availableBackends();
 await tf.setBackend('cpu');
-const model = dcgan();
+const model = dcganGenerator();
 const { bytes } = convertLayersModel(model);
 const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
 // The same weights on every backend: serialise once, reload per backend.

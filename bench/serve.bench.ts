@@ -31,6 +31,7 @@ import { exportModel } from '../src/export/index.js';
 import { createApp } from '../src/serve/app.js';
 import { Engine } from '../src/serve/engine.js';
 import { resolveServeOptions, silentLogger } from '../src/serve/options.js';
+import { BENCH_LATENT, dcganGenerator, median } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,31 +49,9 @@ const ENGINE_MS = Number(args['engine-ms']);
 const THREADS = Number(args.threads);
 const ENGINE_BATCH = 64;
 const CONCURRENCY = [1, 16, 64];
-const LATENT = 100;
+const LATENT = BENCH_LATENT;
 const AUTOCANNON = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'autocannon', 'autocannon.js');
 
-function dcgan(): tf.LayersModel {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [LATENT], units: 7 * 7 * 128, useBias: false }),
-      tf.layers.batchNormalization(),
-      tf.layers.reLU(),
-      tf.layers.reshape({ targetShape: [7, 7, 128] }),
-      tf.layers.conv2dTranspose({ filters: 64, kernelSize: 5, strides: 1, padding: 'same', useBias: false }),
-      tf.layers.batchNormalization(),
-      tf.layers.reLU(),
-      tf.layers.conv2dTranspose({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', useBias: false }),
-      tf.layers.batchNormalization(),
-      tf.layers.reLU(),
-      tf.layers.conv2dTranspose({ filters: 1, kernelSize: 4, strides: 2, padding: 'same', activation: 'tanh' }),
-    ],
-  });
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Samples/s of `fn` (one batch per call) over about ENGINE_MS, after one warm-up call. */
 async function rate(fn: () => Promise<unknown>, batch = ENGINE_BATCH): Promise<number> {
@@ -146,7 +125,7 @@ if (args.model) {
 } else {
   modelsDir = join(root, 'models');
   name = 'dcgan';
-  await exportModel(dcgan(), join(modelsDir, name), { name });
+  await exportModel(dcganGenerator(), join(modelsDir, name), { name });
 }
 const onnxPath = join(modelsDir, name, 'generator.onnx');
 const common = { modelsDir, device: 'cpu' as const, reloadIntervalMs: 0, threads: THREADS };
