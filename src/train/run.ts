@@ -188,6 +188,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         metrics.append(rec);
       }
       progress?.update(step, lastW);
+      // Let the event loop run (signal handlers, the progress bar's timer): the steps are synchronous.
+      await new Promise((resolve) => setImmediate(resolve));
       if (config.sampleEvery > 0 && step % config.sampleEvery === 0) {
         await writeSampleSheet(path.join(samplesDir, `step-${String(step).padStart(7, '0')}.png`), nets.generator, sheet, dataset, sheetOpts(step));
       }

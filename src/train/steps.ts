@@ -85,8 +85,9 @@ export function criticStep(ctx: StepContext, lr: number): CriticStepResult {
     let w: tf.Scalar | null = null;
     let penalty: tf.Scalar | null = null;
     const { value, grads } = tf.variableGrads(() => {
-      const dReal = score(nets.critic, real.x, real.labels);
-      const dFake = score(nets.critic, fake, real.labels);
+      // One critic pass over [real; fake] (the critic has no batch statistics, so this equals two passes).
+      const both = score(nets.critic, tf.concat([real.x, fake]), real.labels ? tf.concat([real.labels, real.labels]) : null);
+      const [dReal, dFake] = tf.split(both, 2);
       // variableGrads disposes everything but the loss: keep the two diagnostics (disposed below).
       w = tf.keep(wassersteinEstimate(dReal, dFake));
       if (config.algo === 'gan') return ganCriticLoss(dReal, dFake);
