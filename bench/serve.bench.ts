@@ -151,7 +151,14 @@ const engineSeqRates: number[] = [];
 const bareRates: number[] = [];
 let seed = 1;
 const z = sampleLatents({ seed: 0, start: 0, count: ENGINE_BATCH, dim });
-const feeds = { [zName]: new ort.Tensor('float32', z, [ENGINE_BATCH, dim]) };
+const labelSpec = manifest.inputs.find((i) => i.role === 'label');
+/** Bare-session feeds for the first `rows` latents; a conditional model gets label 0, as the engine's default here. */
+function bareFeeds(rows: number): Record<string, ort.Tensor> {
+  const f: Record<string, ort.Tensor> = { [zName]: new ort.Tensor('float32', z.slice(0, rows * dim), [rows, dim]) };
+  if (labelSpec) f[labelSpec.name] = labelSpec.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(rows), [rows, 1]) : new ort.Tensor('int32', new Int32Array(rows), [rows, 1]);
+  return f;
+}
+const feeds = bareFeeds(ENGINE_BATCH);
 const model = on.registry.get(name)!;
 for (let r = 0; r < ROUNDS; r++) {
   bareRates.push(await rate(() => bare.run(feeds)));
@@ -161,7 +168,7 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 const engineRatio = median(engineRates.map((e, i) => e / bareRates[i]));
 // The most batching can give: the bare session's samples/s at batch 64 over batch 1.
-const z1 = { [zName]: new ort.Tensor('float32', z.slice(0, dim), [1, dim]) };
+const z1 = bareFeeds(1);
 const bare1: number[] = [];
 for (let r = 0; r < ROUNDS; r++) bare1.push(await rate(() => bare.run(z1), 1));
 const ceiling = median(bareRates) / median(bare1);
