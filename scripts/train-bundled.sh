@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Re-train the generators bundled in models/ exactly as they were trained (each manifest's
-# training.command records the same line, the backend and the wall time). Single seed (0) each;
-# runs take 20–40 minutes apiece on a 2-core machine with the wasm backend.
+# Re-train the generators bundled in models/ with the flags they were trained with (each
+# manifest's training.command records the original line — there with runs/lead/… output folders —
+# the backend and the wall time). Single seed (0) each; 20–50 minutes apiece on a 2-core machine
+# with the wasm backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build >/dev/null
