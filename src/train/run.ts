@@ -221,7 +221,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const files: Record<string, string> = { metrics: metricsFile };
   const notes: string[] = [];
   const curves = path.join(config.out, 'curves.png');
-  await writeCurvesPng(records, curves, `${config.name}: ${config.algo} on ${config.dataset}`);
+  await writeCurvesPng(records, curves, `${config.name}: ${config.algo} on ${config.dataset}${config.dataScale !== 1 ? ` (W and losses in training units: data × ${config.dataScale})` : ''}`);
   files.curves = curves;
   const finalSheet = path.join(samplesDir, 'final.png');
   await writeSampleSheet(finalSheet, nets.generator, sheet, dataset, sheetOpts(step));
