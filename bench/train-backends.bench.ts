@@ -29,6 +29,7 @@ const CASES: Array<{ label: string; opts: Parameters<typeof resolveTrainConfig>[
   { label: 'toy MLP 3×128, batch 256', opts: { dataset: 'ring8', hidden: 128, layers: 3, batch: 256, latent: 2 } },
   { label: 'toy MLP 3×256, batch 256', opts: { dataset: 'ring8', hidden: 256, layers: 3, batch: 256, latent: 2 } },
   { label: 'MNIST cond. MLP 3×512, batch 64', opts: { dataset: 'mnist', conditional: true, hidden: 512, layers: 3, batch: 64 } },
+  { label: 'MNIST DCGAN 32 ch, batch 64', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 32, batch: 64 } },
 ];
 
 async function timeIteration(config: TrainConfig, backend: 'cpu' | 'wasm'): Promise<number> {

@@ -9,7 +9,7 @@ import { WganxError } from './core/errors.js';
 import { VERSION } from './version.js';
 import {
   ALGORITHMS, ARCHITECTURES, BACKEND_CHOICES, CHANNEL_CHOICES, CRITIC_ACTIVATIONS, CRITIC_CONDITIONING, CRITIC_NORMS, DEFAULTS,
-  GENERATOR_CONDITIONING, LR_SCHEDULES, TOY_DATASETS, quoteCommand,
+  GENERATOR_CONDITIONING, GENERATOR_NORMS, LR_SCHEDULES, TOY_DATASETS, quoteCommand,
 } from './train/config.js';
 
 /** Flag parsers: reject bad values at the edge with the flag's name and the allowed range. */
@@ -189,6 +189,7 @@ function buildProgram(): Command {
     .addOption(new Option('--layers <n>', 'MLP hidden layers (default 3)').argParser(intFlag(1, 16)))
     .addOption(new Option('--critic-activation <fn>', 'critic hidden activation').choices(CRITIC_ACTIVATIONS).default(DEFAULTS.criticActivation))
     .addOption(new Option('--critic-norm <norm>', 'critic normalisation (never batch norm: the penalty is per example)').choices(CRITIC_NORMS).default(DEFAULTS.criticNorm))
+    .addOption(new Option('--g-norm <norm>', 'MLP generator: batch norm between each hidden Dense and its ReLU').choices(GENERATOR_NORMS).default(DEFAULTS.gNorm))
     .addOption(new Option('--g-cond <how>', 'conditional generator: label embedding multiplied into z, or concatenated with z').choices(GENERATOR_CONDITIONING).default(DEFAULTS.gCond))
     .addOption(new Option('--d-cond <how>', 'conditional critic: projection ⟨embed(y), φ(x)⟩, or label concatenated with the input').choices(CRITIC_CONDITIONING).default(DEFAULTS.dCond))
     .addOption(new Option('--data-scale <s>', 'points: multiply the data by s inside training (the exported model outputs data coordinates)').argParser(floatFlag(Number.MIN_VALUE, 1e6)).default(1))
@@ -227,6 +228,7 @@ function buildProgram(): Command {
         layers: opts.layers,
         criticActivation: opts.criticActivation,
         criticNorm: opts.criticNorm,
+        gNorm: opts.gNorm,
         gCond: opts.gCond,
         dCond: opts.dCond,
         dataScale: opts.dataScale,

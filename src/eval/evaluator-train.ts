@@ -8,7 +8,7 @@
  *
  * Cost measured on this machine (wasm backend, one thread, the other core busy): 18–28 s per epoch
  * of 7,500 digits, about 5 minutes for the default 12 epochs, thanks to the filter-gradient kernel
- * of conv-filter-grad.ts; without it the wasm backend cannot train convolutions at all and the cpu
+ * of ../train/conv-filter-grad.ts; without it the wasm backend cannot train convolutions at all and the cpu
  * backend managed 7 digits/s (about 18 minutes per epoch).
  *
  * The defaults were chosen on the validation digits only (batch 64 / shifts ±2 / decay 0.8 reached
@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { uniformAt } from '../core/latent.js';
 import { loadMnist, MNIST_CLASSES, MNIST_HEIGHT, MNIST_PIXELS, MNIST_WIDTH } from '../train/data/mnist.js';
-import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
+import { registerConv2DBackpropFilter } from '../train/conv-filter-grad.js';
 import { buildEvaluator, EVALUATOR_CLASSES, type EvaluatorModels } from './evaluator-model.js';
 
 export const EVALUATOR_BACKENDS = ['wasm', 'cpu'] as const;

@@ -4,8 +4,10 @@
  * `auto` takes a native backend when the user has installed one (`@tensorflow/tfjs-node-gpu`,
  * then `@tensorflow/tfjs-node`: imported dynamically, neither is a dependency of wganx), else the
  * fastest portable backend that has every kernel the run needs: `wasm` (with the patches of
- * ./wasm-kernels.ts) is several times faster than `cpu` for the MLP nets (bench/train-backends.bench.ts),
- * but has no `Conv2DBackpropFilter`, so a DCGAN run falls back to `cpu`. The choice and the reason
+ * ./wasm-kernels.ts) is several times faster than `cpu` for the MLP nets (bench/train-backends.bench.ts).
+ * tfjs-backend-wasm has no `Conv2DBackpropFilter` (the filter gradient of a convolution) and the
+ * cpu backend's is pathologically slow, so both portable backends get the kernel of
+ * ./conv-filter-grad.ts before a run starts: a DCGAN trains on wasm too. The choice and the reason
  * are returned for the log line, the report and the manifest.
  *
  * @example
@@ -17,6 +19,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import type { BackendChoice, TrainConfig } from './config.js';
+import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
 import { patchWasmKernels } from './wasm-kernels.js';
 
 /** Native packages in order of preference; each registers the `tensorflow` backend. */
@@ -52,6 +55,7 @@ export function requiredKernels(config: Pick<TrainConfig, 'arch' | 'conditional'
 let wasmLoaded = false;
 
 async function loadPortable(name: PortableBackend): Promise<void> {
+  registerConv2DBackpropFilter(); // both portable backends: wasm has none, cpu's is very slow
   if (name === 'wasm' && !wasmLoaded) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);

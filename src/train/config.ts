@@ -37,6 +37,10 @@ export type CriticActivation = (typeof CRITIC_ACTIVATIONS)[number];
 export const CRITIC_NORMS = ['none', 'layer'] as const;
 export type CriticNorm = (typeof CRITIC_NORMS)[number];
 
+/** Generator normalisation of the MLP's hidden layers (batch norm is fine in G: the penalty concerns the critic). */
+export const GENERATOR_NORMS = ['none', 'batch'] as const;
+export type GeneratorNorm = (typeof GENERATOR_NORMS)[number];
+
 /** How a conditional generator takes its label: embedding ⊙ z, or [z, embedding]. */
 export const GENERATOR_CONDITIONING = ['multiply', 'concat'] as const;
 export type GeneratorConditioning = (typeof GENERATOR_CONDITIONING)[number];
@@ -81,6 +85,7 @@ export const DEFAULTS = {
   logEvery: 1,
   criticActivation: 'leaky_relu' as CriticActivation,
   criticNorm: 'none' as CriticNorm,
+  gNorm: 'none' as GeneratorNorm,
   gCond: 'multiply' as GeneratorConditioning,
   dCond: 'projection' as CriticConditioning,
   lrSchedule: 'constant' as LrSchedule,
@@ -122,6 +127,7 @@ export interface TrainOptions {
   layers?: number;
   criticActivation?: CriticActivation;
   criticNorm?: CriticNorm;
+  gNorm?: GeneratorNorm;
   gCond?: GeneratorConditioning;
   dCond?: CriticConditioning;
   dataScale?: number;
@@ -164,6 +170,7 @@ export interface TrainConfig {
   layers: number;
   criticActivation: CriticActivation;
   criticNorm: CriticNorm;
+  gNorm: GeneratorNorm;
   gCond: GeneratorConditioning;
   dCond: CriticConditioning;
   /** Points are multiplied by this inside training; the exported generator undoes it. */
@@ -267,6 +274,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     layers,
     criticActivation,
     criticNorm,
+    gNorm: oneOf('--g-norm', opts.gNorm ?? DEFAULTS.gNorm, GENERATOR_NORMS),
     gCond: oneOf('--g-cond', opts.gCond ?? DEFAULTS.gCond, GENERATOR_CONDITIONING),
     dCond: oneOf('--d-cond', opts.dCond ?? DEFAULTS.dCond, CRITIC_CONDITIONING),
     dataScale: numberIn('--data-scale', opts.dataScale ?? 1, 0, 1e6, false, true),
@@ -285,7 +293,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
  */
 export const RESUME_LOCKED_FIELDS = [
   'dataset', 'algo', 'arch', 'conditional', 'batch', 'nCritic', 'warmupCritic', 'lambda', 'clip', 'optimizer',
-  'lr', 'beta1', 'beta2', 'latent', 'seed', 'hidden', 'layers', 'criticActivation', 'criticNorm', 'gCond', 'dCond',
+  'lr', 'beta1', 'beta2', 'latent', 'seed', 'hidden', 'layers', 'criticActivation', 'criticNorm', 'gNorm', 'gCond', 'dCond',
   'dataScale', 'lrSchedule', 'imageSize', 'channels',
 ] as const satisfies readonly (keyof TrainConfig)[];
 

@@ -62,6 +62,7 @@ export function netSpec(config: TrainConfig, dataset: Dataset): NetSpec {
     layers: config.layers,
     criticActivation: config.criticActivation,
     criticNorm: config.criticNorm,
+    gNorm: config.gNorm,
     gCond: config.gCond,
     dCond: config.dCond,
   };
@@ -82,6 +83,7 @@ export function hyperparameters(config: TrainConfig): Record<string, unknown> {
     layers: config.layers,
     criticActivation: config.criticActivation,
     criticNorm: config.criticNorm,
+    gNorm: config.gNorm,
     dataScale: config.dataScale,
     seed: config.seed,
   };

@@ -132,7 +132,6 @@ const cases: Case[] = [
 
 for (const backend of ['cpu', 'wasm'] as const) {
   for (const c of cases) {
-    if (backend === 'wasm' && c.arch === 'dcgan') continue; // wasm has no Conv2DBackpropFilter
     const name = `${backend}: penalty gradient of the ${c.arch} critic (${c.activation}, norm ${c.norm}${c.dCond ? `, conditional ${c.dCond}` : ''}) matches finite differences`;
     test(name, async () => {
       registerTrainingGradients();

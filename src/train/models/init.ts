@@ -3,14 +3,20 @@
  * building a model we overwrite every weight from the run's `init` stream: the same seed then
  * gives the same starting networks on every run and machine.
  *
- * Rules (the Keras defaults, by weight name): `kernel` Glorot uniform, `embeddings` uniform
- * ±0.05, `gamma` and `moving_variance` ones, `bias`, `beta` and `moving_mean` zeros.
+ * Rules (by weight name): `kernel` Glorot uniform; `gamma` and `moving_variance` ones; `bias`,
+ * `beta` and `moving_mean` zeros (the Keras defaults). Label `embeddings` are *not* Keras's ±0.05:
+ * an embedding multiplied into z (or concatenated with z or x) starts with unit variance, like
+ * PyTorch's `nn.Embedding`, so that the label is as loud as the latent from the first step (with
+ * ±0.05, `z ⊙ embed(y)` shrinks the generator's input twentyfold and the label is all but
+ * ignored); the projection critic's embedding (`d_proj_…`) is Glorot uniform, as in Miyato &
+ * Koyama's code.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WganxError } from '../../core/errors.js';
 import type { CounterRng } from '../random.js';
 
-const EMBEDDING_INIT_LIMIT = 0.05;
+/** Uniform on ±√3: zero mean, unit variance. */
+const UNIT_VARIANCE_LIMIT = Math.sqrt(3);
 
 /** (fanIn, fanOut) of a Dense `[in, out]` or Conv `[kh, kw, in, out]` kernel. */
 function fans(shape: readonly number[]): [number, number] {
@@ -19,17 +25,21 @@ function fans(shape: readonly number[]): [number, number] {
   return [receptive * shape[shape.length - 2], receptive * shape[shape.length - 1]];
 }
 
+function glorotUniform(shape: readonly number[], size: number, rng: CounterRng): Float32Array {
+  const [fanIn, fanOut] = fans(shape);
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  return rng.uniform(size).map((u) => (2 * u - 1) * limit);
+}
+
 function initialValues(name: string, shape: readonly number[], rng: CounterRng): Float32Array {
   const size = shape.reduce((a, b) => a * b, 1);
   const base = name.split('/').pop()!.replace(/_\d+$/, '');
   switch (base) {
-    case 'kernel': {
-      const [fanIn, fanOut] = fans(shape);
-      const limit = Math.sqrt(6 / (fanIn + fanOut));
-      return rng.uniform(size).map((u) => (2 * u - 1) * limit);
-    }
+    case 'kernel':
+      return glorotUniform(shape, size, rng);
     case 'embeddings':
-      return rng.uniform(size).map((u) => (2 * u - 1) * EMBEDDING_INIT_LIMIT);
+      if (name.includes('d_proj')) return glorotUniform(shape, size, rng);
+      return rng.uniform(size).map((u) => (2 * u - 1) * UNIT_VARIANCE_LIMIT);
     case 'gamma':
     case 'moving_variance':
       return new Float32Array(size).fill(1);

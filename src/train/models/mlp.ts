@@ -2,7 +2,7 @@
  * Fully connected generator and critic, for the 2-D toys and (as a fast CPU option) for images.
  *
  * Generator: z `[B, latent]` (conditional: ⊙ or ‖ a label embedding) → `layers` × (Dense `hidden`,
- * ReLU) → Dense to the data size: linear for points `[B, 2]`, tanh + Reshape for images
+ * [BatchNorm,] ReLU) → Dense to the data size: linear for points `[B, 2]`, tanh + Reshape for images
  * `[B, H, W, C]` in [-1, 1].
  * Critic: x → Flatten (conditional `concat`: ‖ label embedding) → `layers` × (Dense `hidden`,
  * optional LayerNorm, activation) → Dense 1, linear (conditional `projection`: + ⟨embed(y), φ(x)⟩,
@@ -28,7 +28,13 @@ export function buildMlpGenerator(spec: NetSpec): tf.LayersModel {
   const { inputs, h: h0 } = generatorInput(spec);
   let h = h0;
   for (let i = 0; i < spec.layers; i++) {
-    h = apply(tf.layers.dense({ units: spec.hidden, activation: 'relu', name: `g_dense_${i}` }), h);
+    if (spec.gNorm === 'batch') {
+      h = apply(tf.layers.dense({ units: spec.hidden, useBias: false, name: `g_dense_${i}` }), h);
+      h = apply(tf.layers.batchNormalization({ name: `g_bn_${i}` }), h);
+      h = apply(tf.layers.reLU({ name: `g_relu_${i}` }), h);
+    } else {
+      h = apply(tf.layers.dense({ units: spec.hidden, activation: 'relu', name: `g_dense_${i}` }), h);
+    }
   }
   const size = spec.dataShape.reduce((a, b) => a * b, 1);
   if (spec.kind === 'points') {

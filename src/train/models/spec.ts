@@ -1,7 +1,7 @@
 /**
  * What both architectures need to know to build a generator and a critic.
  */
-import type { CriticActivation, CriticConditioning, CriticNorm, GeneratorConditioning } from '../config.js';
+import type { CriticActivation, CriticConditioning, CriticNorm, GeneratorConditioning, GeneratorNorm } from '../config.js';
 
 export interface NetSpec {
   kind: 'points' | 'image';
@@ -16,6 +16,8 @@ export interface NetSpec {
   layers: number;
   criticActivation: CriticActivation;
   criticNorm: CriticNorm;
+  /** MLP generator: batch norm between each hidden Dense and its ReLU (DCGAN always has it). */
+  gNorm?: GeneratorNorm;
   gCond: GeneratorConditioning;
   dCond: CriticConditioning;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerConv2DBackpropFilter, conv2dFilterGrad } from '../../src/eval/conv-filter-grad.js';
+import { registerConv2DBackpropFilter, conv2dFilterGrad } from '../../src/train/conv-filter-grad.js';
 import { sampleLatents } from '../../src/core/latent.js';
 
 /** dL/dW for L = Σ conv2d(x, W) · g, in float64 straight from the definition of a 'same'/'valid' convolution. */
