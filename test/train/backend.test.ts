@@ -25,7 +25,7 @@ test('on wasm a convolution filter gradient exists and matches central differenc
   const x = tf.tensor4d(Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)), [2, 6, 6, 3]);
   const base = Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 4);
   // The loss is quadratic in the filter, so a central difference is exact up to float32 rounding.
-  const loss = (f: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(x, f, 2, 'same')));
+  const loss = (f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, f as tf.Tensor4D, 2, 'same')));
   const analytic = tf.tidy(() => tf.grad(loss)(tf.tensor4d(base, [3, 3, 3, 4])).dataSync().slice());
   const h = 1e-2;
   for (let i = 0; i < base.length; i++) {
