@@ -190,6 +190,8 @@ function buildProgram(): Command {
     .addOption(new Option('--critic-activation <fn>', 'critic hidden activation').choices(CRITIC_ACTIVATIONS).default(DEFAULTS.criticActivation))
     .addOption(new Option('--critic-norm <norm>', 'critic normalisation (never batch norm: the penalty is per example)').choices(CRITIC_NORMS).default(DEFAULTS.criticNorm))
     .addOption(new Option('--g-norm <norm>', 'MLP generator: batch norm between each hidden Dense and its ReLU').choices(GENERATOR_NORMS).default(DEFAULTS.gNorm))
+    .addOption(new Option('--ac-weight <x>', 'conditional: auxiliary classifier head in the critic (AC-GAN), weight of its cross-entropy on real data (0: none)').argParser(floatFlag(0, 1e3)).default(DEFAULTS.acWeight))
+    .addOption(new Option('--ac-weight-g <x>', 'conditional: weight of that classifier\'s cross-entropy on generated data, for the asked class, in the generator loss (default: --ac-weight)').argParser(floatFlag(0, 1e3)))
     .addOption(new Option('--g-cond <how>', 'conditional generator: label embedding multiplied into z, or concatenated with z').choices(GENERATOR_CONDITIONING).default(DEFAULTS.gCond))
     .addOption(new Option('--d-cond <how>', 'conditional critic: projection ⟨embed(y), φ(x)⟩, or label concatenated with the input').choices(CRITIC_CONDITIONING).default(DEFAULTS.dCond))
     .addOption(new Option('--data-scale <s>', 'points: multiply the data by s inside training (the exported model outputs data coordinates)').argParser(floatFlag(Number.MIN_VALUE, 1e6)).default(1))
@@ -229,6 +231,8 @@ function buildProgram(): Command {
         criticActivation: opts.criticActivation,
         criticNorm: opts.criticNorm,
         gNorm: opts.gNorm,
+        acWeight: opts.acWeight,
+        acWeightG: opts.acWeightG,
         gCond: opts.gCond,
         dCond: opts.dCond,
         dataScale: opts.dataScale,

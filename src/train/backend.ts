@@ -41,14 +41,16 @@ const FEATURE_KERNELS = {
   conv: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'],
   embedding: ['GatherV2', 'UnsortedSegmentSum'],
   norm: ['FusedBatchNorm'],
+  classifier: ['OneHot'],
 } as const;
 
 /** The kernels a run with this config calls, forward and backward (those that differ between backends). */
-export function requiredKernels(config: Pick<TrainConfig, 'arch' | 'conditional' | 'criticNorm'>): string[] {
+export function requiredKernels(config: Pick<TrainConfig, 'arch' | 'conditional' | 'criticNorm'> & { acWeight?: number }): string[] {
   const out: string[] = [...FEATURE_KERNELS.dense];
   if (config.arch === 'dcgan') out.push(...FEATURE_KERNELS.conv, ...FEATURE_KERNELS.norm);
   if (config.conditional) out.push(...FEATURE_KERNELS.embedding);
   if (config.criticNorm === 'layer') out.push(...FEATURE_KERNELS.norm);
+  if ((config.acWeight ?? 0) > 0) out.push(...FEATURE_KERNELS.classifier);
   return [...new Set(out)];
 }
 

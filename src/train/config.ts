@@ -86,6 +86,7 @@ export const DEFAULTS = {
   criticActivation: 'leaky_relu' as CriticActivation,
   criticNorm: 'none' as CriticNorm,
   gNorm: 'none' as GeneratorNorm,
+  acWeight: 0,
   gCond: 'multiply' as GeneratorConditioning,
   dCond: 'projection' as CriticConditioning,
   lrSchedule: 'constant' as LrSchedule,
@@ -128,6 +129,8 @@ export interface TrainOptions {
   criticActivation?: CriticActivation;
   criticNorm?: CriticNorm;
   gNorm?: GeneratorNorm;
+  acWeight?: number;
+  acWeightG?: number;
   gCond?: GeneratorConditioning;
   dCond?: CriticConditioning;
   dataScale?: number;
@@ -171,6 +174,14 @@ export interface TrainConfig {
   criticActivation: CriticActivation;
   criticNorm: CriticNorm;
   gNorm: GeneratorNorm;
+  /**
+   * Conditional only: weight of an auxiliary classifier head in the critic (AC-GAN, Odena et al.
+   * 2017; Gulrajani et al. used it for their conditional WGAN-GP). The critic adds
+   * `acWeight · CE(class | real x)` to its loss; 0 = no head.
+   */
+  acWeight: number;
+  /** The generator adds `acWeightG · CE(asked class | G(z, y))` (default: acWeight). */
+  acWeightG: number;
   gCond: GeneratorConditioning;
   dCond: CriticConditioning;
   /** Points are multiplied by this inside training; the exported generator undoes it. */
@@ -246,6 +257,14 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   if (dataset === 'mnist' && opts.imageSize !== undefined && imageSize !== 28) throw new InvalidArgumentError('--image-size', imageSize, '28 for mnist');
   const hidden = numberIn('--hidden', opts.hidden ?? (arch === 'dcgan' ? DEFAULT_DCGAN_CHANNELS : DEFAULT_HIDDEN[kind]), 1, 8192, true);
   const layers = numberIn('--layers', opts.layers ?? DEFAULT_LAYERS[kind], 1, 16, true);
+  const acWeight = numberIn('--ac-weight', opts.acWeight ?? DEFAULTS.acWeight, 0, 1e3, false);
+  const acWeightG = numberIn('--ac-weight-g', opts.acWeightG ?? acWeight, 0, 1e3, false);
+  if (!conditional && (acWeight > 0 || acWeightG > 0)) {
+    throw new InvalidArgumentError(acWeight > 0 ? '--ac-weight' : '--ac-weight-g', acWeight > 0 ? acWeight : acWeightG, '0 without --conditional (the auxiliary classifier predicts the class label)');
+  }
+  if (acWeightG > 0 && acWeight === 0) {
+    throw new InvalidArgumentError('--ac-weight-g', acWeightG, '0 unless --ac-weight > 0 (the generator would chase an untrained classifier)');
+  }
 
   return {
     dataset,
@@ -275,6 +294,8 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     criticActivation,
     criticNorm,
     gNorm: oneOf('--g-norm', opts.gNorm ?? DEFAULTS.gNorm, GENERATOR_NORMS),
+    acWeight,
+    acWeightG,
     gCond: oneOf('--g-cond', opts.gCond ?? DEFAULTS.gCond, GENERATOR_CONDITIONING),
     dCond: oneOf('--d-cond', opts.dCond ?? DEFAULTS.dCond, CRITIC_CONDITIONING),
     dataScale: numberIn('--data-scale', opts.dataScale ?? 1, 0, 1e6, false, true),
@@ -293,7 +314,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
  */
 export const RESUME_LOCKED_FIELDS = [
   'dataset', 'algo', 'arch', 'conditional', 'batch', 'nCritic', 'warmupCritic', 'lambda', 'clip', 'optimizer',
-  'lr', 'beta1', 'beta2', 'latent', 'seed', 'hidden', 'layers', 'criticActivation', 'criticNorm', 'gNorm', 'gCond', 'dCond',
+  'lr', 'beta1', 'beta2', 'latent', 'seed', 'hidden', 'layers', 'criticActivation', 'criticNorm', 'gNorm', 'acWeight', 'acWeightG', 'gCond', 'dCond',
   'dataScale', 'lrSchedule', 'imageSize', 'channels',
 ] as const satisfies readonly (keyof TrainConfig)[];
 

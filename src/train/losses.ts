@@ -7,6 +7,8 @@
  * - gradient penalty: E[(‖∇_x̂ D(x̂)‖₂ − 1)²], x̂ = ε·x + (1−ε)·G(z), ε ~ U[0, 1] per example
  * - GAN baseline (non-saturating, Goodfellow et al. 2014): L_D = E[softplus(−D(x))] +
  *   E[softplus(D(G(z)))], L_G = E[softplus(−D(G(z)))] — i.e. cross-entropy on logits D.
+ * - auxiliary classifier (AC-GAN, conditional): E[−log softmax(logits)_y], the mean cross-entropy
+ *   of class logits `[B, K]` against int labels `[B, 1]`.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -50,4 +52,11 @@ export function gradientPenalty(critic: (x: tf.Tensor) => tf.Tensor, xHat: tf.Te
   const axes = g.shape.slice(1).map((_, i) => i + 1);
   const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), axes), NORM_EPSILON));
   return tf.mean(tf.square(tf.sub(norm, 1)));
+}
+
+/** Mean cross-entropy of class logits `[B, K]` against integer labels `[B, 1]` (or `[B]`). */
+export function classCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  const k = logits.shape[logits.shape.length - 1]!;
+  const oneHot = tf.oneHot(tf.cast(tf.reshape(labels, [-1]), 'int32') as tf.Tensor1D, k);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), -1)));
 }

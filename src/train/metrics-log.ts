@@ -4,7 +4,8 @@
  * `{"step":100,"w":0.123,"criticLoss":-0.1,"generatorLoss":0.05,"penalty":0.002,"seconds":12.3}`
  * — `step` counts generator updates done, `w` is the Wasserstein estimate E[D(x)] − E[D(G(z))]
  * of the last critic update, `criticLoss` includes λ·penalty, `penalty` is null without one,
- * `seconds` is wall time since the run first started (across resumes).
+ * `classLoss` (runs with `--ac-weight` only) is the critic's auxiliary-classifier cross-entropy on
+ * the real batch, `seconds` is wall time since the run first started (across resumes).
  *
  * Lines are written unbuffered; a checkpoint records the file's length, and a resumed run cuts the
  * file back to it, so the log never holds steps the resumed run will redo.
@@ -17,6 +18,8 @@ export interface MetricsRecord {
   criticLoss: number;
   generatorLoss: number;
   penalty: number | null;
+  /** Auxiliary classifier cross-entropy on real data; absent without an AC head. */
+  classLoss?: number | null;
   lr: number;
   seconds: number;
 }

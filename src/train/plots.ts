@@ -40,6 +40,7 @@ export function binRecords(records: readonly MetricsRecord[], maxPoints = MAX_PL
       criticLoss: mean((r) => r.criticLoss)!,
       generatorLoss: mean((r) => r.generatorLoss)!,
       penalty: mean((r) => r.penalty),
+      classLoss: mean((r) => r.classLoss ?? null),
       lr: mean((r) => r.lr)!,
       seconds: mean((r) => r.seconds)!,
     });
@@ -54,6 +55,7 @@ export async function writeCurvesPng(records: readonly MetricsRecord[], file: st
     { step: r.step, series: 'critic loss', value: r.criticLoss },
     { step: r.step, series: 'generator loss', value: r.generatorLoss },
     ...(r.penalty === null ? [] : [{ step: r.step, series: 'penalty (before λ)', value: r.penalty }]),
+    ...(r.classLoss == null ? [] : [{ step: r.step, series: 'class cross-entropy (real)', value: r.classLoss }]),
   ]);
   const spec: vl.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

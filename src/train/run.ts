@@ -63,6 +63,7 @@ export function netSpec(config: TrainConfig, dataset: Dataset): NetSpec {
     criticActivation: config.criticActivation,
     criticNorm: config.criticNorm,
     gNorm: config.gNorm,
+    auxClassifier: config.acWeight > 0,
     gCond: config.gCond,
     dCond: config.dCond,
   };
@@ -91,7 +92,7 @@ export function hyperparameters(config: TrainConfig): Record<string, unknown> {
   else hp.rmspropAlpha = config.beta2;
   if (config.algo === 'wgan-gp') hp.lambda = config.lambda;
   if (config.algo === 'wgan') hp.clip = config.clip;
-  if (config.conditional) Object.assign(hp, { gCond: config.gCond, dCond: config.dCond });
+  if (config.conditional) Object.assign(hp, { gCond: config.gCond, dCond: config.dCond, acWeight: config.acWeight, acWeightG: config.acWeightG });
   if (config.dataset !== 'mnist' && !['ring8', 'grid25', 'swissroll'].includes(config.dataset)) Object.assign(hp, { imageSize: config.imageSize, channels: config.channels });
   return hp;
 }
@@ -186,7 +187,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       step += 1;
       lastW = last!.w;
       if (step % config.logEvery === 0 || step === config.steps) {
-        const rec: MetricsRecord = { step, w: last!.w, criticLoss: last!.loss, generatorLoss: gLoss, penalty: last!.penalty, lr, seconds: elapsed() };
+        const rec: MetricsRecord = { step, w: last!.w, criticLoss: last!.loss, generatorLoss: gLoss, penalty: last!.penalty, ...(last!.classLoss === null ? {} : { classLoss: last!.classLoss }), lr, seconds: elapsed() };
         metrics.append(rec);
       }
       progress?.update(step, lastW);

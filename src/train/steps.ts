@@ -3,13 +3,15 @@
  *
  * Each function draws its inputs from the run's seeded streams, computes the loss of
  * ./losses.ts inside `tf.variableGrads` (WGAN-GP: with the penalty's double back-propagation),
- * applies the optimiser and, for `wgan`, clips every critic weight to [−c, c]. Everything runs
+ * applies the optimiser and, for `wgan`, clips every critic weight to [−c, c]. A conditional critic
+ * with an auxiliary classifier head (`--ac-weight`) also learns the classes of the real batch, and
+ * the generator is rewarded for samples it classifies as the asked class. Everything runs
  * inside `tf.tidy`; only plain numbers come out.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from './config.js';
 import type { Dataset } from './data/dataset.js';
-import { gradientPenalty, ganCriticLoss, ganGeneratorLoss, interpolates, wassersteinEstimate, wganCriticLoss, wganGeneratorLoss } from './losses.js';
+import { classCrossEntropy, gradientPenalty, ganCriticLoss, ganGeneratorLoss, interpolates, wassersteinEstimate, wganCriticLoss, wganGeneratorLoss } from './losses.js';
 import type { Nets } from './models/index.js';
 import type { TrainOptimizer } from './optimizers.js';
 import type { RunRngs } from './random.js';
@@ -33,6 +35,8 @@ export interface CriticStepResult {
   w: number;
   /** The penalty E[(‖∇D‖ − 1)²] before λ, or null without one. */
   penalty: number | null;
+  /** The auxiliary classifier's cross-entropy on the real batch (before --ac-weight), or null without one. */
+  classLoss: number | null;
 }
 
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
@@ -65,8 +69,15 @@ export function generate(generator: tf.LayersModel, z: tf.Tensor, labels: tf.Ten
   return generator.apply(labels ? [z, labels] : z, { training }) as tf.Tensor;
 }
 
+/** The critic's outputs: its score `[B, 1]`, and class logits `[B, K]` when it has an AC head. */
+export function criticOutputs(critic: tf.LayersModel, x: tf.Tensor, labels: tf.Tensor | null): { score: tf.Tensor; logits: tf.Tensor | null } {
+  const out = critic.apply(labels ? [x, labels] : x, { training: true }) as tf.Tensor | tf.Tensor[];
+  const [first, logits] = Array.isArray(out) ? out : [out];
+  return { score: first, logits: logits ?? null };
+}
+
 function score(critic: tf.LayersModel, x: tf.Tensor, labels: tf.Tensor | null): tf.Tensor {
-  return critic.apply(labels ? [x, labels] : x, { training: true }) as tf.Tensor;
+  return criticOutputs(critic, x, labels).score;
 }
 
 /** Clamp every critic weight to [−c, c] (WGAN). */
@@ -84,27 +95,32 @@ export function criticStep(ctx: StepContext, lr: number): CriticStepResult {
     const eps = config.algo === 'wgan-gp' ? tf.tensor1d(ctx.rngs.penalty.uniform(config.batch)) : null;
     let w: tf.Scalar | null = null;
     let penalty: tf.Scalar | null = null;
+    let classLoss: tf.Scalar | null = null;
     const { value, grads } = tf.variableGrads(() => {
       // One critic pass over [real; fake] (the critic has no batch statistics, so this equals two passes).
-      const both = score(nets.critic, tf.concat([real.x, fake]), real.labels ? tf.concat([real.labels, real.labels]) : null);
-      const [dReal, dFake] = tf.split(both, 2);
-      // variableGrads disposes everything but the loss: keep the two diagnostics (disposed below).
+      const both = criticOutputs(nets.critic, tf.concat([real.x, fake]), real.labels ? tf.concat([real.labels, real.labels]) : null);
+      const [dReal, dFake] = tf.split(both.score, 2);
+      // variableGrads disposes everything but the loss: keep the diagnostics (disposed below).
       w = tf.keep(wassersteinEstimate(dReal, dFake));
-      if (config.algo === 'gan') return ganCriticLoss(dReal, dFake);
-      const loss = wganCriticLoss(dReal, dFake);
+      let loss = config.algo === 'gan' ? ganCriticLoss(dReal, dFake) : wganCriticLoss(dReal, dFake);
+      if (both.logits && real.labels && config.acWeight > 0) {
+        // AC-GAN: the classifier head learns the classes of real data only (Gulrajani et al.'s conditional WGAN-GP).
+        classLoss = tf.keep(classCrossEntropy(tf.split(both.logits, 2)[0], real.labels));
+        loss = tf.add(loss, tf.mul(classLoss, config.acWeight));
+      }
       if (!eps) return loss;
       penalty = tf.keep(gradientPenalty((x) => score(nets.critic, x, real.labels), interpolates(real.x, fake, eps)));
       return tf.add(loss, tf.mul(penalty, config.lambda));
     }, ctx.criticVars);
     ctx.optD.apply(gradientList(ctx.criticVars, grads), lr);
-    const out = tf.stack([value, w!, penalty ?? tf.scalar(NaN)]);
-    tf.dispose([w!, penalty!].filter((t) => t !== null));
+    const out = tf.stack([value, w!, penalty ?? tf.scalar(NaN), classLoss ?? tf.scalar(NaN)]);
+    tf.dispose([w!, penalty!, classLoss!].filter((t) => t !== null));
     return out;
   });
   if (config.algo === 'wgan') clipWeights(ctx.criticVars, config.clip);
-  const [loss, w, penalty] = result.dataSync();
+  const [loss, w, penalty, classLoss] = result.dataSync();
   result.dispose();
-  return { loss, w, penalty: Number.isNaN(penalty) ? null : penalty };
+  return { loss, w, penalty: Number.isNaN(penalty) ? null : penalty, classLoss: Number.isNaN(classLoss) ? null : classLoss };
 }
 
 export function generatorStep(ctx: StepContext, lr: number): number {
@@ -114,8 +130,10 @@ export function generatorStep(ctx: StepContext, lr: number): number {
     const labels = labelValues ? labelTensor(labelValues) : null;
     const z = latents(ctx);
     const { value, grads } = tf.variableGrads(() => {
-      const dFake = score(nets.critic, generate(nets.generator, z, labels), labels);
-      return config.algo === 'gan' ? ganGeneratorLoss(dFake) : wganGeneratorLoss(dFake);
+      const d = criticOutputs(nets.critic, generate(nets.generator, z, labels), labels);
+      const loss = config.algo === 'gan' ? ganGeneratorLoss(d.score) : wganGeneratorLoss(d.score);
+      if (!d.logits || !labels || config.acWeightG === 0) return loss;
+      return tf.add(loss, tf.mul(classCrossEntropy(d.logits, labels), config.acWeightG));
     }, ctx.generatorVars);
     ctx.optG.apply(gradientList(ctx.generatorVars, grads), lr);
     return value;

@@ -37,6 +37,8 @@ test('bad combinations are refused with one line naming the flag (exit 1)', () =
     [['--dataset', 'ring8', '--conditional'], /--conditional: true is not allowed; expected only with a labelled data set/],
     [['--dataset', 'ring8', '--arch', 'dcgan'], /--arch: "dcgan" is not allowed; expected mlp for the 2-D point data set ring8/],
     [['--dataset', 'mnist', '--image-size', '32'], /--image-size: 32 is not allowed; expected 28 for mnist/],
+    [['--dataset', 'mnist', '--ac-weight', '1'], /--ac-weight: 1 is not allowed; expected 0 without --conditional/],
+    [['--dataset', 'mnist', '--conditional', '--ac-weight-g', '0.5'], /--ac-weight-g: 0\.5 is not allowed; expected 0 unless --ac-weight > 0/],
     [['--dataset', 'ring8', '--out', 'runs/UPPER case'], /--name \(from the last segment of --out\): "upper case" is not allowed/],
   ];
   for (const [flags, pattern] of cases) {

@@ -24,6 +24,7 @@ import { buildMlpCritic } from '../../src/train/models/mlp.js';
 import type { NetSpec } from '../../src/train/models/spec.js';
 import { CounterRng } from '../../src/train/random.js';
 import { startBackend } from '../../src/train/backend.js';
+import { criticOutputs } from '../../src/train/steps.js';
 
 /** Largest and smallest finite-difference steps. */
 const H_MAX = 1e-3;
@@ -41,6 +42,8 @@ interface Case {
   activation: CriticActivation;
   norm: CriticNorm;
   dCond: CriticConditioning | null;
+  /** With the auxiliary classifier head (a second output; the penalty concerns the score only). */
+  ac?: boolean;
 }
 
 function spec(c: Case): NetSpec {
@@ -55,6 +58,7 @@ function spec(c: Case): NetSpec {
     criticNorm: c.norm,
     gCond: 'multiply',
     dCond: c.dCond ?? 'projection',
+    auxClassifier: c.ac ?? false,
   };
 }
 
@@ -89,7 +93,7 @@ function check(c: Case): { worst: number; detail: string[] } {
     else cand.dispose();
   }
   const H = Math.min(H_MAX, Math.max(H_MIN, best * H_PER_MARGIN));
-  const D = (x: tf.Tensor) => critic.apply(labels ? [x, labels] : x) as tf.Tensor;
+  const D = (x: tf.Tensor) => criticOutputs(critic, x, labels).score;
   const penalty = () => gradientPenalty(D, xHat);
   const vars = critic.trainableWeights.map((w) => w.read() as tf.Variable);
   const { grads } = tf.variableGrads(penalty, vars);
@@ -128,11 +132,12 @@ function check(c: Case): { worst: number; detail: string[] } {
 const cases: Case[] = [
   ...ARCHITECTURES.flatMap((arch) => CRITIC_ACTIVATIONS.flatMap((activation) => CRITIC_NORMS.map((norm) => ({ arch, activation, norm, dCond: null })))),
   ...ARCHITECTURES.flatMap((arch) => (['projection', 'concat'] as const).map((dCond) => ({ arch, activation: 'leaky_relu' as const, norm: 'none' as const, dCond }))),
+  ...ARCHITECTURES.map((arch) => ({ arch, activation: 'leaky_relu' as const, norm: 'none' as const, dCond: 'projection' as const, ac: true })),
 ];
 
 for (const backend of ['cpu', 'wasm'] as const) {
   for (const c of cases) {
-    const name = `${backend}: penalty gradient of the ${c.arch} critic (${c.activation}, norm ${c.norm}${c.dCond ? `, conditional ${c.dCond}` : ''}) matches finite differences`;
+    const name = `${backend}: penalty gradient of the ${c.arch} critic (${c.activation}, norm ${c.norm}${c.dCond ? `, conditional ${c.dCond}` : ''}${c.ac ? ', classifier head' : ''}) matches finite differences`;
     test(name, async () => {
       registerTrainingGradients();
       await startBackend(backend, []);

@@ -31,6 +31,7 @@ const RUNS: Array<[string, Parameters<typeof tinyConfig>[1] & { folder?: 'labell
   ['gan baseline on swissroll', { algo: 'gan', dataset: 'swissroll' }],
   ['wgan-gp with warm-up critic on ring8', { algo: 'wgan-gp', dataset: 'ring8', warmupCritic: true, steps: 2 }],
   ['conditional wgan-gp mlp on mnist', { algo: 'wgan-gp', dataset: 'mnist', conditional: true, batch: 4, steps: 3 }],
+  ['conditional wgan-gp mlp with an auxiliary classifier on mnist', { algo: 'wgan-gp', dataset: 'mnist', conditional: true, gCond: 'concat', acWeight: 1, acWeightG: 0.1, batch: 4, steps: 3 }],
   ['wgan dcgan on mnist', { algo: 'wgan', dataset: 'mnist', arch: 'dcgan', hidden: 2, batch: 4, steps: 2 }],
   ['conditional wgan-gp dcgan on a labelled image folder', { algo: 'wgan-gp', arch: 'dcgan', conditional: true, hidden: 2, batch: 4, steps: 2, imageSize: 8, folder: 'labelled' }],
   ['gan mlp on a plain RGB image folder', { algo: 'gan', arch: 'mlp', batch: 4, steps: 2, imageSize: 8, folder: 'plain' }],
@@ -58,6 +59,8 @@ for (const [name, opts] of RUNS) {
       for (const r of records) {
         assert.ok([r.w, r.criticLoss, r.generatorLoss, r.seconds].every(Number.isFinite), JSON.stringify(r));
         assert.equal(r.penalty === null, config.algo !== 'wgan-gp');
+        if (config.acWeight > 0) assert.ok(Number.isFinite(r.classLoss) && r.classLoss! > 0, `classLoss ${r.classLoss}`);
+        else assert.equal(r.classLoss, undefined);
       }
       for (const f of ['curves.png', 'report.md', 'samples/final.png', 'generator/model.json', `checkpoints/step-${String(config.steps).padStart(9, '0')}/state.json`]) {
         assert.ok(existsSync(join(config.out, f)), f);

@@ -6,7 +6,7 @@
  * `[B, H, W, C]` in [-1, 1].
  * Critic: x → Flatten (conditional `concat`: ‖ label embedding) → `layers` × (Dense `hidden`,
  * optional LayerNorm, activation) → Dense 1, linear (conditional `projection`: + ⟨embed(y), φ(x)⟩,
- * Miyato & Koyama 2018).
+ * Miyato & Koyama 2018; with `--ac-weight`, a second output of class logits).
  */
 import * as tf from '@tensorflow/tfjs';
 import { apply, activationLayer, labelEmbedding, type Sym } from './blocks.js';
@@ -46,13 +46,20 @@ export function buildMlpGenerator(spec: NetSpec): tf.LayersModel {
   return tf.model({ inputs, outputs: h, name: 'generator' });
 }
 
-/** The critic's head: Dense 1 on the features, plus the projection term for a conditional critic. */
-export function criticHead(spec: NetSpec, features: Sym, featureDim: number, label: Sym | null): Sym {
-  const out = apply(tf.layers.dense({ units: 1, name: 'd_out' }), features);
-  if (!label || spec.dCond !== 'projection') return out;
-  const { embedded } = labelEmbedding('d_proj', spec.numClasses, featureDim, label);
-  const proj = apply(tf.layers.dot({ axes: 1, name: 'd_projection' }), [features, embedded]);
-  return apply(tf.layers.add({ name: 'd_out_plus_projection' }), [out, proj]);
+/**
+ * The critic's outputs: Dense 1 on the features (the score), plus the projection term for a
+ * conditional `projection` critic; with `spec.auxClassifier` also class logits
+ * `[B, numClasses]` from a second Dense head on the same features (AC-GAN).
+ */
+export function criticHead(spec: NetSpec, features: Sym, featureDim: number, label: Sym | null): Sym[] {
+  let out = apply(tf.layers.dense({ units: 1, name: 'd_out' }), features);
+  if (label && spec.dCond === 'projection') {
+    const { embedded } = labelEmbedding('d_proj', spec.numClasses, featureDim, label);
+    const proj = apply(tf.layers.dot({ axes: 1, name: 'd_projection' }), [features, embedded]);
+    out = apply(tf.layers.add({ name: 'd_out_plus_projection' }), [out, proj]);
+  }
+  if (!spec.auxClassifier || spec.numClasses === 0) return [out];
+  return [out, apply(tf.layers.dense({ units: spec.numClasses, name: 'd_class_logits' }), features)];
 }
 
 export function buildMlpCritic(spec: NetSpec): tf.LayersModel {

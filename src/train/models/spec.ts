@@ -18,6 +18,8 @@ export interface NetSpec {
   criticNorm: CriticNorm;
   /** MLP generator: batch norm between each hidden Dense and its ReLU (DCGAN always has it). */
   gNorm?: GeneratorNorm;
+  /** Conditional critic: a second output, class logits `[B, numClasses]` (AC-GAN head). */
+  auxClassifier?: boolean;
   gCond: GeneratorConditioning;
   dCond: CriticConditioning;
 }
