@@ -139,11 +139,18 @@ export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   return { dir, state, tensors };
 }
 
+/**
+ * Options added after checkpoint format 1 was fixed, with the value that reproduces the behaviour
+ * before they existed: a checkpoint that lacks one was trained with that value.
+ */
+const LATER_FIELD_DEFAULTS: Partial<TrainConfig> = { gNorm: 'none', acWeight: 0, acWeightG: 0 };
+
 /** Refuse to resume with a config that would build different nets, data or random streams. */
 export function checkResumeConfig(config: TrainConfig, saved: Partial<TrainConfig>, dir: string): void {
   for (const k of RESUME_LOCKED_FIELDS) {
-    if (JSON.stringify(config[k]) !== JSON.stringify(saved[k])) {
-      throw new InvalidArgumentError(flagName(k), config[k], `${JSON.stringify(saved[k])}, the value the checkpoint in ${dir} was trained with (or start a new run without --resume)`);
+    const was = k in saved ? saved[k] : LATER_FIELD_DEFAULTS[k];
+    if (JSON.stringify(config[k]) !== JSON.stringify(was)) {
+      throw new InvalidArgumentError(flagName(k), config[k], `${JSON.stringify(was)}, the value the checkpoint in ${dir} was trained with (or start a new run without --resume)`);
     }
   }
 }

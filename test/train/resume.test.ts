@@ -9,7 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, ROOT, tempDir } from './helpers.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import { checkResumeConfig } from '../../src/train/checkpoint.js';
+import { RESUME_LOCKED_FIELDS } from '../../src/train/config.js';
+import { CLI, ROOT, tempDir, tinyConfig } from './helpers.js';
 
 const STEPS = 40;
 
@@ -79,4 +82,18 @@ test('SIGKILL + --resume ends in the same state as an uninterrupted run (cpu: id
   } finally {
     cleanup();
   }
+});
+
+test('a checkpoint written before an option existed resumes with that option at its old behaviour, and only then', () => {
+  const config = tinyConfig('runs/x', { dataset: 'mnist', conditional: true });
+  const saved: Record<string, unknown> = {};
+  for (const k of RESUME_LOCKED_FIELDS) saved[k] = config[k];
+  delete saved.acWeight;
+  delete saved.acWeightG;
+  delete saved.gNorm;
+  assert.doesNotThrow(() => checkResumeConfig(config, saved, 'ck'));
+  const withHead = tinyConfig('runs/x', { dataset: 'mnist', conditional: true, acWeight: 1 });
+  assert.throws(() => checkResumeConfig(withHead, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--ac-weight' && /^0, the value the checkpoint in ck/.test(e.allowed));
+  saved.hidden = 999;
+  assert.throws(() => checkResumeConfig(config, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--hidden');
 });
