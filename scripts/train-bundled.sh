@@ -7,13 +7,14 @@
 #
 # Toys: ring8 and grid25, WGAN-GP and WGAN (weight clipping), seeds 0, 1, 2 — the same nets,
 # batch, steps, learning rate, schedule and data scale for both algorithms, so that the table shows
-# what the penalty buys. Seed 0 of WGAN-GP is shipped as models/ring and models/grid; the other runs
-# are exported to runs/bundled/models/. Each run is measured by src/eval right after its export
-# (2,500 samples, seed 0) and the figures land in its manifest's training.metrics;
-# `node --import tsx scripts/toy-table.ts` prints the table.
+# what the penalty buys. Seed 0 of WGAN-GP is exported as `ring` / `grid` into runs/bundled/ship/
+# (copied to models/ by hand after a look); the other runs are exported to runs/bundled/models/.
+# Each run is measured by src/eval right after its export (2,500 samples, seed 0) and the figures
+# land in its manifest's training.metrics; `node --import tsx scripts/toy-table.ts
+# runs/bundled/ship runs/bundled/models` prints the table.
 #
-# Measured on a shared 2-core machine with the wasm backend: 5–12 minutes per toy run, about
-# TODO minutes for MNIST.
+# Measured on a shared 2-core machine with the wasm backend, three runs side by side: about
+# 24 minutes per ring run and 40 per grid run; about 55 minutes for MNIST.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -21,18 +22,19 @@ npm run build >/dev/null
 wganx() { node dist/cli.js "$@"; }
 mkdir -p runs/bundled
 
-# Points: 2-D latent, 3 × 128 ReLU MLPs, batch 128, 2 critic updates per generator update, Adam
-# (β1 0, β2 0.9) with a linear decay to 0, data multiplied by --data-scale inside training (the
-# exported generator outputs data coordinates).
-COMMON="--arch mlp --batch 128 --hidden 128 --layers 3 --latent 2 --n-critic 2 --lr-schedule linear --sample-every 2000 --checkpoint-every 2000"
-RING="--dataset ring8 $COMMON --lr 1e-3 --data-scale 10 --steps 16000"
-GRID="--dataset grid25 $COMMON --lr 2e-3 --data-scale 2 --steps 14000"
+# Points: 2-D latent, 3 × 128 ReLU MLPs, batch 128, Adam (β1 0, β2 0.9; RMSProp for wgan) with a
+# linear decay to 0, data multiplied by --data-scale inside training (the exported generator
+# outputs data coordinates). Ring: 2 critic updates per generator update, 16,000 steps; grid: 5,
+# 7,000 steps.
+COMMON="--arch mlp --batch 128 --hidden 128 --layers 3 --latent 2 --lr-schedule linear --backend wasm"
+RING="--dataset ring8 $COMMON --n-critic 2 --lr 1e-3 --data-scale 10 --steps 16000 --sample-every 2000 --checkpoint-every 2000"
+GRID="--dataset grid25 $COMMON --lr 1e-3 --data-scale 2.5 --steps 7000 --sample-every 1000 --checkpoint-every 1000"
 
 toy() { # toy <ring|grid> <algo> <seed>
   local data=$1 algo=$2 seed=$3 flags
   [ "$data" = ring ] && flags=$RING || flags=$GRID
   if [ "$algo" = wgan-gp ] && [ "$seed" = 0 ]; then
-    wganx train $flags --algo "$algo" --seed "$seed" --out "runs/bundled/$data" --name "$data" --models-dir models
+    wganx train $flags --algo "$algo" --seed "$seed" --out "runs/bundled/$data" --name "$data" --models-dir runs/bundled/ship
   else
     wganx train $flags --algo "$algo" --seed "$seed" --out "runs/bundled/$data-$algo-s$seed" --models-dir runs/bundled/models
   fi
@@ -49,6 +51,9 @@ if [ "$what" = toys ] || [ "$what" = all ]; then
 fi
 
 if [ "$what" = mnist ] || [ "$what" = all ]; then
-  # Class-conditional MNIST: MLP generator (z ‖ label embedding), projection critic.
-  wganx train --dataset mnist --conditional --algo wgan-gp --arch mlp TODO --out runs/bundled/mnist-cgan --models-dir models
+  # Class-conditional MNIST: MLP generator (z ‖ label embedding), projection critic with an
+  # auxiliary classifier head (AC-GAN weight 1 for both nets).
+  wganx train --dataset mnist --conditional --algo wgan-gp --arch mlp --steps 4000 --batch 64 --latent 64 --hidden 256 \
+    --lr 2e-4 --beta1 0.5 --lr-schedule linear --g-cond concat --ac-weight 1 --sample-every 500 --checkpoint-every 500 \
+    --backend wasm --name mnist-cgan --out runs/bundled/mnist-cgan --models-dir runs/bundled/ship
 fi
