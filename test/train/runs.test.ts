@@ -96,6 +96,19 @@ test('export: a ring generator trained with --data-scale outputs data coordinate
   }
 });
 
+test('export: an MLP generator with batch norm (--g-norm batch) exports, parity-checked, with its option in the manifest', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const config = tinyConfig(join(dir, 'ring-bn'), { gNorm: 'batch', modelsDir: join(dir, 'models'), steps: 3 });
+    const result = await train(config, { progress: false, log: () => {} });
+    const manifest = parseManifest(JSON.parse(readFileSync(join(result.exportDir!, 'manifest.json'), 'utf8')));
+    assert.equal((manifest.training?.hyperparameters as Record<string, unknown>).gNorm, 'batch');
+    assert.ok(existsSync(join(result.exportDir!, 'generator.onnx')));
+  } finally {
+    cleanup();
+  }
+});
+
 test('export: a conditional MNIST generator takes z and an integer label', async () => {
   const { dir, cleanup } = tempDir();
   try {
