@@ -4,7 +4,7 @@
  * of the toy MLPs and of the MNIST conditional MLP, alternating backends round by round, and
  * prints the median milliseconds and the cpu/wasm ratio side by side.
  *
- *   node --import tsx bench/train-backends.bench.ts [--rounds 3] [--iters 5]
+ *   node --import tsx bench/train-backends.bench.ts [--rounds 3] [--iters 5] [--only <text in a case label>]
  */
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/train/backend.js';
@@ -58,7 +58,9 @@ async function timeIteration(config: TrainConfig, backend: 'cpu' | 'wasm'): Prom
 registerTrainingGradients();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`WGAN-GP iteration (5 critic + 1 generator update), median of ${ROUNDS} rounds × ${ITERS} iterations, 1 thread`);
-for (const c of CASES) {
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : null;
+for (const c of CASES.filter((k) => only === null || k.label.includes(only))) {
   const config = resolveTrainConfig({ ...c.opts, out: 'runs/bench', algo: 'wgan-gp' });
   const times: Record<'cpu' | 'wasm', number[]> = { cpu: [], wasm: [] };
   for (let r = 0; r < ROUNDS; r++) for (const b of r % 2 ? (['wasm', 'cpu'] as const) : (['cpu', 'wasm'] as const)) times[b].push(await timeIteration(config, b));
