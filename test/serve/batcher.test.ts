@@ -55,7 +55,9 @@ const tick = () => new Promise((r) => setTimeout(r, 1));
 
 test('requests queued together leave in one batch, each gets exactly its rows', async () => {
   const be = new FakeBackend();
-  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 100 });
+  // The third request fills the batch (6 rows): it leaves at once, never by the delay timer, so a
+  // slow machine cannot split it (a GC pause between submits used to exceed a 5 ms delay).
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 100, maxBatch: 6, maxQueueDelayMs: 60_000 });
   const results = await Promise.all([
     b.submit({ rows: 2, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null }),
     b.submit({ rows: 3, source: { kind: 'seeded', seed: 2, start: 10 }, labels: null }),
