@@ -48,7 +48,7 @@ export function formatSummary(s: RunSummary): string {
     `- command: \`${c.command}\``,
     `- data: ${c.dataset} — ${s.datasetDescription}`,
     `- algorithm: ${c.algo} (${c.optimizer}, lr ${c.lr}${c.optimizer === 'adam' ? `, β1 ${c.beta1}, β2 ${c.beta2}` : `, α ${c.beta2}`}${c.algo === 'wgan-gp' ? `, λ ${c.lambda}` : ''}${c.algo === 'wgan' ? `, clip ${c.clip}` : ''}, n_critic ${c.nCritic}${c.warmupCritic ? ' with warm-up' : ''}, lr schedule ${c.lrSchedule})`,
-    `- nets: ${c.arch}${c.conditional ? ` conditional (G ${c.gCond}, D ${c.dCond})` : ''}, hidden ${c.hidden}${c.arch === 'mlp' ? ` × ${c.layers} layers` : ''}, critic ${c.criticActivation}${c.criticNorm === 'layer' ? ' + layer norm' : ''}, latent ${c.latent}, batch ${c.batch}${c.dataScale !== 1 ? `, data × ${c.dataScale} inside training` : ''}`,
+    `- nets: ${c.arch}${c.conditional ? ` conditional (G ${c.gCond}, D ${c.dCond}${c.acWeight > 0 ? `, classifier head: weight ${c.acWeight} in D, ${c.acWeightG} in G` : ''})` : ''}, hidden ${c.hidden}${c.arch === 'mlp' ? ` × ${c.layers} layers` : ''}${c.gNorm === 'batch' ? ', G batch norm' : ''}, critic ${c.criticActivation}${c.criticNorm === 'layer' ? ' + layer norm' : ''}, latent ${c.latent}, batch ${c.batch}${c.dataScale !== 1 ? `, data × ${c.dataScale} inside training` : ''}`,
     `- backend: ${s.backend.name} (${s.backend.reason})`,
     `- steps: ${s.stepsDone} generator updates in ${s.seconds.toFixed(1)} s (${(s.stepsDone / Math.max(s.seconds, 1e-9)).toFixed(2)} steps/s, seed ${c.seed})`,
     `- W estimate: ${fmt(firstW)} over the first ${first.length} steps → ${fmt(fin?.w)} over the last ${Math.min(FINAL_WINDOW, s.records.length)}`,

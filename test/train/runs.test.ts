@@ -68,7 +68,9 @@ for (const [name, opts] of RUNS) {
       if (config.sampleEvery) assert.ok(existsSync(join(config.out, 'samples', 'step-0000002.png')));
       const meta = await sharp(join(config.out, 'samples', 'final.png')).metadata();
       assert.ok(meta.width! > 20 && meta.height! > 20);
-      assert.match(readFileSync(join(config.out, 'report.md'), 'utf8'), new RegExp(`backend: cpu`));
+      const report = readFileSync(join(config.out, 'report.md'), 'utf8');
+      assert.match(report, new RegExp(`backend: cpu`));
+      if (config.acWeight > 0) assert.match(report, /classifier head: weight 1 in D, 0\.1 in G/);
     } finally {
       cleanup();
     }
