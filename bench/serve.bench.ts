@@ -13,7 +13,10 @@
  *
  * Rounds interleave the contenders so that machine noise hits them alike; medians are printed.
  *
- *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist]
+ * `--device` (default cpu) picks the execution provider of both the engine and the bare session
+ * (auto as `wganx serve` does it: CUDA, then WebGPU, then CPU).
+ *
+ *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist --device cpu]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
@@ -30,7 +33,7 @@ import { sampleLatents } from '../src/core/latent.js';
 import { exportModel } from '../src/export/index.js';
 import { createApp } from '../src/serve/app.js';
 import { Engine } from '../src/serve/engine.js';
-import { resolveServeOptions, silentLogger } from '../src/serve/options.js';
+import { resolveServeOptions, silentLogger, type DeviceRequest } from '../src/serve/options.js';
 import { BENCH_LATENT, dcganGenerator, median } from './common.js';
 
 const { values: args } = parseArgs({
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
     'engine-ms': { type: 'string', default: '2000' },
     model: { type: 'string' },
     threads: { type: 'string', default: '1' },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -128,12 +132,12 @@ if (args.model) {
   await exportModel(dcganGenerator(), join(modelsDir, name), { name });
 }
 const onnxPath = join(modelsDir, name, 'generator.onnx');
-const common = { modelsDir, device: 'cpu' as const, reloadIntervalMs: 0, threads: THREADS };
+const common = { modelsDir, device: args.device as DeviceRequest /* validated by resolveServeOptions */, reloadIntervalMs: 0, threads: THREADS };
 const on = await Engine.start(resolveServeOptions({ ...common, maxBatch: 64 }), { logger: silentLogger }); // the server's defaults
 const off = await Engine.start(resolveServeOptions({ ...common, maxBatch: 1 }), { logger: silentLogger });
 if (!on.registry.get(name)) throw new Error(`model ${name} did not load: ${on.registry.entry(name)?.reason}`);
 const bare = await ort.InferenceSession.create(onnxPath, {
-  executionProviders: ['cpu'],
+  executionProviders: on.device.providers, // the device the engine chose
   intraOpNumThreads: THREADS,
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
@@ -143,6 +147,7 @@ const manifest = on.registry.get(name)!.manifest;
 const zName = manifest.inputs.find((i) => i.role === 'latent')!.name;
 const dim = manifest.latent.dim;
 console.log(`bench:serve — model ${name} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
+console.log(`device ${on.device.device} (requested ${on.device.requested}; providers ${on.device.providers.join(', ')})${on.device.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('')}`);
 console.log(`${ROUNDS} interleaved rounds; engine ~${ENGINE_MS} ms per contender, HTTP ${DURATION_S} s per run; ${THREADS} intra-op thread(s)\n`);
 
 // ── 1. engine vs bare session at batch 64 ─────────────────────────────────────────────────────

@@ -1,0 +1,151 @@
+/**
+ * bench:providers — every execution provider that `wganx serve --device` offers, side by side on
+ * the same ONNX files: bare onnxruntime-node sessions, samples/s at several batch sizes, and the
+ * largest difference of each provider's output from the CPU provider's on the same inputs.
+ *
+ * Models: every folder under --models (default models/, the bundled generators) plus the random
+ * DCGAN generator of bench:serve (latent 100 → 28×28×1, conv-transpose layers: the shape of model
+ * a GPU helps most). A device that is not usable here (no CUDA provider library, no WebGPU
+ * adapter) is listed with the reason and skipped. Rounds interleave the devices; medians printed.
+ *
+ *   npm run bench:providers [-- --devices cuda,webgpu,cpu --batches 1,64,1024 --rounds 3 --ms 1000 --threads 0]
+ *
+ * --threads 0 (default) gives the CPU provider every core, as a user serving on CPU would.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sampleLatents } from '../src/core/latent.js';
+import { exportModel } from '../src/export/index.js';
+import { DEVICE_PROVIDERS, probeDevice } from '../src/serve/device.js';
+import type { Device } from '../src/serve/options.js';
+import { dcganGenerator, median } from './common.js';
+
+const { values: args } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'models' },
+    devices: { type: 'string', default: 'cuda,webgpu,cpu' },
+    batches: { type: 'string', default: '1,64,1024' },
+    rounds: { type: 'string', default: '3' },
+    ms: { type: 'string', default: '1000' },
+    threads: { type: 'string', default: '0' },
+    dcgan: { type: 'boolean', default: true },
+  },
+  allowNegative: true,
+});
+const ROUNDS = Number(args.rounds);
+const MS = Number(args.ms);
+const THREADS = Number(args.threads) || availableParallelism();
+const BATCHES = args.batches!.split(',').map(Number);
+const requested = args.devices!.split(',') as Device[];
+for (const d of requested) {
+  if (!(d in DEVICE_PROVIDERS)) throw new Error(`--devices: "${d}" is not a device; allowed: ${Object.keys(DEVICE_PROVIDERS).join(', ')}`);
+}
+if (BATCHES.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batches: "${args.batches}" must be positive integers separated by commas`);
+
+interface Model {
+  name: string;
+  path: string;
+  zName: string;
+  dim: number;
+  label: { name: string; dtype: string; classes: number } | null;
+  output: string;
+}
+
+function readModel(dir: string, name: string): Model {
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const z = m.inputs.find((i: { role: string }) => i.role === 'latent');
+  const l = m.inputs.find((i: { role: string }) => i.role === 'label');
+  return {
+    name,
+    path: join(dir, m.export?.file ?? 'generator.onnx'),
+    zName: z.name,
+    dim: m.latent.dim,
+    label: l ? { name: l.name, dtype: l.dtype, classes: m.conditional.numClasses } : null,
+    output: m.outputs[0].name,
+  };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'wganx-bench-providers-'));
+const models: Model[] = [];
+if (existsSync(args.models!)) {
+  for (const e of readdirSync(args.models!, { withFileTypes: true })) {
+    if (e.isDirectory() && existsSync(join(args.models!, e.name, 'manifest.json'))) models.push(readModel(join(args.models!, e.name), e.name));
+  }
+}
+if (args.dcgan) {
+  await tf.setBackend('cpu');
+  const dir = join(tmp, 'dcgan');
+  const g = dcganGenerator();
+  await exportModel(g, dir, { name: 'dcgan' });
+  g.dispose();
+  models.push(readModel(dir, 'dcgan (random weights)'));
+}
+
+function feeds(m: Model, rows: number): Record<string, ort.Tensor> {
+  const f: Record<string, ort.Tensor> = { [m.zName]: new ort.Tensor('float32', sampleLatents({ seed: 0, start: 0, count: rows, dim: m.dim }), [rows, m.dim]) };
+  if (m.label) {
+    const ys = Array.from({ length: rows }, (_, i) => i % m.label!.classes);
+    f[m.label.name] = m.label.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ys, BigInt), [rows, 1]) : new ort.Tensor('int32', Int32Array.from(ys), [rows, 1]);
+  }
+  return f;
+}
+
+// ── which devices work here ───────────────────────────────────────────────────────────────────
+console.log(`bench:providers — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}; CPU provider with ${THREADS} thread(s)`);
+const devices: Device[] = [];
+for (const d of requested) {
+  const reason = d === 'cpu' ? null : await probeDevice(d);
+  console.log(`  ${d.padEnd(6)} ${reason === null ? 'usable' : `refused: ${reason}`}`);
+  if (reason === null) devices.push(d);
+}
+if (!devices.includes('cpu')) devices.push('cpu'); // the reference for the differences
+console.log(`${ROUNDS} interleaved rounds, ~${MS} ms per device and batch\n`);
+
+async function rate(s: ort.InferenceSession, f: Record<string, ort.Tensor>, rows: number): Promise<number> {
+  let n = 0;
+  const t0 = performance.now();
+  do {
+    await s.run(f);
+    n++;
+  } while (performance.now() - t0 < MS || n < 3);
+  return (n * rows) / ((performance.now() - t0) / 1000);
+}
+
+console.log(`model                      batch  ${devices.map((d) => `${d} samples/s`.padStart(18)).join('')}  ${devices.filter((d) => d !== 'cpu').map((d) => `${d}/cpu  max|${d}−cpu|`.padStart(26)).join('')}`);
+for (const m of models) {
+  const sessions = new Map<Device, ort.InferenceSession>();
+  for (const d of devices) {
+    sessions.set(d, await ort.InferenceSession.create(m.path, {
+      executionProviders: [...DEVICE_PROVIDERS[d]],
+      intraOpNumThreads: THREADS,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    }));
+  }
+  for (const rows of BATCHES) {
+    const f = feeds(m, rows);
+    const outs = new Map<Device, Float32Array>();
+    for (const [d, s] of sessions) outs.set(d, (await s.run(f))[m.output].data as Float32Array); // warm-up + outputs
+    const rates = new Map<Device, number[]>(devices.map((d) => [d, []]));
+    for (let r = 0; r < ROUNDS; r++) for (const [d, s] of sessions) rates.get(d)!.push(await rate(s, f, rows));
+    const ref = outs.get('cpu')!;
+    const cols = devices.map((d) => median(rates.get(d)!).toFixed(0).padStart(18)).join('');
+    const cmp = devices
+      .filter((d) => d !== 'cpu')
+      .map((d) => {
+        const o = outs.get(d)!;
+        let diff = 0;
+        for (let i = 0; i < ref.length; i++) diff = Math.max(diff, Math.abs(o[i] - ref[i]));
+        const ratio = median(rates.get(d)!.map((x, i) => x / rates.get('cpu')![i]));
+        return `${(ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)).padStart(10)}×  ${diff.toExponential(1).padStart(12)}`;
+      })
+      .join('');
+    console.log(`${m.name.slice(0, 26).padEnd(26)} ${String(rows).padStart(6)}  ${cols}  ${cmp}`);
+  }
+  for (const s of sessions.values()) await s.release();
+}
+rmSync(tmp, { recursive: true, force: true });
