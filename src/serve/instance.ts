@@ -7,6 +7,7 @@
  *   await inst.close();
  */
 import { Worker } from 'node:worker_threads';
+import { GpuTurns } from './gpu-turns.js';
 import type { Segment, SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
 
 /** The worker file sits beside this one: .js when built, .ts when run from source under tsx. */
@@ -59,8 +60,8 @@ export class SessionInstance implements InferenceBackend {
   private readonly pending = new Map<number, Pending>();
   private dead: Error | null = null;
 
-  /** Serialises runs of every WebGPU session in the process (see {@link run}). */
-  private static gpuQueue: Promise<void> = Promise.resolve();
+  /** Turns on the process's WebGPU device, shared by every WebGPU session (see {@link run}). */
+  private static readonly gpuTurns = new GpuTurns<SessionInstance>();
 
   private constructor(
     private readonly worker: Worker,
@@ -117,10 +118,14 @@ export class SessionInstance implements InferenceBackend {
 
   run(batch: BatchInput): Promise<BatchOutput> {
     if (!this.exclusive) return this.post(batch);
-    // Runs on a shared GPU context go one at a time across all sessions of the process.
-    const run = SessionInstance.gpuQueue.then(() => this.post(batch));
-    SessionInstance.gpuQueue = run.then(() => undefined, () => undefined);
-    return run;
+    // Runs of different sessions on the shared GPU context must not overlap; this session's own
+    // runs may queue in its worker behind each other (the batcher pipelines full batches).
+    const turns = SessionInstance.gpuTurns;
+    return turns.acquire(this).then(() => {
+      const run = this.post(batch);
+      run.then(() => turns.release(), () => turns.release());
+      return run;
+    });
   }
 
   private post(batch: BatchInput): Promise<BatchOutput> {

@@ -100,10 +100,18 @@ test('an explicit device that is unavailable fails with one clear line and exit 
   assert.match(missing.stderr, /--models: ".*nope" is not allowed; expected an existing folder/);
 });
 
+/** The float32 payload of a .npy response. */
+function npyFloats(body: ArrayBuffer): Float32Array {
+  const buf = Buffer.from(body);
+  const headerLen = buf.readUInt16LE(8);
+  return new Float32Array(buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length));
+}
+
 test('WebGPU provider through SwiftShader gives the CPU provider outputs within 1e-3', async () => {
   assert.ok(existsSync(SWIFTSHADER_ICD), `${SWIFTSHADER_ICD} is missing: install Debian's chromium package (.ci/run does)`);
   const env = { LD_LIBRARY_PATH: CHROMIUM_LIBS, VK_ICD_FILENAMES: SWIFTSHADER_ICD };
-  const s = await serve(['--device', 'webgpu'], env);
+  // --max-batch 16: the larger requests below split into full batches that queue behind each other.
+  const s = await serve(['--device', 'webgpu', '--max-batch', '16'], env);
   try {
     const models = await (await fetch(`${s.base}/v1/models`)).json();
     assert.equal(models.device.device, 'webgpu');
@@ -115,10 +123,18 @@ test('WebGPU provider through SwiftShader gives the CPU provider outputs within 
     const labels = [0, 1, 2, 1, 0, 2, 2, 1];
     const pets = await postJson(`${s.base}/v1/models/pets/samples`, { n: 8, seed: 9, format: 'npy', labels });
     assert.equal(pets.status, 200);
-    const buf = Buffer.from(await pets.arrayBuffer());
-    const headerLen = buf.readUInt16LE(8);
-    const data = new Float32Array(buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length));
-    assertClose(data, await reference(join(fx.models, 'pets'), 9, 0, 8, labels), 1e-3, 'pets on webgpu vs cpu');
+    assertClose(npyFloats(await pets.arrayBuffer()), await reference(join(fx.models, 'pets'), 9, 0, 8, labels), 1e-3, 'pets on webgpu vs cpu');
+    // Both models at once, several requests each: a session's batches pipeline in its worker while
+    // the two sessions take turns on the shared device; every answer still matches the CPU's.
+    const seeds = [11, 12, 13, 14];
+    const [rings, petsAll] = await Promise.all([
+      Promise.all(seeds.map(async (seed) => (await postJson(`${s.base}/v1/models/ring/samples`, { n: 40, seed, format: 'json' })).json())),
+      Promise.all(seeds.map(async (seed) => npyFloats(await (await postJson(`${s.base}/v1/models/pets/samples`, { n: 24, seed, format: 'npy', labels: [...labels, ...labels, ...labels] })).arrayBuffer()))),
+    ]);
+    for (const [i, seed] of seeds.entries()) {
+      assertClose(rings[i].samples.flatMap((x: { point: number[] }) => x.point), await reference(join(fx.models, 'ring'), seed, 0, 40), 1e-3, `concurrent ring seed ${seed}`);
+      assertClose(petsAll[i], await reference(join(fx.models, 'pets'), seed, 0, 24, [...labels, ...labels, ...labels]), 1e-3, `concurrent pets seed ${seed}`);
+    }
   } finally {
     s.child.kill('SIGTERM');
     assert.equal(await s.exit, 0);
