@@ -33,49 +33,45 @@ const TWO_POW_32 = 4294967296;
 /** Stream ids (the counter's last word) keep the sequences of each use independent. */
 const STREAM = { normal: 0, uniform: 1, choice: 2 } as const;
 
-/** 32×32 → 64-bit multiply; returns [hi, lo] as unsigned 32-bit integers. */
-function mulhilo(a: number, b: number, out: Uint32Array, at: number): void {
+/** High 32 bits of the unsigned 64-bit product a·b (a, b unsigned 32-bit), in 16-bit halves. */
+function mulhi(a: number, b: number): number {
   const al = a & 0xffff;
   const ah = a >>> 16;
   const bl = b & 0xffff;
   const bh = b >>> 16;
-  const ll = al * bl;
   const lh = al * bh;
   const hl = ah * bl;
-  const hh = ah * bh;
-  const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
-  out[at] = hh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16);
-  out[at + 1] = Math.imul(a, b);
+  const mid = ((al * bl) >>> 16) + (lh & 0xffff) + (hl & 0xffff);
+  return (ah * bh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
 }
 
 /**
  * Philox4x32-10 block function: encrypts the 128-bit counter `ctr` under the 64-bit key and
- * writes four 32-bit words to `out`.
+ * writes four 32-bit words to `out` (from `at`). Allocation-free: it runs once per four latents.
  */
-export function philox4x32(ctr: ArrayLike<number>, key0: number, key1: number, out: Uint32Array): void {
+export function philox4x32(ctr: ArrayLike<number>, key0: number, key1: number, out: Uint32Array, at = 0): void {
   let c0 = ctr[0] >>> 0;
   let c1 = ctr[1] >>> 0;
   let c2 = ctr[2] >>> 0;
   let c3 = ctr[3] >>> 0;
   let k0 = key0 >>> 0;
   let k1 = key1 >>> 0;
-  const p = new Uint32Array(4);
   for (let r = 0; r < PHILOX_ROUNDS; r++) {
-    mulhilo(PHILOX_M0, c0, p, 0);
-    mulhilo(PHILOX_M1, c2, p, 2);
-    const n0 = (p[2] ^ c1 ^ k0) >>> 0;
-    const n2 = (p[0] ^ c3 ^ k1) >>> 0;
-    c0 = n0;
-    c1 = p[3];
-    c2 = n2;
-    c3 = p[1];
+    const hi0 = mulhi(PHILOX_M0, c0);
+    const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
+    const hi1 = mulhi(PHILOX_M1, c2);
+    const lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
+    c0 = (hi1 ^ c1 ^ k0) >>> 0;
+    c1 = lo1;
+    c2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c3 = lo0;
     k0 = (k0 + PHILOX_W0) >>> 0;
     k1 = (k1 + PHILOX_W1) >>> 0;
   }
-  out[0] = c0;
-  out[1] = c1;
-  out[2] = c2;
-  out[3] = c3;
+  out[at] = c0;
+  out[at + 1] = c1;
+  out[at + 2] = c2;
+  out[at + 3] = c3;
 }
 
 function checkCounter(field: string, value: number): void {
