@@ -134,10 +134,13 @@ if (args.model) {
 const onnxPath = join(modelsDir, name, 'generator.onnx');
 const common = { modelsDir, device: args.device as DeviceRequest /* validated by resolveServeOptions */, reloadIntervalMs: 0, threads: THREADS };
 const on = await Engine.start(resolveServeOptions({ ...common, maxBatch: 64 }), { logger: silentLogger }); // the server's defaults
-const off = await Engine.start(resolveServeOptions({ ...common, maxBatch: 1 }), { logger: silentLogger });
 if (!on.registry.get(name)) throw new Error(`model ${name} did not load: ${on.registry.entry(name)?.reason}`);
+/** Where the batching engine runs the model (auto compares a GPU with the CPU per model). */
+const modelDevice = on.registry.get(name)!.device;
+// Batching off runs on that same device: auto would choose again for batch 1 (often the CPU).
+const off = await Engine.start(resolveServeOptions({ ...common, device: modelDevice.device, maxBatch: 1 }), { logger: silentLogger });
 const bare = await ort.InferenceSession.create(onnxPath, {
-  executionProviders: on.device.providers, // the device the engine chose
+  executionProviders: modelDevice.providers, // the engine's device for this model
   intraOpNumThreads: THREADS,
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
@@ -147,7 +150,7 @@ const manifest = on.registry.get(name)!.manifest;
 const zName = manifest.inputs.find((i) => i.role === 'latent')!.name;
 const dim = manifest.latent.dim;
 console.log(`bench:serve — model ${name} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
-console.log(`device ${on.device.device} (requested ${on.device.requested}; providers ${on.device.providers.join(', ')})${on.device.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('')}`);
+console.log(`device ${modelDevice.device} (requested ${on.device.requested}; providers ${modelDevice.providers.join(', ')})${modelDevice.choice ? `; ${modelDevice.choice}` : ''}${on.device.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('')}`);
 console.log(`${ROUNDS} interleaved rounds; engine ~${ENGINE_MS} ms per contender, HTTP ${DURATION_S} s per run; ${THREADS} intra-op thread(s)\n`);
 
 // ── 1. engine vs bare session at batch 64 ─────────────────────────────────────────────────────

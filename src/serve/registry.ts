@@ -174,7 +174,7 @@ export class ModelRegistry {
       entry.state = 'ready';
       entry.reason = null;
       entry.reloadError = null;
-      this.logger.info(`${previous ? 'replaced' : 'loaded'} model "${name}" version ${model.manifest.version} (sha256 ${model.sha256.slice(0, 12)}…, warm-up ${model.warmupMs.toFixed(0)} ms)`);
+      this.logger.info(`${previous ? 'replaced' : 'loaded'} model "${name}" version ${model.manifest.version} (sha256 ${model.sha256.slice(0, 12)}…, warm-up ${model.warmupMs.toFixed(0)} ms; device ${model.device.choice ?? model.device.device})`);
       if (previous) this.retire(previous);
     } catch (err) {
       if (previous) {
