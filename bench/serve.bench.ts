@@ -168,7 +168,7 @@ function bareFeeds(rows: number): Record<string, ort.Tensor> {
 }
 const feeds = bareFeeds(ENGINE_BATCH);
 const model = on.registry.get(name)!;
-/** The bare session drawing fresh latents before each run, on its own thread, as the engine's worker does. */
+/** The bare session drawing fresh latents before each run on the thread that runs it (here the bench's), as the engine's worker does. */
 const bareFreshRates: number[] = [];
 const freshFeeds = (): Record<string, ort.Tensor> => ({ ...feeds, [zName]: new ort.Tensor('float32', sampleLatents({ seed: seed++, start: 0, count: ENGINE_BATCH, dim }), [ENGINE_BATCH, dim]) });
 for (let r = 0; r < ROUNDS; r++) {

@@ -67,17 +67,22 @@ export interface LoadedModel {
 /** Timed runs per device when `auto` compares a GPU with the CPU for a model. */
 const COMPARE_RUNS = 3;
 
-/** Samples/s of `backend` at `rows` rows (best of {@link COMPARE_RUNS} runs, after one warm-up run). */
+/**
+ * Samples/s of `backend` at `rows` rows: the best of {@link COMPARE_RUNS} runs after one warm-up,
+ * timed inside the worker (`computeMs`), so that waiting for the shared GPU — the old version of a
+ * model being replaced may still be serving — does not count as compute.
+ */
 async function samplesPerSecond(backend: InferenceBackend, rows: number, spec: SessionSpec): Promise<number> {
   const batch = () => ({ rows, segments: [{ kind: 'seeded' as const, seed: 0, start: 0, count: rows }], labels: spec.label ? new Int32Array(rows) : null });
   await backend.run(batch());
   let best = Infinity;
-  for (let i = 0; i < COMPARE_RUNS; i++) {
-    const t0 = performance.now();
-    await backend.run(batch());
-    best = Math.min(best, performance.now() - t0);
-  }
+  for (let i = 0; i < COMPARE_RUNS; i++) best = Math.min(best, (await backend.run(batch())).computeMs);
   return rows / (Math.max(best, 1e-3) / 1000);
+}
+
+/** A one-row run: the first run allocates buffers (and compiles shaders on WebGPU). */
+function warmUpRun(spec: SessionSpec) {
+  return { rows: 1, segments: [{ kind: 'seeded' as const, seed: 0, start: 0, count: 1 }], labels: spec.label ? new Int32Array(1) : null };
 }
 
 /** Session inputs/outputs from the manifest; only float32 outputs and int labels are served. */
@@ -141,7 +146,7 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
     const expected = expectedRowShape(manifest);
     let rowShape: number[] = [];
     for (const b of backends) {
-      const out = await b.run({ rows: 1, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 1 }], labels: spec.label ? new Int32Array(1) : null });
+      const out = await b.run(warmUpRun(spec));
       const got = out.dims.slice(1);
       const fits = got.length === expected.length && got.every((d, i) => typeof expected[i] !== 'number' || expected[i] === d);
       if (!fits) throw new ModelLoadError(`warm-up output has shape [${out.dims.join(', ')}], manifest.json says [${manifest.outputs[0].shape.join(', ')}]`);
@@ -155,23 +160,29 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
       const gpu = ctx.device.device;
       const sessionOpts = (providers: string[]) => ({ model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), providers, threads: ctx.threads, spec, label: `${name}/${file}` });
       const gpuRate = await samplesPerSecond(backends[0], rows, spec);
-      const cpu = await create(sessionOpts([...DEVICE_PROVIDERS.cpu]));
-      let cpuRate: number;
+      // The CPU trial is optional: if it fails (say, out of memory at this batch size), stay on the GPU.
+      let cpu: InferenceBackend | null = null;
+      let cpuRate: number | null = null;
+      let trialError = '';
       try {
+        cpu = await create(sessionOpts([...DEVICE_PROVIDERS.cpu]));
         cpuRate = await samplesPerSecond(cpu, rows, spec);
       } catch (err) {
-        await cpu.close();
-        throw err;
+        trialError = (err as Error).message;
       }
-      const figures = `${Math.round(cpuRate)} samples/s on cpu vs ${Math.round(gpuRate)} on ${gpu} at batch ${rows}`;
-      if (cpuRate > gpuRate) {
+      const figures = `${Math.round(cpuRate ?? 0)} samples/s on cpu vs ${Math.round(gpuRate)} on ${gpu} at batch ${rows}`;
+      if (cpu && cpuRate !== null && cpuRate > gpuRate) {
         const gpuBackends = backends.splice(0, backends.length, cpu);
         await Promise.all(gpuBackends.map((b) => b.close()));
-        for (let i = 1; i < ctx.instances; i++) backends.push(await create(sessionOpts([...DEVICE_PROVIDERS.cpu])));
+        for (let i = 1; i < ctx.instances; i++) {
+          const extra = await create(sessionOpts([...DEVICE_PROVIDERS.cpu]));
+          backends.push(extra);
+          await extra.run(warmUpRun(spec));
+        }
         device = { device: 'cpu', providers: [...DEVICE_PROVIDERS.cpu], choice: `cpu: faster for this model (${figures})` };
       } else {
-        await cpu.close();
-        device = { ...device, choice: `${gpu}: faster for this model (${figures})` };
+        await cpu?.close();
+        device = { ...device, choice: cpuRate === null ? `${gpu}: the CPU trial failed (${trialError})` : `${gpu}: faster for this model (${figures})` };
       }
     }
     const batcher = new DynamicBatcher(name, backends, { ...ctx.batcher, dim: manifest.latent.dim }, ctx.hooks(name));

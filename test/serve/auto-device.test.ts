@@ -19,9 +19,10 @@ function slowOn(label: string, providers: string[]): boolean {
   return label.startsWith('ring/') ? providers.includes('webgpu') : providers[0] === 'cpu';
 }
 
-function fakeGpu() {
+function fakeGpu(failCpuFor: string | null = null) {
   const created: { label: string; providers: string[]; closed: boolean }[] = [];
   const createBackend = async (o: { model: Uint8Array; providers: string[]; threads: number; spec: never; label: string }): Promise<InferenceBackend> => {
+    if (failCpuFor && o.label.startsWith(`${failCpuFor}/`) && o.providers[0] === 'cpu') throw new Error('out of memory (simulated)');
     const real = await SessionInstance.create({ ...o, providers: ['cpu'] });
     const rec = { label: o.label, providers: o.providers, closed: false };
     created.push(rec);
@@ -29,7 +30,8 @@ function fakeGpu() {
     return {
       run: async (batch) => {
         if (delay) await sleep(delay);
-        return real.run(batch);
+        const out = await real.run(batch);
+        return { ...out, computeMs: out.computeMs + delay }; // the worker's own timing sees the slowness
       },
       close: async () => {
         rec.closed = true;
@@ -85,6 +87,22 @@ test('an explicit --device is never second-guessed', async () => {
     assert.equal(ring.device.device, 'webgpu');
     assert.equal(ring.device.choice, null);
     assert.equal(gpu.created.filter((c) => c.providers[0] === 'cpu').length, 0, 'no CPU trial session');
+  } finally {
+    await engine.close();
+    fx.cleanup();
+  }
+});
+
+test('a failed CPU trial leaves the model on the GPU, with the reason', async () => {
+  const fx = await fixtureModels(['ring']);
+  const gpu = fakeGpu('ring');
+  const engine = await Engine.start(testOptions(fx.models, { device: 'auto' }), { logger: silentLogger, probe: gpu.probe, createBackend: gpu.createBackend });
+  try {
+    const ring = engine.registry.get('ring')!;
+    assert.equal(ring.device.device, 'webgpu');
+    assert.equal(ring.device.choice, 'webgpu: the CPU trial failed (out of memory (simulated))');
+    const r = await request(createApp(engine)).post('/v1/models/ring/samples').send({ n: 2, seed: 1, format: 'json' }).expect(200);
+    assert.equal(r.body.samples.length, 2);
   } finally {
     await engine.close();
     fx.cleanup();
