@@ -20,8 +20,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sampleLatents } from '../src/core/latent.js';
 import { exportModel } from '../src/export/index.js';
+import { parseManifest } from '../src/core/manifest.js';
 import { DEVICE_PROVIDERS, probeDevice } from '../src/serve/device.js';
+import { sessionSpec } from '../src/serve/model.js';
 import type { Device } from '../src/serve/options.js';
+import type { SessionSpec } from '../src/serve/protocol.js';
 import { dcganGenerator, median } from './common.js';
 
 const { values: args } = parseArgs({
@@ -49,24 +52,13 @@ if (BATCHES.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batch
 interface Model {
   name: string;
   path: string;
-  zName: string;
-  dim: number;
-  label: { name: string; dtype: string; classes: number } | null;
-  output: string;
+  spec: SessionSpec;
+  classes: number;
 }
 
 function readModel(dir: string, name: string): Model {
-  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-  const z = m.inputs.find((i: { role: string }) => i.role === 'latent');
-  const l = m.inputs.find((i: { role: string }) => i.role === 'label');
-  return {
-    name,
-    path: join(dir, m.export?.file ?? 'generator.onnx'),
-    zName: z.name,
-    dim: m.latent.dim,
-    label: l ? { name: l.name, dtype: l.dtype, classes: m.conditional.numClasses } : null,
-    output: m.outputs[0].name,
-  };
+  const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')), join(dir, 'manifest.json'));
+  return { name, path: join(dir, manifest.export.file), spec: sessionSpec(manifest), classes: manifest.conditional?.numClasses ?? 0 };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'wganx-bench-providers-'));
@@ -86,10 +78,11 @@ if (args.dcgan) {
 }
 
 function feeds(m: Model, rows: number): Record<string, ort.Tensor> {
-  const f: Record<string, ort.Tensor> = { [m.zName]: new ort.Tensor('float32', sampleLatents({ seed: 0, start: 0, count: rows, dim: m.dim }), [rows, m.dim]) };
-  if (m.label) {
-    const ys = Array.from({ length: rows }, (_, i) => i % m.label!.classes);
-    f[m.label.name] = m.label.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ys, BigInt), [rows, 1]) : new ort.Tensor('int32', Int32Array.from(ys), [rows, 1]);
+  const { latent, label } = m.spec;
+  const f: Record<string, ort.Tensor> = { [latent.name]: new ort.Tensor('float32', sampleLatents({ seed: 0, start: 0, count: rows, dim: latent.dim, distribution: latent.distribution }), [rows, latent.dim]) };
+  if (label) {
+    const ys = Array.from({ length: rows }, (_, i) => i % m.classes);
+    f[label.name] = label.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ys, BigInt), [rows, 1]) : new ort.Tensor('int32', Int32Array.from(ys), [rows, 1]);
   }
   return f;
 }
@@ -129,7 +122,7 @@ for (const m of models) {
   for (const rows of BATCHES) {
     const f = feeds(m, rows);
     const outs = new Map<Device, Float32Array>();
-    for (const [d, s] of sessions) outs.set(d, (await s.run(f))[m.output].data as Float32Array); // warm-up + outputs
+    for (const [d, s] of sessions) outs.set(d, (await s.run(f))[m.spec.output.name].data as Float32Array); // warm-up + outputs
     const rates = new Map<Device, number[]>(devices.map((d) => [d, []]));
     for (let r = 0; r < ROUNDS; r++) for (const [d, s] of sessions) rates.get(d)!.push(await rate(s, f, rows));
     const ref = outs.get('cpu')!;

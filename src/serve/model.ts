@@ -85,6 +85,40 @@ function warmUpRun(spec: SessionSpec) {
   return { rows: 1, segments: [{ kind: 'seeded' as const, seed: 0, start: 0, count: 1 }], labels: spec.label ? new Int32Array(1) : null };
 }
 
+/**
+ * `auto` on a GPU: time the model on a CPU session too, at the batch size served under load, and
+ * replace the GPU sessions in `backends` by CPU ones when the CPU is faster. The CPU trial is
+ * optional: if it fails (say, out of memory at this batch size), the model stays on the GPU.
+ */
+async function keepFasterDevice(backends: InferenceBackend[], create: (providers: string[]) => Promise<InferenceBackend>, ctx: LoadContext, spec: SessionSpec): Promise<ModelDevice> {
+  const rows = ctx.batcher.maxBatch;
+  const gpu = ctx.device.device;
+  const cpuProviders = [...DEVICE_PROVIDERS.cpu];
+  const gpuRate = await samplesPerSecond(backends[0], rows, spec);
+  let cpu: InferenceBackend | null = null;
+  let cpuRate: number | null = null;
+  let trialError = '';
+  try {
+    cpu = await create(cpuProviders);
+    cpuRate = await samplesPerSecond(cpu, rows, spec);
+  } catch (err) {
+    trialError = (err as Error).message;
+  }
+  const figures = `${Math.round(cpuRate ?? 0)} samples/s on cpu vs ${Math.round(gpuRate)} on ${gpu} at batch ${rows}`;
+  if (cpu === null || cpuRate === null || cpuRate <= gpuRate) {
+    await cpu?.close();
+    return { device: gpu, providers: ctx.device.providers, choice: cpuRate === null ? `${gpu}: the CPU trial failed (${trialError})` : `${gpu}: faster for this model (${figures})` };
+  }
+  const gpuBackends = backends.splice(0, backends.length, cpu);
+  await Promise.all(gpuBackends.map((b) => b.close()));
+  for (let i = 1; i < ctx.instances; i++) {
+    const extra = await create(cpuProviders);
+    backends.push(extra);
+    await extra.run(warmUpRun(spec));
+  }
+  return { device: 'cpu', providers: cpuProviders, choice: `cpu: faster for this model (${figures})` };
+}
+
 /** Session inputs/outputs from the manifest; only float32 outputs and int labels are served. */
 export function sessionSpec(manifest: Manifest): SessionSpec {
   const latent = manifest.inputs.find((i) => i.role === 'latent')!;
@@ -135,12 +169,11 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
   if (manifest.export.sha256 !== null && manifest.export.sha256 !== sha256) {
     throw new ModelLoadError(`${file} has sha256 ${sha256.slice(0, 12)}…, manifest.json says ${manifest.export.sha256.slice(0, 12)}… (file replaced or damaged)`);
   }
-  const create = ctx.createBackend ?? ((o) => SessionInstance.create(o));
+  const createBackend = ctx.createBackend ?? ((o) => SessionInstance.create(o));
+  const create = (providers: string[]) => createBackend({ model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), providers, threads: ctx.threads, spec, label: `${name}/${file}` });
   const backends: InferenceBackend[] = [];
   try {
-    for (let i = 0; i < ctx.instances; i++) {
-      backends.push(await create({ model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), providers: ctx.device.providers, threads: ctx.threads, spec, label: `${name}/${file}` }));
-    }
+    for (let i = 0; i < ctx.instances; i++) backends.push(await create(ctx.device.providers));
     // Warm-up: one sample per instance (the first run allocates buffers and, on WebGPU, compiles shaders).
     const t0 = performance.now();
     const expected = expectedRowShape(manifest);
@@ -153,38 +186,7 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
       rowShape = got;
     }
     const warmupMs = performance.now() - t0;
-    let device: ModelDevice = { device: ctx.device.device, providers: ctx.device.providers, choice: null };
-    if (ctx.device.requested === 'auto' && ctx.device.device !== 'cpu') {
-      // Would the CPU provider serve this model faster? Compare at the batch size served under load.
-      const rows = ctx.batcher.maxBatch;
-      const gpu = ctx.device.device;
-      const sessionOpts = (providers: string[]) => ({ model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), providers, threads: ctx.threads, spec, label: `${name}/${file}` });
-      const gpuRate = await samplesPerSecond(backends[0], rows, spec);
-      // The CPU trial is optional: if it fails (say, out of memory at this batch size), stay on the GPU.
-      let cpu: InferenceBackend | null = null;
-      let cpuRate: number | null = null;
-      let trialError = '';
-      try {
-        cpu = await create(sessionOpts([...DEVICE_PROVIDERS.cpu]));
-        cpuRate = await samplesPerSecond(cpu, rows, spec);
-      } catch (err) {
-        trialError = (err as Error).message;
-      }
-      const figures = `${Math.round(cpuRate ?? 0)} samples/s on cpu vs ${Math.round(gpuRate)} on ${gpu} at batch ${rows}`;
-      if (cpu && cpuRate !== null && cpuRate > gpuRate) {
-        const gpuBackends = backends.splice(0, backends.length, cpu);
-        await Promise.all(gpuBackends.map((b) => b.close()));
-        for (let i = 1; i < ctx.instances; i++) {
-          const extra = await create(sessionOpts([...DEVICE_PROVIDERS.cpu]));
-          backends.push(extra);
-          await extra.run(warmUpRun(spec));
-        }
-        device = { device: 'cpu', providers: [...DEVICE_PROVIDERS.cpu], choice: `cpu: faster for this model (${figures})` };
-      } else {
-        await cpu?.close();
-        device = { ...device, choice: cpuRate === null ? `${gpu}: the CPU trial failed (${trialError})` : `${gpu}: faster for this model (${figures})` };
-      }
-    }
+    const device = ctx.device.requested === 'auto' && ctx.device.device !== 'cpu' ? await keepFasterDevice(backends, create, ctx, spec) : { device: ctx.device.device, providers: ctx.device.providers, choice: null };
     const batcher = new DynamicBatcher(name, backends, { ...ctx.batcher, dim: manifest.latent.dim }, ctx.hooks(name));
     return { name, dir, manifest, sha256, spec, rowShape, batcher, loadedAt: new Date().toISOString(), warmupMs, device };
   } catch (err) {
