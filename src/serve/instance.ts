@@ -6,18 +6,19 @@
  *   const { data, dims } = await inst.run({ rows: 2, segments: [{ kind: 'seeded', seed: 1, start: 0, count: 2 }], labels: null });
  *   await inst.close();
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { GpuTurns } from './gpu-turns.js';
-import type { Segment, SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { LatentRequest, Segment, SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
 
-/** The worker file sits beside this one: .js when built, .ts when run from source under tsx. */
+/** The worker files sit beside this one: .js when built, .ts when run from source under tsx. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(`./ort-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+const workerUrl = (name: string) => new URL(`./${name}${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
 
 /** Worker threads do not inherit tsx's loader hooks: register them in the worker first (tests, benches). */
-function startWorker(): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL);
-  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+function startWorker(name: 'ort-worker' | 'latent-worker'): Worker {
+  const url = workerUrl(name);
+  if (!FROM_SOURCE) return new Worker(url);
+  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(code, { eval: true });
 }
 
@@ -53,6 +54,12 @@ export interface InstanceOptions {
   spec: SessionSpec;
   /** For messages: model name and file. */
   label: string;
+  /**
+   * Draw latents on a second thread, overlapping the session's runs (default: on for GPU
+   * providers, where a batch takes about as long as drawing its latents; off for the CPU, whose
+   * cores the session's own threads already use).
+   */
+  latentThread?: boolean;
 }
 
 export class SessionInstance implements InferenceBackend {
@@ -65,14 +72,18 @@ export class SessionInstance implements InferenceBackend {
 
   private constructor(
     private readonly worker: Worker,
+    /** Draws latents ahead of the session (see {@link InstanceOptions.latentThread}), or null. */
+    private readonly sampler: Worker | null,
     /** Runs must not overlap with other sessions' (WebGPU: one device context per process). */
     private readonly exclusive: boolean,
   ) {}
 
   /** Start a worker and load the model; rejects with ORT's reason when the model cannot load. */
   static async create(opts: InstanceOptions): Promise<SessionInstance> {
-    const worker = startWorker();
-    const inst = new SessionInstance(worker, opts.providers.includes('webgpu'));
+    const worker = startWorker('ort-worker');
+    const latentThread = opts.latentThread ?? opts.providers.some((p) => p !== 'cpu');
+    const sampler = latentThread ? startWorker('latent-worker') : null;
+    const inst = new SessionInstance(worker, sampler, opts.providers.includes('webgpu'));
     try {
       await new Promise<void>((resolve, reject) => {
         const onMessage = (msg: WorkerResponse) => {
@@ -86,12 +97,21 @@ export class SessionInstance implements InferenceBackend {
         worker.once('message', onMessage);
         worker.once('error', onError);
         worker.once('exit', onExit);
-        const model = opts.model.slice(); // each worker gets its own copy, transferred
-        const msg: WorkerRequest = { type: 'load', model, providers: opts.providers, threads: opts.threads, spec: opts.spec, label: opts.label };
-        worker.postMessage(msg, [model.buffer]);
+        // Each worker gets its own copy, transferred (Uint8Array.prototype.slice copies even for a
+        // Node Buffer, whose own slice() is a view on memory that must not be detached).
+        const model = Uint8Array.prototype.slice.call(opts.model);
+        let latents = null;
+        if (sampler) {
+          const channel = new MessageChannel();
+          const init: LatentRequest = { type: 'init', port: channel.port1, latent: { dim: opts.spec.latent.dim, distribution: opts.spec.latent.distribution } };
+          sampler.postMessage(init, [channel.port1]);
+          latents = channel.port2;
+        }
+        const msg: WorkerRequest = { type: 'load', model, providers: opts.providers, threads: opts.threads, spec: opts.spec, label: opts.label, latents };
+        worker.postMessage(msg, latents ? [model.buffer, latents] : [model.buffer]);
       });
     } catch (err) {
-      await worker.terminate();
+      await Promise.all([worker.terminate(), sampler?.terminate()]);
       throw err;
     }
     inst.listen(opts.label);
@@ -114,6 +134,8 @@ export class SessionInstance implements InferenceBackend {
     };
     this.worker.on('error', (err) => fail(new Error(`worker for ${label} crashed: ${err.message}`)));
     this.worker.on('exit', (code) => fail(new Error(`worker for ${label} exited (code ${code})`)));
+    this.sampler?.on('error', (err) => fail(new Error(`latent thread for ${label} crashed: ${err.message}`)));
+    this.sampler?.on('exit', (code) => fail(new Error(`latent thread for ${label} exited (code ${code})`)));
   }
 
   run(batch: BatchInput): Promise<BatchOutput> {
@@ -137,13 +159,26 @@ export class SessionInstance implements InferenceBackend {
       // Raw latents are copied into the worker's batch anyway: transfer them instead of cloning.
       const segments = batch.segments.map((s) => (s.kind === 'raw' ? { kind: 'raw' as const, z: s.z.slice() } : s));
       for (const s of segments) if (s.kind === 'raw') transfer.push(s.z.buffer as ArrayBuffer);
-      const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments, labels: batch.labels };
-      this.worker.postMessage(msg, transfer);
+      if (this.sampler) {
+        // The latent thread draws this batch while the session may still run the previous one.
+        const draw: LatentRequest = { type: 'sample', id, rows: batch.rows, segments };
+        this.sampler.postMessage(draw, transfer);
+        const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments: null, labels: batch.labels };
+        this.worker.postMessage(msg);
+      } else {
+        const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments, labels: batch.labels };
+        this.worker.postMessage(msg, transfer);
+      }
     });
+  }
+
+  /** Whether latents are drawn on a second thread (tests, benches). */
+  get latentThread(): boolean {
+    return this.sampler !== null;
   }
 
   async close(): Promise<void> {
     this.dead ??= new Error('session closed');
-    await this.worker.terminate();
+    await Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
   }
 }

@@ -7,14 +7,31 @@
  */
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { sampleLatents } from '../core/latent.js';
-import type { SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
+import { buildLatents } from './latent-batch.js';
+import type { LatentResponse, SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
 
 if (!parentPort) throw new Error('ort-worker.ts must run in a worker thread');
 const port = parentPort;
 
 let session: ort.InferenceSession | null = null;
 let spec: SessionSpec | null = null;
+
+/** Latents drawn ahead by the latent thread, by batch id, and runs waiting for theirs. */
+const drawn = new Map<number, LatentResponse>();
+const awaiting = new Map<number, (r: LatentResponse) => void>();
+
+function prefetched(id: number): Promise<Float32Array> {
+  const take = (r: LatentResponse) => {
+    if ('error' in r) throw new Error(r.error);
+    return r.z;
+  };
+  const ready = drawn.get(id);
+  if (ready) {
+    drawn.delete(id);
+    return Promise.resolve().then(() => take(ready));
+  }
+  return new Promise<LatentResponse>((resolve) => awaiting.set(id, resolve)).then(take);
+}
 
 function post(msg: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
@@ -36,6 +53,13 @@ async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     spec = msg.spec;
+    msg.latents?.on('message', (r: LatentResponse) => {
+      const waiter = awaiting.get(r.id);
+      if (waiter) {
+        awaiting.delete(r.id);
+        waiter(r);
+      } else drawn.set(r.id, r);
+    });
     const missing = [spec.latent.name, ...(spec.label ? [spec.label.name] : [])].filter((n) => !session!.inputNames.includes(n));
     if (!session.outputNames.includes(spec.output.name)) missing.push(spec.output.name);
     if (missing.length > 0) {
@@ -50,20 +74,10 @@ async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void
 async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> {
   try {
     if (!session || !spec) throw new Error('no session loaded');
-    const { dim, distribution } = spec.latent;
-    // z: float32 [rows, dim], built from the segments in order.
-    const z = new Float32Array(msg.rows * dim);
-    let row = 0;
-    for (const seg of msg.segments) {
-      if (seg.kind === 'seeded') {
-        z.set(sampleLatents({ seed: seg.seed, start: seg.start, count: seg.count, dim, distribution }), row * dim);
-        row += seg.count;
-      } else {
-        z.set(seg.z, row * dim);
-        row += seg.z.length / dim;
-      }
-    }
-    if (row !== msg.rows) throw new Error(`segments hold ${row} rows, the batch says ${msg.rows}`);
+    const { dim } = spec.latent;
+    // z: float32 [rows, dim], drawn here or, with a latent thread, while the previous batch ran.
+    const z = msg.segments ? buildLatents(msg.rows, msg.segments, spec.latent) : await prefetched(msg.id);
+    if (z.length !== msg.rows * dim) throw new Error(`the latents hold ${z.length / dim} rows, the batch says ${msg.rows}`);
     const feeds: Record<string, ort.Tensor> = { [spec.latent.name]: new ort.Tensor('float32', z, [msg.rows, dim]) };
     if (spec.label) {
       const labels = msg.labels ?? new Int32Array(msg.rows);

@@ -4,7 +4,12 @@
  * A batch is a list of segments, each a run of consecutive rows: either seeded (the worker draws
  * the latents with the core's Philox sampler, so the event loop never does) or raw latents given by
  * a client (KServe, interpolation). Labels come per row. Buffers are transferred, never copied.
+ *
+ * With a latent thread (GPU sessions), the segments go to ./latent-worker.ts instead, which sends
+ * the batch's latent matrix straight to the session's worker over a MessageChannel; the `run`
+ * message then carries `segments: null`.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { LatentDistribution } from '../core/latent.js';
 
 export interface SessionSpec {
@@ -17,10 +22,18 @@ export interface SessionSpec {
 export type Segment = { kind: 'seeded'; seed: number; start: number; count: number } | { kind: 'raw'; z: Float32Array };
 
 export type WorkerRequest =
-  | { type: 'load'; model: Uint8Array; providers: string[]; threads: number; spec: SessionSpec; label: string }
-  | { type: 'run'; id: number; rows: number; segments: Segment[]; labels: Int32Array | null };
+  | { type: 'load'; model: Uint8Array; providers: string[]; threads: number; spec: SessionSpec; label: string; latents: MessagePort | null }
+  | { type: 'run'; id: number; rows: number; segments: Segment[] | null; labels: Int32Array | null };
 
 export type WorkerResponse =
   | { type: 'loaded'; inputNames: string[]; outputNames: string[] }
   | { type: 'result'; id: number; data: Float32Array; dims: number[]; computeMs: number }
   | { type: 'error'; id: number | null; message: string };
+
+/** Main thread → latent worker. */
+export type LatentRequest =
+  | { type: 'init'; port: MessagePort; latent: { dim: number; distribution: LatentDistribution } }
+  | { type: 'sample'; id: number; rows: number; segments: Segment[] };
+
+/** Latent worker → session worker: one batch's latents, `rows × dim` floats. */
+export type LatentResponse = { id: number; z: Float32Array } | { id: number; error: string };
