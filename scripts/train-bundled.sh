@@ -11,7 +11,7 @@
 # (copied to models/ by hand after a look); the other runs are exported beside it into models/.
 # Ring runs live in runs/bundled/, grid runs (28,000 steps since this round) in runs/bundled/g28/.
 # Each run is measured by src/eval right after its export (2,500 samples, seed 0) and the figures
-# land in its manifest's training.metrics; `node --import tsx scripts/toy-table.ts
+# land in its manifest's training.metrics; `node --import tsx scripts/quality-table.ts
 # runs/bundled/ship runs/bundled/models` (ring) and `… runs/bundled/g28/ship runs/bundled/g28/models`
 # (grid) print the table.
 #
@@ -65,11 +65,17 @@ fi
 
 if [ "$what" = mnist ] || [ "$what" = all ]; then
   # Class-conditional MNIST: MLP generator (z ‖ label embedding), projection critic with an
-  # auxiliary classifier head (AC-GAN weight 1 for both nets).
+  # auxiliary classifier head (AC-GAN: weight 1 in the critic, 5 in the generator), 10,000 steps,
+  # seeds 0, 1, 2. Seed 0 is exported as `mnist-cgan` into runs/bundled/m10/ship (copied to models/
+  # by hand), seeds 1 and 2 beside it into runs/bundled/m10/models; each manifest holds its
+  # evaluator figures, and `node --import tsx scripts/quality-table.ts runs/bundled/m10/ship
+  # runs/bundled/m10/models` prints the table.
   MNIST="--dataset mnist --conditional --algo wgan-gp --arch mlp --batch 64 --latent 64 --hidden 256 --lr 2e-4 --beta1 0.5
-    --lr-schedule linear --g-cond concat --ac-weight 1 --sample-every 500 --checkpoint-every 500 --backend wasm
-    --name mnist-cgan --out runs/bundled/mnist-cgan --models-dir runs/bundled/ship"
-  wganx train $MNIST --steps 4000
-  wganx train $MNIST --steps 8000 --resume
-  wganx train $MNIST --steps 12000 --resume
+    --lr-schedule linear --g-cond concat --ac-weight 1 --ac-weight-g 5 --steps 10000 --sample-every 1000 --checkpoint-every 500
+    --backend wasm"
+  mkdir -p runs/bundled/m10
+  wganx train $MNIST --seed 0 --name mnist-cgan --out runs/bundled/m10/mnist-cgan --models-dir runs/bundled/m10/ship
+  for seed in 1 2; do
+    wganx train $MNIST --seed "$seed" --name "mnist-cgan-s$seed" --out "runs/bundled/m10/mnist-cgan-s$seed" --models-dir runs/bundled/m10/models
+  done
 fi

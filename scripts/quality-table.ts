@@ -1,9 +1,10 @@
 /**
- * The toy quality table of the README: reads the manifests that `scripts/train-bundled.sh`
- * produced (training.metrics filled in by src/eval after each run) and prints, per data set and
- * algorithm, every seed and the mean, next to the published results of ../shared/WGAN.md.
+ * The quality tables of the README: reads the manifests that `scripts/train-bundled.sh` produced
+ * (training.metrics filled in by src/eval after each run) and prints, per data set and algorithm,
+ * every seed and the mean: modes and % high quality for the toys, evaluator accuracy and Fréchet
+ * distance for MNIST.
  *
- *   node --import tsx scripts/toy-table.ts [models-dir ...]   (default: models runs/bundled/models)
+ *   node --import tsx scripts/quality-table.ts [models-dir ...]   (default: models runs/bundled/models)
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { parseManifest, type Manifest } from '../src/core/manifest.js';
 
 const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['models', 'runs/bundled/models'];
 const rows = new Map<string, Array<{ seed: number; name: string; modes: number; covered: number; hq: number; kl: number | null; seconds: number; steps: number }>>();
+const digits: Array<{ seed: number; name: string; accuracy: number; fd: number; reference: number; classes: number; seconds: number; steps: number }> = [];
 
 for (const root of dirs) {
   if (!existsSync(root)) continue;
@@ -24,12 +26,18 @@ for (const root of dirs) {
       continue;
     }
     const t = m.training;
-    if (!t || !['ring8', 'grid25'].includes(t.dataset)) continue;
+    if (!t) continue;
     const q = t.metrics as Record<string, number | null>;
+    const seed = Number((t.hyperparameters as Record<string, unknown>).seed);
+    if (t.dataset === 'mnist' && typeof q.evaluatorAccuracy === 'number') {
+      digits.push({ seed, name: `${root}/${name}`, accuracy: q.evaluatorAccuracy, fd: Number(q.frechetDistance), reference: Number(q.frechetReference), classes: Number(q.classesPredicted), seconds: t.durationSeconds, steps: t.steps });
+      continue;
+    }
+    if (!['ring8', 'grid25'].includes(t.dataset)) continue;
     if (typeof q.highQualityPercent !== 'number') continue;
     const key = `${t.dataset} ${t.algorithm}`;
     const list = rows.get(key) ?? [];
-    list.push({ seed: Number((t.hyperparameters as Record<string, unknown>).seed), name: `${root}/${name}`, modes: Number(q.modes), covered: Number(q.modesCovered), hq: Number(q.highQualityPercent), kl: q.reverseKl ?? null, seconds: t.durationSeconds, steps: t.steps });
+    list.push({ seed, name: `${root}/${name}`, modes: Number(q.modes), covered: Number(q.modesCovered), hq: Number(q.highQualityPercent), kl: q.reverseKl ?? null, seconds: t.durationSeconds, steps: t.steps });
     rows.set(key, list);
   }
 }
@@ -45,4 +53,14 @@ for (const key of [...rows.keys()].sort()) {
   }
   const kls = list.map((r) => r.kl).filter((k): k is number => k !== null);
   console.log(`| **${dataset}** | **${algo}** | **mean of ${list.length}** | **${mean(list.map((r) => r.covered)).toFixed(1)} / ${list[0].modes}** | **${mean(list.map((r) => r.hq)).toFixed(1)}** | **${kls.length ? mean(kls).toFixed(3) : '–'}** | | **${(mean(list.map((r) => r.seconds)) / 60).toFixed(1)} min** |`);
+}
+
+if (digits.length > 0) {
+  digits.sort((a, b) => a.seed - b.seed);
+  console.log('\n| data | seed | evaluator accuracy % | Fréchet distance (real train vs held-out) | classes predicted | steps | train time | model |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of digits) {
+    console.log(`| mnist | ${r.seed} | ${(100 * r.accuracy).toFixed(1)} | ${r.fd.toFixed(1)} (${r.reference.toFixed(1)}) | ${r.classes} / 10 | ${r.steps} | ${(r.seconds / 60).toFixed(1)} min | ${r.name} |`);
+  }
+  console.log(`| **mnist** | **mean of ${digits.length}** | **${(100 * mean(digits.map((r) => r.accuracy))).toFixed(1)}** | **${mean(digits.map((r) => r.fd)).toFixed(1)}** | | | **${(mean(digits.map((r) => r.seconds)) / 60).toFixed(1)} min** | |`);
 }
