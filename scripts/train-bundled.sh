@@ -18,14 +18,12 @@
 # How the shipped files came about (their manifests record these exact lines): ring seed 0 was
 # first trained under another run name, then the finished run folder was copied to
 # runs/bundled/ring and the toy() command below was run with --resume added, which finds the last
-# checkpoint at the final step and only exports and measures. The MNIST run was trained to 4,000
-# steps (evaluator accuracy 89.6 %), then resumed to 8,000 (94.0 %) and to 12,000 (94.7 %) with
-# --steps N --resume (the linear schedule is recomputed for the new length on resume). Grid WGAN-GP seeds 1 and 2 ran with
+# checkpoint at the final step and only exports and measures. Grid WGAN-GP seeds 1 and 2 ran with
 # `--out runs/bundled/g28/grid-gp-sN --name grid-gp-sN` (the same training flags as toy()).
 #
 # Measured on a shared 2-core machine with the wasm backend, two to four runs side by side: about
 # 24 minutes per ring run and 25 minutes per 28,000-step grid run (two side by side); about
-# 135 minutes for MNIST's 12,000 steps.
+# 109 minutes per 10,000-step MNIST run (the three seeds side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
