@@ -14,8 +14,8 @@ import { SessionInstance, type BatchInput } from '../../src/serve/instance.js';
 import { sessionSpec } from '../../src/serve/model.js';
 import { fixtureModels } from './fixtures.js';
 
-/** Sessions on one freshly exported fixture model (the same weights), one per `latentThread`. */
-async function open(name: 'pets' | 'digits', ...latentThread: boolean[]) {
+/** Sessions on one freshly exported fixture model (the same weights), one per `latentThread` (undefined: the default). */
+async function open(name: 'pets' | 'digits', ...latentThread: (boolean | undefined)[]) {
   const fx = await fixtureModels([name]);
   const dir = join(fx.models, name);
   const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
@@ -72,11 +72,7 @@ test('a batch whose latents cannot be drawn fails with the reason, and the sessi
 });
 
 test('CPU sessions draw their latents in the session thread unless asked', async () => {
-  const fx = await fixtureModels(['digits']);
-  const dir = join(fx.models, 'digits');
-  const spec = sessionSpec(parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))));
-  const inst = await SessionInstance.create({ model: readFileSync(join(dir, 'generator.onnx')), providers: ['cpu'], threads: 1, spec, label: 'digits' });
-  fx.cleanup();
+  const [inst] = await open('digits', undefined);
   try {
     assert.equal(inst.latentThread, false);
   } finally {
