@@ -14,7 +14,7 @@ import type { LatentRequest, LatentResponse } from './protocol.js';
 if (!parentPort) throw new Error('latent-worker.ts must run in a worker thread');
 
 let out: MessagePort | null = null;
-let latent: { dim: number; distribution: 'normal' | 'uniform' } | null = null;
+let latent: Extract<LatentRequest, { type: 'init' }>['latent'] | null = null;
 
 parentPort.on('message', (msg: LatentRequest) => {
   if (msg.type === 'init') {
