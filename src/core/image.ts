@@ -56,6 +56,18 @@ export interface RasterImage {
   rows: number;
 }
 
+/**
+ * Columns, rows and pixel size of the grid {@link tileGrid} draws, without drawing it (servers
+ * check a grid's size before they compute its samples).
+ */
+export function gridLayout(opts: Omit<GridOptions, 'channels' | 'background'>): { columns: number; rows: number; width: number; height: number } {
+  const { count, height, width } = opts;
+  const columns = Math.max(1, Math.min(count, opts.columns ?? Math.ceil(Math.sqrt(count))));
+  const rows = Math.max(1, Math.ceil(count / columns));
+  const pad = opts.padding ?? 2;
+  return { columns, rows, width: columns * width + (columns - 1) * pad, height: rows * height + (rows - 1) * pad };
+}
+
 /** Tile `count` HWC images (concatenated in `pixels`) into one image, row by row. */
 export function tileGrid(pixels: Uint8Array, opts: GridOptions): RasterImage {
   const { count, height, width, channels } = opts;
@@ -63,11 +75,8 @@ export function tileGrid(pixels: Uint8Array, opts: GridOptions): RasterImage {
   if (pixels.length !== count * tile) {
     throw new InvalidArgumentError('pixels.length', pixels.length, `count·height·width·channels = ${count * tile}`);
   }
-  const columns = Math.max(1, Math.min(count, opts.columns ?? Math.ceil(Math.sqrt(count))));
-  const rows = Math.max(1, Math.ceil(count / columns));
+  const { columns, rows, width: outW, height: outH } = gridLayout(opts);
   const pad = opts.padding ?? 2;
-  const outW = columns * width + (columns - 1) * pad;
-  const outH = rows * height + (rows - 1) * pad;
   const data = new Uint8Array(outW * outH * channels).fill(opts.background ?? 0);
   for (let k = 0; k < count; k++) {
     const x0 = (k % columns) * (width + pad);

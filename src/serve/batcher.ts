@@ -54,6 +54,22 @@ export interface BatcherHooks {
   onQueueWait?(ms: number): void;
 }
 
+/** What a batcher has done since its model version was loaded (GET /v1/models shows them). */
+export interface BatcherCounters {
+  /** Requests accepted into the queue. */
+  requests: number;
+  /** Requests answered with their samples. */
+  completed: number;
+  /** Accepted requests that failed: timeout, client gone, inference error, unload. */
+  failed: number;
+  /** Requests refused at the door: queue full or model unloading (503). */
+  rejected: number;
+  /** Samples computed for completed requests. */
+  samples: number;
+  /** Batches run (successful or not). */
+  batches: number;
+}
+
 interface Entry {
   req: SubmitRequest;
   taken: number;
@@ -74,7 +90,12 @@ interface Slot {
   backend: InferenceBackend;
   /** Batches posted to this session and not finished (at most {@link PIPELINE_DEPTH}). */
   running: number;
+  /** The session stopped on its own: no more batches go to it. */
+  lost: boolean;
 }
+
+/** Told when a session of the batcher stops on its own; `all` when none is left to serve. */
+export type SessionLostListener = (err: Error, all: boolean) => void;
 
 export class DynamicBatcher {
   private readonly queue: Entry[] = [];
@@ -84,6 +105,10 @@ export class DynamicBatcher {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  readonly counters: BatcherCounters = { requests: 0, completed: 0, failed: 0, rejected: 0, samples: 0, batches: 0 };
+  /** Set when every session has stopped on its own: requests are refused with 503 from then on. */
+  private broken: Error | null = null;
+  private readonly lostListeners: SessionLostListener[] = [];
 
   constructor(
     readonly model: string,
@@ -91,7 +116,27 @@ export class DynamicBatcher {
     private readonly opts: BatcherOptions,
     private readonly hooks: BatcherHooks = {},
   ) {
-    this.slots = backends.map((backend) => ({ backend, running: 0 }));
+    this.slots = backends.map((backend) => ({ backend, running: 0, lost: false }));
+    for (const slot of this.slots) slot.backend.onLost?.((err) => this.lose(slot, err));
+  }
+
+  /** Calls `listener` whenever one of the sessions stops on its own (the registry then reloads the model). */
+  onSessionLost(listener: SessionLostListener): void {
+    this.lostListeners.push(listener);
+  }
+
+  private lose(slot: Slot, err: Error): void {
+    slot.lost = true;
+    const all = this.slots.every((s) => s.lost);
+    if (all) {
+      this.broken = err;
+      for (const e of [...this.queue]) this.fail(e, this.brokenError());
+    }
+    for (const l of this.lostListeners) l(err, all);
+  }
+
+  private brokenError(): HttpError {
+    return unavailable(`model "${this.model}" stopped (${this.broken!.message}) and is loading again; retry`);
   }
 
   /** Requests waiting for (part of) their rows to be dispatched. */
@@ -105,9 +150,13 @@ export class DynamicBatcher {
   }
 
   submit(req: SubmitRequest): Promise<SubmitResult> {
-    if (this.closed) return Promise.reject(unavailable(`model "${this.model}" is being unloaded; retry`));
-    if (this.queue.length >= this.opts.maxQueue) return Promise.reject(queueFull(this.model, this.opts.maxQueue));
+    if (this.closed || this.broken || this.queue.length >= this.opts.maxQueue) {
+      this.counters.rejected++;
+      if (this.broken) return Promise.reject(this.brokenError());
+      return Promise.reject(this.closed ? unavailable(`model "${this.model}" is being unloaded; retry`) : queueFull(this.model, this.opts.maxQueue));
+    }
     if (req.signal?.aborted) return Promise.reject(new HttpError(499, 'client closed the request'));
+    this.counters.requests++;
     return new Promise<SubmitResult>((resolve, reject) => {
       const e: Entry = {
         req, taken: 0, done: 0, out: null, rowShape: [], enqueuedAt: performance.now(), queueMs: -1, computeMs: 0,
@@ -138,17 +187,18 @@ export class DynamicBatcher {
   private fail(e: Entry, err: Error): void {
     if (e.settled) return;
     this.finish(e);
+    this.counters.failed++;
     e.reject(err);
     this.notifyIdle();
   }
 
   private schedule(): void {
     while (this.queue.length > 0) {
-      const idle = this.slots.find((s) => s.running === 0);
+      const idle = this.slots.find((s) => s.running === 0 && !s.lost);
       // A full batch may also be queued behind a running one, so that the worker starts it the
       // moment the current run ends instead of idling while the event loop answers (a thread
       // wake-up costs milliseconds on a loaded machine). Partial batches wait: they keep filling.
-      const slot = idle ?? (this.queuedRows >= this.opts.maxBatch ? this.slots.find((s) => s.running < PIPELINE_DEPTH) : undefined);
+      const slot = idle ?? (this.queuedRows >= this.opts.maxBatch ? this.slots.find((s) => s.running < PIPELINE_DEPTH && !s.lost) : undefined);
       if (!slot) return;
       const waited = performance.now() - this.queue[0].enqueuedAt;
       if (this.queuedRows >= this.opts.maxBatch || waited >= this.opts.maxQueueDelayMs || this.closed) {
@@ -200,31 +250,34 @@ export class DynamicBatcher {
     this.inFlight++;
     slot.backend
       .run(batch)
-      .then(
-        (out) => {
-          this.hooks.onBatch?.(rows, out.computeMs);
-          const rowSize = out.data.length / rows;
-          const rowShape = out.dims.slice(1);
-          const completed: Entry[] = [];
-          for (const { e, offset, count, at } of parts) {
-            if (e.settled) continue;
-            e.out ??= new Float32Array(e.req.rows * rowSize);
-            e.out.set(out.data.subarray(at * rowSize, (at + count) * rowSize), offset * rowSize);
-            e.rowShape = rowShape;
-            e.computeMs += out.computeMs;
-            e.done += count;
-            if (e.done === e.req.rows) {
-              this.finish(e);
-              completed.push(e);
-            }
+      .then((out) => {
+        // Checked before any request is touched, so that a bad output fails the whole batch cleanly.
+        if (out.dims[0] !== rows || out.data.length % rows !== 0) throw new Error(`the session returned ${out.dims[0]} rows (${out.data.length} values) for a batch of ${rows}`);
+        this.hooks.onBatch?.(rows, out.computeMs);
+        const rowSize = out.data.length / rows;
+        const rowShape = out.dims.slice(1);
+        const completed: Entry[] = [];
+        for (const { e, offset, count, at } of parts) {
+          if (e.settled) continue;
+          e.out ??= new Float32Array(e.req.rows * rowSize);
+          e.out.set(out.data.subarray(at * rowSize, (at + count) * rowSize), offset * rowSize);
+          e.rowShape = rowShape;
+          e.computeMs += out.computeMs;
+          e.done += count;
+          if (e.done === e.req.rows) {
+            this.finish(e);
+            this.counters.completed++;
+            this.counters.samples += e.req.rows;
+            completed.push(e);
           }
-          this.deliver(completed);
-        },
-        (err: Error) => {
-          for (const { e } of parts) this.fail(e, new HttpError(500, `model "${this.model}": ${err.message}`));
-        },
-      )
+        }
+        this.deliver(completed);
+      })
+      .catch((err: Error) => {
+        for (const { e } of parts) this.fail(e, new HttpError(500, `model "${this.model}": ${err.message}`));
+      })
       .finally(() => {
+        this.counters.batches++;
         slot.running--;
         this.inFlight--;
         this.schedule();

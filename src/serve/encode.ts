@@ -10,7 +10,7 @@
 import sharp from 'sharp';
 import type { CreateRaw, Sharp } from 'sharp';
 import { InvalidArgumentError } from '../core/errors.js';
-import { tileGrid, toUint8, upscale } from '../core/image.js';
+import { gridLayout, tileGrid, toUint8, upscale } from '../core/image.js';
 import { encodeSmallPng } from './png.js';
 
 export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const;
@@ -41,6 +41,48 @@ const PALETTE: readonly (readonly [number, number, number])[] = [
 const SMALL_PNG_PIXELS = 128 * 128;
 /** JPEG/WebP quality: generated samples are small, keep them crisp. */
 const QUALITY = 92;
+
+/** Most pixels the images of one response may hold together (a 4096 × 4096 image's worth). */
+export const MAX_RESPONSE_PIXELS = 4096 * 4096;
+/** Longest side each encoder writes (libvips refuses larger WebP and JPEG images with a 500). */
+const MAX_SIDE: Readonly<Record<ImageFormat | AnimationFormat, number>> = { png: MAX_RESPONSE_PIXELS, webp: 16383, jpeg: 65500, gif: 65535 };
+
+/** The images a response will hold: `count` images (or animation frames) of `width × height` px. */
+export interface ImagePlan {
+  width: number;
+  height: number;
+  count: number;
+  format: ImageFormat | AnimationFormat;
+}
+
+/** Size of the grid image {@link encodeGrid} writes for `count` samples of `rowShape` ([h, w, c]). */
+export function gridImageSize(rowShape: readonly number[], count: number, scale: number, columns?: number): { width: number; height: number } {
+  const grid = gridLayout({ count, height: rowShape[0], width: rowShape[1], columns, padding: GRID_PADDING });
+  return { width: grid.width * scale, height: grid.height * scale };
+}
+
+/** Why the planned images cannot be encoded (too many pixels, or a side too long for the format), or null. */
+export function imageLimitProblem(plan: ImagePlan): string | null {
+  const side = MAX_SIDE[plan.format];
+  if (Math.max(plan.width, plan.height) > side) return `${plan.format} images have at most ${side} px a side`;
+  if (plan.width * plan.height * plan.count > MAX_RESPONSE_PIXELS) return `a response holds at most ${MAX_RESPONSE_PIXELS.toLocaleString('en-US')} px of images`;
+  return null;
+}
+
+/**
+ * Refuses a request whose images would be too large to encode, before any model runs: names
+ * `scale` with the largest one that fits, or `other` (n, columns, steps) when even scale 1 is too large.
+ */
+export function checkImageSize(where: string, scale: number, plan: (scale: number) => ImagePlan, other: { field: string; value: unknown }): void {
+  const wanted = plan(scale);
+  const problem = imageLimitProblem(wanted);
+  if (!problem) return;
+  let fits = scale - 1;
+  while (fits >= 1 && imageLimitProblem(plan(fits))) fits--;
+  const what = `${wanted.count > 1 ? `${wanted.count} images` : 'an image'} of ${wanted.width}×${wanted.height} px`;
+  if (fits >= 1) throw new InvalidArgumentError(`${where}.scale`, scale, `at most ${fits} for this request (scale ${scale} gives ${what}; ${problem})`);
+  throw new InvalidArgumentError(`${where}.${other.field}`, other.value, `a smaller value (this request gives ${what} even at scale 1; ${problem})`);
+}
 
 type Channels = 1 | 2 | 3 | 4;
 

@@ -37,7 +37,7 @@ export function lookupModel(engine: Engine, raw: unknown, res: Response): Loaded
   }
   info(res).model = name;
   if (entry.state !== 'ready' || !entry.model) {
-    throw new HttpError(503, `model "${name}" is not ready: ${entry.state === 'loading' ? 'loading' : entry.reason}`, { model: name, state: entry.state }, entry.state === 'loading' ? RETRY_AFTER_SECONDS : null);
+    throw new HttpError(503, `model "${name}" is not ready: ${entry.state === 'loading' ? `loading${entry.reason ? ` (${entry.reason})` : ''}` : entry.reason}`, { model: name, state: entry.state }, entry.state === 'loading' ? RETRY_AFTER_SECONDS : null);
   }
   return entry.model;
 }

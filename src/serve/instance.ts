@@ -40,6 +40,8 @@ export interface BatchOutput {
 export interface InferenceBackend {
   run(batch: BatchInput): Promise<BatchOutput>;
   close(): Promise<void>;
+  /** Calls `listener` once if the session stops on its own (its thread crashed or exited), never after close(). */
+  onLost?(listener: (err: Error) => void): void;
 }
 
 interface Pending {
@@ -66,6 +68,7 @@ export class SessionInstance implements InferenceBackend {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private dead: Error | null = null;
+  private readonly lostListeners: ((err: Error) => void)[] = [];
 
   /** Turns on the process's WebGPU device, shared by every WebGPU session (see {@link run}). */
   private static readonly gpuTurns = new GpuTurns<SessionInstance>();
@@ -128,9 +131,15 @@ export class SessionInstance implements InferenceBackend {
       else p.reject(new Error(msg.message));
     });
     const fail = (err: Error) => {
+      const unexpected = this.dead === null; // close() sets `dead` before it stops the threads
       this.dead ??= err;
       for (const p of this.pending.values()) p.reject(this.dead);
       this.pending.clear();
+      if (unexpected) {
+        for (const l of this.lostListeners.splice(0)) l(err);
+        // Whichever thread is left has nothing to do without the other.
+        void Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
+      }
     };
     this.worker.on('error', (err) => fail(new Error(`worker for ${label} crashed: ${err.message}`)));
     this.worker.on('exit', (code) => fail(new Error(`worker for ${label} exited (code ${code})`)));
@@ -172,6 +181,10 @@ export class SessionInstance implements InferenceBackend {
     });
   }
 
+  onLost(listener: (err: Error) => void): void {
+    if (this.dead === null) this.lostListeners.push(listener);
+  }
+
   /** Whether latents are drawn on a second thread (tests, benches). */
   get latentThread(): boolean {
     return this.sampler !== null;
@@ -179,6 +192,7 @@ export class SessionInstance implements InferenceBackend {
 
   async close(): Promise<void> {
     this.dead ??= new Error('session closed');
+    this.lostListeners.length = 0;
     await Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
   }
 }

@@ -5,7 +5,8 @@
  * folders are loaded, changed ones are loaded again and swapped in only once the new version is
  * warm (requests in flight on the old version complete on it, then its sessions close), removed
  * ones are drained and closed. A model that fails to load is listed with its reason and never
- * affects the others; a failed replacement keeps the old version serving and reports the error.
+ * affects the others; a failed replacement keeps the old version serving and reports the error. A
+ * model whose session thread crashes is loaded again at once.
  * Names in requests are only ever looked up in this map: no request path reaches the file system.
  *
  * @example
@@ -25,7 +26,7 @@ export type ModelState = (typeof MODEL_STATES)[number];
 export interface ModelEntry {
   name: string;
   state: ModelState;
-  /** Why the model is not ready (state `failed`). */
+  /** Why the model is not ready: state `failed`, or `loading` again after its sessions stopped. */
   reason: string | null;
   /** A replacement that failed while the previous version keeps serving. */
   reloadError: string | null;
@@ -170,6 +171,7 @@ export class ModelRegistry {
         await model.batcher.close();
         return;
       }
+      model.batcher.onSessionLost((err, all) => this.sessionLost(entry, model, err, all));
       entry.model = model;
       entry.state = 'ready';
       entry.reason = null;
@@ -188,6 +190,25 @@ export class ModelRegistry {
       }
     }
     this.onChange();
+  }
+
+  /**
+   * A session of `model` stopped on its own (its worker thread crashed): load the model again at
+   * once. While other sessions of the version are left it keeps serving, as during a replacement;
+   * with none left the model is `loading` (503 with Retry-After) until the new load is warm.
+   */
+  private sessionLost(entry: ModelEntry, model: LoadedModel, err: Error, all: boolean): void {
+    if (this.closed || this.entries.get(entry.name) !== entry || entry.model !== model) return; // already replaced or removed
+    this.logger.error(`model "${entry.name}": ${err.message}; loading it again${all ? '' : ' (its other sessions keep serving)'}`);
+    if (all) {
+      entry.state = 'loading';
+      entry.reason = `session stopped: ${err.message}`;
+      entry.model = null;
+      this.retire(model);
+    }
+    entry.fingerprint = ''; // differs from any folder's: the next scan loads the files again
+    this.onChange();
+    void this.scan();
   }
 
   private remove(name: string): void {

@@ -6,7 +6,7 @@ import { createHash, randomInt } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { InvalidArgumentError } from '../core/errors.js';
 import { interpolateLatents, MAX_SAFE_COUNTER } from '../core/latent.js';
-import { encodeAnimation, encodeEach, encodeGrid, encodeNpy, encodeScatter, CONTENT_TYPES, type ImageFormat } from './encode.js';
+import { encodeAnimation, encodeEach, encodeGrid, encodeNpy, encodeScatter, checkImageSize, gridImageSize, CONTENT_TYPES, type ImageFormat, type ImagePlan } from './encode.js';
 import type { Engine } from './engine.js';
 import { HttpError } from './http-error.js';
 import { clientSignal, info, lookupModel, resolveLabels, serverTiming } from './http-util.js';
@@ -35,6 +35,8 @@ export function modelSummary(engine: Engine, e: ModelEntry) {
     outputShape: m ? m.rowShape : null,
     conditional: m?.manifest.conditional ?? null,
     queue: m ? { length: m.batcher.queueLength, runningBatches: m.batcher.running } : null,
+    /** Since this version was loaded (`loadedAt`). */
+    counters: m ? { ...m.batcher.counters } : null,
     manifest: m?.manifest ?? null,
   };
 }
@@ -90,6 +92,16 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const seed = body.seed ?? randomInt(RANDOM_SEED_LIMIT);
     if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('body.start', start, `at most ${MAX_SAFE_COUNTER - n} (start + n must stay exact)`);
     const labels = resolveLabels(model, n, seed, start, body.labels, body.class, 'body');
+    if (model.manifest.kind === 'image' && format !== 'npy') {
+      const [h, w] = model.rowShape;
+      if (format === 'json' || layout === 'list') {
+        const each = format === 'json' ? 'png' : format;
+        checkImageSize('body', scale, (s) => ({ width: w * s, height: h * s, count: n, format: each }), { field: 'n', value: n });
+      } else {
+        const other = body.columns === undefined ? { field: 'n', value: n } : { field: 'columns', value: body.columns };
+        checkImageSize('body', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, body.columns), count: 1, format }), other);
+      }
+    }
     const result = await model.batcher.submit({ rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(req, res) });
     serverTiming(res, result.queueMs, result.computeMs);
     res.setHeader('X-Wganx-Seed', String(seed));
@@ -128,6 +140,10 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const { n, seed, start, scale } = q;
     if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('query.start', start, `at most ${MAX_SAFE_COUNTER - n}`);
     const labels = resolveLabels(model, n, seed, start, undefined, q.class, 'query');
+    if (model.manifest.kind === 'image') {
+      const other = q.columns === undefined ? { field: 'n', value: n } : { field: 'columns', value: q.columns };
+      checkImageSize('query', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, q.columns), count: 1, format: 'png' }), other);
+    }
     // The response is a pure function of the model file and the parameters: a strong ETag.
     const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, scale, q.columns ?? null]);
     const etag = `"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`;
@@ -156,6 +172,14 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const kind = model.manifest.kind;
     if (kind === 'points' && (format === 'gif' || format === 'webp')) {
       throw new InvalidArgumentError('body.format', format, 'png or json for a point model (animations need an image model)');
+    }
+    if (kind === 'image') {
+      const [h, w] = model.rowShape;
+      const plan =
+        format === 'png'
+          ? (s: number): ImagePlan => ({ ...gridImageSize(model.rowShape, steps, s, steps), count: 1, format })
+          : (s: number): ImagePlan => ({ width: w * s, height: h * s, count: steps, format: format === 'json' ? 'png' : format });
+      checkImageSize('body', scale, plan, { field: 'steps', value: steps });
     }
     const { dim, distribution } = model.manifest.latent;
     const z = interpolateLatents(seedA, seedB, steps, dim, distribution);

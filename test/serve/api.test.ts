@@ -164,6 +164,23 @@ test('validation: 400 bodies name the field, the value and what is allowed', asy
   await request(app).post('/v1/models/ring/samples').set('content-type', 'text/plain').send('n=2').expect(415);
 });
 
+test('images too large to encode are refused with 400 naming scale (or n, steps) before any model runs', async () => {
+  const before = (await request(app).get('/v1/models/digits').expect(200)).body;
+  // 256 digits (8×8) in one column: 2,558 px tall, so WebP fits up to scale 6 (15,348 px); 16 used to give a 500.
+  const webp = await post('/v1/models/digits/samples', { n: 256, columns: 1, format: 'webp', scale: 16 }).expect(400);
+  assert.equal(webp.body.field, 'body.scale');
+  assert.equal(webp.body.value, 16);
+  assert.match(webp.body.allowed, /^at most 6 for this request \(scale 16 gives an image of 128×40928 px; webp images have at most 16383 px a side\)$/);
+  await post('/v1/models/digits/samples', { n: 256, columns: 1, format: 'webp', scale: 6 }).expect(200).expect('content-type', 'image/webp');
+  const q = await request(app).get('/v1/models/digits/samples.png?n=4&scale=2').expect(200);
+  assert.equal(q.headers['content-type'], 'image/png');
+  const gif = await post('/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 64, format: 'gif', scale: 16 }).expect(200);
+  assert.equal(gif.headers['content-type'], 'image/gif');
+  const after = (await request(app).get('/v1/models/digits').expect(200)).body;
+  assert.equal(after.counters.requests - before.counters.requests, 3, 'the refused request never reached the model');
+  assert.equal(after.counters.samples - before.counters.samples, 256 + 4 + 64);
+});
+
 test('model names come only from the registry: unknown → 404 listing models, non-names → 400', async () => {
   const res = await post('/v1/models/nope/samples', { n: 1 }).expect(404);
   assert.deepEqual(res.body.allowed, ['digits', 'pets', 'ring']);

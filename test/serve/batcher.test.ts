@@ -48,6 +48,14 @@ class FakeBackend implements InferenceBackend {
   async close(): Promise<void> {
     this.closed = true;
   }
+  private lostListener: ((err: Error) => void) | null = null;
+  onLost(listener: (err: Error) => void): void {
+    this.lostListener = listener;
+  }
+  /** As if the worker thread crashed. */
+  crash(): void {
+    this.lostListener?.(new Error('worker exited (code 1)'));
+  }
 }
 
 const opts = { maxBatch: 8, maxQueueDelayMs: 5, maxQueue: 4, timeoutMs: 10_000, dim: 1 };
@@ -143,21 +151,70 @@ test('close() finishes queued and running requests, then closes the sessions and
   assert.equal(be.closed, true);
 });
 
-test('a failing session fails its batch with 500 and the batcher keeps serving', async () => {
-  let fail = true;
+test('a failing session or a wrong-sized output fails its batch with 500 and the batcher keeps serving', async () => {
+  let call = 0;
   const be: InferenceBackend = {
     async run(batch) {
-      if (fail) {
-        fail = false;
-        throw new Error('boom');
-      }
-      return { data: new Float32Array(batch.rows), dims: [batch.rows, 1], computeMs: 0 };
+      call++;
+      if (call === 1) throw new Error('boom');
+      // Second run: one row short (this used to reject inside the result handler, unhandled).
+      const rows = call === 2 ? batch.rows - 1 : batch.rows;
+      return { data: new Float32Array(rows), dims: [rows, 1], computeMs: 0 };
     },
     async close() {},
   };
   const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 10 });
   await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 500 && /boom/.test(e.message));
+  await assert.rejects(b.submit({ rows: 3, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 500 && /returned 2 rows \(2 values\) for a batch of 3/.test(e.message));
   assert.equal((await b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null })).data.length, 2);
+  await tick(); // a batch is counted once its requests are answered
+  assert.deepEqual(b.counters, { requests: 3, completed: 1, failed: 2, rejected: 0, samples: 2, batches: 3 });
+});
+
+test('counters: accepted, completed, failed and rejected requests, samples and batches', async () => {
+  const be = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 1, maxQueueDelayMs: 0, timeoutMs: 10_000 });
+  const first = b.submit({ rows: 3, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null });
+  await tick();
+  const ac = new AbortController();
+  const second = b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: 3 }, labels: null, signal: ac.signal });
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 5 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 503);
+  ac.abort();
+  await assert.rejects(second, (e: unknown) => e instanceof HttpError && e.status === 499);
+  be.release();
+  await first;
+  await tick();
+  assert.deepEqual(b.counters, { requests: 2, completed: 1, failed: 1, rejected: 1, samples: 3, batches: 1 });
+});
+
+test('a session that stops on its own gets no more batches; with none left, requests get 503 and listeners hear of it', async () => {
+  const a = new FakeBackend();
+  const c = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [a, c], { ...opts, maxBatch: 2, maxQueue: 10, maxQueueDelayMs: 0 });
+  const heard: [string, boolean][] = [];
+  b.onSessionLost((err, all) => heard.push([err.message, all]));
+  a.crash();
+  assert.deepEqual(heard, [['worker exited (code 1)', false]]);
+  const ps = Array.from({ length: 3 }, (_, i) => b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: i * 2 }, labels: null }));
+  let done = false;
+  const all = Promise.all(ps).finally(() => (done = true));
+  while (!done) {
+    c.release();
+    await tick();
+  }
+  await all;
+  assert.deepEqual([a.batches.length, c.batches.length], [0, 3], 'every batch went to the session left');
+  // The last session stops while a request waits: it and every later one get 503 with Retry-After.
+  const blocker = b.submit({ rows: 2, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null });
+  await tick();
+  const queued = b.submit({ rows: 1, source: { kind: 'seeded', seed: 1, start: 2 }, labels: null }); // less than a batch: stays queued
+  c.crash();
+  assert.deepEqual(heard[1], ['worker exited (code 1)', true]);
+  const stopped = (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryAfter !== null && /model "m" stopped \(worker exited \(code 1\)\) and is loading again/.test(e.message);
+  await assert.rejects(queued, stopped);
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 2, start: 0 }, labels: null }), stopped);
+  c.release(); // the fake's running batch still completes; a real crashed session rejects it
+  await blocker;
 });
 
 test('a full batch waits in a busy worker behind the running one; partial batches keep filling', async () => {

@@ -85,3 +85,23 @@ test('a closed instance rejects new batches', async () => {
   await inst.close();
   await assert.rejects(inst.run({ rows: 1, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 1 }], labels: null }), /session closed/);
 });
+
+test('a session whose thread dies tells its listener once and rejects new batches; close() tells no one', async () => {
+  const [crashed, samplerCrashed, closed] = await open('digits', false, true, true);
+  const one: BatchInput = { rows: 1, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 1 }], labels: null };
+  const heard: string[] = [];
+  crashed.onLost((e) => heard.push(e.message));
+  samplerCrashed.onLost((e) => heard.push(e.message));
+  closed.onLost((e) => heard.push(e.message));
+  // As a crash would: a thread of the session ends (worker_threads' terminate(), exit code 1).
+  type Threads = { worker: { terminate(): Promise<number> }; sampler: { terminate(): Promise<number> } };
+  await (crashed as unknown as Threads).worker.terminate();
+  await (samplerCrashed as unknown as Threads).sampler.terminate();
+  await closed.close();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(heard.sort(), ['latent thread for digits/generator.onnx exited (code 1)', 'worker for digits/generator.onnx exited (code 1)']);
+  await assert.rejects(crashed.run(one), /worker for digits\/generator\.onnx exited \(code 1\)/);
+  await assert.rejects(samplerCrashed.run(one), /latent thread for digits\/generator\.onnx exited/);
+  await Promise.all([crashed.close(), samplerCrashed.close()]);
+  assert.equal(heard.length, 2);
+});

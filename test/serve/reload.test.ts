@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/serve/app.js';
 import { Engine } from '../../src/serve/engine.js';
-import { silentLogger } from '../../src/serve/options.js';
+import { silentLogger, type Logger } from '../../src/serve/options.js';
+import { SessionInstance } from '../../src/serve/instance.js';
 import { exportDigits, exportRing, fixtureModels, testOptions } from './fixtures.js';
 import { reference, assertClose } from './helpers.js';
 
@@ -148,6 +149,63 @@ test('the models folder is polled: a new folder is served without any call', asy
     const deadline = Date.now() + 20_000;
     while (!engine.registry.get('digits') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.ok(engine.registry.get('digits'), 'digits was picked up by polling');
+  } finally {
+    await engine.close();
+    fx.cleanup();
+  }
+});
+
+test('a model whose session thread crashes is loaded again: the other session serves meanwhile; with none left it is not ready until reloaded', async () => {
+  const fx = await fixtureModels(['ring']);
+  const sessions: SessionInstance[] = [];
+  const errors: string[] = [];
+  const logger: Logger = { ...silentLogger, error: (m) => errors.push(m) };
+  const engine = await Engine.start(testOptions(fx.models, { instances: 2 }), {
+    logger,
+    createBackend: async (o) => {
+      const s = await SessionInstance.create(o);
+      sessions.push(s);
+      return s;
+    },
+  });
+  const app = createApp(engine);
+  const sample = () => request(app).post('/v1/models/ring/samples').send({ n: 8, seed: 5, format: 'json' }).expect(200);
+  /** As a crash would: the session's worker thread ends (exit code 1). */
+  const crash = (s: SessionInstance) => (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  const reloaded = async (from: unknown) => {
+    const deadline = Date.now() + 20_000;
+    while ((engine.registry.get('ring') === from || !engine.registry.get('ring')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.notEqual(engine.registry.get('ring'), from, 'a new version was loaded');
+    assert.ok(engine.registry.get('ring'));
+  };
+  try {
+    const expected = (await sample()).body.samples;
+    const v1 = engine.registry.get('ring');
+    assert.equal(sessions.length, 2);
+
+    // One of two sessions crashes: the version stays ready on the other while a new one loads.
+    await crash(sessions[0]);
+    assert.equal(engine.registry.entry('ring')!.state, 'ready');
+    assert.deepEqual((await sample()).body.samples, expected);
+    await reloaded(v1);
+    assert.equal(sessions.length, 4);
+    assert.match(errors[0], /^model "ring": worker for ring\/generator\.onnx exited \(code 1\); loading it again \(its other sessions keep serving\)$/);
+
+    // Both sessions of the new version crash: loading again (503 with Retry-After meanwhile, never a 500 or a hang).
+    const v2 = engine.registry.get('ring');
+    await Promise.all([crash(sessions[2]), crash(sessions[3])]);
+    const deadline = Date.now() + 5_000;
+    while (errors.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    const entry = engine.registry.entry('ring')!;
+    assert.equal(entry.state, 'loading');
+    assert.match(entry.reason!, /^session stopped: worker for ring\/generator\.onnx exited \(code 1\)$/);
+    const res = await request(app).post('/v1/models/ring/samples').send({ n: 8, seed: 5, format: 'json' }).expect(503);
+    assert.match(res.body.error, /^model "ring" is not ready: loading \(session stopped: worker for ring\/generator\.onnx exited \(code 1\)\)$/);
+    assert.ok(Number(res.headers['retry-after']) > 0);
+    await reloaded(v2);
+    assert.match(errors.at(-1)!, /^model "ring": worker for ring\/generator\.onnx exited \(code 1\); loading it again$/);
+    assert.deepEqual((await sample()).body.samples, expected, 'the reloaded model gives the same samples');
+    assert.equal(sessions.length, 6);
   } finally {
     await engine.close();
     fx.cleanup();

@@ -1,0 +1,47 @@
+/** Response encoders: the size limits checked before a model runs match what the encoders can write. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import { checkImageSize, encodeGrid, gridImageSize, imageLimitProblem, MAX_RESPONSE_PIXELS } from '../../src/serve/encode.js';
+
+test('gridImageSize is the size encodeGrid writes, for default and given columns and scales', async () => {
+  for (const [count, columns, scale] of [[5, undefined, 1], [5, 2, 3], [7, 7, 2], [1, undefined, 4]] as const) {
+    const png = await encodeGrid(new Float32Array(count * 6 * 4 * 1), [6, 4, 1], count, [-1, 1], { format: 'png', scale, columns });
+    const meta = await sharp(png).metadata();
+    assert.deepEqual(gridImageSize([6, 4, 1], count, scale, columns), { width: meta.width, height: meta.height }, `count ${count} columns ${columns} scale ${scale}`);
+  }
+});
+
+test('the WebP, JPEG and GIF side limits are libvips’ own: one pixel more fails in sharp and is refused here', async () => {
+  const encode = (format: 'webp' | 'jpeg' | 'gif', width: number) => sharp(Buffer.alloc(width), { raw: { width, height: 1, channels: 1 } }).toFormat(format).toBuffer();
+  for (const [format, side] of [['webp', 16383], ['jpeg', 65500], ['gif', 65535]] as const) {
+    assert.equal(imageLimitProblem({ width: side, height: 1, count: 1, format }), null);
+    await encode(format, side);
+    assert.match(imageLimitProblem({ width: side + 1, height: 1, count: 1, format })!, new RegExp(`${format} images have at most ${side} px a side`));
+    await assert.rejects(encode(format, side + 1));
+  }
+  assert.equal(imageLimitProblem({ width: 4096, height: 4096, count: 1, format: 'png' }), null);
+  assert.match(imageLimitProblem({ width: 64, height: 64, count: MAX_RESPONSE_PIXELS / 4096 + 1, format: 'png' })!, /at most 16,777,216 px/);
+});
+
+test('checkImageSize names scale with the largest that fits, else the other field', () => {
+  const grid = (columns: number) => (s: number) => ({ ...gridImageSize([8, 8, 1], 2048, s, columns), count: 1, format: 'webp' as const });
+  // 2048 digits in one column: 20,478 px tall at scale 1, too tall for WebP at any scale.
+  assert.throws(() => checkImageSize('body', 4, grid(1), { field: 'columns', value: 1 }), (e: unknown) => {
+    assert.ok(e instanceof InvalidArgumentError);
+    assert.equal(e.field, 'body.columns');
+    assert.equal(e.value, 1);
+    assert.equal(e.allowed, 'a smaller value (this request gives an image of 32×81912 px even at scale 1; webp images have at most 16383 px a side)');
+    return true;
+  });
+  // 2 columns: 10,238 px tall at scale 1, so scale 1 is the largest that fits.
+  assert.throws(() => checkImageSize('query', 3, grid(2), { field: 'n', value: 2048 }), (e: unknown) => {
+    assert.ok(e instanceof InvalidArgumentError);
+    assert.equal(e.field, 'query.scale');
+    assert.equal(e.value, 3);
+    assert.match(e.allowed, /^at most 1 for this request \(scale 3 gives an image of 54×30714 px; webp images have at most 16383 px a side\)$/);
+    return true;
+  });
+  assert.doesNotThrow(() => checkImageSize('body', 1, grid(2), { field: 'n', value: 2048 }));
+});
