@@ -18,7 +18,7 @@
  * `--device` (default cpu) picks the execution provider of both the engine and the bare session
  * (auto as `wganx serve` does it: CUDA, then WebGPU, then CPU).
  *
- *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist --device cpu]
+ *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist-cgan --device cpu]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';

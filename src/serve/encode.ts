@@ -1,7 +1,8 @@
 /**
  * Response encodings: image grids, per-sample images, scatter plots of point models, latent-walk
- * strips and animations (sharp: libvips runs in its own threads, off the event loop), and NumPy
- * `.npy` tensors for Python clients.
+ * strips and animations (sharp: libvips runs in its own threads, off the event loop), NumPy
+ * `.npy` tensors for Python clients, and JSON number arrays. Large per-sample encodings and JSON
+ * arrays run on a worker thread (./encode-pool.ts).
  *
  * @example
  *   const png = await encodeGrid(data, [28, 28, 1], 16, [-1, 1], { format: 'png', scale: 2 });
@@ -79,9 +80,10 @@ export function checkImageSize(where: string, scale: number, plan: (scale: numbe
   if (!problem) return;
   let fits = scale - 1;
   while (fits >= 1 && imageLimitProblem(plan(fits))) fits--;
-  const what = `${wanted.count > 1 ? `${wanted.count} images` : 'an image'} of ${wanted.width}×${wanted.height} px`;
-  if (fits >= 1) throw new InvalidArgumentError(`${where}.scale`, scale, `at most ${fits} for this request (scale ${scale} gives ${what}; ${problem})`);
-  throw new InvalidArgumentError(`${where}.${other.field}`, other.value, `a smaller value (this request gives ${what} even at scale 1; ${problem})`);
+  const what = (p: ImagePlan) => `${p.count > 1 ? `${p.count} images` : 'an image'} of ${p.width}×${p.height} px`;
+  if (fits >= 1) throw new InvalidArgumentError(`${where}.scale`, scale, `at most ${fits} for this request (scale ${scale} gives ${what(wanted)}; ${problem})`);
+  const smallest = plan(1);
+  throw new InvalidArgumentError(`${where}.${other.field}`, other.value, `a smaller value (this request gives ${what(smallest)} even at scale 1; ${imageLimitProblem(smallest)})`);
 }
 
 type Channels = 1 | 2 | 3 | 4;
@@ -207,6 +209,14 @@ export async function encodeAnimation(
   const img = sharp(pixels, { raw: { width: w, height: h * frames, channels: c, pageHeight: h } as CreateRaw });
   const out = opts.format === 'gif' ? img.gif({ loop: 0, delay: Array(frames).fill(opts.delayMs) }) : img.webp({ lossless: true, loop: 0, delay: Array(frames).fill(opts.delayMs) });
   return out.toBuffer();
+}
+
+/** `JSON.stringify(Array.from(data))` as ASCII bytes (the `data` of a KServe JSON tensor), in memory of its own (transferable). */
+export function numberArrayJson(data: Float32Array): Buffer {
+  const text = JSON.stringify(Array.from(data));
+  const out = Buffer.allocUnsafeSlow(text.length);
+  out.write(text, 'latin1');
+  return out;
 }
 
 /** NumPy .npy (format 1.0), little-endian float32, C order. */

@@ -6,21 +6,10 @@
  *   const { data, dims } = await inst.run({ rows: 2, segments: [{ kind: 'seeded', seed: 1, start: 0, count: 2 }], labels: null });
  *   await inst.close();
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import { GpuTurns } from './gpu-turns.js';
 import type { LatentRequest, Segment, SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
-
-/** The worker files sit beside this one: .js when built, .ts when run from source under tsx. */
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const workerUrl = (name: string) => new URL(`./${name}${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
-
-/** Worker threads do not inherit tsx's loader hooks: register them in the worker first (tests, benches). */
-function startWorker(name: 'ort-worker' | 'latent-worker'): Worker {
-  const url = workerUrl(name);
-  if (!FROM_SOURCE) return new Worker(url);
-  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(code, { eval: true });
-}
+import { startWorker } from './worker-thread.js';
 
 export interface BatchInput {
   rows: number;

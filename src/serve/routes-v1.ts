@@ -6,7 +6,8 @@ import { createHash, randomInt } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { InvalidArgumentError } from '../core/errors.js';
 import { interpolateLatents, MAX_SAFE_COUNTER } from '../core/latent.js';
-import { encodeAnimation, encodeEach, encodeGrid, encodeNpy, encodeScatter, checkImageSize, gridImageSize, CONTENT_TYPES, type ImageFormat, type ImagePlan } from './encode.js';
+import { encodeAnimation, encodeGrid, encodeNpy, encodeScatter, checkImageSize, gridImageSize, CONTENT_TYPES, type ImageFormat, type ImagePlan } from './encode.js';
+import { encodeEachBase64 } from './encode-pool.js';
 import type { Engine } from './engine.js';
 import { HttpError } from './http-error.js';
 import { clientSignal, info, lookupModel, resolveLabels, serverTiming } from './http-util.js';
@@ -118,8 +119,8 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
       const samples = sampleEntries(model, data, n, seed, start, labels);
       if (model.manifest.kind === 'image') {
         const encoding: ImageFormat = format === 'json' ? 'png' : (format as ImageFormat);
-        const images = await encodeEach(data, rowShape, n, range, { format: encoding, scale });
-        res.json({ ...head, encoding, samples: samples.map((s, k) => ({ ...s, image: images[k].toString('base64') })) });
+        const images = await encodeEachBase64(data, rowShape, n, range, { format: encoding, scale });
+        res.json({ ...head, encoding, samples: samples.map((s, k) => ({ ...s, image: images[k] })) });
       } else {
         res.json({ ...head, samples });
       }
@@ -193,8 +194,8 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     if (format === 'json') {
       const frames = Array.from({ length: steps }, (_, k) => ({ t: k / (steps - 1), ...(kind === 'points' ? { point: Array.from(data.subarray(k * rowSize, (k + 1) * rowSize)) } : {}) }));
       if (kind === 'image') {
-        const images = await encodeEach(data, rowShape, steps, range, { format: 'png', scale });
-        res.json({ model: model.name, version: model.manifest.version, seedA, seedB, steps, label: rowLabels?.[0] ?? null, encoding: 'png', frames: frames.map((f, k) => ({ ...f, image: images[k].toString('base64') })) });
+        const images = await encodeEachBase64(data, rowShape, steps, range, { format: 'png', scale });
+        res.json({ model: model.name, version: model.manifest.version, seedA, seedB, steps, label: rowLabels?.[0] ?? null, encoding: 'png', frames: frames.map((f, k) => ({ ...f, image: images[k] })) });
       } else {
         res.json({ model: model.name, version: model.manifest.version, seedA, seedB, steps, label: rowLabels?.[0] ?? null, frames });
       }

@@ -236,8 +236,12 @@ test('KServe v2: server and model metadata, health, JSON inference', async () =>
   const res = await post('/v2/models/ring/infer', { id: 'r1', inputs: [{ name: meta.inputs[0].name === 'z' ? 'z' : 'z', shape: [4, 2], datatype: 'FP32', data: [[z[0], z[1]], [z[2], z[3]], [z[4], z[5]], [z[6], z[7]]] }] });
   const ringMeta = (await request(app).get('/v2/models/ring')).body;
   const inName = ringMeta.inputs[0].name;
-  const ok = await post('/v2/models/ring/infer', { id: 'r1', inputs: [{ name: inName, shape: [4, 2], datatype: 'FP32', data: z }] }).expect(200);
-  assert.equal(ok.body.id, 'r1');
+  // An id holding the placeholder the server splices the output's numbers into must come back as sent.
+  const id = 'r1 \u0000data\u0000 "x"';
+  const ok = await post('/v2/models/ring/infer', { id, inputs: [{ name: inName, shape: [4, 2], datatype: 'FP32', data: z }] }).expect(200);
+  assert.equal(ok.body.id, id);
+  assert.equal(ok.body.outputs[0].data.length, 8);
+  assert.ok(ok.body.outputs[0].data.every((v: unknown) => typeof v === 'number'));
   assert.equal(ok.body.model_name, 'ring');
   assert.deepEqual(ok.body.outputs[0].shape, [4, 2]);
   assert.equal(ok.body.outputs[0].datatype, 'FP32');

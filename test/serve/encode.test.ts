@@ -32,7 +32,7 @@ test('checkImageSize names scale with the largest that fits, else the other fiel
     assert.ok(e instanceof InvalidArgumentError);
     assert.equal(e.field, 'body.columns');
     assert.equal(e.value, 1);
-    assert.equal(e.allowed, 'a smaller value (this request gives an image of 32×81912 px even at scale 1; webp images have at most 16383 px a side)');
+    assert.equal(e.allowed, 'a smaller value (this request gives an image of 8×20478 px even at scale 1; webp images have at most 16383 px a side)');
     return true;
   });
   // 2 columns: 10,238 px tall at scale 1, so scale 1 is the largest that fits.

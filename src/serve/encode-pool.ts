@@ -1,0 +1,100 @@
+/**
+ * Large response encodings off the event loop. One image per sample for 1,024 samples, or the
+ * JSON text of a 1,024-row KServe output, costs 100–300 ms of JavaScript (measured with
+ * `npm run bench:serve-large`); done on the main thread it would stall every other request. Small
+ * jobs (a few samples: what load tests send) stay on the main thread, where a thread hop would
+ * cost more than the work.
+ *
+ * The worker threads (./encode-worker.ts) start on first use and do not keep the process alive
+ * while idle.
+ *
+ * @example
+ *   const images = await encodeEachBase64(data, [28, 28, 1], 1024, [-1, 1], { format: 'png', scale: 1 });
+ *   const json = await numbersJson(result.data); // Buffer holding "[0.1,-0.25,…]"
+ */
+import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import { encodeEach, numberArrayJson, type ImageFormat } from './encode.js';
+import { startWorker } from './worker-thread.js';
+
+/** Jobs up to this many output pixels (images) or values (JSON) run on the main thread. */
+const INLINE_PIXELS = 1 << 16;
+const INLINE_VALUES = 1 << 16;
+const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
+
+type EachOptions = { format: ImageFormat; scale: number };
+
+/** Main thread → encode worker. */
+export type EncodeRequest =
+  | { type: 'images'; id: number; data: Float32Array; rowShape: number[]; count: number; range: [number, number]; opts: EachOptions }
+  | { type: 'json'; id: number; data: Float32Array };
+
+/** Encode worker → main thread. */
+export type EncodeResponse = { id: number; images: string[] } | { id: number; json: Uint8Array } | { id: number; error: string };
+
+interface Thread {
+  worker: Worker;
+  pending: Map<number, { resolve: (r: EncodeResponse) => void; reject: (e: Error) => void }>;
+}
+
+const threads: Thread[] = [];
+let nextId = 1;
+
+function spawn(): Thread {
+  const t: Thread = { worker: startWorker('encode-worker'), pending: new Map() };
+  t.worker.unref();
+  t.worker.on('message', (msg: EncodeResponse) => {
+    const p = t.pending.get(msg.id);
+    if (!p) return;
+    t.pending.delete(msg.id);
+    if (t.pending.size === 0) t.worker.unref();
+    p.resolve(msg);
+  });
+  const fail = (err: Error) => {
+    const i = threads.indexOf(t);
+    if (i >= 0) threads.splice(i, 1); // the next job starts a fresh thread
+    for (const p of t.pending.values()) p.reject(err);
+    t.pending.clear();
+  };
+  t.worker.on('error', (err) => fail(new Error(`encoding thread crashed: ${err.message}`)));
+  t.worker.on('exit', (code) => fail(new Error(`encoding thread exited (code ${code})`)));
+  return t;
+}
+
+/** Runs `job` on the least busy thread (starting one while fewer than POOL_SIZE run). */
+function submit(job: EncodeRequest, transfer: ArrayBuffer[]): Promise<EncodeResponse> {
+  let t = threads.reduce<Thread | null>((best, x) => (best === null || x.pending.size < best.pending.size ? x : best), null);
+  if (t === null || (t.pending.size > 0 && threads.length < POOL_SIZE)) {
+    t = spawn();
+    threads.push(t);
+  }
+  const thread = t;
+  return new Promise<EncodeResponse>((resolve, reject) => {
+    thread.pending.set(job.id, { resolve, reject });
+    thread.worker.ref(); // a job in flight keeps the process alive
+    thread.worker.postMessage(job, transfer);
+  }).then((r) => {
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  });
+}
+
+/** {@link encodeEach}, as base64 strings; on a worker thread unless the job is small. */
+export async function encodeEachBase64(data: Float32Array, rowShape: readonly number[], count: number, range: readonly [number, number], opts: EachOptions): Promise<string[]> {
+  const [height, width] = rowShape;
+  if (count * height * width * opts.scale * opts.scale <= INLINE_PIXELS) {
+    return (await encodeEach(data, rowShape, count, range, opts)).map((b) => b.toString('base64'));
+  }
+  const copy = data.slice(); // the caller keeps its array
+  const r = await submit({ type: 'images', id: nextId++, data: copy, rowShape: [...rowShape], count, range: [range[0], range[1]], opts }, [copy.buffer]);
+  return (r as { images: string[] }).images;
+}
+
+/** {@link numberArrayJson}; on a worker thread unless the array is small. */
+export async function numbersJson(data: Float32Array): Promise<Buffer> {
+  if (data.length <= INLINE_VALUES) return numberArrayJson(data);
+  const copy = data.slice();
+  const r = await submit({ type: 'json', id: nextId++, data: copy }, [copy.buffer]);
+  const json = (r as { json: Uint8Array }).json;
+  return Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+}

@@ -1,0 +1,26 @@
+/**
+ * Worker-thread entry: encodes what would hold the event loop for tens of milliseconds in large
+ * responses — one image per sample (upscaling, PNG framing, sharp's per-image set-up, base64) and
+ * the JSON text of large float arrays (KServe JSON outputs). See ./encode-pool.ts.
+ */
+import { parentPort } from 'node:worker_threads';
+import { encodeEach, numberArrayJson } from './encode.js';
+import type { EncodeRequest, EncodeResponse } from './encode-pool.js';
+
+if (!parentPort) throw new Error('encode-worker.ts must run in a worker thread');
+const port = parentPort;
+
+port.on('message', async (msg: EncodeRequest) => {
+  let reply: EncodeResponse;
+  try {
+    if (msg.type === 'images') {
+      const images = await encodeEach(msg.data, msg.rowShape, msg.count, msg.range, msg.opts);
+      reply = { id: msg.id, images: images.map((b) => b.toString('base64')) };
+    } else {
+      reply = { id: msg.id, json: numberArrayJson(msg.data) };
+    }
+  } catch (err) {
+    reply = { id: msg.id, error: err instanceof Error ? err.message : String(err) };
+  }
+  port.postMessage(reply, 'json' in reply ? [reply.json.buffer as ArrayBuffer] : []);
+});

@@ -1,0 +1,20 @@
+/**
+ * Starts one of the serving worker threads that sit beside this file (`ort-worker`,
+ * `latent-worker`, `encode-worker`): the built `.js` file, or the `.ts` source under tsx (tests,
+ * benches), whose loader hooks worker threads do not inherit.
+ *
+ * @example
+ *   const worker = startWorker('encode-worker');
+ */
+import { Worker } from 'node:worker_threads';
+
+export type ServeWorker = 'ort-worker' | 'latent-worker' | 'encode-worker';
+
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+export function startWorker(name: ServeWorker): Worker {
+  const url = new URL(`./${name}${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+  if (!FROM_SOURCE) return new Worker(url);
+  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
+  return new Worker(code, { eval: true });
+}

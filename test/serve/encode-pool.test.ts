@@ -1,0 +1,41 @@
+/** Large encodings on the worker thread give exactly what the main thread would. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleLatents } from '../../src/core/latent.js';
+import { encodeEach, numberArrayJson } from '../../src/serve/encode.js';
+import { encodeEachBase64, numbersJson } from '../../src/serve/encode-pool.js';
+
+/** Values in about [-1, 1], some outside (clamped by the image encoders), a NaN. */
+function values(count: number): Float32Array {
+  const v = sampleLatents({ seed: 3, start: 0, count, dim: 1 }).map((x) => x * 0.6);
+  v[7] = Number.NaN;
+  return v;
+}
+
+test('per-sample images: worker-thread jobs (large) and main-thread ones (small) equal encodeEach, png, webp and jpeg', async () => {
+  const shape = [12, 10, 3];
+  const tile = 12 * 10 * 3;
+  for (const [count, scale] of [[2, 1], [300, 1], [40, 4]]) {
+    const data = values(count * tile);
+    const before = data.slice();
+    for (const format of ['png', 'webp', 'jpeg'] as const) {
+      const expected = (await encodeEach(data, shape, count, [-1, 1], { format, scale })).map((b) => b.toString('base64'));
+      const got = await encodeEachBase64(data, shape, count, [-1, 1], { format, scale });
+      assert.deepEqual(got, expected, `${count} samples, scale ${scale}, ${format}`);
+    }
+    assert.deepEqual(data, before, 'the caller’s array is left as it was');
+  }
+});
+
+test('JSON number arrays: worker-thread jobs (large) and main-thread ones (small) equal JSON.stringify', async () => {
+  for (const n of [5, 70_000, 400_000]) {
+    const data = values(n);
+    const got = await numbersJson(data);
+    assert.equal(got.toString('latin1'), JSON.stringify(Array.from(data)), `${n} values`);
+    assert.ok(numberArrayJson(data).equals(got));
+    assert.equal(data.length, n, 'the caller’s array is not detached');
+  }
+  // Jobs side by side are answered each with its own result.
+  const many = await Promise.all([100_000, 90_000, 80_000, 70_000].map(async (n) => [n, JSON.parse((await numbersJson(values(n))).toString('latin1')).length]));
+  assert.deepEqual(many, [[100_000, 100_000], [90_000, 90_000], [80_000, 80_000], [70_000, 70_000]]);
+});
