@@ -15,7 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Engine } from './engine.js';
-import { HttpError, RETRY_AFTER_SECONDS } from './http-error.js';
+import { HttpError, QueueFullError, RETRY_AFTER_SECONDS } from './http-error.js';
 import { info } from './http-util.js';
 import { BINARY_HEADER, kserveRouter } from './kserve.js';
 import { outcomeOf } from './metrics.js';
@@ -79,9 +79,9 @@ export function createApp(engine: Engine): Express {
       if (done) return;
       done = true;
       inflight.leave();
-      const { endpoint, model } = info(res);
+      const { endpoint, model, queueFull } = info(res);
       const status = res.writableFinished ? res.statusCode : 499;
-      engine.metrics.requests.inc({ model, endpoint, outcome: outcomeOf(status), code: String(status) });
+      engine.metrics.requests.inc({ model, endpoint, outcome: outcomeOf(status, queueFull), code: String(status) });
       engine.metrics.requestDuration.observe({ model, endpoint }, (performance.now() - t0) / 1000);
     };
     res.on('finish', finish);
@@ -139,7 +139,7 @@ export function createApp(engine: Engine): Express {
   });
   app.get('/docs', (_req, res) => {
     info(res).endpoint = 'docs';
-    res.type('html').send(docsPage(spec, engine.registry.list().filter((e) => e.state === 'ready').map((e) => e.name)));
+    res.type('html').send(docsPage(spec, engine.registry.list().filter((e) => e.state === 'ready').map((e) => e.name), opts.apiKey !== null));
   });
   app.get('/metrics', async (_req, res) => {
     info(res).endpoint = 'metrics';
@@ -159,6 +159,7 @@ export function createApp(engine: Engine): Express {
     } else if (err instanceof HttpError) {
       status = err.status;
       body = { error: err.message, ...err.details };
+      if (err instanceof QueueFullError) info(res).queueFull = true;
       if (err.retryAfter !== null) res.setHeader('Retry-After', String(err.retryAfter));
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       // body-parser and friends: 400 malformed JSON, 413 too large, 415 bad encoding…
@@ -166,6 +167,7 @@ export function createApp(engine: Engine): Express {
       const field = err.type === 'entity.too.large' ? 'body' : err.type === 'entity.parse.failed' ? 'body' : undefined;
       body = { error: err.type === 'entity.too.large' ? `request body is larger than the limit of ${opts.maxBodyBytes} bytes` : String(err.message), ...(field ? { field } : {}) };
       if (err.type === 'entity.too.large') Object.assign(body, { value: err.length ?? null, allowed: `at most ${opts.maxBodyBytes} bytes` });
+      if (err.type === 'entity.parse.failed') Object.assign(body, { value: typeof err.body === 'string' ? err.body.slice(0, 80) : null, allowed: 'a JSON object' });
     } else {
       engine.logger.error(`${req.method} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       body = { error: 'internal error' };

@@ -21,7 +21,12 @@ export class HttpError extends WganxError {
 /** Seconds a client is told to wait after a 503 (queue full, model loading, draining). */
 export const RETRY_AFTER_SECONDS = 1;
 
+/** 503 because a model's queue is full (metrics count it as `overloaded`; other 503s are `unavailable`). */
+export class QueueFullError extends HttpError {
+  override name = 'QueueFullError';
+}
+
 export const queueFull = (model: string, limit: number) =>
-  new HttpError(503, `model "${model}" is overloaded: its queue holds the maximum of ${limit} requests; retry later`, { model }, RETRY_AFTER_SECONDS);
+  new QueueFullError(503, `model "${model}" is overloaded: its queue holds the maximum of ${limit} requests; retry later`, { model }, RETRY_AFTER_SECONDS);
 export const requestTimeout = (model: string, ms: number) => new HttpError(504, `request to model "${model}" did not complete within ${ms} ms`, { model });
 export const unavailable = (message: string) => new HttpError(503, message, {}, RETRY_AFTER_SECONDS);

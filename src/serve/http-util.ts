@@ -18,6 +18,8 @@ export const LABEL_SALT = 0;
 export interface RequestInfo {
   endpoint: string;
   model: string;
+  /** The request was refused because the model's queue was full. */
+  queueFull?: boolean;
 }
 
 export function info(res: Response): RequestInfo {

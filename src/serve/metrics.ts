@@ -11,12 +11,13 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 export const OUTCOMES = ['ok', 'client_error', 'unauthorized', 'not_found', 'overloaded', 'timeout', 'unavailable', 'error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-export function outcomeOf(status: number): Outcome {
+/** The outcome label of a response; a 503 is `unavailable` unless the handler saw a full queue (`overloaded`). */
+export function outcomeOf(status: number, queueFull = false): Outcome {
   if (status < 400) return 'ok';
   if (status === 401) return 'unauthorized';
   if (status === 404) return 'not_found';
   if (status === 504) return 'timeout';
-  if (status === 503) return 'overloaded';
+  if (status === 503) return queueFull ? 'overloaded' : 'unavailable';
   if (status < 500) return 'client_error';
   return 'error';
 }

@@ -26,6 +26,10 @@ test('--api-key: 401 without or with a wrong key; Bearer and X-API-Key accepted;
     await request(app).get('/metrics').expect(401);
     assert.deepEqual((await request(app).post('/v2/models/ring/infer').send({}).expect(401)).body.error.length > 0, true);
     for (const open of ['/v2/health/live', '/v2/health/ready', '/openapi.json', '/docs']) await request(app).get(open).expect(200);
+    // The docs page shows no sample images that would fail with 401 (an <img> cannot send the key).
+    const docs = (await request(app).get('/docs').expect(200)).text;
+    assert.ok(!docs.includes('<img'), 'no <img> on the docs page');
+    assert.match(docs, /<code>ring<\/code>.*Sample images need the API key/);
   } finally {
     await engine.close();
   }

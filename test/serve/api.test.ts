@@ -160,7 +160,8 @@ test('validation: 400 bodies name the field, the value and what is allowed', asy
   assert.match(pets.body.allowed, /"cat", "dog", "eel"/);
   const q = await request(app).get('/v1/models/ring/samples.png?n=abc').expect(400);
   assert.equal(q.body.field, 'query.n');
-  await request(app).post('/v1/models/ring/samples').set('content-type', 'application/json').send('{"n": 2,').expect(400);
+  const broken = await request(app).post('/v1/models/ring/samples').set('content-type', 'application/json').send('{"n": 2,').expect(400);
+  assert.deepEqual([broken.body.field, broken.body.value, broken.body.allowed], ['body', '{"n": 2,', 'a JSON object']);
   await request(app).post('/v1/models/ring/samples').set('content-type', 'text/plain').send('n=2').expect(415);
 });
 
@@ -319,11 +320,28 @@ test('/metrics exposes requests by model and outcome, durations, batch sizes and
   assert.ok(!(await request(app).get('/metrics')).text.includes('does-not-exist'), 'unknown names never become labels');
 });
 
-test('/openapi.json describes every endpoint; /docs renders', async () => {
+/** Every `METHOD /path` the app routes (express 5 layers, nested routers included), paths in OpenAPI's `{param}` form. */
+function routesOf(stack: unknown[]): string[] {
+  type Layer = { route?: { path: string | string[]; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } };
+  return (stack as Layer[]).flatMap((layer) => {
+    if (layer.route) {
+      const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+      return paths.flatMap((p) => Object.keys(layer.route!.methods).map((m) => `${m} ${p.replace(/:(\w+)/g, '{$1}')}`));
+    }
+    return layer.handle?.stack ? routesOf(layer.handle.stack) : [];
+  });
+}
+
+test('/openapi.json describes every endpoint the app routes; /docs renders', async () => {
   const spec = (await request(app).get('/openapi.json').expect(200)).body;
   assert.equal(spec.openapi, '3.1.0');
-  for (const p of ['/v1/models', '/v1/models/{name}/samples', '/v1/models/{name}/samples.png', '/v1/models/{name}/interpolate', '/v2/models/{name}/infer', '/v2/health/ready', '/metrics']) assert.ok(spec.paths[p], p);
+  const routed = routesOf((app as unknown as { router: { stack: unknown[] } }).router.stack).filter((r) => r !== 'get /');
+  assert.ok(routed.length >= 17, `found ${routed.length} routes`);
+  assert.ok(routed.includes('post /v2/models/{name}/versions/{version}/infer'));
+  const described = Object.entries(spec.paths as Record<string, object>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
+  assert.deepEqual([...routed].sort(), [...described].sort());
   assert.ok(spec.paths['/v1/models/{name}/samples'].post.requestBody.content['application/json'].schema.properties.n);
   const html = (await request(app).get('/docs').expect(200).expect('content-type', /html/)).text;
   assert.match(html, /POST \/v1\/models\/\{name\}\/samples/);
+  assert.match(html, /<img alt="digits" src="\/v1\/models\/digits\/samples\.png\?n=16&amp;scale=2">/, 'without an API key the page shows live samples');
 });

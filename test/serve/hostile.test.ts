@@ -181,6 +181,9 @@ test('overload beyond --max-queue: 503 with Retry-After, never a 500 or a crash;
     }
     const after = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json' }, body: '{"n":2,"format":"json"}' });
     assert.equal(after.status, 200);
+    const metrics = (await send(port, agent, { method: 'GET', path: '/metrics' })).body;
+    const refused = codes.filter((c) => c === 503).length;
+    assert.ok(metrics.includes(`wganx_requests_total{model="ring",endpoint="samples",outcome="overloaded",code="503"} ${refused}`), 'each 503 counted as overloaded');
     agent.destroy();
   });
 });

@@ -202,6 +202,7 @@ test('a model whose session thread crashes is loaded again: the other session se
     const res = await request(app).post('/v1/models/ring/samples').send({ n: 8, seed: 5, format: 'json' }).expect(503);
     assert.match(res.body.error, /^model "ring" is not ready: loading \(session stopped: worker for ring\/generator\.onnx exited \(code 1\)\)$/);
     assert.ok(Number(res.headers['retry-after']) > 0);
+    assert.match((await request(app).get('/metrics')).text, /wganx_requests_total\{model="ring",endpoint="samples",outcome="unavailable",code="503"\} 1\n/);
     await reloaded(v2);
     assert.match(errors.at(-1)!, /^model "ring": worker for ring\/generator\.onnx exited \(code 1\); loading it again$/);
     assert.deepEqual((await sample()).body.samples, expected, 'the reloaded model gives the same samples');
