@@ -109,6 +109,7 @@ export class DynamicBatcher {
   /** Set when every session has stopped on its own: requests are refused with 503 from then on. */
   private broken: Error | null = null;
   private readonly lostListeners: SessionLostListener[] = [];
+  private lastLost: { err: Error; all: boolean } | null = null;
 
   constructor(
     readonly model: string,
@@ -120,14 +121,20 @@ export class DynamicBatcher {
     for (const slot of this.slots) slot.backend.onLost?.((err) => this.lose(slot, err));
   }
 
-  /** Calls `listener` whenever one of the sessions stops on its own (the registry then reloads the model). */
+  /**
+   * Calls `listener` whenever one of the sessions stops on its own (the registry then reloads the
+   * model), and at once if one already has.
+   */
   onSessionLost(listener: SessionLostListener): void {
     this.lostListeners.push(listener);
+    const last = this.lastLost;
+    if (last) queueMicrotask(() => listener(last.err, last.all));
   }
 
   private lose(slot: Slot, err: Error): void {
     slot.lost = true;
     const all = this.slots.every((s) => s.lost);
+    this.lastLost = { err, all };
     if (all) {
       this.broken = err;
       for (const e of [...this.queue]) this.fail(e, this.brokenError());

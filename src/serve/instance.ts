@@ -58,6 +58,8 @@ export class SessionInstance implements InferenceBackend {
   private readonly pending = new Map<number, Pending>();
   private dead: Error | null = null;
   private readonly lostListeners: ((err: Error) => void)[] = [];
+  /** Why the session stopped on its own, if it did. */
+  private lost: Error | null = null;
 
   /** Turns on the process's WebGPU device, shared by every WebGPU session (see {@link run}). */
   private static readonly gpuTurns = new GpuTurns<SessionInstance>();
@@ -125,6 +127,7 @@ export class SessionInstance implements InferenceBackend {
       for (const p of this.pending.values()) p.reject(this.dead);
       this.pending.clear();
       if (unexpected) {
+        this.lost = err;
         for (const l of this.lostListeners.splice(0)) l(err);
         // Whichever thread is left has nothing to do without the other.
         void Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
@@ -171,7 +174,9 @@ export class SessionInstance implements InferenceBackend {
   }
 
   onLost(listener: (err: Error) => void): void {
-    if (this.dead === null) this.lostListeners.push(listener);
+    const lost = this.lost;
+    if (lost) queueMicrotask(() => listener(lost)); // it stopped before anyone listened
+    else if (this.dead === null) this.lostListeners.push(listener);
   }
 
   /** Whether latents are drawn on a second thread (tests, benches). */

@@ -212,6 +212,9 @@ test('a session that stops on its own gets no more batches; with none left, requ
   assert.deepEqual(heard[1], ['worker exited (code 1)', true]);
   const stopped = (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryAfter !== null && /model "m" stopped \(worker exited \(code 1\)\) and is loading again/.test(e.message);
   await assert.rejects(queued, stopped);
+  // A listener that comes later (the registry subscribes once the load has finished) still hears of it.
+  const late = await new Promise<[string, boolean]>((resolve) => b.onSessionLost((err, all) => resolve([err.message, all])));
+  assert.deepEqual(late, ['worker exited (code 1)', true]);
   await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 2, start: 0 }, labels: null }), stopped);
   c.release(); // the fake's running batch still completes; a real crashed session rejects it
   await blocker;

@@ -102,6 +102,10 @@ test('a session whose thread dies tells its listener once and rejects new batche
   assert.deepEqual(heard.sort(), ['latent thread for digits/generator.onnx exited (code 1)', 'worker for digits/generator.onnx exited (code 1)']);
   await assert.rejects(crashed.run(one), /worker for digits\/generator\.onnx exited \(code 1\)/);
   await assert.rejects(samplerCrashed.run(one), /latent thread for digits\/generator\.onnx exited/);
+  // A listener added after the crash hears of it at once; one added after close() never does.
+  assert.equal(await new Promise<string>((resolve) => crashed.onLost((e) => resolve(e.message))), 'worker for digits/generator.onnx exited (code 1)');
+  closed.onLost((e) => heard.push(e.message));
   await Promise.all([crashed.close(), samplerCrashed.close()]);
+  await new Promise((r) => setTimeout(r, 10));
   assert.equal(heard.length, 2);
 });
