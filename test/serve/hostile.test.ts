@@ -147,7 +147,10 @@ test(`${HOSTILE_REQUESTS} malformed and hostile requests: every one 4xx with a J
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
           let isJsonError = false;
           try {
-            isJsonError = typeof JSON.parse(res.body).error === 'string';
+            const body = JSON.parse(res.body);
+            isJsonError = typeof body.error === 'string';
+            // /v1 validation errors also name the field, the value and what is allowed.
+            if (res.status === 400 && reqs[i].path.startsWith('/v1')) isJsonError &&= typeof body.field === 'string' && 'value' in body && typeof body.allowed === 'string';
           } catch {}
           if (res.status < 400 || res.status >= 500 || !isJsonError) bad.push(`#${i} ${reqs[i].method} ${reqs[i].path.slice(0, 80)} ${String(reqs[i].body ?? '').slice(0, 80)} → ${res.status} ${res.body.slice(0, 120)}`);
         }

@@ -129,9 +129,15 @@ test('hot reload: add, replace (in-flight requests finish on the old version), f
     assert.match(info.reloadError, /sha256/);
     await full('ring', 5).expect(200);
 
-    // Remove.
+    // Remove, while a request waits in digits' queue: it completes, later ones get 404.
+    const digits = engine.registry.get('digits')!;
+    const waiting = request(app).post('/v1/models/digits/samples').send({ n: 1, seed: 3, format: 'json' }).then((r) => r);
+    while (digits.batcher.queueLength === 0) await new Promise((r) => setTimeout(r, 5));
     rmSync(join(fx.models, 'digits'), { recursive: true });
     await engine.registry.scan();
+    const last = await waiting;
+    assert.equal(last.status, 200);
+    assert.equal(last.body.samples.length, 1);
     await full('digits', 1).expect(404);
     assert.deepEqual((await request(app).get('/v1/models')).body.models.map((m: { name: string }) => m.name), ['ring']);
   } finally {

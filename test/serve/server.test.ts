@@ -1,0 +1,69 @@
+/** Requests that outlive their limits over real HTTP: --request-timeout-ms (504) and --drain-timeout at shutdown. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { InferenceBackend } from '../../src/serve/instance.js';
+import { silentLogger } from '../../src/serve/options.js';
+import { startServer } from '../../src/serve/server.js';
+import { fixtureModels, testOptions } from './fixtures.js';
+
+/** A session whose warm-up answers and whose later runs hang until it is closed (then they fail). */
+function stuckBackend(): InferenceBackend & { started: number; rows: number[] } {
+  const hanging: ((e: Error) => void)[] = [];
+  return {
+    started: 0,
+    rows: [],
+    run(batch) {
+      this.rows.push(batch.rows);
+      if (this.rows.length === 1) return Promise.resolve({ data: new Float32Array(batch.rows * 2), dims: [batch.rows, 2], computeMs: 0 });
+      this.started++;
+      return new Promise((_resolve, reject) => hanging.push(reject));
+    },
+    async close() {
+      for (const reject of hanging.splice(0)) reject(new Error('session closed'));
+    },
+  };
+}
+
+test('shutdown: a request still running at --drain-timeout is dropped; shutdown resolves and reports it', async () => {
+  const fx = await fixtureModels(['ring']);
+  const backend = stuckBackend();
+  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1', drainTimeoutMs: 300 }), { logger: silentLogger, createBackend: async () => backend });
+  try {
+    assert.deepEqual(backend.rows, [1], 'one warm-up run of one sample after loading');
+    const pending = fetch(`${srv.url}/v1/models/ring/samples`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1,"format":"json"}' }).then(
+      (r) => r.status,
+      () => 'connection closed',
+    );
+    while (backend.started === 0) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    const result = await srv.shutdown();
+    const ms = performance.now() - t0;
+    assert.deepEqual(result, { drained: false, dropped: 1 });
+    assert.ok(ms >= 250 && ms < 10_000, `shutdown took ${ms.toFixed(0)} ms with a 300 ms drain timeout`);
+    const outcome = await pending;
+    assert.ok(outcome === 500 || outcome === 503 || outcome === 'connection closed', `the dropped request ended: ${outcome}`);
+    assert.equal(srv.server.listening, false);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('--request-timeout-ms: a request that does not finish in time gets 504 with a JSON error, counted as a timeout', async () => {
+  const fx = await fixtureModels(['ring']);
+  const backend = stuckBackend();
+  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1', requestTimeoutMs: 100, drainTimeoutMs: 200 }), { logger: silentLogger, createBackend: async () => backend });
+  try {
+    const v1 = await fetch(`${srv.url}/v1/models/ring/samples`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1,"format":"json"}' });
+    assert.equal(v1.status, 504);
+    assert.deepEqual(await v1.json(), { error: 'request to model "ring" did not complete within 100 ms', model: 'ring' });
+    const v2 = await fetch(`${srv.url}/v2/models/ring/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'z', shape: [1, 2], datatype: 'FP32', data: [0, 0] }] }) });
+    assert.equal(v2.status, 504);
+    assert.deepEqual(await v2.json(), { error: 'request to model "ring" did not complete within 100 ms' });
+    const model = await (await fetch(`${srv.url}/v1/models/ring`)).json();
+    assert.equal(model.counters.failed, 2);
+    assert.match(await (await fetch(`${srv.url}/metrics`)).text(), /wganx_requests_total\{model="ring",endpoint="samples",outcome="timeout",code="504"\} 1\n/);
+  } finally {
+    await srv.shutdown();
+    fx.cleanup();
+  }
+});
