@@ -98,13 +98,18 @@ export function upscale(img: RasterImage, factor: number): RasterImage {
   const w = width * factor;
   const h = height * factor;
   const data = new Uint8Array(w * h * channels);
-  for (let y = 0; y < h; y++) {
-    const sy = Math.floor(y / factor);
-    for (let x = 0; x < w; x++) {
-      const s = (sy * width + Math.floor(x / factor)) * channels;
-      const d = (y * w + x) * channels;
-      for (let c = 0; c < channels; c++) data[d + c] = img.data[s + c];
+  const row = w * channels;
+  for (let sy = 0; sy < height; sy++) {
+    // Widen source row sy once, then copy it to the other factor − 1 output rows.
+    const first = sy * factor * row;
+    for (let x = 0; x < width; x++) {
+      const s = (sy * width + x) * channels;
+      for (let k = 0; k < factor; k++) {
+        const d = first + (x * factor + k) * channels;
+        for (let c = 0; c < channels; c++) data[d + c] = img.data[s + c];
+      }
     }
+    for (let k = 1; k < factor; k++) data.copyWithin(first + k * row, first, first + row);
   }
   return { ...img, data, width: w, height: h };
 }

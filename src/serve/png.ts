@@ -1,13 +1,16 @@
 /**
  * A minimal PNG encoder for small images (per-sample images of JSON responses): framing in JS,
- * deflate on libuv's thread pool. sharp's per-call cost on the main thread (about 1 ms of
- * pipeline set-up, measured) dwarfs the work for a 28×28 digit, and a batch of 64 of them would
- * hold the event loop; this path costs a few µs of main-thread time per image.
+ * deflate on libuv's thread pool when called on the main thread, inline on the encoding thread
+ * (./encode-worker.ts, where 1,024 thread-pool round trips cost twice the deflating). sharp's
+ * per-call cost on the main thread (about 1 ms of pipeline set-up, measured) dwarfs the work for a
+ * 28×28 digit, and a batch of 64 of them would hold the event loop; this path costs a few µs of
+ * main-thread time per image.
  *
  * @example
  *   const png = await encodeSmallPng(pixels, 28, 28, 1); // 8-bit grey
  */
 import { promisify } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import zlib from 'node:zlib';
 
 const deflate = promisify(zlib.deflate);
@@ -34,6 +37,6 @@ export async function encodeSmallPng(pixels: Uint8Array, width: number, height: 
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOUR_TYPE[channels];
-  const idat = await deflate(raw);
+  const idat = isMainThread ? await deflate(raw) : zlib.deflateSync(raw);
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -41,3 +41,22 @@ test('upscale repeats pixels (RGB too) and validates the factor', () => {
   assert.deepEqual([...up.data.subarray(12)], [...up.data.subarray(0, 12)]);
   assert.throws(() => upscale(img, 0), /scale: 0 is not allowed; expected an integer from 1 to 16/);
 });
+
+test('upscale: output pixel (x, y) is input pixel (⌊x/f⌋, ⌊y/f⌋), for non-square images, 1–4 channels and factors 1–5', () => {
+  for (const [width, height, channels] of [[3, 2, 1], [2, 5, 2], [4, 3, 3], [1, 1, 4]]) {
+    const data = Uint8Array.from({ length: width * height * channels }, (_, i) => (i * 37 + 11) % 256);
+    for (let f = 1; f <= 5; f++) {
+      const up = upscale({ data, width, height, channels, columns: 1, rows: 1 }, f);
+      assert.deepEqual([up.width, up.height, up.data.length], [width * f, height * f, width * height * channels * f * f]);
+      for (let y = 0; y < height * f; y++) {
+        for (let x = 0; x < width * f; x++) {
+          for (let c = 0; c < channels; c++) {
+            const got = up.data[(y * width * f + x) * channels + c];
+            const want = data[(Math.floor(y / f) * width + Math.floor(x / f)) * channels + c];
+            if (got !== want) assert.fail(`${width}×${height}×${channels} at ×${f}: pixel (${x}, ${y}) channel ${c} is ${got}, expected ${want}`);
+          }
+        }
+      }
+    }
+  }
+});
