@@ -1,20 +1,21 @@
 /**
  * Large response encodings off the event loop. One image per sample for 1,024 samples, or the
  * JSON text of a 1,024-row KServe output, costs 100–300 ms of JavaScript (measured with
- * `npm run bench:serve-large`); done on the main thread it would stall every other request. Small
- * jobs (a few samples: what load tests send) stay on the main thread, where a thread hop would
- * cost more than the work.
+ * `npm run bench:serve-large`); done on the main thread it would stall every other request. Grids
+ * of many samples go there too. Small jobs (a few samples: what load tests send) stay on the main
+ * thread, where a thread hop would cost more than the work.
  *
  * The worker threads (./encode-worker.ts) start on first use and do not keep the process alive
  * while idle.
  *
  * @example
  *   const images = await encodeEachBase64(data, [28, 28, 1], 1024, [-1, 1], { format: 'png', scale: 1 });
+ *   const png = await encodeGridImage(data, [28, 28, 1], 1024, [-1, 1], { format: 'png', scale: 2 });
  *   const json = await numbersJson(result.data); // Buffer holding "[0.1,-0.25,…]"
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { encodeEach, numberArrayJson, type ImageFormat } from './encode.js';
+import { encodeEach, encodeGrid, numberArrayJson, type ImageFormat } from './encode.js';
 import { startWorker } from './worker-thread.js';
 
 /** Jobs up to this many output pixels (images) or values (JSON) run on the main thread. */
@@ -23,14 +24,16 @@ const INLINE_VALUES = 1 << 16;
 const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
 
 type EachOptions = { format: ImageFormat; scale: number };
+type GridOptions = EachOptions & { columns?: number };
 
 /** Main thread → encode worker. */
 export type EncodeRequest =
   | { type: 'images'; id: number; data: Float32Array; rowShape: number[]; count: number; range: [number, number]; opts: EachOptions }
+  | { type: 'grid'; id: number; data: Float32Array; rowShape: number[]; count: number; range: [number, number]; opts: GridOptions }
   | { type: 'json'; id: number; data: Float32Array };
 
-/** Encode worker → main thread. */
-export type EncodeResponse = { id: number; images: string[] } | { id: number; json: Uint8Array } | { id: number; error: string };
+/** Encode worker → main thread: base64 images, or bytes (a grid image, JSON text). */
+export type EncodeResponse = { id: number; images: string[] } | { id: number; bytes: Uint8Array } | { id: number; error: string };
 
 interface Thread {
   worker: Worker;
@@ -90,11 +93,24 @@ export async function encodeEachBase64(data: Float32Array, rowShape: readonly nu
   return (r as { images: string[] }).images;
 }
 
+/** {@link encodeGrid}; on a worker thread unless the grid is small (tiling 1,024 digits costs ~16 ms of JavaScript). */
+export async function encodeGridImage(data: Float32Array, rowShape: readonly number[], count: number, range: readonly [number, number], opts: GridOptions): Promise<Buffer> {
+  const [height, width] = rowShape;
+  if (count * height * width <= INLINE_PIXELS) return encodeGrid(data, rowShape, count, range, opts);
+  const copy = data.slice();
+  const r = await submit({ type: 'grid', id: nextId++, data: copy, rowShape: [...rowShape], count, range: [range[0], range[1]], opts }, [copy.buffer]);
+  return asBuffer((r as { bytes: Uint8Array }).bytes);
+}
+
 /** {@link numberArrayJson}; on a worker thread unless the array is small. */
 export async function numbersJson(data: Float32Array): Promise<Buffer> {
   if (data.length <= INLINE_VALUES) return numberArrayJson(data);
   const copy = data.slice();
   const r = await submit({ type: 'json', id: nextId++, data: copy }, [copy.buffer]);
-  const json = (r as { json: Uint8Array }).json;
-  return Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+  return asBuffer((r as { bytes: Uint8Array }).bytes);
+}
+
+/** A transferred Uint8Array as a Buffer over the same memory. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

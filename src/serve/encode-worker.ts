@@ -1,10 +1,10 @@
 /**
  * Worker-thread entry: encodes what would hold the event loop for tens of milliseconds in large
- * responses — one image per sample (upscaling, PNG framing, sharp's per-image set-up, base64) and
- * the JSON text of large float arrays (KServe JSON outputs). See ./encode-pool.ts.
+ * responses — one image per sample (upscaling, PNG framing, sharp's per-image set-up, base64), grids
+ * of many samples, and the JSON text of large float arrays (KServe JSON outputs). See ./encode-pool.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import { encodeEach, numberArrayJson } from './encode.js';
+import { encodeEach, encodeGrid, numberArrayJson } from './encode.js';
 import type { EncodeRequest, EncodeResponse } from './encode-pool.js';
 
 if (!parentPort) throw new Error('encode-worker.ts must run in a worker thread');
@@ -16,11 +16,18 @@ port.on('message', async (msg: EncodeRequest) => {
     if (msg.type === 'images') {
       const images = await encodeEach(msg.data, msg.rowShape, msg.count, msg.range, msg.opts);
       reply = { id: msg.id, images: images.map((b) => b.toString('base64')) };
+    } else if (msg.type === 'grid') {
+      reply = { id: msg.id, bytes: ownMemory(await encodeGrid(msg.data, msg.rowShape, msg.count, msg.range, msg.opts)) };
     } else {
-      reply = { id: msg.id, json: numberArrayJson(msg.data) };
+      reply = { id: msg.id, bytes: numberArrayJson(msg.data) };
     }
   } catch (err) {
     reply = { id: msg.id, error: err instanceof Error ? err.message : String(err) };
   }
-  port.postMessage(reply, 'json' in reply ? [reply.json.buffer as ArrayBuffer] : []);
+  port.postMessage(reply, 'bytes' in reply ? [reply.bytes.buffer as ArrayBuffer] : []);
 });
+
+/** Bytes in an ArrayBuffer of their own, so that transferring it moves nothing else (sharp's and small Buffers may share one). */
+function ownMemory(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+}

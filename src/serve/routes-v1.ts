@@ -7,7 +7,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { InvalidArgumentError } from '../core/errors.js';
 import { interpolateLatents, MAX_SAFE_COUNTER } from '../core/latent.js';
 import { encodeAnimation, encodeGrid, encodeNpy, encodeScatter, checkImageSize, gridImageSize, CONTENT_TYPES, type ImageFormat, type ImagePlan } from './encode.js';
-import { encodeEachBase64 } from './encode-pool.js';
+import { encodeEachBase64, encodeGridImage } from './encode-pool.js';
 import type { Engine } from './engine.js';
 import { HttpError } from './http-error.js';
 import { clientSignal, info, lookupModel, resolveLabels, serverTiming } from './http-util.js';
@@ -129,7 +129,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const imageFormat = format as ImageFormat;
     const body2 =
       model.manifest.kind === 'image'
-        ? await encodeGrid(data, rowShape, n, range, { format: imageFormat, scale, columns: body.columns })
+        ? await encodeGridImage(data, rowShape, n, range, { format: imageFormat, scale, columns: body.columns })
         : await encodeScatter(data, rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: imageFormat, scale });
     res.type(CONTENT_TYPES[imageFormat]).send(body2);
   });
@@ -160,7 +160,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const range = model.manifest.output.range;
     const png =
       model.manifest.kind === 'image'
-        ? await encodeGrid(result.data, result.rowShape, n, range, { format: 'png', scale, columns: q.columns })
+        ? await encodeGridImage(result.data, result.rowShape, n, range, { format: 'png', scale, columns: q.columns })
         : await encodeScatter(result.data, result.rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: 'png', scale });
     res.type('image/png').send(png);
   });

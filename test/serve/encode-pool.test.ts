@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleLatents } from '../../src/core/latent.js';
-import { encodeEach, numberArrayJson } from '../../src/serve/encode.js';
-import { encodeEachBase64, numbersJson } from '../../src/serve/encode-pool.js';
+import { encodeEach, encodeGrid, numberArrayJson } from '../../src/serve/encode.js';
+import { encodeEachBase64, encodeGridImage, numbersJson } from '../../src/serve/encode-pool.js';
 
 /** Values in about [-1, 1], some outside (clamped by the image encoders), a NaN. */
 function values(count: number): Float32Array {
@@ -38,4 +38,16 @@ test('JSON number arrays: worker-thread jobs (large) and main-thread ones (small
   // Jobs side by side are answered each with its own result.
   const many = await Promise.all([100_000, 90_000, 80_000, 70_000].map(async (n) => [n, JSON.parse((await numbersJson(values(n))).toString('latin1')).length]));
   assert.deepEqual(many, [[100_000, 100_000], [90_000, 90_000], [80_000, 80_000], [70_000, 70_000]]);
+});
+
+test('grids: worker-thread jobs (many samples) and main-thread ones (few) equal encodeGrid', async () => {
+  const shape = [12, 10, 3];
+  for (const [count, scale, columns] of [[3, 2, undefined], [700, 1, undefined], [700, 3, 20]] as const) {
+    const data = values(count * 12 * 10 * 3);
+    for (const format of ['png', 'webp', 'jpeg'] as const) {
+      const expected = await encodeGrid(data, shape, count, [-1, 1], { format, scale, columns });
+      const got = await encodeGridImage(data, shape, count, [-1, 1], { format, scale, columns });
+      assert.ok(got.equals(expected), `${count} samples, scale ${scale}, ${format}`);
+    }
+  }
 });
