@@ -21,6 +21,8 @@ import { startWorker } from './worker-thread.js';
 /** Jobs up to this many output pixels (images) or values (JSON) run on the main thread. */
 const INLINE_PIXELS = 1 << 16;
 const INLINE_VALUES = 1 << 16;
+/** WebP and JPEG images go through sharp, whose set-up costs ~0.2–0.5 ms of main-thread time per image (measured): only this many stay on the main thread. */
+const INLINE_SHARP_IMAGES = 8;
 const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
 
 type EachOptions = { format: ImageFormat; scale: number };
@@ -85,7 +87,7 @@ function submit(job: EncodeRequest, transfer: ArrayBuffer[]): Promise<EncodeResp
 /** {@link encodeEach}, as base64 strings; on a worker thread unless the job is small. */
 export async function encodeEachBase64(data: Float32Array, rowShape: readonly number[], count: number, range: readonly [number, number], opts: EachOptions): Promise<string[]> {
   const [height, width] = rowShape;
-  if (count * height * width * opts.scale * opts.scale <= INLINE_PIXELS) {
+  if (count * height * width * opts.scale * opts.scale <= INLINE_PIXELS && (opts.format === 'png' || count <= INLINE_SHARP_IMAGES)) {
     return (await encodeEach(data, rowShape, count, range, opts)).map((b) => b.toString('base64'));
   }
   const copy = data.slice(); // the caller keeps its array
