@@ -258,10 +258,14 @@ export class DynamicBatcher {
     slot.backend
       .run(batch)
       .then((out) => {
-        // Checked before any request is touched, so that a bad output fails the whole batch cleanly.
+        // Checked before any request is touched, so that a bad output fails the whole batch cleanly
+        // (a throw after a request has been finished would leave it unanswered).
         if (out.dims[0] !== rows || out.data.length % rows !== 0) throw new Error(`the session returned ${out.dims[0]} rows (${out.data.length} values) for a batch of ${rows}`);
-        this.hooks.onBatch?.(rows, out.computeMs);
         const rowSize = out.data.length / rows;
+        for (const { e } of parts) {
+          if (e.out && e.out.length !== e.req.rows * rowSize) throw new Error(`the session returned rows of ${rowSize} values, an earlier batch of the same request ${e.out.length / e.req.rows}`);
+        }
+        this.hooks.onBatch?.(rows, out.computeMs);
         const rowShape = out.dims.slice(1);
         const completed: Entry[] = [];
         for (const { e, offset, count, at } of parts) {

@@ -63,7 +63,20 @@ function spawn(): Thread {
   };
   t.worker.on('error', (err) => fail(new Error(`encoding thread crashed: ${err.message}`)));
   t.worker.on('exit', (code) => fail(new Error(`encoding thread exited (code ${code})`)));
+  // A reply that cannot be deserialised would leave its job waiting forever: give up on the thread.
+  t.worker.on('messageerror', (err) => {
+    fail(new Error(`encoding thread sent an unreadable reply: ${err.message}`));
+    void t.worker.terminate();
+  });
   return t;
+}
+
+/**
+ * Stops the encoding threads; jobs still running on them fail, and the next job starts a fresh
+ * thread. (Idle threads never keep a process alive, so servers need not call this.)
+ */
+export async function stopEncodeThreads(): Promise<void> {
+  await Promise.all(threads.map((t) => t.worker.terminate()));
 }
 
 /** Runs `job` on the least busy thread (starting one while fewer than POOL_SIZE run). */

@@ -70,11 +70,18 @@ export function imageLimitProblem(plan: ImagePlan): string | null {
   return null;
 }
 
+/** A request field that can make images smaller, for error messages. */
+export interface SizeField {
+  field: string;
+  value: unknown;
+}
+
 /**
  * Refuses a request whose images would be too large to encode, before any model runs: names
- * `scale` with the largest one that fits, or `other` (n, columns, steps) when even scale 1 is too large.
+ * `scale` with the largest one that fits; when even scale 1 is too large, names `fewer.side` (e.g.
+ * `columns`) if a side is too long for the format, else `fewer.pixels` (e.g. `n`).
  */
-export function checkImageSize(where: string, scale: number, plan: (scale: number) => ImagePlan, other: { field: string; value: unknown }): void {
+export function checkImageSize(where: string, scale: number, plan: (scale: number) => ImagePlan, fewer: { side: SizeField; pixels: SizeField }): void {
   const wanted = plan(scale);
   const problem = imageLimitProblem(wanted);
   if (!problem) return;
@@ -83,6 +90,7 @@ export function checkImageSize(where: string, scale: number, plan: (scale: numbe
   const what = (p: ImagePlan) => `${p.count > 1 ? `${p.count} images` : 'an image'} of ${p.width}×${p.height} px`;
   if (fits >= 1) throw new InvalidArgumentError(`${where}.scale`, scale, `at most ${fits} for this request (scale ${scale} gives ${what(wanted)}; ${problem})`);
   const smallest = plan(1);
+  const other = Math.max(smallest.width, smallest.height) > MAX_SIDE[smallest.format] ? fewer.side : fewer.pixels;
   throw new InvalidArgumentError(`${where}.${other.field}`, other.value, `a smaller value (this request gives ${what(smallest)} even at scale 1; ${imageLimitProblem(smallest)})`);
 }
 

@@ -6,7 +6,7 @@
  * warm (requests in flight on the old version complete on it, then its sessions close), removed
  * ones are drained and closed. A model that fails to load is listed with its reason and never
  * affects the others; a failed replacement keeps the old version serving and reports the error. A
- * model whose session thread crashes is loaded again at once.
+ * model whose session thread crashes is loaded again at once. Loads run one at a time.
  * Names in requests are only ever looked up in this map: no request path reaches the file system.
  *
  * @example
@@ -62,11 +62,15 @@ async function fingerprint(dir: string): Promise<string> {
 export class ModelRegistry {
   private readonly entries = new Map<string, ModelEntry>();
   private scanning: Promise<void> | null = null;
+  /** Loads run one at a time, whether a scan or a crashed session asked for them (see {@link serial}). */
+  private loads: Promise<void> = Promise.resolve();
   private rescanRequested = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Old versions still finishing their requests. */
   private readonly retiring = new Set<Promise<void>>();
+  /** Models with a reload queued or running because a session stopped (one at a time per model). */
+  private readonly reloading = new Set<string>();
   /** Folders without manifest.json already reported as skipped (logged once each). */
   private readonly skipped = new Set<string>();
   /** Set after the first scan completes. */
@@ -141,10 +145,18 @@ export class ModelRegistry {
     for (const name of [...this.entries.keys()]) if (!seen.has(name)) this.remove(name);
     // One load at a time: onnxruntime's WebGPU provider crashes when sessions are created on
     // several threads at once (seen with SwiftShader), and loads compete for the same cores anyway.
-    for (const load of work) await load();
+    for (const load of work) await this.serial(load);
   }
 
-  private async refresh(name: string, dir: string): Promise<void> {
+  /** Runs `load` after every load queued before it: two loads of one model never overlap. */
+  private serial(load: () => Promise<void>): Promise<void> {
+    const run = this.loads.then(load);
+    this.loads = run.catch(() => {});
+    return run;
+  }
+
+  /** Load `name` from `dir` if its files changed since the last load (or always, with `force`). */
+  private async refresh(name: string, dir: string, force = false): Promise<void> {
     let fp: string;
     try {
       fp = await fingerprint(dir);
@@ -152,7 +164,7 @@ export class ModelRegistry {
       fp = `unreadable:${message(err)}`;
     }
     const old = this.entries.get(name);
-    if (old && old.fingerprint === fp) return;
+    if (old && old.fingerprint === fp && !force) return;
     if (!MODEL_NAME_PATTERN.test(name)) {
       this.entries.set(name, { name, state: 'failed', reason: `folder name "${name}" is not a model name (${MODEL_NAME_PATTERN})`, reloadError: null, model: null, fingerprint: fp });
       this.logger.warn(`skipping ${dir}: not a valid model name`);
@@ -162,7 +174,10 @@ export class ModelRegistry {
     const previous = old?.state === 'ready' ? old.model : null;
     const entry: ModelEntry = old ?? { name, state: 'loading', reason: null, reloadError: null, model: null, fingerprint: fp };
     entry.fingerprint = fp;
-    if (!previous) entry.state = 'loading';
+    if (!previous) {
+      if (entry.state === 'failed') entry.reason = null; // the old failure no longer applies while the new files load
+      entry.state = 'loading';
+    }
     this.entries.set(name, entry);
     this.onChange();
     try {
@@ -171,15 +186,17 @@ export class ModelRegistry {
         await model.batcher.close();
         return;
       }
+      // The previous version may have lost its last session while this one loaded (then it is retired already).
+      const replacing = previous !== null && entry.model === previous;
       model.batcher.onSessionLost((err, all) => this.sessionLost(entry, model, err, all));
       entry.model = model;
       entry.state = 'ready';
       entry.reason = null;
       entry.reloadError = null;
-      this.logger.info(`${previous ? 'replaced' : 'loaded'} model "${name}" version ${model.manifest.version} (sha256 ${model.sha256.slice(0, 12)}…, warm-up ${model.warmupMs.toFixed(0)} ms; device ${model.device.choice ?? model.device.device})`);
-      if (previous) this.retire(previous);
+      this.logger.info(`${replacing ? 'replaced' : 'loaded'} model "${name}" version ${model.manifest.version} (sha256 ${model.sha256.slice(0, 12)}…, warm-up ${model.warmupMs.toFixed(0)} ms; device ${model.device.choice ?? model.device.device})`);
+      if (replacing) this.retire(previous);
     } catch (err) {
-      if (previous) {
+      if (previous !== null && entry.model === previous) {
         entry.reloadError = message(err);
         this.logger.error(`model "${name}": the new files failed to load, version ${previous.manifest.version} keeps serving: ${entry.reloadError}`);
       } else {
@@ -193,9 +210,10 @@ export class ModelRegistry {
   }
 
   /**
-   * A session of `model` stopped on its own (its worker thread crashed): load the model again at
-   * once. While other sessions of the version are left it keeps serving, as during a replacement;
-   * with none left the model is `loading` (503 with Retry-After) until the new load is warm.
+   * A session of `model` stopped on its own (its worker thread crashed): load this model's files
+   * again at once (only this model: other folders wait for the next scan). While other sessions
+   * of the version are left it keeps serving, as during a replacement; with none left the model is
+   * `loading` (503 with Retry-After) until the new load is warm.
    */
   private sessionLost(entry: ModelEntry, model: LoadedModel, err: Error, all: boolean): void {
     if (this.closed || this.entries.get(entry.name) !== entry || entry.model !== model) return; // already replaced or removed
@@ -205,10 +223,20 @@ export class ModelRegistry {
       entry.reason = `session stopped: ${err.message}`;
       entry.model = null;
       this.retire(model);
+      this.onChange();
     }
-    entry.fingerprint = ''; // differs from any folder's: the next scan loads the files again
-    this.onChange();
-    void this.scan();
+    // A reload already on its way loads the same files: its outcome holds for this loss too.
+    if (this.reloading.has(entry.name)) return;
+    this.reloading.add(entry.name);
+    void this.serial(async () => {
+      try {
+        // Skipped when the model was removed, or a scan has loaded new files for it since.
+        if (this.closed || this.entries.get(entry.name) !== entry || (entry.model !== model && entry.model !== null)) return;
+        await this.refresh(entry.name, path.join(this.modelsDir, entry.name), true);
+      } finally {
+        this.reloading.delete(entry.name);
+      }
+    });
   }
 
   private remove(name: string): void {
@@ -238,6 +266,7 @@ export class ModelRegistry {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.scanning) await this.scanning.catch(() => {});
+    await this.loads;
     const models = [...this.entries.values()].flatMap((e) => (e.model ? [e.model] : []));
     await Promise.all([...models.map((m) => m.batcher.close()), ...this.retiring]);
   }

@@ -97,10 +97,12 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
       const [h, w] = model.rowShape;
       if (format === 'json' || layout === 'list') {
         const each = format === 'json' ? 'png' : format;
-        checkImageSize('body', scale, (s) => ({ width: w * s, height: h * s, count: n, format: each }), { field: 'n', value: n });
+        const count = { field: 'n', value: n };
+        checkImageSize('body', scale, (s) => ({ width: w * s, height: h * s, count: n, format: each }), { side: count, pixels: count });
       } else {
-        const other = body.columns === undefined ? { field: 'n', value: n } : { field: 'columns', value: body.columns };
-        checkImageSize('body', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, body.columns), count: 1, format }), other);
+        const count = { field: 'n', value: n };
+        const side = body.columns === undefined ? count : { field: 'columns', value: body.columns };
+        checkImageSize('body', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, body.columns), count: 1, format }), { side, pixels: count });
       }
     }
     const result = await model.batcher.submit({ rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(req, res) });
@@ -142,8 +144,9 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('query.start', start, `at most ${MAX_SAFE_COUNTER - n}`);
     const labels = resolveLabels(model, n, seed, start, undefined, q.class, 'query');
     if (model.manifest.kind === 'image') {
-      const other = q.columns === undefined ? { field: 'n', value: n } : { field: 'columns', value: q.columns };
-      checkImageSize('query', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, q.columns), count: 1, format: 'png' }), other);
+      const count = { field: 'n', value: n };
+      const side = q.columns === undefined ? count : { field: 'columns', value: q.columns };
+      checkImageSize('query', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, q.columns), count: 1, format: 'png' }), { side, pixels: count });
     }
     // The response is a pure function of the model file and the parameters: a strong ETag.
     const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, scale, q.columns ?? null]);
@@ -180,7 +183,8 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
         format === 'png'
           ? (s: number): ImagePlan => ({ ...gridImageSize(model.rowShape, steps, s, steps), count: 1, format })
           : (s: number): ImagePlan => ({ width: w * s, height: h * s, count: steps, format: format === 'json' ? 'png' : format });
-      checkImageSize('body', scale, plan, { field: 'steps', value: steps });
+      const count = { field: 'steps', value: steps };
+      checkImageSize('body', scale, plan, { side: count, pixels: count });
     }
     const { dim, distribution } = model.manifest.latent;
     const z = interpolateLatents(seedA, seedB, steps, dim, distribution);

@@ -171,6 +171,20 @@ test('a failing session or a wrong-sized output fails its batch with 500 and the
   assert.deepEqual(b.counters, { requests: 3, completed: 1, failed: 2, rejected: 0, samples: 2, batches: 3 });
 });
 
+test('a request split over batches whose rows change size fails with 500 (never mixed rows, never a hang)', async () => {
+  let call = 0;
+  const be: InferenceBackend = {
+    async run(batch) {
+      const size = ++call === 1 ? 3 : 2; // the second batch's rows are shorter
+      return { data: new Float32Array(batch.rows * size), dims: [batch.rows, size], computeMs: 0 };
+    },
+    async close() {},
+  };
+  const b = new DynamicBatcher('m', [be], { ...opts, maxBatch: 4, maxQueue: 10, maxQueueDelayMs: 0 });
+  const split = b.submit({ rows: 6, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null }); // batches of 4 and 2 rows
+  await assert.rejects(split, (e: unknown) => e instanceof HttpError && e.status === 500 && /rows of 2 values, an earlier batch of the same request 3/.test(e.message));
+});
+
 test('counters: accepted, completed, failed and rejected requests, samples and batches', async () => {
   const be = new FakeBackend(false);
   const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 1, maxQueueDelayMs: 0, timeoutMs: 10_000 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleLatents } from '../../src/core/latent.js';
 import { encodeEach, encodeGrid, numberArrayJson } from '../../src/serve/encode.js';
-import { encodeEachBase64, encodeGridImage, numbersJson } from '../../src/serve/encode-pool.js';
+import { encodeEachBase64, encodeGridImage, numbersJson, stopEncodeThreads } from '../../src/serve/encode-pool.js';
 
 /** Values in about [-1, 1], some outside (clamped by the image encoders), a NaN. */
 function values(count: number): Float32Array {
@@ -50,4 +50,13 @@ test('grids: worker-thread jobs (many samples) and main-thread ones (few) equal 
       assert.ok(got.equals(expected), `${count} samples, scale ${scale}, ${format}`);
     }
   }
+});
+
+test('a job on a thread that stops fails with the reason; the next job starts a fresh thread', async () => {
+  const big = values(300_000);
+  const running = numbersJson(big);
+  await stopEncodeThreads();
+  await assert.rejects(running, /encoding thread exited \(code 1\)/);
+  assert.equal((await numbersJson(big)).toString('latin1'), JSON.stringify(Array.from(big)));
+  await stopEncodeThreads();
 });

@@ -25,10 +25,11 @@ test('the WebP, JPEG and GIF side limits are libvips’ own: one pixel more fail
   assert.match(imageLimitProblem({ width: 64, height: 64, count: MAX_RESPONSE_PIXELS / 4096 + 1, format: 'png' })!, /at most 16,777,216 px/);
 });
 
-test('checkImageSize names scale with the largest that fits, else the other field', () => {
+test('checkImageSize names scale with the largest that fits, else columns for a side too long, n for too many pixels', () => {
   const grid = (columns: number) => (s: number) => ({ ...gridImageSize([8, 8, 1], 2048, s, columns), count: 1, format: 'webp' as const });
+  const fewer = (columns: number) => ({ side: { field: 'columns', value: columns }, pixels: { field: 'n', value: 2048 } });
   // 2048 digits in one column: 20,478 px tall at scale 1, too tall for WebP at any scale.
-  assert.throws(() => checkImageSize('body', 4, grid(1), { field: 'columns', value: 1 }), (e: unknown) => {
+  assert.throws(() => checkImageSize('body', 4, grid(1), fewer(1)), (e: unknown) => {
     assert.ok(e instanceof InvalidArgumentError);
     assert.equal(e.field, 'body.columns');
     assert.equal(e.value, 1);
@@ -36,12 +37,20 @@ test('checkImageSize names scale with the largest that fits, else the other fiel
     return true;
   });
   // 2 columns: 10,238 px tall at scale 1, so scale 1 is the largest that fits.
-  assert.throws(() => checkImageSize('query', 3, grid(2), { field: 'n', value: 2048 }), (e: unknown) => {
+  assert.throws(() => checkImageSize('query', 3, grid(2), fewer(2)), (e: unknown) => {
     assert.ok(e instanceof InvalidArgumentError);
     assert.equal(e.field, 'query.scale');
     assert.equal(e.value, 3);
     assert.match(e.allowed, /^at most 1 for this request \(scale 3 gives an image of 54×30714 px; webp images have at most 16383 px a side\)$/);
     return true;
   });
-  assert.doesNotThrow(() => checkImageSize('body', 1, grid(2), { field: 'n', value: 2048 }));
+  assert.doesNotThrow(() => checkImageSize('body', 1, grid(2), fewer(2)));
+  // 512 samples of 256 × 256 in 16 columns: 4,126 × 8,254 px, within WebP's sides but over the pixel cap: fewer samples help, fewer columns do not.
+  const big = (s: number) => ({ ...gridImageSize([256, 256, 3], 512, s, 16), count: 1, format: 'webp' as const });
+  assert.throws(() => checkImageSize('body', 1, big, { side: { field: 'columns', value: 16 }, pixels: { field: 'n', value: 512 } }), (e: unknown) => {
+    assert.ok(e instanceof InvalidArgumentError);
+    assert.equal(e.field, 'body.n');
+    assert.equal(e.allowed, 'a smaller value (this request gives an image of 4126×8254 px even at scale 1; a response holds at most 16,777,216 px of images)');
+    return true;
+  });
 });

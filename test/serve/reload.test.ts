@@ -8,7 +8,7 @@ import request from 'supertest';
 import { createApp } from '../../src/serve/app.js';
 import { Engine } from '../../src/serve/engine.js';
 import { silentLogger, type Logger } from '../../src/serve/options.js';
-import { SessionInstance } from '../../src/serve/instance.js';
+import { SessionInstance, type InferenceBackend } from '../../src/serve/instance.js';
 import { exportDigits, exportRing, fixtureModels, testOptions } from './fixtures.js';
 import { reference, assertClose } from './helpers.js';
 
@@ -214,6 +214,96 @@ test('a model whose session thread crashes is loaded again: the other session se
     assert.deepEqual((await sample()).body.samples, expected, 'the reloaded model gives the same samples');
     assert.equal(sessions.length, 6);
   } finally {
+    await engine.close();
+    fx.cleanup();
+  }
+});
+
+/** Fake sessions (zero outputs of the model's row shape) that can be made to stop. */
+class CrashableBackend implements InferenceBackend {
+  closed = 0;
+  private listener: ((err: Error) => void) | null = null;
+  constructor(private readonly rowShape: number[]) {}
+  async run(batch: { rows: number }) {
+    return { data: new Float32Array(batch.rows * this.rowShape.reduce((a, b) => a * b, 1)), dims: [batch.rows, ...this.rowShape], computeMs: 0 };
+  }
+  async close() {
+    this.closed++;
+  }
+  onLost(l: (err: Error) => void) {
+    this.listener = l;
+  }
+  crash() {
+    this.listener?.(new Error('worker exited (code 1)'));
+  }
+}
+
+test('a crash reloads only that model, one load at a time; a reload that fails after the last session stopped leaves it failed', async () => {
+  const fx = await fixtureModels(['ring']);
+  const made: CrashableBackend[] = [];
+  let gate: Promise<void> | null = null;
+  let failNext: string | null = null;
+  const engine = await Engine.start(testOptions(fx.models, { instances: 2 }), {
+    logger: silentLogger,
+    createBackend: async (o) => {
+      if (o.label.startsWith('digits/')) return new CrashableBackend([8, 8, 1]);
+      if (gate) await gate;
+      if (failNext) throw new Error(failNext);
+      const b = new CrashableBackend([2]);
+      made.push(b);
+      return b;
+    },
+  });
+  const settle = async (done: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(done(), 'settled in time');
+  };
+  let release: () => void = () => {};
+  try {
+    const v1 = engine.registry.get('ring')!;
+    // A folder added meanwhile is not loaded by the crash's reload: only the next scan loads it.
+    await exportDigits(join(fx.root, 'staging'));
+    renameSync(join(fx.root, 'staging'), join(fx.models, 'digits'));
+
+    // One session stops; its reload is held. Then the other stops too, and the held reload fails.
+    gate = new Promise((r) => (release = r));
+    made[0].crash();
+    assert.equal(engine.registry.entry('ring')!.state, 'ready', 'the other session keeps serving');
+    made[1].crash();
+    const entry = engine.registry.entry('ring')!;
+    assert.deepEqual([entry.state, entry.reason], ['loading', 'session stopped: worker exited (code 1)']);
+    failNext = 'out of device memory';
+    gate = null;
+    release();
+    await settle(() => engine.registry.entry('ring')!.state !== 'loading');
+    assert.deepEqual([entry.state, entry.reason, entry.reloadError, entry.model], ['failed', 'out of device memory', null, null]);
+    assert.equal(engine.registry.entry('digits'), undefined, 'no other folder was scanned');
+    assert.deepEqual([made[0].closed, made[1].closed], [1, 1], 'the stopped version was closed once');
+
+    // The next scan loads digits; ring's files did not change, so it stays failed until they do.
+    failNext = null;
+    await engine.registry.scan();
+    assert.ok(engine.registry.get('digits'));
+    assert.equal(engine.registry.entry('ring')!.state, 'failed');
+    assert.equal(made.length, 2, 'one reload was tried for the two stopped sessions: both were lost before it could finish');
+
+    // ring's files change: while they load, the old failure is not given as the reason; then it serves.
+    gate = new Promise((r) => (release = r));
+    const manifest = join(fx.models, 'ring', 'manifest.json');
+    await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(manifest, readFileSync(manifest)); // a new mtime
+    const scanning = engine.registry.scan();
+    await settle(() => engine.registry.entry('ring')!.state === 'loading');
+    assert.equal(engine.registry.entry('ring')!.reason, null);
+    gate = null;
+    release();
+    await scanning;
+    assert.equal(engine.registry.entry('ring')!.state, 'ready');
+    assert.notEqual(v1, null);
+  } finally {
+    gate = null;
+    release(); // a held load must not keep close() waiting when an assertion failed
     await engine.close();
     fx.cleanup();
   }
