@@ -41,7 +41,10 @@ export interface SubmitRequest {
 }
 
 export interface SubmitResult {
-  /** Row-major outputs, `rows × rowSize`. */
+  /**
+   * Row-major outputs, `rows × rowSize`. A request computed in one batch gets a view on that
+   * batch's output (no copy), which other requests of the batch share: read it, never transfer it.
+   */
   data: Float32Array;
   /** Shape of one row (e.g. [28, 28, 1] or [2]). */
   rowShape: number[];
@@ -270,8 +273,13 @@ export class DynamicBatcher {
         const completed: Entry[] = [];
         for (const { e, offset, count, at } of parts) {
           if (e.settled) continue;
-          e.out ??= new Float32Array(e.req.rows * rowSize);
-          e.out.set(out.data.subarray(at * rowSize, (at + count) * rowSize), offset * rowSize);
+          const rowsOut = out.data.subarray(at * rowSize, (at + count) * rowSize);
+          if (e.out === null && count === e.req.rows) {
+            e.out = rowsOut; // the whole request in this batch: a view, no copy
+          } else {
+            e.out ??= new Float32Array(e.req.rows * rowSize);
+            e.out.set(rowsOut, offset * rowSize);
+          }
           e.rowShape = rowShape;
           e.computeMs += out.computeMs;
           e.done += count;
