@@ -30,6 +30,9 @@ const PHILOX_W0 = 0x9e3779b9;
 const PHILOX_W1 = 0xbb67ae85;
 const PHILOX_ROUNDS = 10;
 const TWO_POW_32 = 4294967296;
+const INV_TWO_POW_32 = 1 / TWO_POW_32;
+/** 2π, as Box–Muller's `2 * Math.PI * u` has always evaluated it (left to right). */
+const TWO_PI = 2 * Math.PI;
 /** Stream ids (the counter's last word) keep the sequences of each use independent. */
 const STREAM = { normal: 0, uniform: 1, choice: 2 } as const;
 
@@ -80,9 +83,9 @@ function checkCounter(field: string, value: number): void {
   }
 }
 
-/** Uniform in the open interval (0, 1) from a 32-bit word: never 0, so log() is safe. */
+/** Uniform in the open interval (0, 1) from a 32-bit word: never 0, so log() is safe. (× 2^-32 is exactly ÷ 2^32.) */
 function toUnit(word: number): number {
-  return (word + 0.5) / TWO_POW_32;
+  return (word + 0.5) * INV_TWO_POW_32;
 }
 
 export interface LatentRequest {
@@ -120,30 +123,30 @@ export function sampleLatents(req: LatentRequest): Float32Array {
   const ctr = new Uint32Array(4);
   const words = new Uint32Array(4);
   const blocks = Math.ceil(dim / 4);
+  const normal = distribution === 'normal';
   for (let k = 0; k < count; k++) {
     const index = start + k;
     ctr[0] = index % TWO_POW_32;
     ctr[1] = Math.floor(index / TWO_POW_32);
     ctr[3] = stream;
-    const row = k * dim;
-    for (let b = 0; b < blocks; b++) {
+    for (let b = 0, at = k * dim; b < blocks; b++, at += 4) {
       ctr[2] = b;
       philox4x32(ctr, key0, key1, words);
-      const base = b * 4;
-      const n = Math.min(4, dim - base);
-      if (distribution === 'normal') {
-        // Box–Muller on (w0, w1) and (w2, w3).
-        for (let pair = 0; pair < 2; pair++) {
-          const u1 = toUnit(words[pair * 2]);
-          const u2 = toUnit(words[pair * 2 + 1]);
-          const r = Math.sqrt(-2 * Math.log(u1));
-          const theta = 2 * Math.PI * u2;
-          const j = pair * 2;
-          if (j < n) out[row + base + j] = r * Math.cos(theta);
-          if (j + 1 < n) out[row + base + j + 1] = r * Math.sin(theta);
+      const n = Math.min(4, dim - b * 4);
+      if (normal) {
+        // Box–Muller on (w0, w1) and (w2, w3); only the values that are kept are computed.
+        const r0 = Math.sqrt(-2 * Math.log(toUnit(words[0])));
+        const theta0 = TWO_PI * toUnit(words[1]);
+        out[at] = r0 * Math.cos(theta0);
+        if (n > 1) out[at + 1] = r0 * Math.sin(theta0);
+        if (n > 2) {
+          const r1 = Math.sqrt(-2 * Math.log(toUnit(words[2])));
+          const theta1 = TWO_PI * toUnit(words[3]);
+          out[at + 2] = r1 * Math.cos(theta1);
+          if (n > 3) out[at + 3] = r1 * Math.sin(theta1);
         }
       } else {
-        for (let j = 0; j < n; j++) out[row + base + j] = toUnit(words[j]) * 2 - 1;
+        for (let j = 0; j < n; j++) out[at + j] = toUnit(words[j]) * 2 - 1;
       }
     }
   }

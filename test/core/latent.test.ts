@@ -21,6 +21,11 @@ test('latents are bit-identical to the published ones (served samples and data s
     [{ seed: 7, start: 3, count: 5, dim: 9 }, 'ca0620ccbbe8c821e571d099b2225a5b74ae46dfa3dd2540d5596d576e0abd72'],
     [{ seed: 2 ** 40 + 123, start: 2 ** 33 + 5, count: 3, dim: 100 }, 'db3a8799f29ad3135de3ece6b5bc3091a5dbe6a4f2d69a6e27ba32fd3f1684f6'],
     [{ seed: 1, start: 0, count: 64, dim: 100, distribution: 'uniform' }, '13022fe68c929aab65680dcdf77e1d053ca16e82e7d756f039970f2140ac03d6'],
+    // Recorded from the same first implementation: every tail length of the last block of 4 (2, 3; 1 is dim 9 above).
+    [{ seed: 3, start: 11, count: 7, dim: 2 }, 'afb237c2bea8d17017693d983272298e9da9f9e254d7c5a60a4147eec78a0b63'],
+    [{ seed: 2 ** 52 + 1, start: 0, count: 5, dim: 3 }, '887be22bd18c798f626544561ea0cbd75e9125b79e91be383ac7172b46036fc9'],
+    [{ seed: 5, start: 9, count: 4, dim: 7, distribution: 'uniform' }, 'e0bd5283fd9f00b7b99721c7fde00cd03c723da290eae4c9558459267d03917b'],
+    [{ seed: 0, start: 0, count: 64, dim: 64 }, '1112e957366710d7c2446995c960b33def3d512b0cbd096934efa5415a84d80a'],
   ];
   for (const [req, hash] of golden) {
     const z = sampleLatents(req);
