@@ -28,11 +28,14 @@ const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
 type EachOptions = { format: ImageFormat; scale: number };
 type GridOptions = EachOptions & { columns?: number };
 
+/** What the encode worker is asked to do with `data`. */
+export type EncodeJob =
+  | { type: 'images'; data: Float32Array; rowShape: number[]; count: number; range: [number, number]; opts: EachOptions }
+  | { type: 'grid'; data: Float32Array; rowShape: number[]; count: number; range: [number, number]; opts: GridOptions }
+  | { type: 'json'; data: Float32Array };
+
 /** Main thread → encode worker. */
-export type EncodeRequest =
-  | { type: 'images'; id: number; data: Float32Array; rowShape: number[]; count: number; range: [number, number]; opts: EachOptions }
-  | { type: 'grid'; id: number; data: Float32Array; rowShape: number[]; count: number; range: [number, number]; opts: GridOptions }
-  | { type: 'json'; id: number; data: Float32Array };
+export type EncodeRequest = EncodeJob & { id: number };
 
 /** Encode worker → main thread: base64 images, or bytes (a grid image, JSON text). */
 export type EncodeResponse = { id: number; images: string[] } | { id: number; bytes: Uint8Array } | { id: number; error: string };
@@ -79,18 +82,20 @@ export async function stopEncodeThreads(): Promise<void> {
   await Promise.all(threads.map((t) => t.worker.terminate()));
 }
 
-/** Runs `job` on the least busy thread (starting one while fewer than POOL_SIZE run). */
-function submit(job: EncodeRequest, transfer: ArrayBuffer[]): Promise<EncodeResponse> {
+/** Runs `job` on the least busy thread (starting one while fewer than POOL_SIZE run), on a copy of its data (the caller keeps its array). */
+function submit(job: EncodeJob): Promise<EncodeResponse> {
   let t = threads.reduce<Thread | null>((best, x) => (best === null || x.pending.size < best.pending.size ? x : best), null);
   if (t === null || (t.pending.size > 0 && threads.length < POOL_SIZE)) {
     t = spawn();
     threads.push(t);
   }
   const thread = t;
+  const data = job.data.slice();
+  const request: EncodeRequest = { ...job, data, id: nextId++ };
   return new Promise<EncodeResponse>((resolve, reject) => {
-    thread.pending.set(job.id, { resolve, reject });
+    thread.pending.set(request.id, { resolve, reject });
     thread.worker.ref(); // a job in flight keeps the process alive
-    thread.worker.postMessage(job, transfer);
+    thread.worker.postMessage(request, [data.buffer]);
   }).then((r) => {
     if ('error' in r) throw new Error(r.error);
     return r;
@@ -103,8 +108,7 @@ export async function encodeEachBase64(data: Float32Array, rowShape: readonly nu
   if (count * height * width * opts.scale * opts.scale <= INLINE_PIXELS && (opts.format === 'png' || count <= INLINE_SHARP_IMAGES)) {
     return (await encodeEach(data, rowShape, count, range, opts)).map((b) => b.toString('base64'));
   }
-  const copy = data.slice(); // the caller keeps its array
-  const r = await submit({ type: 'images', id: nextId++, data: copy, rowShape: [...rowShape], count, range: [range[0], range[1]], opts }, [copy.buffer]);
+  const r = await submit({ type: 'images', data, rowShape: [...rowShape], count, range: [range[0], range[1]], opts });
   return (r as { images: string[] }).images;
 }
 
@@ -112,16 +116,14 @@ export async function encodeEachBase64(data: Float32Array, rowShape: readonly nu
 export async function encodeGridImage(data: Float32Array, rowShape: readonly number[], count: number, range: readonly [number, number], opts: GridOptions): Promise<Buffer> {
   const [height, width] = rowShape;
   if (count * height * width <= INLINE_PIXELS) return encodeGrid(data, rowShape, count, range, opts);
-  const copy = data.slice();
-  const r = await submit({ type: 'grid', id: nextId++, data: copy, rowShape: [...rowShape], count, range: [range[0], range[1]], opts }, [copy.buffer]);
+  const r = await submit({ type: 'grid', data, rowShape: [...rowShape], count, range: [range[0], range[1]], opts });
   return asBuffer((r as { bytes: Uint8Array }).bytes);
 }
 
 /** {@link numberArrayJson}; on a worker thread unless the array is small. */
 export async function numbersJson(data: Float32Array): Promise<Buffer> {
   if (data.length <= INLINE_VALUES) return numberArrayJson(data);
-  const copy = data.slice();
-  const r = await submit({ type: 'json', id: nextId++, data: copy }, [copy.buffer]);
+  const r = await submit({ type: 'json', data });
   return asBuffer((r as { bytes: Uint8Array }).bytes);
 }
 
