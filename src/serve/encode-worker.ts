@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { encodeEach, encodeGrid, numberArrayJson } from './encode.js';
 import type { EncodeRequest, EncodeResponse } from './encode-pool.js';
+import { ownMemory } from './worker-thread.js';
 
 if (!parentPort) throw new Error('encode-worker.ts must run in a worker thread');
 const port = parentPort;
@@ -26,8 +27,3 @@ port.on('message', async (msg: EncodeRequest) => {
   }
   port.postMessage(reply, 'bytes' in reply ? [reply.bytes.buffer as ArrayBuffer] : []);
 });
-
-/** Bytes in an ArrayBuffer of their own, so that transferring it moves nothing else (sharp's and small Buffers may share one). */
-function ownMemory(b: Uint8Array): Uint8Array {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
-}

@@ -9,6 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { buildLatents } from './latent-batch.js';
 import type { LatentResponse, SessionSpec, WorkerRequest, WorkerResponse } from './protocol.js';
+import { ownMemory } from './worker-thread.js';
 
 if (!parentPort) throw new Error('ort-worker.ts must run in a worker thread');
 const port = parentPort;
@@ -92,8 +93,7 @@ async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> 
     const tensor = out[spec.output.name];
     if (tensor.type !== 'float32') throw new Error(`output "${spec.output.name}" is ${tensor.type}, expected float32`);
     const data = tensor.data as Float32Array;
-    // Own the buffer before transferring it (ORT may hand out a view on a larger buffer).
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+    const owned = ownMemory(data); // ORT may hand out a view on a larger buffer
     post({ type: 'result', id: msg.id, data: owned, dims: [...tensor.dims], computeMs }, [owned.buffer as ArrayBuffer]);
   } catch (err) {
     post({ type: 'error', id: msg.id, message: `inference failed: ${describe(err)}` });

@@ -68,6 +68,13 @@ function sampleEntries(model: LoadedModel, data: Float32Array, n: number, seed: 
   }));
 }
 
+/** {@link checkImageSize} for a grid of `n` samples: too long a side names `columns` when given, too many pixels `n`. */
+function checkGridSize(where: string, model: LoadedModel, n: number, columns: number | undefined, scale: number, format: ImageFormat): void {
+  const count = { field: 'n', value: n };
+  const side = columns === undefined ? count : { field: 'columns', value: columns };
+  checkImageSize(where, scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, columns), count: 1, format }), { side, pixels: count });
+}
+
 export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: express.RequestHandler): Router {
   const r = express.Router();
   const opts = engine.options;
@@ -100,9 +107,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
         const count = { field: 'n', value: n };
         checkImageSize('body', scale, (s) => ({ width: w * s, height: h * s, count: n, format: each }), { side: count, pixels: count });
       } else {
-        const count = { field: 'n', value: n };
-        const side = body.columns === undefined ? count : { field: 'columns', value: body.columns };
-        checkImageSize('body', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, body.columns), count: 1, format }), { side, pixels: count });
+        checkGridSize('body', model, n, body.columns, scale, format);
       }
     }
     const result = await model.batcher.submit({ rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(req, res) });
@@ -143,11 +148,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const { n, seed, start, scale } = q;
     if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('query.start', start, `at most ${MAX_SAFE_COUNTER - n}`);
     const labels = resolveLabels(model, n, seed, start, undefined, q.class, 'query');
-    if (model.manifest.kind === 'image') {
-      const count = { field: 'n', value: n };
-      const side = q.columns === undefined ? count : { field: 'columns', value: q.columns };
-      checkImageSize('query', scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, q.columns), count: 1, format: 'png' }), { side, pixels: count });
-    }
+    if (model.manifest.kind === 'image') checkGridSize('query', model, n, q.columns, scale, 'png');
     // The response is a pure function of the model file and the parameters: a strong ETag.
     const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, scale, q.columns ?? null]);
     const etag = `"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`;
