@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { checkImageSize, encodeGrid, gridImageSize, imageLimitProblem, MAX_RESPONSE_PIXELS } from '../../src/serve/encode.js';
+import { toUint8 } from '../../src/core/image.js';
+import { checkImageSize, encodeEach, encodeGrid, gridImageSize, imageLimitProblem, MAX_RESPONSE_PIXELS } from '../../src/serve/encode.js';
 
 test('gridImageSize is the size encodeGrid writes, for default and given columns and scales', async () => {
   for (const [count, columns, scale] of [[5, undefined, 1], [5, 2, 3], [7, 7, 2], [1, undefined, 4]] as const) {
@@ -53,4 +54,28 @@ test('checkImageSize names scale with the largest that fits, else columns for a 
     assert.equal(e.allowed, 'a smaller value (this request gives an image of 4126×8254 px even at scale 1; a response holds at most 16,777,216 px of images)');
     return true;
   });
+});
+
+test('per-sample PNGs decode to the exact pixels: every channel count, deflated inline (small) and on the thread pool (over 16 KB)', async () => {
+  // [height, width, channels, scale]: 1×1 (the smallest zlib window), a digit, 100×100 RGB (30 KB raw), 64×64 RGBA at scale 2.
+  for (const [h, w, c, scale] of [[1, 1, 1, 1], [28, 28, 1, 1], [5, 3, 2, 3], [100, 100, 3, 1], [64, 64, 4, 2]] as const) {
+    const count = 2;
+    const data = Float32Array.from({ length: count * h * w * c }, (_, i) => Math.sin(i * 0.7) * 1.1); // some values outside [-1, 1]
+    const pngs = await encodeEach(data, [h, w, c], count, [-1, 1], { format: 'png', scale });
+    const pixels = toUint8(data, [-1, 1]);
+    for (let k = 0; k < count; k++) {
+      assert.equal((await sharp(pngs[k]).metadata()).channels, c);
+      // sharp hands grey out as sRGB: grey → (g, g, g), grey+alpha → (g, g, g, a); keep g (and a).
+      const { data: rgb, info } = await sharp(pngs[k]).raw().toBuffer({ resolveWithObject: true });
+      assert.deepEqual([info.width, info.height], [w * scale, h * scale], `${h}×${w}×${c} scale ${scale}`);
+      const keep = c === 1 ? [0] : c === 2 ? [0, 3] : [...Array(c).keys()];
+      const got = Uint8Array.from({ length: info.width * info.height * c }, (_, i) => rgb[Math.floor(i / c) * info.channels + keep[i % c]]);
+      const tile = pixels.subarray(k * h * w * c, (k + 1) * h * w * c);
+      const expected = new Uint8Array(h * w * c * scale * scale);
+      for (let y = 0; y < h * scale; y++)
+        for (let x = 0; x < w * scale; x++)
+          for (let ch = 0; ch < c; ch++) expected[(y * w * scale + x) * c + ch] = tile[(Math.floor(y / scale) * w + Math.floor(x / scale)) * c + ch];
+      assert.deepEqual(got, expected, `${h}×${w}×${c} scale ${scale}, sample ${k}`);
+    }
+  }
 });
