@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleLatents } from '../../src/core/latent.js';
 import { encodeEach, encodeGrid, numberArrayJson } from '../../src/serve/encode.js';
-import { encodeEachBase64, encodeGridImage, numbersJson, stopEncodeThreads } from '../../src/serve/encode-pool.js';
+import { encodeEachBase64, encodeGridImage, numbersJson, smallImageStats, stopEncodeThreads } from '../../src/serve/encode-pool.js';
 
 /** Values in about [-1, 1], some outside (clamped by the image encoders), a NaN. */
 function values(count: number): Float32Array {
@@ -25,6 +25,25 @@ test('per-sample images: worker-thread jobs (large) and main-thread ones (small)
     }
     assert.deepEqual(data, before, 'the caller’s array is left as it was');
   }
+});
+
+test('small image jobs of one event-loop turn go to a thread together, one job per kind of image, each answered with its own images', async () => {
+  const shape = [6, 5, 1];
+  const tile = 6 * 5;
+  // Five requests finishing together, as a batch delivers them: four PNG jobs at scale 1 (one with 3 samples), one at scale 2.
+  const jobs = [[1, 1], [3, 1], [1, 2], [1, 1], [1, 1]].map(([count, scale], k) => ({ data: values((k + 2) * 100).subarray(k * 50, k * 50 + count * tile), count, scale }));
+  const before = { ...smallImageStats };
+  const got = await Promise.all(jobs.map((j) => encodeEachBase64(j.data, shape, j.count, [-1, 1], { format: 'png', scale: j.scale })));
+  assert.deepEqual({ coalesced: smallImageStats.coalesced - before.coalesced, threadJobs: smallImageStats.threadJobs - before.threadJobs, inline: smallImageStats.inline - before.inline }, { coalesced: 5, threadJobs: 2, inline: 0 });
+  for (const [k, j] of jobs.entries()) {
+    const expected = (await encodeEach(j.data, shape, j.count, [-1, 1], { format: 'png', scale: j.scale })).map((b) => b.toString('base64'));
+    assert.deepEqual(got[k], expected, `job ${k}`);
+  }
+  // A job alone in its turn is encoded on the main thread.
+  const one = await encodeEachBase64(jobs[0].data, shape, 1, [-1, 1], { format: 'png', scale: 1 });
+  assert.deepEqual(one, got[0]);
+  assert.equal(smallImageStats.inline - before.inline, 1);
+  assert.equal(smallImageStats.threadJobs - before.threadJobs, 2);
 });
 
 test('JSON number arrays: worker-thread jobs (large) and main-thread ones (small) equal JSON.stringify', async () => {
