@@ -53,6 +53,9 @@ export interface InstanceOptions {
   latentThread?: boolean;
 }
 
+/** How long close() waits for the worker to finish its posted runs and release the session. */
+const CLOSE_TIMEOUT_MS = 2000;
+
 export class SessionInstance implements InferenceBackend {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -60,6 +63,7 @@ export class SessionInstance implements InferenceBackend {
   private readonly lostListeners: ((err: Error) => void)[] = [];
   /** Why the session stopped on its own, if it did. */
   private lost: Error | null = null;
+  private closing: Promise<void> | undefined;
 
   /** Turns on the process's WebGPU device, shared by every WebGPU session (see {@link run}). */
   private static readonly gpuTurns = new GpuTurns<SessionInstance>();
@@ -114,7 +118,7 @@ export class SessionInstance implements InferenceBackend {
 
   private listen(label: string): void {
     this.worker.on('message', (msg: WorkerResponse) => {
-      if (msg.type === 'loaded' || msg.id === null) return;
+      if (msg.type === 'loaded' || msg.type === 'closed' || msg.id === null) return;
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
@@ -184,9 +188,50 @@ export class SessionInstance implements InferenceBackend {
     return this.sampler !== null;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stop taking batches, let those already posted finish, release the session on its thread, then
+   * stop the threads. A WebGPU session is released in a turn of the shared device, so that no other
+   * session's run or release overlaps it. A thread that does not answer within
+   * {@link CLOSE_TIMEOUT_MS} is stopped anyway.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const alive = this.dead === null;
     this.dead ??= new Error('session closed');
     this.lostListeners.length = 0;
+    if (alive) {
+      const turns = this.exclusive ? SessionInstance.gpuTurns : null;
+      await turns?.acquire(this);
+      try {
+        await this.release();
+      } finally {
+        turns?.release();
+      }
+    }
     await Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
+  }
+
+  /** Asks the worker to release its session; resolves when it has, or its thread stopped, or the time is up. */
+  private release(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.worker.off('message', onMessage);
+        this.worker.off('exit', done);
+        resolve();
+      };
+      const onMessage = (msg: WorkerResponse) => {
+        if (msg.type === 'closed') done();
+      };
+      const timer = setTimeout(done, CLOSE_TIMEOUT_MS);
+      this.worker.on('message', onMessage);
+      this.worker.once('exit', done);
+      const msg: WorkerRequest = { type: 'close' };
+      this.worker.postMessage(msg);
+    });
   }
 }

@@ -3,7 +3,8 @@
  * that imports the runtime. ORT's `run()` blocks its thread for the whole inference, so it must
  * never run on the server's event loop.
  *
- * Protocol: see ./protocol.ts. One `load`, then any number of `run` messages, answered in order.
+ * Protocol: see ./protocol.ts. One `load`, then any number of `run` messages, answered in order,
+ * and a `close` last.
  */
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
@@ -100,8 +101,20 @@ async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> 
   }
 }
 
+/** Frees the session's native memory (and its GPU buffers) here, instead of in the thread's teardown. */
+async function close(): Promise<void> {
+  const s = session;
+  session = null;
+  try {
+    await s?.release();
+  } catch {
+    // Nothing more to free: the thread stops next either way.
+  }
+  post({ type: 'closed' });
+}
+
 // Messages are handled strictly one at a time, so that a run never overlaps another on this session.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: WorkerRequest) => {
-  chain = chain.then(() => (msg.type === 'load' ? load(msg) : run(msg)));
+  chain = chain.then(() => (msg.type === 'load' ? load(msg) : msg.type === 'close' ? close() : run(msg)));
 });

@@ -23,12 +23,15 @@ export type Segment = { kind: 'seeded'; seed: number; start: number; count: numb
 
 export type WorkerRequest =
   | { type: 'load'; model: Uint8Array; providers: string[]; threads: number; spec: SessionSpec; label: string; latents: MessagePort | null }
-  | { type: 'run'; id: number; rows: number; segments: Segment[] | null; labels: Int32Array | null };
+  | { type: 'run'; id: number; rows: number; segments: Segment[] | null; labels: Int32Array | null }
+  /** Release the session (after the runs posted before it); answered with `closed`. */
+  | { type: 'close' };
 
 export type WorkerResponse =
   | { type: 'loaded'; inputNames: string[]; outputNames: string[] }
   | { type: 'result'; id: number; data: Float32Array; dims: number[]; computeMs: number }
-  | { type: 'error'; id: number | null; message: string };
+  | { type: 'error'; id: number | null; message: string }
+  | { type: 'closed' };
 
 /** Main thread → latent worker. */
 export type LatentRequest =

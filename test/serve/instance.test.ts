@@ -80,10 +80,19 @@ test('CPU sessions draw their latents in the session thread unless asked', async
   }
 });
 
-test('a closed instance rejects new batches', async () => {
-  const [inst] = await open('digits', true);
-  await inst.close();
-  await assert.rejects(inst.run({ rows: 1, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 1 }], labels: null }), /session closed/);
+test('close() lets the batches already posted finish, then rejects new batches', async () => {
+  for (const latentThread of [false, true]) {
+    const [inst, reference] = await open('pets', latentThread, latentThread);
+    const ks = [0, 1, 2];
+    const running = ks.map((k) => inst.run(petsBatch(k)));
+    const closing = inst.close();
+    assert.equal(inst.close(), closing, 'a second close() is the same one');
+    const outputs = await Promise.all(running);
+    await closing;
+    for (const k of ks) assert.deepEqual(outputs[k].data, (await reference.run(petsBatch(k))).data, `batch ${k}, latent thread ${latentThread}`);
+    await assert.rejects(inst.run({ rows: 1, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 1 }], labels: null }), /session closed/);
+    await reference.close();
+  }
 });
 
 test('a session whose thread dies tells its listener once and rejects new batches; close() tells no one', async () => {
