@@ -11,7 +11,9 @@
  * 2. HTTP load with autocannon (a child process, so that it does not share the server's event
  *    loop): batch-1 `format=json` sample requests at concurrency 1, 16 and 64, dynamic batching on
  *    (--max-batch 64) versus off (--max-batch 1): requests/s, p50/p99 latency, non-2xx count, and the
- *    server's event-loop delay p99 (perf_hooks.monitorEventLoopDelay). Targets: on ≥ 5× off at
+ *    server's event-loop delay p99 (perf_hooks.monitorEventLoopDelay) and busy time per request
+ *    (performance.eventLoopUtilization: one thread parses and answers every request, so this caps
+ *    requests/s once batching leaves the accelerator idle). Targets: on ≥ 5× off at
  *    concurrency 64, event-loop delay p99 ≤ 20 ms, zero non-2xx below the queue limit.
  *
  * Rounds interleave the contenders so that machine noise hits them alike; medians are printed.
@@ -102,12 +104,15 @@ interface LoadResult {
   non2xx: number;
   errors: number;
   loopP99: number;
+  /** Event-loop busy time per request, µs: what caps requests/s when batching leaves the GPU idle. */
+  loopUsPerReq: number;
 }
 
 /** autocannon in a child process against `url`; the server's event-loop delay is measured here. */
 async function load(url: string, connections: number): Promise<LoadResult> {
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const elu0 = performance.eventLoopUtilization();
   const body = JSON.stringify({ n: 1, format: 'json' });
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(DURATION_S), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, url], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -118,8 +123,9 @@ async function load(url: string, connections: number): Promise<LoadResult> {
     child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`autocannon exited with ${code}`))));
   });
   loop.disable();
+  const busyMs = performance.eventLoopUtilization(elu0).active;
   const r = JSON.parse(out);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, loopP99: loop.percentile(99) / 1e6 };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, loopP99: loop.percentile(99) / 1e6, loopUsPerReq: (busyMs * 1000) / Math.max(1, r.requests.total) };
 }
 
 async function listen(engine: Engine): Promise<{ url: string; server: http.Server }> {
@@ -239,17 +245,17 @@ for (let r = 0; r < ROUNDS; r++) {
     for (const mode of ['on', 'off'] as const) {
       const res = await load(`${servers[mode].url}/v1/models/${name}/samples`, c);
       (results[mode][c] ??= []).push(res);
-      console.log(`  round ${r + 1} c=${String(c).padStart(2)} batching ${mode.padEnd(3)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${String(res.p50).padStart(4)} ms  p99 ${String(res.p99).padStart(4)} ms  loop p99 ${res.loopP99.toFixed(1).padStart(5)} ms  non-2xx ${res.non2xx}  errors ${res.errors}`);
+      console.log(`  round ${r + 1} c=${String(c).padStart(2)} batching ${mode.padEnd(3)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${String(res.p50).padStart(4)} ms  p99 ${String(res.p99).padStart(4)} ms  loop p99 ${res.loopP99.toFixed(1).padStart(5)} ms  loop busy ${res.loopUsPerReq.toFixed(0).padStart(4)} µs/req  non-2xx ${res.non2xx}  errors ${res.errors}`);
     }
   }
 }
 console.log('\nHTTP, batch-1 json sample requests (medians over rounds):');
-console.log('  conc  batching   req/s   p50 ms   p99 ms   loop p99 ms   non-2xx');
+console.log('  conc  batching   req/s   p50 ms   p99 ms   loop p99 ms   loop busy µs/req   non-2xx');
 for (const c of CONCURRENCY) {
   for (const mode of ['on', 'off'] as const) {
     const rs = results[mode][c];
     const m = (f: (x: LoadResult) => number) => median(rs.map(f));
-    console.log(`  ${String(c).padStart(4)}  ${mode.padEnd(8)} ${m((x) => x.rps).toFixed(0).padStart(7)} ${m((x) => x.p50).toFixed(0).padStart(8)} ${m((x) => x.p99).toFixed(0).padStart(8)} ${m((x) => x.loopP99).toFixed(1).padStart(13)} ${String(rs.reduce((a, x) => a + x.non2xx + x.errors, 0)).padStart(9)}`);
+    console.log(`  ${String(c).padStart(4)}  ${mode.padEnd(8)} ${m((x) => x.rps).toFixed(0).padStart(7)} ${m((x) => x.p50).toFixed(0).padStart(8)} ${m((x) => x.p99).toFixed(0).padStart(8)} ${m((x) => x.loopP99).toFixed(1).padStart(13)} ${m((x) => x.loopUsPerReq).toFixed(0).padStart(18)} ${String(rs.reduce((a, x) => a + x.non2xx + x.errors, 0)).padStart(9)}`);
   }
   const ratio = median(results.on[c].map((x, i) => x.rps / results.off[c][i].rps));
   console.log(`        on/off ratio ${ratio.toFixed(2)}×${c === 64 ? `   target ≥ 5× → ${ratio >= 5 ? 'met' : 'MISSED'} (model's batching ceiling ${ceiling.toFixed(2)}×)` : ''}`);
