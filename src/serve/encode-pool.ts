@@ -45,13 +45,15 @@ export type EncodeResponse = { id: number; images: string[] } | { id: number; by
 interface Thread {
   worker: Worker;
   pending: Map<number, { resolve: (r: EncodeResponse) => void; reject: (e: Error) => void }>;
+  /** Large jobs in flight: small ones are not queued behind them. */
+  large: number;
 }
 
 const threads: Thread[] = [];
 let nextId = 1;
 
 function spawn(): Thread {
-  const t: Thread = { worker: startWorker('encode-worker'), pending: new Map() };
+  const t: Thread = { worker: startWorker('encode-worker'), pending: new Map(), large: 0 };
   t.worker.unref();
   t.worker.on('message', (msg: EncodeResponse) => {
     const p = t.pending.get(msg.id);
@@ -85,26 +87,43 @@ export async function stopEncodeThreads(): Promise<void> {
 }
 
 /**
- * Runs `job` on the least busy thread (starting one while fewer than POOL_SIZE run), on a copy of
- * its data (the caller keeps its array) unless `copy` is false (the job's array is ours to give).
+ * The least busy thread, or a new one while fewer than POOL_SIZE run and all are busy. For small
+ * jobs only a thread without a large job in flight, so that a 1,024-image response cannot hold up
+ * small ones; null when there is none (they are then encoded on the main thread).
  */
-function submit(job: EncodeJob, copy = true): Promise<EncodeResponse> {
-  let t = threads.reduce<Thread | null>((best, x) => (best === null || x.pending.size < best.pending.size ? x : best), null);
-  if (t === null || (t.pending.size > 0 && threads.length < POOL_SIZE)) {
-    t = spawn();
-    threads.push(t);
+function pickThread(small: boolean): Thread | null {
+  const candidates = small ? threads.filter((x) => x.large === 0) : threads;
+  const t = candidates.reduce<Thread | null>((best, x) => (best === null || x.pending.size < best.pending.size ? x : best), null);
+  if ((t === null || t.pending.size > 0) && threads.length < POOL_SIZE) {
+    const fresh = spawn();
+    threads.push(fresh);
+    return fresh;
   }
-  const thread = t;
+  return t;
+}
+
+/**
+ * Runs `job` on `thread` (default: {@link pickThread} for a large job), on a copy of its data (the
+ * caller keeps its array) unless `copy` is false (the job's array is ours to give).
+ */
+function submit(job: EncodeJob, thread: Thread | null = null, copy = true): Promise<EncodeResponse> {
+  const large = thread === null;
+  const t = thread ?? pickThread(false)!;
   const data = copy ? job.data.slice() : job.data;
   const request: EncodeRequest = { ...job, data, id: nextId++ };
+  if (large) t.large++;
   return new Promise<EncodeResponse>((resolve, reject) => {
-    thread.pending.set(request.id, { resolve, reject });
-    thread.worker.ref(); // a job in flight keeps the process alive
-    thread.worker.postMessage(request, [data.buffer as ArrayBuffer]);
-  }).then((r) => {
-    if ('error' in r) throw new Error(r.error);
-    return r;
-  });
+    t.pending.set(request.id, { resolve, reject });
+    t.worker.ref(); // a job in flight keeps the process alive
+    t.worker.postMessage(request, [data.buffer as ArrayBuffer]);
+  })
+    .finally(() => {
+      if (large) t.large--;
+    })
+    .then((r) => {
+      if ('error' in r) throw new Error(r.error);
+      return r;
+    });
 }
 
 /** A small per-sample image job waiting for the end of this event-loop turn. */
@@ -126,7 +145,8 @@ export const smallImageStats = { inline: 0, coalesced: 0, threadJobs: 0 };
  * {@link encodeEach}, as base64 strings; on a worker thread unless the job is small. Small jobs
  * wait for the end of the event-loop turn: alone, one is encoded on the main thread; several (a
  * batch of single-sample requests delivered together) go to a thread as one job per image kind,
- * which frees the event loop of their deflating and framing (about 60 µs per 28×28 PNG under load).
+ * which frees the event loop of their deflating and framing (about 60 µs per 28×28 PNG under load),
+ * unless every thread is busy with a large job (they are then encoded on the main thread, as before).
  */
 export async function encodeEachBase64(data: Float32Array, rowShape: readonly number[], count: number, range: readonly [number, number], opts: EachOptions): Promise<string[]> {
   const [height, width] = rowShape;
@@ -142,10 +162,12 @@ export async function encodeEachBase64(data: Float32Array, rowShape: readonly nu
 function flushSmallJobs(): void {
   const jobs = smallJobs;
   smallJobs = [];
-  if (jobs.length === 1) {
-    const [j] = jobs;
-    smallImageStats.inline++;
-    encodeEach(j.data, j.rowShape, j.count, j.range, j.opts).then((b) => j.resolve(b.map((x) => x.toString('base64'))), j.reject);
+  const thread = jobs.length > 1 ? pickThread(true) : null;
+  if (thread === null) {
+    for (const j of jobs) {
+      smallImageStats.inline++;
+      encodeEach(j.data, j.rowShape, j.count, j.range, j.opts).then((b) => j.resolve(b.map((x) => x.toString('base64'))), j.reject);
+    }
     return;
   }
   // One thread job per kind of image (shape, range, format, scale): their rows side by side.
@@ -168,7 +190,7 @@ function flushSmallJobs(): void {
     }
     smallImageStats.coalesced += group.length;
     smallImageStats.threadJobs++;
-    submit({ type: 'images', data, rowShape: [...rowShape], count, range: [range[0], range[1]], opts }, false).then(
+    submit({ type: 'images', data, rowShape: [...rowShape], count, range: [range[0], range[1]], opts }, thread, false).then(
       (r) => {
         const images = (r as { images: string[] }).images;
         let at = 0;

@@ -44,6 +44,13 @@ test('small image jobs of one event-loop turn go to a thread together, one job p
   assert.deepEqual(one, got[0]);
   assert.equal(smallImageStats.inline - before.inline, 1);
   assert.equal(smallImageStats.threadJobs - before.threadJobs, 2);
+  // While large jobs occupy the threads (there are at most two), small ones are not queued behind them.
+  const large = [numbersJson(values(400_000)), numbersJson(values(400_001))];
+  const meanwhile = await Promise.all(jobs.slice(0, 3).map((j) => encodeEachBase64(j.data, shape, j.count, [-1, 1], { format: 'png', scale: j.scale })));
+  assert.deepEqual(meanwhile, got.slice(0, 3));
+  assert.equal(smallImageStats.inline - before.inline, 4, 'encoded on the main thread');
+  assert.equal(smallImageStats.threadJobs - before.threadJobs, 2);
+  assert.deepEqual((await Promise.all(large)).map((b) => b.length > 1_000_000), [true, true]);
 });
 
 test('JSON number arrays: worker-thread jobs (large) and main-thread ones (small) equal JSON.stringify', async () => {
