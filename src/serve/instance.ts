@@ -48,7 +48,8 @@ export interface InstanceOptions {
   /**
    * Draw latents on a second thread, overlapping the session's runs (default: on for GPU
    * providers, where a batch takes about as long as drawing its latents; off for the CPU, whose
-   * cores the session's own threads already use).
+   * cores the session's own threads already use). Only batches posted while another is in flight
+   * go there; a batch alone is drawn by the session thread (no overlap to gain, one hop less).
    */
   latentThread?: boolean;
 }
@@ -64,6 +65,8 @@ export class SessionInstance implements InferenceBackend {
   /** Why the session stopped on its own, if it did. */
   private lost: Error | null = null;
   private closing: Promise<void> | undefined;
+  /** Batches whose latents the latent thread drew (tests, benches). */
+  private drawnAhead = 0;
 
   /** Turns on the process's WebGPU device, shared by every WebGPU session (see {@link run}). */
   private static readonly gpuTurns = new GpuTurns<SessionInstance>();
@@ -164,8 +167,10 @@ export class SessionInstance implements InferenceBackend {
       // Raw latents are copied into the worker's batch anyway: transfer them instead of cloning.
       const segments = batch.segments.map((s) => (s.kind === 'raw' ? { kind: 'raw' as const, z: s.z.slice() } : s));
       for (const s of segments) if (s.kind === 'raw') transfer.push(s.z.buffer as ArrayBuffer);
-      if (this.sampler) {
-        // The latent thread draws this batch while the session may still run the previous one.
+      if (this.sampler && this.pending.size > 1) {
+        // The latent thread draws this batch while the session still runs an earlier one. (With
+        // nothing else in flight, the session thread draws it itself: the same work, one hop less.)
+        this.drawnAhead++;
         const draw: LatentRequest = { type: 'sample', id, rows: batch.rows, segments };
         this.sampler.postMessage(draw, transfer);
         const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments: null, labels: batch.labels };
@@ -183,9 +188,14 @@ export class SessionInstance implements InferenceBackend {
     else if (this.dead === null) this.lostListeners.push(listener);
   }
 
-  /** Whether latents are drawn on a second thread (tests, benches). */
+  /** Whether latents are drawn on a second thread while the session runs (tests, benches). */
   get latentThread(): boolean {
     return this.sampler !== null;
+  }
+
+  /** How many batches had their latents drawn ahead on the latent thread (tests, benches). */
+  get latentsDrawnAhead(): number {
+    return this.drawnAhead;
   }
 
   /**

@@ -52,6 +52,12 @@ test('latents drawn on a second thread give the same outputs, in order, as drawn
     }
     // Different batches really differ (the comparison above is not between constants).
     assert.notDeepEqual(a[0].data, a[1].data);
+    // The first batch found the session idle and was drawn in its thread; the other seven ahead.
+    assert.equal(ahead.latentsDrawnAhead, 7);
+    assert.equal(plain.latentsDrawnAhead, 0);
+    // One at a time, a batch is always alone: drawn in the session thread, same outputs.
+    for (const k of [0, 1]) assert.deepEqual((await ahead.run(petsBatch(k))).data, a[k].data);
+    assert.equal(ahead.latentsDrawnAhead, 7);
   } finally {
     await Promise.all([plain.close(), ahead.close()]);
   }
