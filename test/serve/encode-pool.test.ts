@@ -39,17 +39,24 @@ test('small image jobs of one event-loop turn go to a thread together, one job p
     const expected = (await encodeEach(j.data, shape, j.count, [-1, 1], { format: 'png', scale: j.scale })).map((b) => b.toString('base64'));
     assert.deepEqual(got[k], expected, `job ${k}`);
   }
+  // WebP and JPEG jobs of one turn go together as well, one job per format.
+  const sharpJobs = (['webp', 'jpeg', 'webp'] as const).map((format, k) => ({ data: jobs[k].data, count: jobs[k].count, format }));
+  const viaThread = await Promise.all(sharpJobs.map((j) => encodeEachBase64(j.data, shape, j.count, [-1, 1], { format: j.format, scale: 1 })));
+  assert.equal(smallImageStats.threadJobs - before.threadJobs, 4);
+  for (const [k, j] of sharpJobs.entries()) {
+    assert.deepEqual(viaThread[k], (await encodeEach(j.data, shape, j.count, [-1, 1], { format: j.format, scale: 1 })).map((b) => b.toString('base64')), `${j.format} job ${k}`);
+  }
   // A job alone in its turn is encoded on the main thread.
   const one = await encodeEachBase64(jobs[0].data, shape, 1, [-1, 1], { format: 'png', scale: 1 });
   assert.deepEqual(one, got[0]);
   assert.equal(smallImageStats.inline - before.inline, 1);
-  assert.equal(smallImageStats.threadJobs - before.threadJobs, 2);
+  assert.equal(smallImageStats.threadJobs - before.threadJobs, 4);
   // While large jobs occupy the threads (there are at most two), small ones are not queued behind them.
   const large = [numbersJson(values(400_000)), numbersJson(values(400_001))];
   const meanwhile = await Promise.all(jobs.slice(0, 3).map((j) => encodeEachBase64(j.data, shape, j.count, [-1, 1], { format: 'png', scale: j.scale })));
   assert.deepEqual(meanwhile, got.slice(0, 3));
   assert.equal(smallImageStats.inline - before.inline, 4, 'encoded on the main thread');
-  assert.equal(smallImageStats.threadJobs - before.threadJobs, 2);
+  assert.equal(smallImageStats.threadJobs - before.threadJobs, 4);
   assert.deepEqual((await Promise.all(large)).map((b) => b.length > 1_000_000), [true, true]);
 });
 
