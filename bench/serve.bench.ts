@@ -37,6 +37,7 @@ import { parseArgs } from 'node:util';
 import { sampleLatents } from '../src/core/latent.js';
 import { exportModel } from '../src/export/index.js';
 import { createApp } from '../src/serve/app.js';
+import { createHttpServer } from '../src/serve/server.js';
 import { Engine } from '../src/serve/engine.js';
 import { SessionInstance } from '../src/serve/instance.js';
 import { resolveServeOptions, silentLogger, type DeviceRequest } from '../src/serve/options.js';
@@ -129,7 +130,7 @@ async function load(url: string, connections: number): Promise<LoadResult> {
 }
 
 async function listen(engine: Engine): Promise<{ url: string; server: http.Server }> {
-  const server = http.createServer(createApp(engine));
+  const server = createHttpServer(createApp(engine));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/serve/app.js';
+import { createHttpServer } from '../../src/serve/server.js';
 import { Engine } from '../../src/serve/engine.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { fixtureModels, testOptions } from './fixtures.js';
@@ -117,7 +118,7 @@ function send(port: number, agent: http.Agent, req: Req): Promise<{ status: numb
 
 async function withServer<T>(extra: Parameters<typeof testOptions>[1], fn: (port: number, engine: Engine) => Promise<T>): Promise<T> {
   const engine = await Engine.start(testOptions(fx.models, extra), { logger: silentLogger });
-  const server = http.createServer(createApp(engine));
+  const server = createHttpServer(createApp(engine));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     return await fn((server.address() as AddressInfo).port, engine);

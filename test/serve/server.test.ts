@@ -1,9 +1,12 @@
-/** Requests that outlive their limits over real HTTP: --request-timeout-ms (504) and --drain-timeout at shutdown. */
+/** The HTTP server over real sockets: express's prototypes, --request-timeout-ms (504) and --drain-timeout at shutdown. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type { InferenceBackend } from '../../src/serve/instance.js';
 import { silentLogger } from '../../src/serve/options.js';
-import { startServer } from '../../src/serve/server.js';
+import { createHttpServer, startServer } from '../../src/serve/server.js';
 import { fixtureModels, testOptions } from './fixtures.js';
 
 /** A session whose warm-up answers and whose later runs hang until it is closed (then they fail). */
@@ -65,5 +68,37 @@ test('--request-timeout-ms: a request that does not finish in time gets 504 with
   } finally {
     await srv.shutdown();
     fx.cleanup();
+  }
+});
+
+test('createHttpServer: requests and responses start with the app\'s prototypes, and answer as under http.createServer', async () => {
+  const app = express();
+  app.set('query parser', 'simple');
+  app.use(express.json());
+  app.get('/echo', (req, res) => res.set('X-Path', req.path).json({ query: req.query, secure: req.secure, accepts: req.accepts(['json', 'html']) }));
+  app.post('/echo', (req, res) => res.status(201).json(req.body));
+  const fast = createHttpServer(app);
+  const plain = http.createServer(app);
+  // Before express sees them: the app's prototypes already (fast) or Node's own (plain).
+  const born = new Map<http.Server, boolean[]>([[fast, []], [plain, []]]);
+  for (const [server, seen] of born) {
+    server.prependListener('request', (req, res) => seen.push(Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  }
+  try {
+    const answers = [];
+    for (const server of [fast, plain]) {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const get = await fetch(`${base}/echo?a=1&b=two`, { headers: { accept: 'application/json' } });
+      const post = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":[1,2]}' });
+      const missing = await fetch(`${base}/nowhere`);
+      answers.push([get.status, get.headers.get('x-path'), await get.json(), post.status, await post.json(), missing.status]);
+    }
+    assert.deepEqual(answers[0], [200, '/echo', { query: { a: '1', b: 'two' }, secure: false, accepts: 'json' }, 201, { n: [1, 2] }, 404]);
+    assert.deepEqual(answers[1], answers[0]);
+    assert.deepEqual(born.get(fast), [true, true, true]);
+    assert.deepEqual(born.get(plain), [false, false, false]);
+  } finally {
+    await Promise.all([fast, plain].map((s) => new Promise((r) => s.close(r))));
   }
 });
