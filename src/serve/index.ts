@@ -7,7 +7,7 @@
  */
 export { createApp } from './app.js';
 export { Engine, type EngineDeps } from './engine.js';
-export { startServer, type RunningServer } from './server.js';
+export { createHttpServer, startServer, type RunningServer } from './server.js';
 export { resolveServeOptions, SERVE_DEFAULTS, DEVICES, API_KEY_ENV, type ServeOptions, type DeviceRequest, type Device, type Logger, silentLogger, stderrLogger } from './options.js';
 export { resolveDevice, probeDevice, DEVICE_PROVIDERS, DeviceUnavailableError, type DeviceChoice } from './device.js';
 export { DynamicBatcher, type SubmitRequest, type SubmitResult } from './batcher.js';
