@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { InferenceBackend } from '../../src/serve/instance.js';
 import { silentLogger } from '../../src/serve/options.js';
-import { createHttpServer, startServer } from '../../src/serve/server.js';
+import { bornWith, createHttpServer, startServer } from '../../src/serve/server.js';
 import { fixtureModels, testOptions } from './fixtures.js';
 
 /** A session whose warm-up answers and whose later runs hang until it is closed (then they fail). */
@@ -101,4 +101,17 @@ test('createHttpServer: requests and responses start with the app\'s prototypes,
   } finally {
     await Promise.all([fast, plain].map((s) => new Promise((r) => s.close(r))));
   }
+});
+
+test('bornWith: instances of a constructor function get the given prototype; an ES class is refused (the server then falls back)', () => {
+  function Point(this: { x: number }, x: number) {
+    this.x = x;
+  }
+  const proto = Object.create(Point.prototype, { twice: { value(this: { x: number }) { return 2 * this.x; } } });
+  const Born = bornWith(Point as unknown as new (x: number) => { x: number }, proto)!;
+  const p = new Born(21) as { x: number; twice(): number };
+  assert.equal(Object.getPrototypeOf(p), proto);
+  assert.ok(p instanceof (Point as unknown as new () => unknown));
+  assert.deepEqual([p.x, p.twice()], [21, 42]);
+  assert.equal(bornWith(class Plain {}, {}), null);
 });
