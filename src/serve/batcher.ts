@@ -31,13 +31,23 @@ export interface BatcherOptions {
   dim: number;
 }
 
+/**
+ * What the batcher needs to learn that a request's client went away. An AbortSignal is one; the
+ * HTTP routes pass a lighter object (see `clientSignal` in ./http-util.ts).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface SubmitRequest {
   rows: number;
   source: { kind: 'seeded'; seed: number; start: number } | { kind: 'raw'; z: Float32Array };
   /** One label per row for conditional models, else null. */
   labels: Int32Array | null;
   /** Aborted when the client goes away: the request leaves the queue. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface SubmitResult {

@@ -2,10 +2,11 @@
  * Small helpers shared by the HTTP routes: model lookup from the registry only, class labels,
  * request abort signals and the per-request bookkeeping read by metrics.
  */
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { InvalidArgumentError } from '../core/errors.js';
 import { uniformAt } from '../core/latent.js';
 import type { Manifest } from '../core/manifest.js';
+import type { CancelSignal } from './batcher.js';
 import type { Engine } from './engine.js';
 import { HttpError, RETRY_AFTER_SECONDS } from './http-error.js';
 import type { LoadedModel } from './model.js';
@@ -89,13 +90,43 @@ export function resolveLabels(
   return out;
 }
 
-/** Aborted when the client disconnects before the response is sent (the request leaves the queue). */
-export function clientSignal(req: Request, res: Response): AbortSignal {
-  const ac = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) ac.abort();
-  });
-  return ac.signal;
+/**
+ * Aborted when the client disconnects before its response is sent: the request then leaves the
+ * queue. A plain object rather than an AbortController, because EventTarget's machinery is costly
+ * on the hot path: with an AbortController per request, the event loop's busy time per batch-1
+ * JSON request was ~12 % higher (218 vs 192 µs, mnist-cgan, 2-core CPU, autocannon c = 64,
+ * medians of 4 interleaved runs of 3).
+ */
+export class ClientGone implements CancelSignal {
+  aborted = false;
+  private listeners: (() => void)[] = [];
+
+  constructor(res: Response) {
+    res.once('close', () => {
+      if (!res.writableFinished) this.abort();
+    });
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.aborted) return; // like an AbortSignal: a listener added after the abort never runs
+    this.listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.listeners.indexOf(listener);
+    if (i >= 0) this.listeners.splice(i, 1);
+  }
+
+  private abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    for (const l of this.listeners.splice(0)) l();
+  }
+}
+
+/** {@link ClientGone} for a route's request. */
+export function clientSignal(res: Response): CancelSignal {
+  return new ClientGone(res);
 }
 
 /** Server-Timing header: where the time went (visible in browsers' dev tools). */

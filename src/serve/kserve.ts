@@ -229,7 +229,7 @@ export function kserveRouter(engine: Engine, schemas: RequestSchemas, rawParser:
     });
     const wantBinary = request.outputs?.[0]?.parameters?.binary_data ?? request.parameters?.binary_data_output === true;
 
-    const result = await m.batcher.submit({ rows: batch, source: { kind: 'raw', z }, labels, signal: clientSignal(req, res) });
+    const result = await m.batcher.submit({ rows: batch, source: { kind: 'raw', z }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
     const shape = [batch, ...result.rowShape];
     const out: Record<string, unknown> = { name: outName, datatype: 'FP32', shape };

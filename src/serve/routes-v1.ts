@@ -110,7 +110,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
         checkGridSize('body', model, n, body.columns, scale, format);
       }
     }
-    const result = await model.batcher.submit({ rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(req, res) });
+    const result = await model.batcher.submit({ rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
     res.setHeader('X-Wganx-Seed', String(seed));
     res.setHeader('X-Wganx-Model-Version', model.manifest.version);
@@ -159,7 +159,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
       res.status(304).end();
       return;
     }
-    const result = await model.batcher.submit({ rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(req, res) });
+    const result = await model.batcher.submit({ rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
     const range = model.manifest.output.range;
     const png =
@@ -191,7 +191,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const z = interpolateLatents(seedA, seedB, steps, dim, distribution);
     const labels = resolveLabels(model, 1, seedA, 0, undefined, body.class, 'body');
     const rowLabels = labels ? new Int32Array(steps).fill(labels[0]) : null;
-    const result = await model.batcher.submit({ rows: steps, source: { kind: 'raw', z }, labels: rowLabels, signal: clientSignal(req, res) });
+    const result = await model.batcher.submit({ rows: steps, source: { kind: 'raw', z }, labels: rowLabels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
     const { data, rowShape } = result;
     const range = model.manifest.output.range;

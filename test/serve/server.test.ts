@@ -1,9 +1,11 @@
-/** The HTTP server over real sockets: express's prototypes, --request-timeout-ms (504) and --drain-timeout at shutdown. */
+/** The HTTP server over real sockets: express's prototypes, clients that leave, --request-timeout-ms (504) and --drain-timeout at shutdown. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import express, { type Response } from 'express';
+import { clientSignal } from '../../src/serve/http-util.js';
 import type { InferenceBackend } from '../../src/serve/instance.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { bornWith, createHttpServer, startServer } from '../../src/serve/server.js';
@@ -69,6 +71,61 @@ test('--request-timeout-ms: a request that does not finish in time gets 504 with
     await srv.shutdown();
     fx.cleanup();
   }
+});
+
+test('a client that disconnects while its request is queued or running takes it out of the queue (v1 and v2)', async () => {
+  const fx = await fixtureModels(['ring']);
+  const backend = stuckBackend();
+  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1', drainTimeoutMs: 2_000 }), { logger: silentLogger, createBackend: async () => backend });
+  try {
+    const gone = new AbortController();
+    const post = (path: string, body: object) => fetch(`${srv.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: gone.signal }).catch((e: Error) => e.name);
+    const model = async () => (await (await fetch(`${srv.url}/v1/models/ring`)).json()) as { queue: { length: number; runningBatches: number }; counters: { failed: number; completed: number } };
+    const running = post('/v1/models/ring/samples', { n: 1, format: 'json' });
+    while (backend.started === 0) await new Promise((r) => setTimeout(r, 5));
+    const queued = [post('/v1/models/ring/samples', { n: 2, format: 'json' }), post('/v2/models/ring/infer', { inputs: [{ name: 'z', shape: [1, 2], datatype: 'FP32', data: [0, 0] }] })];
+    while ((await model()).queue.length < 2) await new Promise((r) => setTimeout(r, 5));
+    gone.abort();
+    assert.deepEqual(await Promise.all([running, ...queued]), ['AbortError', 'AbortError', 'AbortError']);
+    let m = await model();
+    for (let i = 0; i < 200 && m.counters.failed < 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      m = await model();
+    }
+    assert.equal(m.queue.length, 0, 'the queued requests left the queue');
+    assert.equal(m.counters.failed, 3, 'the running request and both queued ones failed (client gone)');
+    assert.equal(m.counters.completed, 0);
+    assert.deepEqual(backend.rows, [1, 1], 'the queued requests never reached the session');
+  } finally {
+    await srv.shutdown();
+    fx.cleanup();
+  }
+});
+
+test('clientSignal: aborts once when the response closes unfinished, like an AbortSignal; never after a finished response', () => {
+  const fake = () => Object.assign(new EventEmitter(), { writableFinished: false }) as EventEmitter & { writableFinished: boolean };
+  const res = fake();
+  const signal = clientSignal(res as unknown as Response);
+  const calls: string[] = [];
+  const a = () => calls.push('a');
+  const b = () => calls.push('b');
+  signal.addEventListener('abort', a, { once: true });
+  signal.addEventListener('abort', b);
+  signal.removeEventListener('abort', b);
+  assert.equal(signal.aborted, false);
+  res.emit('close');
+  assert.equal(signal.aborted, true);
+  res.emit('close');
+  signal.addEventListener('abort', b); // too late: never runs, as with an AbortSignal
+  assert.deepEqual(calls, ['a']);
+
+  const done = fake();
+  const fine = clientSignal(done as unknown as Response);
+  fine.addEventListener('abort', a);
+  done.writableFinished = true;
+  done.emit('close');
+  assert.equal(fine.aborted, false);
+  assert.deepEqual(calls, ['a']);
 });
 
 test('createHttpServer: requests and responses start with the app\'s prototypes, and answer as under http.createServer', async () => {
