@@ -94,10 +94,10 @@ export function resolveLabels(
  * Aborted when the client disconnects before its response is sent: the request then leaves the
  * queue. A plain object rather than an AbortController, because EventTarget's machinery is costly
  * on the hot path: with an AbortController per request, the event loop's busy time per batch-1
- * JSON request was ~12 % higher (218 vs 192 µs, mnist-cgan, 2-core CPU, autocannon c = 64,
- * medians of 4 interleaved runs of 3).
+ * JSON request was ~11 % higher (244 vs 218 µs, mnist-cgan, 2-core CPU, autocannon c = 64,
+ * medians of 15 interleaved runs each).
  */
-export class ClientGone implements CancelSignal {
+class ClientGone implements CancelSignal {
   aborted = false;
   private listeners: (() => void)[] = [];
 
