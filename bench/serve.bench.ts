@@ -21,7 +21,15 @@
  * `--device` (default cpu) picks the execution provider of both the engine and the bare session
  * (auto as `wganx serve` does it: CUDA, then WebGPU, then CPU).
  *
+ * `--stand-in` measures a GPU stand-in instead of the DCGAN (./flat-cost.ts): a 28×28 image
+ * generator whose batch of 64 costs about what a batch of 1 costs, as a small GAN's batch does on a
+ * GPU. On a CPU the DCGAN's cost grows with the batch, so its on/off ratio is capped by the model
+ * (the "batching ceiling" printed); the stand-in's ceiling is ~30×, so its ratio measures the
+ * server. `--links` sets its fixed cost: the default 4 (~1.3 ms a run on a 2-core Xeon) puts the
+ * batching-off server at the rate the DCGAN's batching-off server had on an H200 (515–785 req/s).
+ *
  *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist-cgan --device cpu]
+ *   npm run bench:serve -- --stand-in [--links 4]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
@@ -42,6 +50,7 @@ import { Engine } from '../src/serve/engine.js';
 import { SessionInstance } from '../src/serve/instance.js';
 import { resolveServeOptions, silentLogger, type DeviceRequest } from '../src/serve/options.js';
 import { BENCH_LATENT, dcganGenerator, median } from './common.js';
+import { writeFlatCostModel } from './flat-cost.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,8 +60,11 @@ const { values: args } = parseArgs({
     model: { type: 'string' },
     threads: { type: 'string', default: '1' },
     device: { type: 'string', default: 'cpu' },
+    'stand-in': { type: 'boolean', default: false },
+    links: { type: 'string', default: '4' },
   },
 });
+if (args['stand-in'] && args.model) throw new Error('--stand-in and --model: give one of them');
 const ROUNDS = Number(args.rounds);
 const DURATION_S = Number(args.duration);
 const ENGINE_MS = Number(args['engine-ms']);
@@ -143,6 +155,10 @@ let name: string;
 if (args.model) {
   modelsDir = dirname(args.model);
   name = args.model.split('/').filter(Boolean).pop()!;
+} else if (args['stand-in']) {
+  modelsDir = join(root, 'models');
+  name = 'gpu-stand-in';
+  await writeFlatCostModel(modelsDir, name, { links: Number(args.links) });
 } else {
   modelsDir = join(root, 'models');
   name = 'dcgan';
@@ -172,7 +188,7 @@ const bare = await ort.InferenceSession.create(onnxPath, {
 const manifest = on.registry.get(name)!.manifest;
 const zName = manifest.inputs.find((i) => i.role === 'latent')!.name;
 const dim = manifest.latent.dim;
-console.log(`bench:serve — model ${name} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
+console.log(`bench:serve — model ${name}${args["stand-in"] ? ` (${on.registry.get(name)!.manifest.description})` : ""} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
 console.log(`device ${modelDevice.device} (requested ${on.device.requested}; providers ${modelDevice.providers.join(', ')})${modelDevice.choice ? `; ${modelDevice.choice}` : ''}${on.device.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('')}`);
 console.log(`${ROUNDS} interleaved rounds; engine ~${ENGINE_MS} ms per contender, HTTP ${DURATION_S} s per run; ${THREADS} intra-op thread(s)\n`);
 
