@@ -24,8 +24,8 @@
  * `--stand-in` measures a GPU stand-in instead of the DCGAN (./flat-cost.ts): a 28×28 image
  * generator whose batch of 64 costs about what a batch of 1 costs, as a small GAN's batch does on a
  * GPU. On a CPU the DCGAN's cost grows with the batch, so its on/off ratio is capped by the model
- * (the "batching ceiling" printed); the stand-in's ceiling is ~30×, so its ratio measures the
- * server. `--links` sets its fixed cost: the default 4 (~1.3 ms a run on a 2-core Xeon) puts the
+ * (the "batching ceiling" printed); the stand-in's ceiling is 27–46× on a 2-core Xeon, so its ratio
+ * measures the server. `--links` sets its fixed cost: the default 4 (~1.3 ms a run on a 2-core Xeon) puts the
  * batching-off server at the rate the DCGAN's batching-off server had on an H200 (515–785 req/s).
  *
  *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist-cgan --device cpu]
@@ -188,7 +188,7 @@ const bare = await ort.InferenceSession.create(onnxPath, {
 const manifest = on.registry.get(name)!.manifest;
 const zName = manifest.inputs.find((i) => i.role === 'latent')!.name;
 const dim = manifest.latent.dim;
-console.log(`bench:serve — model ${name}${args["stand-in"] ? ` (${on.registry.get(name)!.manifest.description})` : ""} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
+console.log(`bench:serve — model ${name}${args['stand-in'] ? ` (${on.registry.get(name)!.manifest.description})` : ''} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
 console.log(`device ${modelDevice.device} (requested ${on.device.requested}; providers ${modelDevice.providers.join(', ')})${modelDevice.choice ? `; ${modelDevice.choice}` : ''}${on.device.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('')}`);
 console.log(`${ROUNDS} interleaved rounds; engine ~${ENGINE_MS} ms per contender, HTTP ${DURATION_S} s per run; ${THREADS} intra-op thread(s)\n`);
 
