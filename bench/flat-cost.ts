@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sampleLatents } from '../src/core/latent.js';
 import { parseManifest } from '../src/core/manifest.js';
 import { exportModel, MANIFEST_FILE, ONNX_FILE } from '../src/export/index.js';
 import { embedManifest } from '../src/export/metadata.js';
@@ -56,10 +57,10 @@ export async function writeFlatCostModel(modelsDir: string, name: string, opts: 
   last.output = last.output!.map((o) => (o === output ? pre : o));
 
   // s = Σz (a scalar that depends on every input), h₀ = A + s, hₖ₊₁ = tanh(hₖ·W), r = mean(h) · 1e-30.
-  const rng = mulberry32(7);
-  const matrix = (scale: number) => Float32Array.from({ length: FLAT_SIDE * FLAT_SIDE }, () => (rng() * 2 - 1) * scale);
-  const a = b.initializer('flat/a', [FLAT_SIDE, FLAT_SIDE], matrix(1));
-  const w = b.initializer('flat/w', [FLAT_SIDE, FLAT_SIDE], matrix(2 / Math.sqrt(FLAT_SIDE)));
+  // Seeded uniform [-1, 1) matrices: their values do not matter, only their cost.
+  const matrix = (seed: number, scale: number) => sampleLatents({ seed, start: 0, count: FLAT_SIDE, dim: FLAT_SIDE, distribution: 'uniform' }).map((v) => v * scale);
+  const a = b.initializer('flat/a', [FLAT_SIDE, FLAT_SIDE], matrix(1, 1));
+  const w = b.initializer('flat/w', [FLAT_SIDE, FLAT_SIDE], matrix(2, 2 / Math.sqrt(FLAT_SIDE)));
   const tiny = b.initializer('flat/tiny', [], new Float32Array([1e-30]));
   const [s] = b.node('ReduceSum', [latent], { keepdims: 0 }, ['flat/sum'], 'flat/ReduceSum');
   let [h] = b.node('Add', [a, s], {}, ['flat/h'], 'flat/Add');
@@ -81,15 +82,4 @@ export async function writeFlatCostModel(modelsDir: string, name: string, opts: 
   await writeFileAtomic(join(dir, ONNX_FILE), bytes);
   await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   return dir;
-}
-
-/** A small seeded PRNG for the branch's matrices (their values do not matter, only their cost). */
-function mulberry32(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(t ^ (t >>> 15), 1 | t);
-    x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }

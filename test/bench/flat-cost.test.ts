@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import { BENCH_LATENT as DIM } from '../../bench/common.js';
 import { writeFlatCostModel } from '../../bench/flat-cost.js';
 import { sampleLatents } from '../../src/core/latent.js';
 import { decodeModel } from '../../src/export/onnx-builder.js';
@@ -28,7 +29,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 async function run(name: string, z: Float32Array): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(join(models, name, 'generator.onnx'), { intraOpNumThreads: 1 });
-  const out = await session.run({ z: new ort.Tensor('float32', z, [z.length / 100, 100]) });
+  const out = await session.run({ z: new ort.Tensor('float32', z, [z.length / DIM, DIM]) });
   await session.release();
   return out.samples.data as Float32Array;
 }
@@ -52,7 +53,7 @@ test('the fixed-cost branch has one MatMul per link and writes the output', () =
 });
 
 test('its samples are the plain generator’s: tanh(z·W + b), bit-identical for any chain length', async () => {
-  const z = sampleLatents({ seed: 3, start: 0, count: ROWS, dim: 100 });
+  const z = sampleLatents({ seed: 3, start: 0, count: ROWS, dim: DIM });
   const [short, long] = [await run('short', z), await run('long', z)];
   assert.equal(short.length, ROWS * 28 * 28);
   assert.deepEqual(long, short);
@@ -63,7 +64,7 @@ test('its samples are the plain generator’s: tanh(z·W + b), bit-identical for
   for (let r = 0; r < ROWS; r++) {
     for (let j = 0; j < 784; j++) {
       let acc = b[j];
-      for (let k = 0; k < 100; k++) acc += z[r * 100 + k] * w[k * 784 + j];
+      for (let k = 0; k < DIM; k++) acc += z[r * DIM + k] * w[k * 784 + j];
       worst = Math.max(worst, Math.abs(Math.tanh(acc) - short[r * 784 + j]));
     }
   }
@@ -78,7 +79,7 @@ test('the server loads it (manifest and sha256 agree) and serves the same sample
     assert.ok(model, `not loaded: ${engine.registry.entry('long')?.reason}`);
     assert.deepEqual(model.rowShape, [28, 28, 1]);
     const { data } = await model.batcher.submit({ rows: ROWS, source: { kind: 'seeded', seed: 3, start: 0 }, labels: null });
-    assert.deepEqual(data, await run('long', sampleLatents({ seed: 3, start: 0, count: ROWS, dim: 100 })));
+    assert.deepEqual(data, await run('long', sampleLatents({ seed: 3, start: 0, count: ROWS, dim: DIM })));
   } finally {
     await engine.close();
   }
