@@ -188,7 +188,7 @@ const bare = await ort.InferenceSession.create(onnxPath, {
 const manifest = on.registry.get(name)!.manifest;
 const zName = manifest.inputs.find((i) => i.role === 'latent')!.name;
 const dim = manifest.latent.dim;
-console.log(`bench:serve — model ${name}${args['stand-in'] ? ` (${on.registry.get(name)!.manifest.description})` : ''} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
+console.log(`bench:serve — model ${name}${args['stand-in'] ? ` (${manifest.description})` : ''} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
 console.log(`device ${modelDevice.device} (requested ${on.device.requested}; providers ${modelDevice.providers.join(', ')})${modelDevice.choice ? `; ${modelDevice.choice}` : ''}${on.device.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('')}`);
 console.log(`${ROUNDS} interleaved rounds; engine ~${ENGINE_MS} ms per contender, HTTP ${DURATION_S} s per run; ${THREADS} intra-op thread(s)\n`);
 
