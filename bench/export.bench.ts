@@ -7,10 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import * as ort from 'onnxruntime-node';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { convertLayersModel } from '../src/export/index.js';
+import { createSession, runtimeVersion } from '../src/runtime/node.js';
 import { sampleLatents } from '../src/core/latent.js';
 import { BENCH_LATENT, dcganGenerator, median } from './common.js';
 
@@ -51,7 +51,7 @@ const backends = await availableBackends();
 await tf.setBackend('cpu');
 const model = dcganGenerator();
 const { bytes } = convertLayersModel(model);
-const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
+const session = await createSession(bytes, { providers: ['cpu'] });
 // The same weights on every backend: serialise once, reload per backend.
 const artifacts = await new Promise<tf.io.ModelArtifacts>((resolve) => model.save(tf.io.withSaveHandler(async (a) => (resolve(a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }))));
 const models: Record<string, tf.LayersModel> = {};
@@ -60,12 +60,12 @@ for (const b of backends) {
   models[b] = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
 }
 
-console.log(`bench:export — DCGAN generator (latent ${LATENT} → 28×28×1), ${cpus().length} cores, onnxruntime-node ${ort.env.versions.common}, tfjs ${tf.version.tfjs}`);
+console.log(`bench:export — DCGAN generator (latent ${LATENT} → 28×28×1), ${cpus().length} cores, onnxruntime-node ${runtimeVersion()}, tfjs ${tf.version.tfjs}`);
 console.log(`tfjs backends here: ${backends.join(', ')}; ${ROUNDS} interleaved rounds of ~${BUDGET_MS} ms per engine; samples/s (median)\n`);
 const rows: string[][] = [['batch', 'onnxruntime', ...backends.map((b) => `tfjs-${b}`), ...backends.map((b) => `ort / tfjs-${b}`)]];
 for (const batch of BATCHES) {
   const z = sampleLatents({ seed: 1, start: 0, count: batch, dim: LATENT });
-  const feeds = { z: new ort.Tensor('float32', z, [batch, LATENT]) };
+  const feeds = { z: { dtype: 'float32' as const, data: z, dims: [batch, LATENT] } };
   const results: Record<string, number[]> = { ort: [] };
   for (const b of backends) results[b] = [];
   for (let r = 0; r < ROUNDS; r++) {

@@ -1,6 +1,6 @@
 /**
  * bench:providers — every execution provider that `wganx serve --device` offers, side by side on
- * the same ONNX files: bare onnxruntime-node sessions, samples/s at several batch sizes, and the
+ * the same ONNX files: bare sessions of the runtime (src/runtime/node.ts, no server), samples/s at several batch sizes, and the
  * largest difference of each provider's output from the CPU provider's on the same inputs.
  *
  * Models: every folder under --models (default models/, the bundled generators) plus the random
@@ -13,18 +13,16 @@
  * --threads 0 (default) gives the CPU provider every core, as a user serving on CPU would.
  */
 import * as tf from '@tensorflow/tfjs';
-import * as ort from 'onnxruntime-node';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sampleLatents } from '../src/core/latent.js';
 import { exportModel } from '../src/export/index.js';
-import { parseManifest } from '../src/core/manifest.js';
-import { DEVICE_PROVIDERS, probeDevice } from '../src/serve/device.js';
-import { sessionSpec } from '../src/serve/model.js';
-import type { Device } from '../src/serve/options.js';
-import type { SessionSpec } from '../src/serve/protocol.js';
+import type { Manifest } from '../src/core/manifest.js';
+import { NODE_DEVICES, type NodeDevice as Device } from '../src/runtime/devices.js';
+import { readModelFolder } from '../src/runtime/model-folder.js';
+import { createSession, Generator, probeNodeDevice, runtimeVersion } from '../src/runtime/node.js';
 import { dcganGenerator, median } from './common.js';
 
 const { values: args } = parseArgs({
@@ -45,27 +43,26 @@ const THREADS = Number(args.threads) || availableParallelism();
 const BATCHES = args.batches!.split(',').map(Number);
 const requested = args.devices!.split(',') as Device[];
 for (const d of requested) {
-  if (!(d in DEVICE_PROVIDERS)) throw new Error(`--devices: "${d}" is not a device; allowed: ${Object.keys(DEVICE_PROVIDERS).join(', ')}`);
+  if (!(d in NODE_DEVICES)) throw new Error(`--devices: "${d}" is not a device; allowed: ${Object.keys(NODE_DEVICES).join(', ')}`);
 }
 if (BATCHES.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batches: "${args.batches}" must be positive integers separated by commas`);
 
 interface Model {
   name: string;
-  path: string;
-  spec: SessionSpec;
-  classes: number;
+  bytes: Uint8Array;
+  manifest: Manifest;
 }
 
-function readModel(dir: string, name: string): Model {
-  const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')), join(dir, 'manifest.json'));
-  return { name, path: join(dir, manifest.export.file), spec: sessionSpec(manifest), classes: manifest.conditional?.numClasses ?? 0 };
+async function readModel(dir: string, name: string): Promise<Model> {
+  const { manifest, bytes } = await readModelFolder(dir);
+  return { name, bytes, manifest };
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'wganx-bench-providers-'));
 const models: Model[] = [];
 if (existsSync(args.models!)) {
   for (const e of readdirSync(args.models!, { withFileTypes: true })) {
-    if (e.isDirectory() && existsSync(join(args.models!, e.name, 'manifest.json'))) models.push(readModel(join(args.models!, e.name), e.name));
+    if (e.isDirectory() && existsSync(join(args.models!, e.name, 'manifest.json'))) models.push(await readModel(join(args.models!, e.name), e.name));
   }
 }
 if (args.dcgan) {
@@ -74,35 +71,32 @@ if (args.dcgan) {
   const g = dcganGenerator();
   await exportModel(g, dir, { name: 'dcgan' });
   g.dispose();
-  models.push(readModel(dir, 'dcgan (random weights)'));
+  models.push(await readModel(dir, 'dcgan (random weights)'));
 }
 
-function feeds(m: Model, rows: number): Record<string, ort.Tensor> {
-  const { latent, label } = m.spec;
-  const f: Record<string, ort.Tensor> = { [latent.name]: new ort.Tensor('float32', sampleLatents({ seed: 0, start: 0, count: rows, dim: latent.dim, distribution: latent.distribution }), [rows, latent.dim]) };
-  if (label) {
-    const ys = Array.from({ length: rows }, (_, i) => i % m.classes);
-    f[label.name] = label.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ys, BigInt), [rows, 1]) : new ort.Tensor('int32', Int32Array.from(ys), [rows, 1]);
-  }
-  return f;
+/** Latents of samples 0…rows−1 of seed 0, and classes cycling through the model's. */
+function inputs(m: Model, rows: number): { z: Float32Array; labels: Int32Array | null } {
+  const { dim, distribution } = m.manifest.latent;
+  const classes = m.manifest.conditional?.numClasses ?? 0;
+  return { z: sampleLatents({ seed: 0, start: 0, count: rows, dim, distribution }), labels: classes ? Int32Array.from({ length: rows }, (_, i) => i % classes) : null };
 }
 
 // ── which devices work here ───────────────────────────────────────────────────────────────────
-console.log(`bench:providers — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}; CPU provider with ${THREADS} thread(s)`);
+console.log(`bench:providers — ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${runtimeVersion()}, Node ${process.version}; CPU provider with ${THREADS} thread(s)`);
 const devices: Device[] = [];
 for (const d of requested) {
-  const reason = d === 'cpu' ? null : await probeDevice(d);
+  const reason = await probeNodeDevice(d);
   console.log(`  ${d.padEnd(6)} ${reason === null ? 'usable' : `refused: ${reason}`}`);
   if (reason === null) devices.push(d);
 }
 if (!devices.includes('cpu')) devices.push('cpu'); // the reference for the differences
 console.log(`${ROUNDS} interleaved rounds, ~${MS} ms per device and batch\n`);
 
-async function rate(s: ort.InferenceSession, f: Record<string, ort.Tensor>, rows: number): Promise<number> {
+async function rate(g: Generator, f: ReturnType<typeof inputs>, rows: number): Promise<number> {
   let n = 0;
   const t0 = performance.now();
   do {
-    await s.run(f);
+    await g.run(f.z, f.labels);
     n++;
   } while (performance.now() - t0 < MS || n < 3);
   return (n * rows) / ((performance.now() - t0) / 1000);
@@ -110,19 +104,16 @@ async function rate(s: ort.InferenceSession, f: Record<string, ort.Tensor>, rows
 
 console.log(`model                      batch  ${devices.map((d) => `${d} samples/s`.padStart(18)).join('')}  ${devices.filter((d) => d !== 'cpu').map((d) => `${d}/cpu  max|${d}−cpu|`.padStart(26)).join('')}`);
 for (const m of models) {
-  const sessions = new Map<Device, ort.InferenceSession>();
+  const sessions = new Map<Device, Generator>();
   for (const d of devices) {
-    sessions.set(d, await ort.InferenceSession.create(m.path, {
-      executionProviders: [...DEVICE_PROVIDERS[d]],
-      intraOpNumThreads: THREADS,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    }));
+    const providers = [...NODE_DEVICES[d]];
+    const session = await createSession(m.bytes, { providers, threads: THREADS });
+    sessions.set(d, new Generator(m.manifest, session, { requested: d, device: d, providers, refused: [] }));
   }
   for (const rows of BATCHES) {
-    const f = feeds(m, rows);
+    const f = inputs(m, rows);
     const outs = new Map<Device, Float32Array>();
-    for (const [d, s] of sessions) outs.set(d, (await s.run(f))[m.spec.output.name].data as Float32Array); // warm-up + outputs
+    for (const [d, s] of sessions) outs.set(d, (await s.run(f.z, f.labels)).data.slice()); // warm-up + outputs
     const rates = new Map<Device, number[]>(devices.map((d) => [d, []]));
     for (let r = 0; r < ROUNDS; r++) for (const [d, s] of sessions) rates.get(d)!.push(await rate(s, f, rows));
     const ref = outs.get('cpu')!;
@@ -139,6 +130,6 @@ for (const m of models) {
       .join('');
     console.log(`${m.name.slice(0, 26).padEnd(26)} ${String(rows).padStart(6)}  ${cols}  ${cmp}`);
   }
-  for (const s of sessions.values()) await s.release();
+  for (const s of sessions.values()) await s.dispose();
 }
 rmSync(tmp, { recursive: true, force: true });

@@ -12,9 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createApp } from '../src/serve/app.js';
-import { createHttpServer } from '../src/serve/server.js';
-import { Engine } from '../src/serve/engine.js';
+import { createApp } from '../src/serve/http/app.js';
+import { createHttpServer } from '../src/serve/http/server.js';
+import { Engine } from '../src/serve/engine/engine.js';
 import { resolveServeOptions, silentLogger } from '../src/serve/options.js';
 import { median } from './common.js';
 
@@ -27,8 +27,8 @@ const { values: args } = parseArgs({
 const ROUNDS = Number(args.rounds);
 const name = args.model.split('/').filter(Boolean).pop()!;
 const engine = await Engine.start(resolveServeOptions({ modelsDir: dirname(args.model), device: 'cpu', threads: 1, reloadIntervalMs: 0 }), { logger: silentLogger });
-const model = engine.registry.get(name);
-if (!model) throw new Error(`model ${name} did not load: ${engine.registry.entry(name)?.reason}`);
+if (engine.entry(name)?.state !== 'ready') throw new Error(`model ${name} did not load: ${engine.entry(name)?.reason}`);
+const model = engine.model(name);
 const server = createHttpServer(createApp(engine));
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const port = (server.address() as AddressInfo).port;
@@ -61,12 +61,12 @@ async function pingWhile(done: Promise<unknown>): Promise<number> {
 }
 
 const dim = model.manifest.latent.dim;
-const label = model.spec.label;
+const label = model.io.label;
 const MAX = engine.options.maxSamples;
 /** A KServe request for MAX rows (zero latents, class 0): the JSON answer holds MAX·rowSize numbers. */
 const inferBody = JSON.stringify({
   inputs: [
-    { name: model.spec.latent.name, shape: [MAX, dim], datatype: 'FP32', data: new Array(MAX * dim).fill(0) },
+    { name: model.io.latent.name, shape: [MAX, dim], datatype: 'FP32', data: new Array(MAX * dim).fill(0) },
     ...(label ? [{ name: label.name, shape: [MAX, 1], datatype: label.dtype === 'int64' ? 'INT64' : 'INT32', data: new Array(MAX).fill(0) }] : []),
   ],
 });

@@ -32,7 +32,6 @@
  *   npm run bench:serve -- --stand-in [--links 4]
  */
 import * as tf from '@tensorflow/tfjs';
-import * as ort from 'onnxruntime-node';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -44,12 +43,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sampleLatents } from '../src/core/latent.js';
 import { exportModel } from '../src/export/index.js';
-import { createApp } from '../src/serve/app.js';
-import { createHttpServer } from '../src/serve/server.js';
-import { Engine } from '../src/serve/engine.js';
-import { SessionInstance } from '../src/serve/instance.js';
+import { createApp } from '../src/serve/http/app.js';
+import { createHttpServer } from '../src/serve/http/server.js';
+import { Engine } from '../src/serve/engine/engine.js';
+import { SessionInstance } from '../src/serve/engine/instance.js';
+import { readModelFolder } from '../src/runtime/model-folder.js';
+import { createSession, Generator, runtimeVersion } from '../src/runtime/node.js';
 import { resolveServeOptions, silentLogger, type DeviceRequest } from '../src/serve/options.js';
-import { BENCH_LATENT, dcganGenerator, median } from './common.js';
+import { dcganGenerator, median } from './common.js';
 import { writeFlatCostModel } from './flat-cost.js';
 
 const { values: args } = parseArgs({
@@ -78,7 +79,6 @@ const ENGINE_BATCH = 64;
  */
 const PAIRS = 4;
 const CONCURRENCY = [1, 16, 64];
-const LATENT = BENCH_LATENT;
 const AUTOCANNON = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'autocannon', 'autocannon.js');
 
 
@@ -164,12 +164,12 @@ if (args.model) {
   name = 'dcgan';
   await exportModel(dcganGenerator(), join(modelsDir, name), { name });
 }
-const onnxPath = join(modelsDir, name, 'generator.onnx');
 const common = { modelsDir, device: args.device as DeviceRequest /* validated by resolveServeOptions */, reloadIntervalMs: 0, threads: THREADS };
 const on = await Engine.start(resolveServeOptions({ ...common, maxBatch: 64 }), { logger: silentLogger }); // the server's defaults
-if (!on.registry.get(name)) throw new Error(`model ${name} did not load: ${on.registry.entry(name)?.reason}`);
+if (on.entry(name)?.state !== 'ready') throw new Error(`model ${name} did not load: ${on.entry(name)?.reason}`);
+const model = on.model(name);
 /** Where the batching engine runs the model (auto compares a GPU with the CPU per model). */
-const modelDevice = on.registry.get(name)!.device;
+const modelDevice = model.device;
 // Batching off runs on that same device: auto would choose again for batch 1 (often the CPU).
 const off = await Engine.start(resolveServeOptions({ ...common, device: modelDevice.device, maxBatch: 1 }), { logger: silentLogger });
 // The same engine with the other latent-drawing mode than its device's default (see instance.ts).
@@ -178,17 +178,14 @@ const alt = await Engine.start(resolveServeOptions({ ...common, device: modelDev
   logger: silentLogger,
   createBackend: (o) => SessionInstance.create({ ...o, latentThread: !latentThreadByDefault }),
 });
-const bare = await ort.InferenceSession.create(onnxPath, {
-  executionProviders: modelDevice.providers, // the engine's device for this model
-  intraOpNumThreads: THREADS,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: 'all',
-  extra: { session: { intra_op: { allow_spinning: '0' } } }, // as the engine's sessions
-});
-const manifest = on.registry.get(name)!.manifest;
-const zName = manifest.inputs.find((i) => i.role === 'latent')!.name;
+// The bare contender: the runtime's generator on this thread, without the engine: the engine's
+// device and threads, idle threads asleep as in the engine's sessions.
+const folder = await readModelFolder(join(modelsDir, name));
+const bareSession = await createSession(folder.bytes, { providers: modelDevice.providers, threads: THREADS, spinning: false });
+const bare = new Generator(folder.manifest, bareSession, { ...on.device, device: modelDevice.device, providers: modelDevice.providers });
+const manifest = model.manifest;
 const dim = manifest.latent.dim;
-console.log(`bench:serve — model ${name}${args['stand-in'] ? ` (${manifest.description})` : ''} (latent ${dim} → [${on.registry.get(name)!.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${ort.env.versions.common}, Node ${process.version}`);
+console.log(`bench:serve — model ${name}${args['stand-in'] ? ` (${manifest.description})` : ''} (latent ${dim} → [${model.rowShape.join('×')}]), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${runtimeVersion()}, Node ${process.version}`);
 console.log(`device ${modelDevice.device} (requested ${on.device.requested}; providers ${modelDevice.providers.join(', ')})${modelDevice.choice ? `; ${modelDevice.choice}` : ''}${on.device.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('')}`);
 console.log(`${ROUNDS} interleaved rounds; engine ~${ENGINE_MS} ms per contender, HTTP ${DURATION_S} s per run; ${THREADS} intra-op thread(s)\n`);
 
@@ -198,29 +195,25 @@ const engineSeqRates: number[] = [];
 const bareRates: number[] = [];
 let seed = 1;
 const z = sampleLatents({ seed: 0, start: 0, count: ENGINE_BATCH, dim });
-const labelSpec = manifest.inputs.find((i) => i.role === 'label');
-/** Bare-session feeds for the first `rows` latents; a conditional model gets label 0, as the engine's default here. */
-function bareFeeds(rows: number): Record<string, ort.Tensor> {
-  const f: Record<string, ort.Tensor> = { [zName]: new ort.Tensor('float32', z.slice(0, rows * dim), [rows, dim]) };
-  if (labelSpec) f[labelSpec.name] = labelSpec.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(rows), [rows, 1]) : new ort.Tensor('int32', new Int32Array(rows), [rows, 1]);
-  return f;
+/** Bare-session inputs for the first `rows` latents; a conditional model gets label 0, as the engine's default here. */
+function bareFeeds(rows: number): { z: Float32Array; labels: Int32Array | null } {
+  return { z: z.slice(0, rows * dim), labels: manifest.conditional ? new Int32Array(rows) : null };
 }
 const feeds = bareFeeds(ENGINE_BATCH);
-const model = on.registry.get(name)!;
-const altModel = alt.registry.get(name)!;
+const altModel = alt.model(name);
 const engineAltRates: number[] = [];
 /** The bare session drawing fresh latents before each run on the thread that runs it (here the bench's), as the engine's worker does. */
 const bareFreshRates: number[] = [];
-const freshFeeds = (): Record<string, ort.Tensor> => ({ ...feeds, [zName]: new ort.Tensor('float32', sampleLatents({ seed: seed++, start: 0, count: ENGINE_BATCH, dim }), [ENGINE_BATCH, dim]) });
+const freshFeeds = () => ({ ...feeds, z: sampleLatents({ seed: seed++, start: 0, count: ENGINE_BATCH, dim }) });
 /** engine/bare of each back-to-back pair (see PAIRS). */
 const pairRatios: number[] = [];
-const submit = () => model.batcher.submit({ rows: ENGINE_BATCH, source: { kind: 'seeded', seed: seed++, start: 0 }, labels: null });
+const submit = () => on.submit(model, { rows: ENGINE_BATCH, source: { kind: 'seeded', seed: seed++, start: 0 }, labels: null });
 for (let r = 0; r < ROUNDS; r++) {
   const slices = { bare: [] as number[], engine: [] as number[] };
   for (let p = 0; p < PAIRS; p++) {
     const bareFirst = p % 2 === 0;
-    const first = bareFirst ? await rate(() => bare.run(feeds), ENGINE_BATCH, ENGINE_MS / PAIRS) : await rateInFlight(submit, 2, ENGINE_MS / PAIRS);
-    const second = bareFirst ? await rateInFlight(submit, 2, ENGINE_MS / PAIRS) : await rate(() => bare.run(feeds), ENGINE_BATCH, ENGINE_MS / PAIRS);
+    const first = bareFirst ? await rate(() => bare.run(feeds.z, feeds.labels), ENGINE_BATCH, ENGINE_MS / PAIRS) : await rateInFlight(submit, 2, ENGINE_MS / PAIRS);
+    const second = bareFirst ? await rateInFlight(submit, 2, ENGINE_MS / PAIRS) : await rate(() => bare.run(feeds.z, feeds.labels), ENGINE_BATCH, ENGINE_MS / PAIRS);
     const [b, e] = bareFirst ? [first, second] : [second, first];
     slices.bare.push(b);
     slices.engine.push(e);
@@ -228,17 +221,22 @@ for (let r = 0; r < ROUNDS; r++) {
   }
   bareRates.push(median(slices.bare));
   engineRates.push(median(slices.engine));
-  bareFreshRates.push(await rate(() => bare.run(freshFeeds())));
+  bareFreshRates.push(
+    await rate(() => {
+      const f = freshFeeds();
+      return bare.run(f.z, f.labels);
+    }),
+  );
   engineSeqRates.push(await rate(submit));
-  engineAltRates.push(await rateInFlight(() => altModel.batcher.submit({ rows: ENGINE_BATCH, source: { kind: 'seeded', seed: seed++, start: 0 }, labels: null }), 2));
+  engineAltRates.push(await rateInFlight(() => alt.submit(altModel, { rows: ENGINE_BATCH, source: { kind: 'seeded', seed: seed++, start: 0 }, labels: null }), 2));
 }
 const engineRatio = median(pairRatios);
 // The most batching can give: the bare session's samples/s at batch 64 over batch 1.
 const z1 = bareFeeds(1);
 const bare1: number[] = [];
-for (let r = 0; r < ROUNDS; r++) bare1.push(await rate(() => bare.run(z1), 1));
+for (let r = 0; r < ROUNDS; r++) bare1.push(await rate(() => bare.run(z1.z, z1.labels), 1));
 const ceiling = median(bareRates) / median(bare1);
-console.log(`engine vs bare onnxruntime-node session, batch ${ENGINE_BATCH} (samples/s):`);
+console.log(`engine vs bare runtime session, batch ${ENGINE_BATCH} (samples/s):`);
 console.log(`  bare    ${bareRates.map((x) => x.toFixed(0)).join(' ')}   median ${median(bareRates).toFixed(0)}   (per round: median of ${PAIRS} slices)`);
 console.log(`  bare    ${bareFreshRates.map((x) => x.toFixed(0)).join(' ')}   median ${median(bareFreshRates).toFixed(0)}   (drawing fresh latents before each run, on the same thread)`);
 console.log(`  engine  ${engineRates.map((x) => x.toFixed(0)).join(' ')}   median ${median(engineRates).toFixed(0)}   (2 requests of ${ENGINE_BATCH} in flight, as under load; per round: median of ${PAIRS} slices, each beside a bare one)`);
@@ -252,7 +250,7 @@ console.log(`  pairs engine/bare: ${pairRatios.map((x) => x.toFixed(2)).join(' '
 console.log(`  ratio engine/bare (median of ${pairRatios.length} back-to-back pairs): ${engineRatio.toFixed(3)}   target ≥ 0.9 → ${engineRatio >= 0.9 ? 'met' : 'MISSED'}; one at a time: ${seqRatio.toFixed(3)}; engine/bare with fresh latents: ${freshRatio.toFixed(3)}`);
 console.log(`  ratio ${latentThreadByDefault ? 'in the session thread / ahead on a second thread' : 'ahead on a second thread / in the session thread'} (median of per-round ratios): ${altRatio.toFixed(3)}`);
 console.log(`  bare session at batch 1: median ${median(bare1).toFixed(0)} samples/s → batching ceiling (batch 64 / batch 1 samples/s) ${ceiling.toFixed(2)}×\n`);
-await bare.release();
+await bare.dispose();
 
 // ── 2. HTTP load, batching on vs off ──────────────────────────────────────────────────────────
 const servers = { on: await listen(on), off: await listen(off) };

@@ -7,13 +7,13 @@
  *   node --import tsx bench/train-backends.bench.ts [--rounds 3] [--iters 5] [--only <text in a case label>]
  */
 import * as tf from '@tensorflow/tfjs';
-import { startBackend } from '../src/train/backend.js';
+import { startBackend } from '../src/tfjs/backend.js';
 import { resolveTrainConfig, type TrainConfig } from '../src/train/config.js';
-import { openDataset } from '../src/train/data/index.js';
-import { registerTrainingGradients } from '../src/train/gradients.js';
+import { openDataset } from '../src/data/index.js';
+import { registerTrainingGradients } from '../src/tfjs/gradients.js';
 import { buildNets, disposeNets } from '../src/train/models/index.js';
 import { createOptimizer } from '../src/train/optimizers.js';
-import { createRunRngs } from '../src/train/random.js';
+import { createRunRngs } from '../src/core/random.js';
 import { netSpec } from '../src/train/run.js';
 import { criticStep, generatorStep, trainableVariables, type StepContext } from '../src/train/steps.js';
 

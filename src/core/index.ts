@@ -6,3 +6,5 @@ export * from './errors.js';
 export * from './latent.js';
 export * from './manifest.js';
 export * from './image.js';
+export * from './labels.js';
+export * from './random.js';

@@ -11,14 +11,16 @@
  *   const report = await evaluateModel({ modelDir: 'models/ring', seed: 0 });
  *   report.toy?.modesCovered
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
+import { sampleLatents } from '../core/latent.js';
 import { imageShape, parseManifest, type Manifest } from '../core/manifest.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
+import { openGenerator, type Generator } from '../runtime/node.js';
 import { DEFAULT_EVALUATOR_DIR, OnnxDigitClassifier } from './evaluator.js';
 import { digitGridPng, toyScatterPng } from './figures.js';
-import { MANIFEST_FILE, OnnxGenerator, toUnitRange } from './generator.js';
 import { MNIST_EVAL_SAMPLES, mnistMetrics, type DigitSource, type MnistMetrics } from './mnist.js';
 import { TOY_DATASETS, TOY_EVAL_SAMPLES, toyMetrics, toyMixture, type ToyDataset, type ToyMetrics } from './toy.js';
 
@@ -65,11 +67,27 @@ function checkSamples(n: number): void {
   if (!Number.isSafeInteger(n) || n < 2 || n > MAX_EVAL_SAMPLES) throw new InvalidArgumentError('--samples', n, `an integer in [2, ${MAX_EVAL_SAMPLES}]`);
 }
 
+/** Map values from `range` linearly onto [-1, 1] in place (no-op for [-1, 1]). */
+export function toUnitRange(values: Float32Array, range: readonly [number, number]): Float32Array {
+  const [lo, hi] = range;
+  if (lo === -1 && hi === 1) return values;
+  const scale = 2 / (hi - lo);
+  for (let i = 0; i < values.length; i++) values[i] = (values[i] - lo) * scale - 1;
+  return values;
+}
+
+/** Outputs of samples start…start+count−1 of `seed` (with one class each for a conditional model). */
+async function generate(generator: Generator, seed: number, start: number, count: number, labels: Int32Array | null = null): Promise<Float32Array> {
+  const { dim, distribution } = generator.manifest.latent;
+  return (await generator.run(sampleLatents({ seed, start, count, dim, distribution }), labels)).data;
+}
+
 /** Run the evaluation of `opts.modelDir` and write its figure. */
 export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError('--seed', seed, `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
-  const generator = await OnnxGenerator.open(opts.modelDir, { threads: opts.threads });
+  if (!existsSync(join(opts.modelDir, MANIFEST_FILE))) throw new InvalidArgumentError('--model', opts.modelDir, `a model folder holding ${MANIFEST_FILE} (e.g. models/<name>)`);
+  const generator = await openGenerator(opts.modelDir, { device: 'cpu', threads: opts.threads ?? 2 });
   try {
     const { manifest } = generator;
     const dataset = evalDataset(manifest);
@@ -86,7 +104,7 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
       try {
         const source: DigitSource = {
           numClasses: manifest.conditional?.numClasses ?? null,
-          generate: async (start, count, labels) => toUnitRange(await generator.generate({ seed, start, count, labels }), manifest.output.range),
+          generate: async (start, count, labels) => toUnitRange(await generate(generator, seed, start, count, labels), manifest.output.range),
         };
         const { images, labels: _labels, predicted: _predicted, ...metrics } = await mnistMetrics(source, classifier, { samples });
         if (figuresDir !== null) {
@@ -104,7 +122,7 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
     checkSamples(samples);
     const out = manifest.outputs[0].shape;
     if (manifest.kind !== 'points' || out.length !== 2 || out[1] !== 2) throw new InvalidArgumentError('manifest.outputs[0].shape', out, '[batch, 2] points for a toy data set');
-    const points = await generator.generate({ seed, start: 0, count: samples });
+    const points = await generate(generator, seed, 0, samples);
     const toy = toyMetrics(points, dataset as ToyDataset);
     if (figuresDir !== null) {
       const path = join(figuresDir, 'samples.png');
@@ -114,7 +132,7 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
     }
     return { ...base, samples, toy, mnist: null };
   } finally {
-    await generator.close();
+    await generator.dispose();
   }
 }
 
@@ -143,7 +161,7 @@ function round(x: number, digits: number): number {
 /** Merge `metrics` into `<modelDir>/manifest.json`'s training.metrics, keeping every other field as it is. */
 export async function updateManifestMetrics(modelDir: string, metrics: Record<string, unknown>): Promise<void> {
   const path = join(modelDir, MANIFEST_FILE);
-  const raw = JSON.parse(await readFile(path, 'utf8')) as { training?: { metrics?: Record<string, unknown> } | null };
+  const raw = (await readManifestFile(modelDir)).raw as { training?: { metrics?: Record<string, unknown> } | null };
   if (!raw.training) throw new InvalidArgumentError(`${path}: training`, raw.training ?? null, 'training provenance to hold the metrics');
   raw.training.metrics = { ...(raw.training.metrics ?? {}), ...metrics };
   parseManifest(raw, path); // never write a manifest the readers would refuse

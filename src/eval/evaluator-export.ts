@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { WganxError } from '../core/errors.js';
 import { convertLayersModel } from '../export/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { loadMnist, MNIST_PIXELS } from '../train/data/mnist.js';
+import { loadMnist, MNIST_PIXELS } from '../data/mnist.js';
 import { VERSION } from '../version.js';
 import { EVALUATOR_CLASSES, EVALUATOR_FEATURE_DIM, EVALUATOR_IO, EVALUATOR_INPUT_SHAPE } from './evaluator-model.js';
 import { trainEvaluator, type EpochReport, type EvaluatorTrainConfig } from './evaluator-train.js';

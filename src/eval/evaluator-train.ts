@@ -8,7 +8,7 @@
  *
  * Cost measured on this machine (wasm backend, one thread, the other core busy): 18–28 s per epoch
  * of 7,500 digits, about 5 minutes for the default 12 epochs, thanks to the filter-gradient kernel
- * of ../train/conv-filter-grad.ts; without it the wasm backend cannot train convolutions at all and the cpu
+ * of src/tfjs/conv-filter-grad.ts; without it the wasm backend cannot train convolutions at all and the cpu
  * backend managed 7 digits/s (about 18 minutes per epoch).
  *
  * The defaults were chosen on the validation digits only (batch 64 / shifts ±2 / decay 0.8 reached
@@ -17,8 +17,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { uniformAt } from '../core/latent.js';
-import { loadMnist, MNIST_CLASSES, MNIST_HEIGHT, MNIST_PIXELS, MNIST_WIDTH } from '../train/data/mnist.js';
-import { registerConv2DBackpropFilter } from '../train/conv-filter-grad.js';
+import { loadMnist, MNIST_CLASSES, MNIST_HEIGHT, MNIST_PIXELS, MNIST_WIDTH } from '../data/mnist.js';
+import { FEATURE_KERNELS, startBackend } from '../tfjs/backend.js';
 import { buildEvaluator, EVALUATOR_CLASSES, type EvaluatorModels } from './evaluator-model.js';
 
 export const EVALUATOR_BACKENDS = ['wasm', 'cpu'] as const;
@@ -77,12 +77,8 @@ const PROB_EPSILON = 1e-7;
 
 export async function selectBackend(name: EvaluatorBackend): Promise<string> {
   if (!EVALUATOR_BACKENDS.includes(name)) throw new InvalidArgumentError('--backend', name, `one of ${EVALUATOR_BACKENDS.join(', ')}`);
-  registerConv2DBackpropFilter();
-  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new InvalidArgumentError('--backend', name, 'a backend that initialises on this machine (try cpu)');
-  await tf.ready();
-  return tf.getBackend();
+  const info = await startBackend(name, [...FEATURE_KERNELS.dense, ...FEATURE_KERNELS.conv]);
+  return info.name;
 }
 
 /**

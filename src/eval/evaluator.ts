@@ -1,5 +1,5 @@
 /**
- * The shipped MNIST evaluator, run with onnxruntime-node.
+ * The shipped MNIST evaluator, run with the runtime's onnxruntime-node session (src/runtime/node.ts).
  *
  * `models/mnist-evaluator/` holds `evaluator.onnx` (input `image` [batch,28,28,1] float32 in
  * [-1,1]; outputs `probabilities` [batch,10] and `features` [batch,128], the penultimate ReLU layer)
@@ -15,9 +15,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
+import { createSession } from '../runtime/node.js';
+import { runtimeMessage, type Session, type TensorValue } from '../runtime/session.js';
 
 export const EVALUATOR_SPEC_FILE = 'evaluator.json';
 export const DEFAULT_EVALUATOR_DIR = 'models/mnist-evaluator';
@@ -86,14 +87,14 @@ export async function readEvaluatorSpec(dir: string): Promise<EvaluatorSpec> {
   return parsed.data;
 }
 
-/** The ONNX evaluator in an onnxruntime-node session (CPU provider). */
+/** The ONNX evaluator in a runtime session (CPU provider). */
 export class OnnxDigitClassifier implements DigitClassifier {
   readonly classes: number;
   readonly featureDim: number;
 
   private constructor(
     readonly spec: EvaluatorSpec,
-    private readonly session: ort.InferenceSession,
+    private readonly session: Session,
   ) {
     this.classes = spec.classes.length;
     this.featureDim = spec.featureDim;
@@ -111,11 +112,11 @@ export class OnnxDigitClassifier implements DigitClassifier {
 
   /** A session on ONNX bytes described by `spec` (no file, no hash check: for a freshly trained evaluator). */
   static async fromBytes(bytes: Uint8Array, spec: EvaluatorSpec, opts: { threads?: number } = {}): Promise<OnnxDigitClassifier> {
-    let session: ort.InferenceSession;
+    let session: Session;
     try {
-      session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: opts.threads ?? 2, interOpNumThreads: 1 });
+      session = await createSession(bytes, { providers: ['cpu'], threads: opts.threads ?? 2 });
     } catch (err) {
-      throw new WganxError(`mnist evaluator: onnxruntime could not load ${spec.file}: ${(err as Error).message}`);
+      throw new WganxError(`mnist evaluator: onnxruntime could not load ${spec.file}: ${runtimeMessage(err)}`);
     }
     return new OnnxDigitClassifier(spec, session);
   }
@@ -129,16 +130,15 @@ export class OnnxDigitClassifier implements DigitClassifier {
     const features = new Float32Array(count * this.featureDim);
     for (let start = 0; start < count; start += CLASSIFY_BATCH) {
       const n = Math.min(CLASSIFY_BATCH, count - start);
-      const input = new ort.Tensor('float32', images.subarray(start * pixels, (start + n) * pixels), [n, height, width, channels]);
-      let out: ort.InferenceSession.OnnxValueMapType;
+      const input: TensorValue = { dtype: 'float32', data: images.subarray(start * pixels, (start + n) * pixels), dims: [n, height, width, channels] };
+      let out: Record<string, TensorValue>;
       try {
         out = await this.session.run({ [this.spec.inputs[0].name]: input });
       } catch (err) {
-        throw new WganxError(`mnist evaluator: onnxruntime failed on input ${this.spec.inputs[0].name} [${n},${height},${width},${channels}]: ${(err as Error).message}`);
+        throw new WganxError(`mnist evaluator: onnxruntime failed on input ${this.spec.inputs[0].name} [${n},${height},${width},${channels}]: ${runtimeMessage(err)}`);
       }
       probabilities.set(out[probName].data as Float32Array, start * this.classes);
       features.set(out[featName].data as Float32Array, start * this.featureDim);
-      for (const t of Object.values(out)) t.dispose?.();
     }
     return { probabilities, features, count, classes: this.classes, featureDim: this.featureDim };
   }

@@ -16,5 +16,4 @@ export * from './toy.js';
 export * from './frechet.js';
 export * from './evaluator.js';
 export * from './mnist.js';
-export { OnnxGenerator, readManifest, toUnitRange } from './generator.js';
-export { evaluateModel, evalDataset, formatReport, manifestMetrics, updateManifestMetrics, EVAL_DATASETS, type EvalReport, type EvalOptions } from './command.js';
+export { evaluateModel, toUnitRange, evalDataset, formatReport, manifestMetrics, updateManifestMetrics, EVAL_DATASETS, type EvalReport, type EvalOptions } from './command.js';

@@ -19,7 +19,7 @@
  *   m.accuracy, m.frechetDistance, m.frechetReference
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import { loadMnist, MNIST_PIXELS } from '../train/data/mnist.js';
+import { loadMnist, MNIST_PIXELS } from '../data/mnist.js';
 import { argmaxRows, type DigitClassifier } from './evaluator.js';
 import { featureMoments, frechetDistance, type Moments } from './frechet.js';
 import { reverseKlFromCounts } from './toy.js';

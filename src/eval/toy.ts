@@ -27,7 +27,9 @@
  *   m.modesCovered, m.highQualityPercent, m.reverseKl
  */
 import { InvalidArgumentError } from '../core/errors.js';
+import { TOY_SPECS } from '../data/toy.js';
 
+/** The toy data sets with modes to count (the swiss roll has none). */
 export const TOY_DATASETS = ['ring8', 'grid25'] as const;
 export type ToyDataset = (typeof TOY_DATASETS)[number];
 
@@ -44,32 +46,11 @@ export interface ToyMixture {
   sigma: number;
 }
 
-function ring8(): ToyMixture {
-  const means = new Float64Array(16);
-  for (let k = 0; k < 8; k++) {
-    means[2 * k] = Math.cos((2 * Math.PI * k) / 8);
-    means[2 * k + 1] = Math.sin((2 * Math.PI * k) / 8);
-  }
-  return { name: 'ring8', means, sigma: 0.01 };
-}
-
-function grid25(): ToyMixture {
-  const means = new Float64Array(50);
-  let k = 0;
-  for (let i = -2; i <= 2; i++) {
-    for (let j = -2; j <= 2; j++, k++) {
-      means[2 * k] = 2 * i;
-      means[2 * k + 1] = 2 * j;
-    }
-  }
-  return { name: 'grid25', means, sigma: 0.05 };
-}
-
-/** The mixture behind a toy data set name. */
+/** The mixture behind a toy data set name (the same means and σ the training data is drawn from). */
 export function toyMixture(name: string): ToyMixture {
-  if (name === 'ring8') return ring8();
-  if (name === 'grid25') return grid25();
-  throw new InvalidArgumentError('dataset', name, `one of ${TOY_DATASETS.join(', ')}`);
+  if (!(TOY_DATASETS as readonly string[]).includes(name)) throw new InvalidArgumentError('dataset', name, `one of ${TOY_DATASETS.join(', ')}`);
+  const spec = TOY_SPECS[name as ToyDataset];
+  return { name: name as ToyDataset, means: Float64Array.from(spec.means.flat()), sigma: spec.sigma };
 }
 
 export interface ModeStats {

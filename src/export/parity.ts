@@ -1,14 +1,16 @@
 /**
- * Parity verification: run the original tfjs model and the exported ONNX (onnxruntime-node, CPU)
- * on the same random inputs and report the largest absolute difference per batch size.
+ * Parity verification: run the original tfjs model and the exported ONNX (the runtime's
+ * onnxruntime-node session, CPU) on the same random inputs and report the largest absolute
+ * difference per batch size.
  *
  * Inputs: latent-like float inputs get standard normals from the core's Philox sampler (seed
  * `seed`); label inputs get uniformly drawn class indices in [0, numClasses).
  */
 import * as tf from '@tensorflow/tfjs';
-import * as ort from 'onnxruntime-node';
 import { sampleLatents, uniformAt } from '../core/latent.js';
 import type { InputSpec } from '../core/manifest.js';
+import { createSession } from '../runtime/node.js';
+import type { TensorValue } from '../runtime/session.js';
 
 export interface ParityOptions {
   batches: number[];
@@ -24,13 +26,14 @@ export interface ParityReport {
 
 export interface ParityInputs {
   tfjs: tf.Tensor[];
-  ort: Record<string, ort.Tensor>;
+  /** The same values as runtime feeds, by ONNX input name. */
+  onnx: Record<string, TensorValue>;
 }
 
 /** The same random inputs, as tfjs tensors (in the model's input order) and as ORT feeds. */
 export function makeParityInputs(model: tf.LayersModel, specs: InputSpec[], batch: number, seed: number, numClasses = 2): ParityInputs {
   const tfjs: tf.Tensor[] = [];
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, TensorValue> = {};
   specs.forEach((spec, i) => {
     const inner = spec.shape.slice(1).map(Number);
     const size = inner.reduce((a, b) => a * b, 1);
@@ -38,14 +41,14 @@ export function makeParityInputs(model: tf.LayersModel, specs: InputSpec[], batc
     if (spec.role === 'label') {
       const labels = Array.from({ length: batch * size }, (_, k) => Math.min(numClasses - 1, Math.floor(uniformAt(seed, k, i) * numClasses)));
       tfjs.push(tf.tensor(labels, shape, model.inputs[i].dtype === 'int32' ? 'int32' : 'float32'));
-      feeds[spec.name] = new ort.Tensor('int64', BigInt64Array.from(labels, (v) => BigInt(v)), shape);
+      feeds[spec.name] = { dtype: 'int64', data: BigInt64Array.from(labels, (v) => BigInt(v)), dims: shape };
     } else {
       const data = sampleLatents({ seed: seed + i, start: 0, count: batch, dim: size });
       tfjs.push(tf.tensor(data, shape, spec.dtype === 'int32' ? 'int32' : 'float32'));
-      feeds[spec.name] = spec.dtype === 'int32' ? new ort.Tensor('int32', Int32Array.from(data, Math.round), shape) : new ort.Tensor('float32', data, shape);
+      feeds[spec.name] = spec.dtype === 'int32' ? { dtype: 'int32', data: Int32Array.from(data, Math.round), dims: shape } : { dtype: 'float32', data, dims: shape };
     }
   });
-  return { tfjs, ort: feeds };
+  return { tfjs, onnx: feeds };
 }
 
 /** Largest absolute difference; a NaN on one side only counts as infinite. */
@@ -65,13 +68,9 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-export async function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 });
-}
-
 /** Compare tfjs and onnxruntime on `bytes` for each batch size. */
 export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inputs: InputSpec[], opts: ParityOptions): Promise<ParityReport> {
-  const session = await createSession(bytes);
+  const session = await createSession(bytes, { providers: ['cpu'], threads: 1 });
   const maxAbs: Record<string, number> = {};
   try {
     for (const batch of opts.batches) {
@@ -79,7 +78,7 @@ export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inpu
       try {
         const predicted = model.predict(feeds.tfjs.length === 1 ? feeds.tfjs[0] : feeds.tfjs);
         const expected = Array.isArray(predicted) ? predicted : [predicted];
-        const got = await session.run(feeds.ort);
+        const got = await session.run(feeds.onnx);
         let worst = 0;
         session.outputNames.forEach((name, i) => {
           worst = Math.max(worst, maxAbsDiff(expected[i].dataSync(), got[name].data as Float32Array));

@@ -3,7 +3,7 @@
  * SIGTERM/SIGINT drain and exit 0; SIGHUP re-scans the models folder at once.
  */
 import type { ServeOptions } from './options.js';
-import { startServer } from './server.js';
+import { startServer } from './http/server.js';
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
   const srv = await startServer(options);

@@ -1,22 +1,20 @@
 /**
- * Starts one of the serving worker threads that sit beside this file (`ort-worker`,
- * `latent-worker`, `encode-worker`): the built `.js` file, or the `.ts` source under tsx (tests,
- * benches), whose loader hooks worker threads do not inherit. Also: {@link ownMemory}, for arrays
- * those threads transfer.
+ * Starts a worker thread from a module given by its built URL (`new URL('./ort-worker.js',
+ * import.meta.url)`): the built `.js` file, or the `.ts` source under tsx (tests, benches), whose
+ * loader hooks worker threads do not inherit. Also: {@link ownMemory}, for arrays those threads
+ * transfer.
  *
  * @example
- *   const worker = startWorker('encode-worker');
+ *   const worker = startWorker(new URL('./encode-worker.js', import.meta.url));
  *   port.postMessage(reply, [ownMemory(bytes).buffer]);
  */
 import { Worker } from 'node:worker_threads';
 
-export type ServeWorker = 'ort-worker' | 'latent-worker' | 'encode-worker';
-
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
-export function startWorker(name: ServeWorker): Worker {
-  const url = new URL(`./${name}${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
-  if (!FROM_SOURCE) return new Worker(url);
+export function startWorker(module: URL): Worker {
+  if (!FROM_SOURCE) return new Worker(module);
+  const url = new URL(module.href.replace(/\.js$/, '.ts'));
   const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(code, { eval: true });
 }

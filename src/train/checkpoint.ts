@@ -18,7 +18,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { flagName, RESUME_LOCKED_FIELDS, type TrainConfig } from './config.js';
-import type { RngState, StreamName } from './random.js';
+import type { RngState, StreamName } from '../core/random.js';
 
 export const CHECKPOINT_FORMAT = 1;
 export const CHECKPOINTS_DIR = 'checkpoints';

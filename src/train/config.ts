@@ -16,6 +16,11 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
+import { isToyDataset, TOY_DATASETS } from '../data/toy.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../tfjs/backend.js';
+
+export { isToyDataset, TOY_DATASETS, type ToyDatasetName } from '../data/toy.js';
+export { BACKEND_CHOICES, type BackendChoice } from '../tfjs/backend.js';
 
 export const ALGORITHMS = ['wgan-gp', 'wgan', 'gan'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -23,11 +28,7 @@ export type Algorithm = (typeof ALGORITHMS)[number];
 export const ARCHITECTURES = ['mlp', 'dcgan'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
-export const TOY_DATASETS = ['ring8', 'grid25', 'swissroll'] as const;
-export type ToyDatasetName = (typeof TOY_DATASETS)[number];
 
 /** Hidden activations a critic may use; each one passes the penalty's finite-difference check. */
 export const CRITIC_ACTIVATIONS = ['leaky_relu', 'relu', 'tanh'] as const;
@@ -194,10 +195,6 @@ export interface TrainConfig {
   /** Export into `<modelsDir>/<name>/` at the end; null: no export. */
   modelsDir: string | null;
   command: string;
-}
-
-export function isToyDataset(name: string): name is ToyDatasetName {
-  return (TOY_DATASETS as readonly string[]).includes(name);
 }
 
 /** Kind of data a dataset name stands for, without opening it. */

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { WganxError } from '../core/errors.js';
 import type { TrainingProvenance } from '../core/manifest.js';
 import type { Architecture } from './config.js';
-import type { Dataset } from './data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { buildDcganGenerator } from './models/dcgan.js';
 import { buildMlpGenerator } from './models/mlp.js';
 import type { NetSpec } from './models/spec.js';

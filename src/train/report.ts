@@ -3,7 +3,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BackendInfo } from './backend.js';
+import type { BackendInfo } from '../tfjs/backend.js';
 import type { TrainConfig } from './config.js';
 import type { MetricsRecord } from './metrics-log.js';
 

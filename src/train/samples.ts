@@ -12,8 +12,8 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents } from '../core/latent.js';
 import { tileGrid, toUint8, upscale } from '../core/image.js';
-import type { Dataset } from './data/dataset.js';
-import { CounterRng } from './random.js';
+import type { Dataset } from '../data/dataset.js';
+import { CounterRng } from '../core/random.js';
 import { generate } from './steps.js';
 
 /** Images per sheet (conditional: rounded to whole rows of classes). */

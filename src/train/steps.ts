@@ -10,11 +10,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from './config.js';
-import type { Dataset } from './data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { classCrossEntropy, gradientPenalty, ganCriticLoss, ganGeneratorLoss, interpolates, wassersteinEstimate, wganCriticLoss, wganGeneratorLoss } from './losses.js';
 import type { Nets } from './models/index.js';
 import type { TrainOptimizer } from './optimizers.js';
-import type { RunRngs } from './random.js';
+import type { RunRngs } from '../core/random.js';
 
 export interface StepContext {
   config: TrainConfig;

@@ -13,7 +13,7 @@ import { BENCH_LATENT as DIM } from '../../bench/common.js';
 import { writeFlatCostModel } from '../../bench/flat-cost.js';
 import { sampleLatents } from '../../src/core/latent.js';
 import { decodeModel } from '../../src/export/onnx-builder.js';
-import { Engine } from '../../src/serve/engine.js';
+import { Engine } from '../../src/serve/engine/engine.js';
 import { resolveServeOptions, silentLogger } from '../../src/serve/options.js';
 
 const root = mkdtempSync(join(tmpdir(), 'wganx-flat-'));

@@ -15,7 +15,7 @@ import { OnnxDigitClassifier, readEvaluatorSpec, argmaxRows, type EvaluatorSpec 
 import { mnistMetrics, balancedTrainingDigits, requestedLabels, type DigitSource } from '../../src/eval/mnist.js';
 import { evaluateModel, manifestMetrics, updateManifestMetrics } from '../../src/eval/command.js';
 import { exportModel } from '../../src/export/index.js';
-import { MNIST_PIXELS } from '../../src/train/data/mnist.js';
+import { MNIST_PIXELS } from '../../src/data/mnist.js';
 import { InvalidArgumentError, parseManifest } from '../../src/core/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'wganx-eval-mnist-'));

@@ -2,9 +2,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createApp } from '../../src/serve/app.js';
-import { DeviceUnavailableError, probeDevice, resolveDevice } from '../../src/serve/device.js';
-import { Engine } from '../../src/serve/engine.js';
+import { createApp } from '../../src/serve/http/app.js';
+import { probeInWorker, resolveServeDevice as resolveDevice } from '../../src/serve/engine/device.js';
+import { DeviceUnavailableError } from '../../src/runtime/devices.js';
+import { Engine } from '../../src/serve/engine/engine.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { fixtureModels, testOptions } from './fixtures.js';
 
@@ -91,11 +92,11 @@ test('device choice: auto reports every refused device with its reason; explicit
   const auto = await resolveDevice('auto', probe);
   assert.equal(auto.device, 'cpu');
   assert.deepEqual(auto.refused, [{ device: 'cuda', reason: 'no CUDA here' }, { device: 'webgpu', reason: 'no adapter' }]);
-  const gpu = await resolveDevice('auto', async (d) => (d === 'cuda' ? 'no CUDA here' : null));
+  const gpu = await resolveDevice('auto', async (d: string) => (d === 'cuda' ? 'no CUDA here' : null));
   assert.deepEqual([gpu.device, gpu.providers], ['webgpu', ['webgpu', 'cpu']]);
   await assert.rejects(resolveDevice('webgpu', probe), (e: unknown) => e instanceof DeviceUnavailableError && /--device webgpu is unavailable: no adapter/.test((e as Error).message));
-  // The real CUDA probe on this machine: onnxruntime-node's CUDA provider is not installed.
-  const reason = await probeDevice('cuda');
+  // The real CUDA probe (in a session thread) on this machine: onnxruntime-node's CUDA provider is not installed.
+  const reason = await probeInWorker('cuda');
   if (reason !== null) {
     await assert.rejects(resolveDevice('cuda'), (e: unknown) => e instanceof DeviceUnavailableError && (e as Error).message.includes(reason));
   } else {

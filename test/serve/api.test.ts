@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import type { Express } from 'express';
-import { createApp } from '../../src/serve/app.js';
-import { Engine } from '../../src/serve/engine.js';
+import { createApp, type AppLocals } from '../../src/serve/http/app.js';
+import { Engine } from '../../src/serve/engine/engine.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { uniformAt } from '../../src/core/latent.js';
 import { toUint8, upscale } from '../../src/core/image.js';
@@ -31,7 +31,6 @@ after(async () => {
 
 const post = (path: string, body: object) => request(app).post(path).send(body);
 /** supertest body parser that keeps binary bodies (npy, images, KServe binary) as Buffers. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const binaryParser = (res: any, cb: (err: Error | null, body: Buffer) => void) => {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
@@ -73,7 +72,8 @@ test('a response depends only on (seed, index, label), whatever requests share i
       request(app2).post('/v1/models/digits/samples').send({ n: 9, seed: 8, format: 'npy' }),
       request(app2).post('/v1/models/digits/samples').send({ n: 2, seed: 1, format: 'npy' }),
     ]);
-    const batches = (await merged.metrics.batchSize.get()).values.find((v) => v.metricName === 'wganx_batch_size_count' && v.labels.model === 'digits')!.value;
+    const metric = await (app2.locals as AppLocals).metrics.batchSize.get();
+    const batches = metric.values.find((v) => v.metricName === 'wganx_batch_size_count' && v.labels.model === 'digits')!.value;
     assert.equal(batches, 1, 'the six requests ran as one batch');
     const row = 64;
     slices.forEach(([start, n], i) => {

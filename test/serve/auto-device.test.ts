@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createApp } from '../../src/serve/app.js';
-import { Engine } from '../../src/serve/engine.js';
-import { SessionInstance, type InferenceBackend } from '../../src/serve/instance.js';
+import { createApp } from '../../src/serve/http/app.js';
+import { Engine } from '../../src/serve/engine/engine.js';
+import { SessionInstance, type InferenceBackend } from '../../src/serve/engine/instance.js';
+import type { BackendOptions } from '../../src/serve/engine/model.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { fixtureModels, testOptions } from './fixtures.js';
 
@@ -21,12 +22,13 @@ function slowOn(label: string, providers: string[]): boolean {
 
 function fakeGpu(failCpuFor: string | null = null) {
   const created: { label: string; providers: string[]; closed: boolean }[] = [];
-  const createBackend = async (o: { model: Uint8Array; providers: string[]; threads: number; spec: never; label: string }): Promise<InferenceBackend> => {
-    if (failCpuFor && o.label.startsWith(`${failCpuFor}/`) && o.providers[0] === 'cpu') throw new Error('out of memory (simulated)');
-    const real = await SessionInstance.create({ ...o, providers: ['cpu'] });
-    const rec = { label: o.label, providers: o.providers, closed: false };
+  const createBackend = async (o: BackendOptions): Promise<InferenceBackend> => {
+    const { providers } = o.device;
+    if (failCpuFor && o.label.startsWith(`${failCpuFor}/`) && providers[0] === 'cpu') throw new Error('out of memory (simulated)');
+    const real = await SessionInstance.create({ ...o, device: { ...o.device, device: 'cpu', providers: ['cpu'] } });
+    const rec = { label: o.label, providers: [...providers], closed: false };
     created.push(rec);
-    const delay = slowOn(o.label, o.providers) ? 25 : 0;
+    const delay = slowOn(o.label, providers) ? 25 : 0;
     return {
       run: async (batch) => {
         if (delay) await sleep(delay);
@@ -40,7 +42,7 @@ function fakeGpu(failCpuFor: string | null = null) {
     };
   };
   const probe = async (device: string) => (device === 'webgpu' ? null : 'no CUDA here');
-  return { created, createBackend: createBackend as never, probe };
+  return { created, createBackend, probe };
 }
 
 test('auto on a GPU keeps each model on the device that serves it faster, and says why', async () => {

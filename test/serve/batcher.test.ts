@@ -1,9 +1,9 @@
 /** Dynamic batcher against a fake session: batching, splitting, bounded queue, deadlines, drain. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DynamicBatcher } from '../../src/serve/batcher.js';
-import { HttpError } from '../../src/serve/http-error.js';
-import type { BatchInput, BatchOutput, InferenceBackend } from '../../src/serve/instance.js';
+import { DynamicBatcher } from '../../src/serve/engine/batcher.js';
+import { ClientGone, InferenceFailed, ModelUnavailable, QueueFull, RequestTimeout } from '../../src/serve/engine/errors.js';
+import type { BatchInput, BatchOutput, InferenceBackend } from '../../src/serve/engine/instance.js';
 
 /**
  * Fake session: output row = [seed-or-raw marker, sample index, label]; records batch sizes; each
@@ -104,13 +104,13 @@ test('while the session is busy, requests accumulate and leave together (up to m
   assert.deepEqual(be.batches, [1, 8, 2]);
 });
 
-test('bounded queue: beyond maxQueue requests get 503 with Retry-After; the queue then recovers', async () => {
+test('bounded queue: beyond maxQueue requests are refused with QueueFull (503 over HTTP); the queue then recovers', async () => {
   const be = new FakeBackend(false);
   const b = new DynamicBatcher('m', [be], { ...opts, maxQueueDelayMs: 0 });
   const running = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null });
   await tick(); // dispatched: no longer queued
   const queued = Array.from({ length: 4 }, (_, i) => b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: i }, labels: null }));
-  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 9 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryAfter !== null);
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 9 }, labels: null }), (e: unknown) => e instanceof QueueFull && e.limit === 4);
   be.release();
   await running;
   await tick();
@@ -119,7 +119,7 @@ test('bounded queue: beyond maxQueue requests get 503 with Retry-After; the queu
   assert.equal(b.queueLength, 0);
 });
 
-test('a request past its deadline fails with 504 and leaves the queue; an aborted one leaves too', async () => {
+test('a request past its deadline fails with RequestTimeout (504) and leaves the queue; an aborted one leaves too', async () => {
   const be = new FakeBackend(false);
   const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 10, maxQueueDelayMs: 0, timeoutMs: 30 });
   const blocker = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null });
@@ -129,9 +129,9 @@ test('a request past its deadline fails with 504 and leaves the queue; an aborte
   const ac = new AbortController();
   const aborted = b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 2 }, labels: null, signal: ac.signal });
   ac.abort();
-  await assert.rejects(aborted, (e: unknown) => e instanceof HttpError && e.status === 499);
-  await assert.rejects(late, (e: unknown) => e instanceof HttpError && e.status === 504);
-  await assert.rejects(blocker, (e: unknown) => e instanceof HttpError && e.status === 504);
+  await assert.rejects(aborted, (e: unknown) => e instanceof ClientGone);
+  await assert.rejects(late, (e: unknown) => e instanceof RequestTimeout);
+  await assert.rejects(blocker, (e: unknown) => e instanceof RequestTimeout);
   assert.equal(b.queueLength, 0);
   be.release();
 });
@@ -143,7 +143,7 @@ test('close() finishes queued and running requests, then closes the sessions and
   const closing = b.close();
   await tick();
   assert.equal(be.waiting, 1, 'close dispatches at once instead of waiting out the delay');
-  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 503);
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof ModelUnavailable);
   assert.equal(be.closed, false);
   be.release();
   assert.equal((await p).data[0], 3);
@@ -164,8 +164,8 @@ test('a failing session or a wrong-sized output fails its batch with 500 and the
     async close() {},
   };
   const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 10 });
-  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 500 && /boom/.test(e.message));
-  await assert.rejects(b.submit({ rows: 3, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 500 && /returned 2 rows \(2 values\) for a batch of 3/.test(e.message));
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof InferenceFailed && /boom/.test(e.message));
+  await assert.rejects(b.submit({ rows: 3, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null }), (e: unknown) => e instanceof InferenceFailed && /returned 2 rows \(2 values\) for a batch of 3/.test(e.message));
   assert.equal((await b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: 0 }, labels: null })).data.length, 2);
   await tick(); // a batch is counted once its requests are answered
   assert.deepEqual(b.counters, { requests: 3, completed: 1, failed: 2, rejected: 0, samples: 2, batches: 3 });
@@ -182,7 +182,7 @@ test('a request split over batches whose rows change size fails with 500 (never 
   };
   const b = new DynamicBatcher('m', [be], { ...opts, maxBatch: 4, maxQueue: 10, maxQueueDelayMs: 0 });
   const split = b.submit({ rows: 6, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null }); // batches of 4 and 2 rows
-  await assert.rejects(split, (e: unknown) => e instanceof HttpError && e.status === 500 && /rows of 2 values, an earlier batch of the same request 3/.test(e.message));
+  await assert.rejects(split, (e: unknown) => e instanceof InferenceFailed && /rows of 2 values, an earlier batch of the same request 3/.test(e.message));
 });
 
 test('counters: accepted, completed, failed and rejected requests, samples and batches', async () => {
@@ -192,9 +192,9 @@ test('counters: accepted, completed, failed and rejected requests, samples and b
   await tick();
   const ac = new AbortController();
   const second = b.submit({ rows: 2, source: { kind: 'seeded', seed: 0, start: 3 }, labels: null, signal: ac.signal });
-  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 5 }, labels: null }), (e: unknown) => e instanceof HttpError && e.status === 503);
+  await assert.rejects(b.submit({ rows: 1, source: { kind: 'seeded', seed: 0, start: 5 }, labels: null }), (e: unknown) => e instanceof QueueFull);
   ac.abort();
-  await assert.rejects(second, (e: unknown) => e instanceof HttpError && e.status === 499);
+  await assert.rejects(second, (e: unknown) => e instanceof ClientGone);
   be.release();
   await first;
   await tick();
@@ -224,7 +224,7 @@ test('a session that stops on its own gets no more batches; with none left, requ
   const queued = b.submit({ rows: 1, source: { kind: 'seeded', seed: 1, start: 2 }, labels: null }); // less than a batch: stays queued
   c.crash();
   assert.deepEqual(heard[1], ['worker exited (code 1)', true]);
-  const stopped = (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryAfter !== null && /model "m" stopped \(worker exited \(code 1\)\) and is loading again/.test(e.message);
+  const stopped = (e: unknown) => e instanceof ModelUnavailable && /model "m" stopped \(worker exited \(code 1\)\) and is loading again/.test(e.message);
   await assert.rejects(queued, stopped);
   // A listener that comes later (the registry subscribes once the load has finished) still hears of it.
   const late = await new Promise<[string, boolean]>((resolve) => b.onSessionLost((err, all) => resolve([err.message, all])));

@@ -1,7 +1,7 @@
 /** Turns on the shared WebGPU device: one session's runs may pipeline, sessions never overlap, FIFO between them. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GpuTurns } from '../../src/serve/gpu-turns.js';
+import { GpuTurns } from '../../src/serve/engine/gpu-turns.js';
 
 /** Acquire and record the order in which grants arrive. */
 function tracker(turns: GpuTurns<string>) {

@@ -6,9 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/serve/app.js';
-import { createHttpServer } from '../../src/serve/server.js';
-import { Engine } from '../../src/serve/engine.js';
+import { createApp } from '../../src/serve/http/app.js';
+import { createHttpServer } from '../../src/serve/http/server.js';
+import { Engine } from '../../src/serve/engine/engine.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { fixtureModels, testOptions } from './fixtures.js';
 

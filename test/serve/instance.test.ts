@@ -10,9 +10,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseManifest } from '../../src/core/manifest.js';
 import { sampleLatents } from '../../src/core/latent.js';
-import { SessionInstance, type BatchInput } from '../../src/serve/instance.js';
-import { sessionSpec } from '../../src/serve/model.js';
+import { SessionInstance, type BatchInput } from '../../src/serve/engine/instance.js';
+import type { DeviceChoice, NodeDevice } from '../../src/runtime/devices.js';
 import { fixtureModels } from './fixtures.js';
+
+const CPU: DeviceChoice<NodeDevice> = { requested: 'cpu', device: 'cpu', providers: ['cpu'], refused: [] };
 
 /** Sessions on one freshly exported fixture model (the same weights), one per `latentThread` (undefined: the default). */
 async function open(name: 'pets' | 'digits', ...latentThread: (boolean | undefined)[]) {
@@ -21,7 +23,7 @@ async function open(name: 'pets' | 'digits', ...latentThread: (boolean | undefin
   const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
   const model = readFileSync(join(dir, 'generator.onnx'));
   fx.cleanup();
-  return Promise.all(latentThread.map((on) => SessionInstance.create({ model, providers: ['cpu'], threads: 1, spec: sessionSpec(manifest), label: `${name}/generator.onnx`, latentThread: on })));
+  return Promise.all(latentThread.map((on) => SessionInstance.create({ model, manifest, device: CPU, threads: 1, label: `${name}/generator.onnx`, latentThread: on })));
 }
 
 /** Pets (latent 4, labels 0..2): a seeded run, raw rows, another seed. */

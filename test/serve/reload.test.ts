@@ -5,10 +5,10 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { createApp } from '../../src/serve/app.js';
-import { Engine } from '../../src/serve/engine.js';
+import { createApp } from '../../src/serve/http/app.js';
+import { Engine } from '../../src/serve/engine/engine.js';
 import { silentLogger, type Logger } from '../../src/serve/options.js';
-import { SessionInstance, type InferenceBackend } from '../../src/serve/instance.js';
+import { SessionInstance, type InferenceBackend } from '../../src/serve/engine/instance.js';
 import { exportDigits, exportRing, fixtureModels, testOptions } from './fixtures.js';
 import { reference, assertClose } from './helpers.js';
 

@@ -5,10 +5,10 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Response } from 'express';
-import { clientSignal } from '../../src/serve/http-util.js';
-import type { InferenceBackend } from '../../src/serve/instance.js';
+import { clientSignal } from '../../src/serve/http/http-util.js';
+import type { InferenceBackend } from '../../src/serve/engine/instance.js';
 import { silentLogger } from '../../src/serve/options.js';
-import { bornWith, createHttpServer, startServer } from '../../src/serve/server.js';
+import { bornWith, createHttpServer, startServer } from '../../src/serve/http/server.js';
 import { fixtureModels, testOptions } from './fixtures.js';
 
 /** A session whose warm-up answers and whose later runs hang until it is closed (then they fail). */

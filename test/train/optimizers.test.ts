@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { startBackend } from '../../src/train/backend.js';
+import { startBackend } from '../../src/tfjs/backend.js';
 import { createOptimizer, OPTIMIZER_EPSILON } from '../../src/train/optimizers.js';
 
 const GRADS = [

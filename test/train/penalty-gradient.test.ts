@@ -16,14 +16,14 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ARCHITECTURES, CRITIC_ACTIVATIONS, CRITIC_NORMS, type Architecture, type CriticActivation, type CriticConditioning, type CriticNorm } from '../../src/train/config.js';
 import { criticKey, PENALTY_VERIFIED_CRITICS } from '../../src/train/critic-support.js';
-import { registerTrainingGradients } from '../../src/train/gradients.js';
+import { registerTrainingGradients } from '../../src/tfjs/gradients.js';
 import { gradientPenalty } from '../../src/train/losses.js';
 import { buildDcganCritic } from '../../src/train/models/dcgan.js';
 import { initWeights } from '../../src/train/models/init.js';
 import { buildMlpCritic } from '../../src/train/models/mlp.js';
 import type { NetSpec } from '../../src/train/models/spec.js';
-import { CounterRng } from '../../src/train/random.js';
-import { startBackend } from '../../src/train/backend.js';
+import { CounterRng } from '../../src/core/random.js';
+import { startBackend } from '../../src/tfjs/backend.js';
 import { criticOutputs } from '../../src/train/steps.js';
 
 /** Largest and smallest finite-difference steps. */

@@ -13,7 +13,7 @@ import { parseManifest } from '../../src/core/manifest.js';
 import { readMetrics } from '../../src/train/metrics-log.js';
 import { exportableGenerator } from '../../src/train/export-generator.js';
 import { buildNets, disposeNets } from '../../src/train/models/index.js';
-import { CounterRng } from '../../src/train/random.js';
+import { CounterRng } from '../../src/core/random.js';
 import { criticIterations, learningRate, WARMUP_CRITIC_ITERS } from '../../src/train/schedule.js';
 import { train } from '../../src/train/run.js';
 import { tempDir, tinyConfig } from './helpers.js';

@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Architecture } from '../config.js';
-import type { CounterRng } from '../random.js';
+import type { CounterRng } from '../../core/random.js';
 import { buildDcganCritic, buildDcganGenerator } from './dcgan.js';
 import { initWeights } from './init.js';
 import { buildMlpCritic, buildMlpGenerator } from './mlp.js';

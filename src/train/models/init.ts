@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WganxError } from '../../core/errors.js';
-import type { CounterRng } from '../random.js';
+import type { CounterRng } from '../../core/random.js';
 
 /** Uniform on ±√3: zero mean, unit variance. */
 const UNIT_VARIANCE_LIMIT = Math.sqrt(3);

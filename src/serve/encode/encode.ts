@@ -1,0 +1,245 @@
+/**
+ * Response encodings: image grids, per-sample images, scatter plots of point models, latent-walk
+ * strips and animations (sharp: libvips runs in its own threads, off the event loop), NumPy
+ * `.npy` tensors for Python clients, and JSON number arrays. Large per-sample encodings and JSON
+ * arrays run on a worker thread (./encode-pool.ts).
+ *
+ * @example
+ *   const png = await encodeGrid(data, [28, 28, 1], 16, [-1, 1], { format: 'png', scale: 2 });
+ *   const npy = encodeNpy(data, [16, 28, 28, 1]);
+ */
+import sharp from 'sharp';
+import type { CreateRaw, Sharp } from 'sharp';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { gridLayout, tileGrid, toUint8, upscale } from '../../core/image.js';
+import { encodeSmallPng } from './png.js';
+
+export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const;
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+export const ANIMATION_FORMATS = ['gif', 'webp'] as const;
+export type AnimationFormat = (typeof ANIMATION_FORMATS)[number];
+
+export const CONTENT_TYPES = Object.freeze({
+  png: 'image/png',
+  webp: 'image/webp',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  json: 'application/json',
+  npy: 'application/octet-stream',
+} as const);
+
+/** Pixels between grid tiles (and strip frames). */
+const GRID_PADDING = 2;
+/** Side of a scatter plot at scale 1, and the largest side at any scale. */
+const SCATTER_SIDE = 256;
+const SCATTER_MAX_SIDE = 2048;
+/** Colours of conditional classes in scatter plots (Tableau 10), RGB. */
+const PALETTE: readonly (readonly [number, number, number])[] = [
+  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+];
+/** Per-sample PNGs up to this many pixels use the small encoder (./png.ts) instead of sharp. */
+const SMALL_PNG_PIXELS = 128 * 128;
+/** JPEG/WebP quality: generated samples are small, keep them crisp. */
+const QUALITY = 92;
+
+/** Most pixels the images of one response may hold together (a 4096 × 4096 image's worth). */
+export const MAX_RESPONSE_PIXELS = 4096 * 4096;
+/** Longest side each encoder writes (libvips refuses larger WebP and JPEG images with a 500). */
+const MAX_SIDE: Readonly<Record<ImageFormat | AnimationFormat, number>> = { png: MAX_RESPONSE_PIXELS, webp: 16383, jpeg: 65500, gif: 65535 };
+
+/** The images a response will hold: `count` images (or animation frames) of `width × height` px. */
+export interface ImagePlan {
+  width: number;
+  height: number;
+  count: number;
+  format: ImageFormat | AnimationFormat;
+}
+
+/** Size of the grid image {@link encodeGrid} writes for `count` samples of `rowShape` ([h, w, c]). */
+export function gridImageSize(rowShape: readonly number[], count: number, scale: number, columns?: number): { width: number; height: number } {
+  const grid = gridLayout({ count, height: rowShape[0], width: rowShape[1], columns, padding: GRID_PADDING });
+  return { width: grid.width * scale, height: grid.height * scale };
+}
+
+/** Why the planned images cannot be encoded (too many pixels, or a side too long for the format), or null. */
+export function imageLimitProblem(plan: ImagePlan): string | null {
+  const side = MAX_SIDE[plan.format];
+  if (Math.max(plan.width, plan.height) > side) return `${plan.format} images have at most ${side} px a side`;
+  if (plan.width * plan.height * plan.count > MAX_RESPONSE_PIXELS) return `a response holds at most ${MAX_RESPONSE_PIXELS.toLocaleString('en-US')} px of images`;
+  return null;
+}
+
+/** A request field that can make images smaller, for error messages. */
+export interface SizeField {
+  field: string;
+  value: unknown;
+}
+
+/**
+ * Refuses a request whose images would be too large to encode, before any model runs: names
+ * `scale` with the largest one that fits; when even scale 1 is too large, names `fewer.side` (e.g.
+ * `columns`) if a side is too long for the format, else `fewer.pixels` (e.g. `n`).
+ */
+export function checkImageSize(where: string, scale: number, plan: (scale: number) => ImagePlan, fewer: { side: SizeField; pixels: SizeField }): void {
+  const wanted = plan(scale);
+  const problem = imageLimitProblem(wanted);
+  if (!problem) return;
+  let fits = scale - 1;
+  while (fits >= 1 && imageLimitProblem(plan(fits))) fits--;
+  const what = (p: ImagePlan) => `${p.count > 1 ? `${p.count} images` : 'an image'} of ${p.width}×${p.height} px`;
+  if (fits >= 1) throw new InvalidArgumentError(`${where}.scale`, scale, `at most ${fits} for this request (scale ${scale} gives ${what(wanted)}; ${problem})`);
+  const smallest = plan(1);
+  const other = Math.max(smallest.width, smallest.height) > MAX_SIDE[smallest.format] ? fewer.side : fewer.pixels;
+  throw new InvalidArgumentError(`${where}.${other.field}`, other.value, `a smaller value (this request gives ${what(smallest)} even at scale 1; ${imageLimitProblem(smallest)})`);
+}
+
+type Channels = 1 | 2 | 3 | 4;
+
+function checkChannels(c: number): Channels {
+  if (c < 1 || c > 4) throw new InvalidArgumentError('output channels', c, '1 to 4');
+  return c as Channels;
+}
+
+function encoder(img: Sharp, format: ImageFormat | AnimationFormat, animated = false): Sharp {
+  switch (format) {
+    case 'png':
+      return img.png();
+    case 'jpeg':
+      return img.jpeg({ quality: QUALITY });
+    case 'webp':
+      return img.webp(animated ? { lossless: true, loop: 0 } : { quality: QUALITY });
+    case 'gif':
+      return img.gif({ loop: 0 });
+  }
+}
+
+/** Raw 8-bit pixels → encoded image, upscaled (nearest neighbour) by `scale`. */
+async function encodeRaw(pixels: Uint8Array, width: number, height: number, channels: number, format: ImageFormat, scale: number): Promise<Buffer> {
+  let img = sharp(pixels, { raw: { width, height, channels: checkChannels(channels) } });
+  if (scale > 1) img = img.resize(width * scale, height * scale, { kernel: 'nearest' });
+  return encoder(img, format).toBuffer();
+}
+
+/** `count` NHWC images tiled in a grid (`columns` default ⌈√count⌉). */
+export async function encodeGrid(
+  data: Float32Array,
+  rowShape: readonly number[],
+  count: number,
+  range: readonly [number, number],
+  opts: { format: ImageFormat; scale: number; columns?: number },
+): Promise<Buffer> {
+  const [height, width, channels] = rowShape;
+  const grid = tileGrid(toUint8(data, range), { count, height, width, channels, columns: opts.columns, padding: GRID_PADDING });
+  return encodeRaw(grid.data, grid.width, grid.height, channels, opts.format, opts.scale);
+}
+
+/** Each of `count` NHWC images encoded on its own. */
+export async function encodeEach(
+  data: Float32Array,
+  rowShape: readonly number[],
+  count: number,
+  range: readonly [number, number],
+  opts: { format: ImageFormat; scale: number },
+): Promise<Buffer[]> {
+  const [height, width, channels] = rowShape;
+  const pixels = toUint8(data, range);
+  const tile = height * width * channels;
+  const small = opts.format === 'png' && width * height * opts.scale * opts.scale <= SMALL_PNG_PIXELS;
+  return Promise.all(
+    Array.from({ length: count }, (_, k) => {
+      const one = pixels.subarray(k * tile, (k + 1) * tile);
+      if (!small) return encodeRaw(one, width, height, channels, opts.format, opts.scale);
+      const img = upscale({ data: one, width, height, channels, columns: 1, rows: 1 }, opts.scale);
+      return encodeSmallPng(img.data, img.width, img.height, channels);
+    }),
+  );
+}
+
+/**
+ * Scatter plot of 2-D points (the first two coordinates of each row) on a white square spanning
+ * `range` on both axes; conditional samples are coloured by class.
+ */
+export async function encodeScatter(
+  data: Float32Array,
+  rowSize: number,
+  count: number,
+  range: readonly [number, number],
+  labels: Int32Array | null,
+  opts: { format: ImageFormat; scale: number },
+): Promise<Buffer> {
+  const side = Math.min(SCATTER_SIDE * opts.scale, SCATTER_MAX_SIDE);
+  const px = new Uint8Array(side * side * 3).fill(255);
+  const [lo, hi] = range;
+  const radius = Math.max(1, Math.round(side / 256));
+  for (let k = 0; k < count; k++) {
+    const x = data[k * rowSize];
+    const y = data[k * rowSize + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    const cx = Math.round(((x - lo) / (hi - lo)) * (side - 1));
+    const cy = Math.round(((hi - y) / (hi - lo)) * (side - 1)); // y grows upwards
+    const colour = labels ? PALETTE[labels[k] % PALETTE.length] : ([20, 20, 20] as const);
+    for (let dy = -radius; dy <= radius; dy++) {
+      for (let dx = -radius; dx <= radius; dx++) {
+        const xx = cx + dx;
+        const yy = cy + dy;
+        if (xx < 0 || yy < 0 || xx >= side || yy >= side) continue;
+        px.set(colour, (yy * side + xx) * 3);
+      }
+    }
+  }
+  return encodeRaw(px, side, side, 3, opts.format, 1);
+}
+
+/** Frames of a latent walk as an animation (GIF or lossless animated WebP), looping forever. */
+export async function encodeAnimation(
+  data: Float32Array,
+  rowShape: readonly number[],
+  frames: number,
+  range: readonly [number, number],
+  opts: { format: AnimationFormat; scale: number; delayMs: number },
+): Promise<Buffer> {
+  const [height, width, channels] = rowShape;
+  // Frames stacked vertically = one tall image whose pages are the frames.
+  let pixels: Uint8Array | Buffer = toUint8(data, range);
+  let w = width;
+  let h = height;
+  const c = checkChannels(channels);
+  if (opts.scale > 1) {
+    // Nearest-neighbour scaling of the stack keeps frame boundaries on multiples of h·scale.
+    pixels = await sharp(pixels, { raw: { width, height: height * frames, channels: c } })
+      .resize(width * opts.scale, height * frames * opts.scale, { kernel: 'nearest' })
+      .raw()
+      .toBuffer();
+    w *= opts.scale;
+    h *= opts.scale;
+  }
+  const img = sharp(pixels, { raw: { width: w, height: h * frames, channels: c, pageHeight: h } as CreateRaw });
+  const out = opts.format === 'gif' ? img.gif({ loop: 0, delay: Array(frames).fill(opts.delayMs) }) : img.webp({ lossless: true, loop: 0, delay: Array(frames).fill(opts.delayMs) });
+  return out.toBuffer();
+}
+
+/** `JSON.stringify(Array.from(data))` as ASCII bytes (the `data` of a KServe JSON tensor), in memory of its own (transferable). */
+export function numberArrayJson(data: Float32Array): Buffer {
+  const text = JSON.stringify(Array.from(data));
+  const out = Buffer.allocUnsafeSlow(text.length);
+  out.write(text, 'latin1');
+  return out;
+}
+
+/** NumPy .npy (format 1.0), little-endian float32, C order. */
+export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer {
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  // magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
+  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
+  header = header.padEnd(total - 10 - 1, ' ') + '\n';
+  const out = Buffer.alloc(total + data.byteLength);
+  out.write('\x93NUMPY', 0, 'latin1');
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(header.length, 8);
+  out.write(header, 10, 'latin1');
+  Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, total); // x86/ARM are little-endian
+  return out;
+}

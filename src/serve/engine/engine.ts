@@ -1,0 +1,143 @@
+/**
+ * The inference engine: device choice, the model registry (hot reload) and the dynamic batchers,
+ * behind one object that the HTTP layer and benchmarks use. It knows nothing of HTTP: refusals
+ * are domain errors (./errors.ts), and batch timings go to whoever listens ({@link EngineEvents}).
+ *
+ * @example
+ *   const engine = await Engine.start(resolveServeOptions({ modelsDir: 'models', device: 'auto' }));
+ *   const ring = engine.model('ring');                 // throws ModelNotFound / ModelNotReady
+ *   const { data } = await engine.submit(ring, { rows: 4, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null });
+ *   await engine.close();
+ */
+import { stat } from 'node:fs/promises';
+import { InvalidArgumentError } from '../../core/errors.js';
+import type { DeviceChoice, DeviceProbe, NodeDevice } from '../../runtime/devices.js';
+import { silentLogger, stderrLogger, type Logger, type ServeOptions } from '../options.js';
+import type { BatcherHooks, SubmitRequest, SubmitResult } from './batcher.js';
+import { resolveServeDevice } from './device.js';
+import { ModelNotFound, ModelNotReady } from './errors.js';
+import { loadModel, type BackendOptions, type LoadContext, type LoadedModel } from './model.js';
+import type { InferenceBackend } from './instance.js';
+import { ModelRegistry, type ModelEntry } from './registry.js';
+
+export interface EngineDeps {
+  logger?: Logger;
+  /** Replace the device probe (tests). */
+  probe?: DeviceProbe<NodeDevice>;
+  /** Replace worker sessions (tests). */
+  createBackend?: (opts: BackendOptions) => Promise<InferenceBackend>;
+}
+
+/** Batch-level events, for metrics. */
+export interface EngineEvents {
+  onBatch?(model: string, rows: number, computeMs: number): void;
+  onQueueWait?(model: string, ms: number): void;
+}
+
+export interface ModelStats {
+  model: string;
+  queued: number;
+  ready: boolean;
+}
+
+export class Engine {
+  draining = false;
+  private readonly listeners: EngineEvents[] = [];
+
+  private constructor(
+    readonly options: ServeOptions,
+    readonly device: DeviceChoice<NodeDevice>,
+    readonly registry: ModelRegistry,
+    readonly logger: Logger,
+  ) {}
+
+  /** Choose the device, load every model folder once, start watching for changes. */
+  static async start(options: ServeOptions, deps: EngineDeps = {}): Promise<Engine> {
+    const logger = deps.logger ?? stderrLogger;
+    const s = await stat(options.modelsDir).catch(() => null);
+    if (!s?.isDirectory()) throw new InvalidArgumentError('--models', options.modelsDir, 'an existing folder of model folders');
+    const device = await resolveServeDevice(options.device, deps.probe);
+    for (const r of device.refused) logger.info(`device ${r.device} refused: ${r.reason}`);
+    logger.info(`device: ${device.device} (requested ${device.requested}; providers ${device.providers.join(', ')})`);
+    let engine: Engine | null = null;
+    const ctx: LoadContext = {
+      device,
+      instances: options.instances,
+      threads: options.threads,
+      batcher: { maxBatch: options.maxBatch, maxQueueDelayMs: options.maxQueueDelayMs, maxQueue: options.maxQueue, timeoutMs: options.requestTimeoutMs },
+      hooks: (name) => engine!.hooks(name),
+      createBackend: deps.createBackend,
+    };
+    const registry = new ModelRegistry(options.modelsDir, (dir, name) => loadModel(dir, name, ctx), logger);
+    engine = new Engine(options, device, registry, logger);
+    await registry.scan();
+    const ready = registry.list().filter((e) => e.state === 'ready').length;
+    logger.info(`${ready} of ${registry.list().length} models ready from ${options.modelsDir}`);
+    registry.watch(options.reloadIntervalMs);
+    return engine;
+  }
+
+  /** Listen to batch events (metrics). */
+  observe(listener: EngineEvents): void {
+    this.listeners.push(listener);
+  }
+
+  private hooks(model: string): BatcherHooks {
+    return {
+      onBatch: (rows, computeMs) => {
+        for (const l of this.listeners) l.onBatch?.(model, rows, computeMs);
+      },
+      onQueueWait: (ms) => {
+        for (const l of this.listeners) l.onQueueWait?.(model, ms);
+      },
+    };
+  }
+
+  /** The ready model called `name`; throws {@link ModelNotFound} or {@link ModelNotReady}. */
+  model(name: string): LoadedModel {
+    const entry = this.registry.entry(name);
+    if (!entry) throw new ModelNotFound(name, this.registry.list().map((e) => e.name));
+    if (entry.state !== 'ready' || !entry.model) throw new ModelNotReady(name, entry.state === 'ready' ? 'loading' : entry.state, entry.reason);
+    return entry.model;
+  }
+
+  /** Every model folder, loaded or not, with its state and reason (sorted by name). */
+  list(): ModelEntry[] {
+    return this.registry.list();
+  }
+
+  /** One model folder's entry, or undefined when no folder has that name. */
+  entry(name: string): ModelEntry | undefined {
+    return this.registry.entry(name);
+  }
+
+  /** Compute a request's samples on `model` through its dynamic batcher. */
+  submit(model: LoadedModel, req: SubmitRequest): Promise<SubmitResult> {
+    return model.batcher.submit(req);
+  }
+
+  /** Queue length and readiness of every model folder (metrics). */
+  stats(): ModelStats[] {
+    return this.list().map((e) => ({ model: e.name, queued: e.model?.batcher.queueLength ?? 0, ready: e.state === 'ready' }));
+  }
+
+  /** Ready for traffic: not draining and (with strict readiness) every model folder loaded. */
+  get ready(): boolean {
+    if (this.draining || !this.registry.initialScanDone) return false;
+    const entries = this.registry.list();
+    return this.options.strictReadiness ? entries.every((e) => e.state === 'ready') : entries.some((e) => e.state === 'ready');
+  }
+
+  /** Finish queued and running requests, then close every session. */
+  close(): Promise<void> {
+    this.draining = true;
+    return this.registry.close();
+  }
+
+  abort(reason: string): Promise<void> {
+    this.draining = true;
+    return this.registry.abort(reason);
+  }
+}
+
+export { silentLogger };

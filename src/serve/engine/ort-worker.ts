@@ -1,0 +1,112 @@
+/**
+ * Worker-thread entry: owns one generator session of the runtime (src/runtime/node.ts). ORT's
+ * `run()` blocks its thread for the whole inference, so it must never run on the server's event
+ * loop. Device probes run here too, on a thread of their own, like the sessions they stand for.
+ *
+ * Protocol: see ./protocol.ts. One `load`, then any number of `run` messages, answered in order,
+ * and a `close` last; or a single `probe`.
+ */
+import { parentPort } from 'node:worker_threads';
+import { createSession, Generator, probeNodeDevice } from '../../runtime/node.js';
+import { runtimeMessage } from '../../runtime/session.js';
+import { ownMemory } from '../worker-thread.js';
+import { buildLatents } from './latent-batch.js';
+import type { LatentResponse, WorkerRequest, WorkerResponse } from './protocol.js';
+
+if (!parentPort) throw new Error('ort-worker.ts must run in a worker thread');
+const port = parentPort;
+
+let generator: Generator | null = null;
+
+/** Latents drawn ahead by the latent thread, by batch id, and runs waiting for theirs. */
+const drawn = new Map<number, LatentResponse>();
+const awaiting = new Map<number, (r: LatentResponse) => void>();
+
+function prefetched(id: number): Promise<Float32Array> {
+  const take = (r: LatentResponse) => {
+    if ('error' in r) throw new Error(r.error);
+    return r.z;
+  };
+  const ready = drawn.get(id);
+  if (ready) {
+    drawn.delete(id);
+    return Promise.resolve().then(() => take(ready));
+  }
+  return new Promise<LatentResponse>((resolve) => awaiting.set(id, resolve)).then(take);
+}
+
+function post(msg: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(msg, transfer);
+}
+
+function describe(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).trim();
+}
+
+async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
+  const { providers } = msg.device;
+  try {
+    let session;
+    try {
+      // Idle intra-op threads sleep instead of spinning: the HTTP thread and sharp's threads share
+      // these cores, and spinning workers starve them between batches.
+      session = await createSession(msg.model, { providers, threads: msg.threads, spinning: false });
+    } catch (err) {
+      throw new Error(runtimeMessage(err));
+    }
+    try {
+      generator = new Generator(msg.manifest, session, msg.device);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+    msg.latents?.on('message', (r: LatentResponse) => {
+      const waiter = awaiting.get(r.id);
+      if (waiter) {
+        awaiting.delete(r.id);
+        waiter(r);
+      } else drawn.set(r.id, r);
+    });
+    post({ type: 'loaded', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
+  } catch (err) {
+    post({ type: 'error', id: null, message: `onnxruntime could not load ${msg.label} on [${providers.join(', ')}]: ${describe(err)}` });
+  }
+}
+
+async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> {
+  try {
+    if (!generator) throw new Error('no session loaded');
+    const { latent } = generator.io;
+    // z: float32 [rows, dim], drawn here or, with a latent thread, while the previous batch ran.
+    const z = msg.segments ? buildLatents(msg.rows, msg.segments, latent) : await prefetched(msg.id);
+    if (z.length !== msg.rows * latent.dim) throw new Error(`the latents hold ${z.length / latent.dim} rows, the batch says ${msg.rows}`);
+    const labels = generator.io.label ? (msg.labels ?? new Int32Array(msg.rows)) : null;
+    const out = await generator.run(z, labels);
+    const owned = ownMemory(out.data); // ORT may hand out a view on a larger buffer
+    post({ type: 'result', id: msg.id, data: owned, dims: out.dims, computeMs: out.computeMs }, [owned.buffer as ArrayBuffer]);
+  } catch (err) {
+    post({ type: 'error', id: msg.id, message: `inference failed: ${describe(err)}` });
+  }
+}
+
+/** Frees the session's native memory (and its GPU buffers) here, instead of in the thread's teardown. */
+async function close(): Promise<void> {
+  const g = generator;
+  generator = null;
+  try {
+    await g?.dispose();
+  } catch {
+    // Nothing more to free: the thread stops next either way.
+  }
+  post({ type: 'closed' });
+}
+
+async function probe(msg: Extract<WorkerRequest, { type: 'probe' }>): Promise<void> {
+  post({ type: 'probed', reason: await probeNodeDevice(msg.device) });
+}
+
+// Messages are handled strictly one at a time, so that a run never overlaps another on this session.
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (msg: WorkerRequest) => {
+  chain = chain.then(() => (msg.type === 'load' ? load(msg) : msg.type === 'probe' ? probe(msg) : msg.type === 'close' ? close() : run(msg)));
+});

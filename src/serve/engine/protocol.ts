@@ -1,0 +1,40 @@
+/**
+ * Messages between the engine (main thread) and an ONNX Runtime worker thread.
+ *
+ * A batch is a list of segments, each a run of consecutive rows: either seeded (the worker draws
+ * the latents with the core's Philox sampler, so the event loop never does) or raw latents given by
+ * a client (KServe, interpolation). Labels come per row. Buffers are transferred, never copied.
+ *
+ * With a latent thread (GPU sessions), the segments go to ./latent-worker.ts instead, which sends
+ * the batch's latent matrix straight to the session's worker over a MessageChannel; the `run`
+ * message then carries `segments: null`.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { LatentDistribution } from '../../core/latent.js';
+import type { Manifest } from '../../core/manifest.js';
+import type { DeviceChoice, NodeDevice } from '../../runtime/devices.js';
+
+export type Segment = { kind: 'seeded'; seed: number; start: number; count: number } | { kind: 'raw'; z: Float32Array };
+
+export type WorkerRequest =
+  | { type: 'load'; model: Uint8Array; manifest: Manifest; device: DeviceChoice<NodeDevice>; threads: number; label: string; latents: MessagePort | null }
+  /** Whether a device can run on this thread (src/runtime/node.ts's probe); answered with `probed`. */
+  | { type: 'probe'; device: NodeDevice }
+  | { type: 'run'; id: number; rows: number; segments: Segment[] | null; labels: Int32Array | null }
+  /** Release the session (after the runs posted before it); answered with `closed`. */
+  | { type: 'close' };
+
+export type WorkerResponse =
+  | { type: 'loaded'; inputNames: string[]; outputNames: string[] }
+  | { type: 'result'; id: number; data: Float32Array; dims: number[]; computeMs: number }
+  | { type: 'error'; id: number | null; message: string }
+  | { type: 'closed' }
+  | { type: 'probed'; reason: string | null };
+
+/** Main thread → latent worker. */
+export type LatentRequest =
+  | { type: 'init'; port: MessagePort; latent: { dim: number; distribution: LatentDistribution } }
+  | { type: 'sample'; id: number; rows: number; segments: Segment[] };
+
+/** Latent worker → session worker: one batch's latents, `rows × dim` floats. */
+export type LatentResponse = { id: number; z: Float32Array } | { id: number; error: string };

@@ -1,0 +1,209 @@
+/**
+ * The HTTP application: `createApp(engine)` builds the express app and never listens (tests drive
+ * it with supertest; `startServer` in ./server.ts listens).
+ *
+ * Middleware order: bookkeeping (in-flight count, metrics) → draining → CORS → API key → routes →
+ * 404 → errors. Every error is JSON: `{error, field?, value?, allowed?}` on /v1 and `{error}` on
+ * the KServe routes, with a 4xx status for anything the client did wrong.
+ *
+ * @example
+ *   const engine = await Engine.start(resolveServeOptions({ modelsDir: 'models' }));
+ *   const app = createApp(engine);
+ *   await request(app).post('/v1/models/ring/samples').send({ n: 4, format: 'json' });
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { InvalidArgumentError } from '../../core/errors.js';
+import type { Engine } from '../engine/engine.js';
+import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
+import { HttpError } from './http-error.js';
+import { info } from './http-util.js';
+import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
+import { outcomeOf, ServeMetrics } from './metrics.js';
+import { docsPage, openApiSpec } from './openapi.js';
+import { v1Router } from './routes-v1.js';
+import { requestSchemas } from './schemas.js';
+
+/** Paths open without the API key: probes and documentation. */
+const PUBLIC_PATHS = new Set(['/', '/v2/health/live', '/v2/health/ready', '/openapi.json', '/docs']);
+const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'Server-Timing', 'X-Wganx-Seed', 'X-Wganx-Model-Version', 'Inference-Header-Content-Length'];
+const ALLOWED_HEADERS = ['Content-Type', 'Authorization', 'X-API-Key', 'Inference-Header-Content-Length', 'If-None-Match'];
+/** How long browsers may cache a CORS preflight answer, seconds. */
+const PREFLIGHT_MAX_AGE = 600;
+
+/** Requests being handled, so that SIGTERM can wait for them. */
+export class InFlight {
+  count = 0;
+  private waiters: (() => void)[] = [];
+  enter(): void {
+    this.count++;
+  }
+  leave(): void {
+    this.count--;
+    if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+  }
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+}
+
+export interface AppLocals {
+  engine: Engine;
+  inflight: InFlight;
+  metrics: ServeMetrics;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function createApp(engine: Engine): Express {
+  const opts = engine.options;
+  const app = express();
+  const inflight = new InFlight();
+  const metrics = new ServeMetrics(engine);
+  Object.assign(app.locals, { engine, inflight, metrics } satisfies AppLocals);
+  app.set('etag', false); // ETags are computed from request parameters, never by hashing bodies
+  app.set('x-powered-by', false);
+  app.set('query parser', 'simple');
+
+  const schemas = requestSchemas(opts);
+  const spec = openApiSpec(schemas);
+  const jsonParser = express.json({ limit: opts.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'] });
+  const rawParser = express.raw({ limit: opts.maxBodyBytes, type: () => true });
+
+  // Bookkeeping: in-flight count and metrics for every request.
+  app.use((req, res, next) => {
+    inflight.enter();
+    const t0 = performance.now();
+    Object.assign(res.locals, { endpoint: 'other', model: '' });
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inflight.leave();
+      const { endpoint, model, queueFull } = info(res);
+      const status = res.writableFinished ? res.statusCode : 499;
+      metrics.requests.inc({ model, endpoint, outcome: outcomeOf(status, queueFull), code: String(status) });
+      metrics.requestDuration.observe({ model, endpoint }, (performance.now() - t0) / 1000);
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    next();
+  });
+
+  app.use((req, res, next) => {
+    if (engine.draining && req.path !== '/v2/health/live') {
+      res.setHeader('Connection', 'close');
+      next(new HttpError(503, 'the server is shutting down', {}, RETRY_AFTER_SECONDS));
+      return;
+    }
+    next();
+  });
+
+  // CORS: only origins on the allow-list get headers; preflights are answered here.
+  const origins = new Set(opts.corsOrigins);
+  app.use((req, res, next) => {
+    const origin = req.headers.origin;
+    const allowed = origin !== undefined && (origins.has(origin) || origins.has('*'));
+    if (allowed) {
+      res.setHeader('Access-Control-Allow-Origin', origins.has(origin) ? origin : '*');
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS.join(', '));
+      res.vary('Origin');
+    }
+    if (req.method === 'OPTIONS' && origin !== undefined) {
+      if (allowed) {
+        res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+        res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS.join(', '));
+        res.setHeader('Access-Control-Max-Age', String(PREFLIGHT_MAX_AGE));
+      }
+      res.status(204).end();
+      return;
+    }
+    next();
+  });
+
+  if (opts.apiKey !== null) {
+    const want = digest(opts.apiKey);
+    const auth: RequestHandler = (req, _res, next) => {
+      if (PUBLIC_PATHS.has(req.path)) return next();
+      const header = req.headers.authorization;
+      const given = header?.startsWith('Bearer ') ? header.slice(7) : (req.headers['x-api-key'] as string | undefined);
+      if (typeof given === 'string' && timingSafeEqual(digest(given), want)) return next();
+      next(new HttpError(401, given === undefined ? 'an API key is required: send "Authorization: Bearer <key>" or "X-API-Key: <key>"' : 'the API key is wrong'));
+    };
+    app.use(auth);
+  }
+
+  app.get('/', (_req, res) => res.redirect('/docs'));
+  app.get('/openapi.json', (_req, res) => {
+    info(res).endpoint = 'openapi';
+    res.json(spec);
+  });
+  app.get('/docs', (_req, res) => {
+    info(res).endpoint = 'docs';
+    res.type('html').send(docsPage(spec, engine.list().filter((e) => e.state === 'ready').map((e) => e.name), opts.apiKey !== null));
+  });
+  app.get('/metrics', async (_req, res) => {
+    info(res).endpoint = 'metrics';
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(v1Router(engine, schemas, jsonParser));
+  app.use(kserveRouter(engine, schemas, rawParser));
+
+  app.use((req, _res, next) => next(new HttpError(404, `no endpoint ${req.method} ${req.path}; see /docs`)));
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    let status = 500;
+    let body: Record<string, unknown>;
+    let retryAfter: number | null = null;
+    if (err instanceof InvalidArgumentError) {
+      status = 400;
+      body = { error: err.message, field: err.field, value: err.value === undefined ? null : err.value, allowed: err.allowed };
+    } else if (err instanceof HttpError) {
+      status = err.status;
+      body = { error: err.message, ...err.details };
+      retryAfter = err.retryAfter;
+    } else if (err instanceof QueueFull) {
+      [status, body, retryAfter] = [503, { error: err.message, model: err.model }, RETRY_AFTER_SECONDS];
+      info(res).queueFull = true;
+    } else if (err instanceof RequestTimeout) {
+      [status, body] = [504, { error: err.message, model: err.model }];
+    } else if (err instanceof ClientGone) {
+      [status, body] = [499, { error: err.message }];
+    } else if (err instanceof ModelNotFound) {
+      [status, body] = [404, { error: err.message, field: 'model', value: err.model, allowed: err.available }];
+    } else if (err instanceof ModelNotReady) {
+      [status, body, retryAfter] = [503, { error: err.message, model: err.model, state: err.state }, err.retryable ? RETRY_AFTER_SECONDS : null];
+    } else if (err instanceof ModelUnavailable) {
+      [status, body, retryAfter] = [503, { error: err.message }, RETRY_AFTER_SECONDS];
+    } else if (err instanceof InferenceFailed) {
+      [status, body] = [500, { error: err.message }];
+    } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      // body-parser and friends: 400 malformed JSON, 413 too large, 415 bad encoding…
+      status = err.status;
+      const field = err.type === 'entity.too.large' ? 'body' : err.type === 'entity.parse.failed' ? 'body' : undefined;
+      body = { error: err.type === 'entity.too.large' ? `request body is larger than the limit of ${opts.maxBodyBytes} bytes` : String(err.message), ...(field ? { field } : {}) };
+      if (err.type === 'entity.too.large') Object.assign(body, { value: err.length ?? null, allowed: `at most ${opts.maxBodyBytes} bytes` });
+      if (err.type === 'entity.parse.failed') Object.assign(body, { value: typeof err.body === 'string' ? err.body.slice(0, 80) : null, allowed: 'a JSON object' });
+    } else {
+      engine.logger.error(`${req.method} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      body = { error: 'internal error' };
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (status === 499) {
+      res.destroy(); // the client is gone
+      return;
+    }
+    if (retryAfter !== null) res.setHeader('Retry-After', String(retryAfter));
+    if (req.headers[BINARY_HEADER] !== undefined) res.removeHeader('Inference-Header-Content-Length');
+    // KServe clients read only {"error": "…"}, and only from a body typed exactly application/json.
+    if (req.path.startsWith('/v2')) sendKserveJson(res, { error: body.error }, status);
+    else res.status(status).json(body);
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,73 @@
+/**
+ * Small helpers shared by the HTTP routes: the model a request names, the per-request bookkeeping
+ * read by metrics, the client-gone signal and the Server-Timing header.
+ */
+import type { Response } from 'express';
+import type { CancelSignal } from '../engine/batcher.js';
+import type { Engine } from '../engine/engine.js';
+import type { LoadedModel } from '../engine/model.js';
+import { modelNameSchema, parseInput } from './schemas.js';
+
+/** Per-response bookkeeping for metrics: set by handlers once the model is known. */
+export interface RequestInfo {
+  endpoint: string;
+  model: string;
+  /** The request was refused because the model's queue was full. */
+  queueFull?: boolean;
+}
+
+export function info(res: Response): RequestInfo {
+  return res.locals as RequestInfo;
+}
+
+/**
+ * The ready model called `raw`: a 400 when it is not a model name, else whatever the engine
+ * refuses (not served → 404, loading or failed → 503 with the reason; see ./app.ts).
+ */
+export function lookupModel(engine: Engine, raw: unknown, res: Response): LoadedModel {
+  const name = parseInput(modelNameSchema, raw, 'model');
+  if (engine.entry(name)) info(res).model = name; // metrics label only names served folders
+  return engine.model(name);
+}
+
+/**
+ * Aborted when the client disconnects before its response is sent: the request then leaves the
+ * queue. A plain object rather than an AbortController, because EventTarget's machinery is costly
+ * on the hot path (bench/RESULTS.md has the measurement).
+ */
+class ClientGone implements CancelSignal {
+  aborted = false;
+  private listeners: (() => void)[] = [];
+
+  constructor(res: Response) {
+    res.once('close', () => {
+      if (!res.writableFinished) this.abort();
+    });
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.aborted) return; // like an AbortSignal: a listener added after the abort never runs
+    this.listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.listeners.indexOf(listener);
+    if (i >= 0) this.listeners.splice(i, 1);
+  }
+
+  private abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    for (const l of this.listeners.splice(0)) l();
+  }
+}
+
+/** {@link ClientGone} for a route's request. */
+export function clientSignal(res: Response): CancelSignal {
+  return new ClientGone(res);
+}
+
+/** Server-Timing header: where the time went (visible in browsers' dev tools). */
+export function serverTiming(res: Response, queueMs: number, computeMs: number): void {
+  res.setHeader('Server-Timing', `queue;dur=${queueMs.toFixed(2)}, compute;dur=${computeMs.toFixed(2)}`);
+}

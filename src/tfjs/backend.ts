@@ -1,0 +1,137 @@
+/**
+ * Choosing and starting the TensorFlow.js backend for a training run.
+ *
+ * `auto` takes a native backend when the user has installed one (`@tensorflow/tfjs-node-gpu`,
+ * then `@tensorflow/tfjs-node`: imported dynamically, neither is a dependency of wganx), else the
+ * fastest portable backend that has every kernel the run needs: `wasm` (with the patches of
+ * ./wasm-kernels.ts) is several times faster than `cpu` for the MLP nets (bench/train-backends.bench.ts).
+ * tfjs-backend-wasm has no `Conv2DBackpropFilter` (the filter gradient of a convolution) and the
+ * cpu backend's is pathologically slow, so both portable backends get the kernel of
+ * ./conv-filter-grad.ts before a run starts: a DCGAN trains on wasm too. The choice and the reason
+ * are returned for the log line, the report and the manifest.
+ *
+ * @example
+ *   const info = await startBackend('auto', requiredKernels(config));
+ *   console.log(`backend: ${info.name} (${info.reason})`);
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError, WganxError } from '../core/errors.js';
+import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
+import { patchWasmKernels } from './wasm-kernels.js';
+
+/** `--backend` values: auto, a native TensorFlow, or a portable backend. */
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** Native packages in order of preference; each registers the `tensorflow` backend. */
+export const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+/** Portable backends, fastest first for the MLP nets (measured, see module header). */
+export const PORTABLE_BACKENDS = ['wasm', 'cpu'] as const;
+export type PortableBackend = (typeof PORTABLE_BACKENDS)[number];
+
+export interface BackendInfo {
+  /** tfjs backend name: `tensorflow`, `wasm` or `cpu`. */
+  name: string;
+  requested: BackendChoice;
+  reason: string;
+}
+
+/** Kernels that not every backend has, by feature of the run. */
+export const FEATURE_KERNELS = {
+  dense: ['_FusedMatMul', 'BatchMatMul'],
+  conv: ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'],
+  embedding: ['GatherV2', 'UnsortedSegmentSum'],
+  norm: ['FusedBatchNorm'],
+  classifier: ['OneHot'],
+} as const;
+
+/** The kernels a run with this config calls, forward and backward (those that differ between backends). */
+export interface KernelFeatures {
+  arch: 'mlp' | 'dcgan';
+  conditional: boolean;
+  criticNorm: 'none' | 'layer';
+  acWeight?: number;
+}
+
+export function requiredKernels(config: KernelFeatures): string[] {
+  const out: string[] = [...FEATURE_KERNELS.dense];
+  if (config.arch === 'dcgan') out.push(...FEATURE_KERNELS.conv, ...FEATURE_KERNELS.norm);
+  if (config.conditional) out.push(...FEATURE_KERNELS.embedding);
+  if (config.criticNorm === 'layer') out.push(...FEATURE_KERNELS.norm);
+  if ((config.acWeight ?? 0) > 0) out.push(...FEATURE_KERNELS.classifier);
+  return [...new Set(out)];
+}
+
+let wasmLoaded = false;
+
+async function loadPortable(name: PortableBackend): Promise<void> {
+  registerConv2DBackpropFilter(); // both portable backends: wasm has none, cpu's is very slow
+  if (name === 'wasm' && !wasmLoaded) {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const require = createRequire(import.meta.url);
+    // In Node the .wasm files are read from the package's dist folder.
+    wasm.setWasmPaths(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep);
+    patchWasmKernels();
+    wasmLoaded = true;
+  }
+}
+
+export function missingKernels(backend: string, kernels: readonly string[]): string[] {
+  return kernels.filter((k) => !tf.getKernel(k, backend));
+}
+
+async function activate(name: string): Promise<void> {
+  // We print our own backend line; PROD silences tfjs's "install tfjs-node" banner.
+  tf.env().set('PROD', true);
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new WganxError(`the tfjs backend "${name}" failed to initialise`);
+  await tf.ready();
+}
+
+/** Pick, start and report a backend. Throws when the requested one cannot run this config. */
+export async function startBackend(choice: BackendChoice, kernels: readonly string[]): Promise<BackendInfo> {
+  const failures: string[] = [];
+  if (choice === 'auto' || choice === 'tensorflow') {
+    for (const pkg of NATIVE_PACKAGES) {
+      try {
+        const specifier: string = pkg; // a variable: not a static dependency
+        await import(specifier);
+        await activate('tensorflow');
+        return { name: 'tensorflow', requested: choice, reason: `${pkg} is installed (native TensorFlow)` };
+      } catch (err) {
+        failures.push(`${pkg}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    if (choice === 'tensorflow') {
+      throw new WganxError(
+        `--backend tensorflow needs @tensorflow/tfjs-node-gpu (CUDA) or @tensorflow/tfjs-node installed beside wganx (npm install @tensorflow/tfjs-node-gpu); ${failures.join('; ')}`,
+      );
+    }
+  }
+  const candidates: readonly PortableBackend[] = choice === 'auto' ? PORTABLE_BACKENDS : [choice as PortableBackend];
+  const skipped: string[] = [];
+  for (const name of candidates) {
+    await loadPortable(name);
+    const missing = missingKernels(name, kernels);
+    if (missing.length > 0) {
+      if (choice !== 'auto') {
+        throw new InvalidArgumentError('--backend', choice, `a backend with every kernel this run needs (${name} lacks ${missing.join(', ')}; use --backend cpu or a native backend)`);
+      }
+      skipped.push(`${name} lacks ${missing.join(', ')}`);
+      continue;
+    }
+    await activate(name);
+    let reason: string;
+    if (choice !== 'auto') reason = 'requested with --backend';
+    else {
+      const native = 'no native backend installed (npm install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node to use one)';
+      reason = skipped.length
+        ? `${native}; ${skipped.join('; ')}; ${name} has every kernel this run needs`
+        : `${native}; ${name} has every kernel this run needs and is the fastest portable backend for these nets`;
+    }
+    return { name, requested: choice, reason };
+  }
+  throw new WganxError(`no backend can run this configuration: ${[...failures, ...skipped].join('; ')}`);
+}

@@ -1,0 +1,43 @@
+/**
+ * Backend choice: without tfjs-node installed, `auto` takes the fastest portable backend that has
+ * every kernel the run needs — wasm for MLP and DCGAN runs alike, since the convolution filter
+ * gradient is registered for both portable backends — and says why; an explicit backend is used
+ * as asked.
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { missingKernels, requiredKernels, startBackend } from '../../src/tfjs/backend.js';
+
+test('a DCGAN run needs the convolution kernels, and auto picks wasm for it with the reason', async () => {
+  const kernels = requiredKernels({ arch: 'dcgan', conditional: true, criticNorm: 'none' });
+  for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'GatherV2', 'UnsortedSegmentSum']) assert.ok(kernels.includes(k), k);
+  const info = await startBackend('auto', kernels);
+  assert.equal(info.name, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.match(info.reason, /no native backend installed/);
+  assert.match(info.reason, /wasm has every kernel this run needs/);
+  assert.deepEqual(missingKernels('wasm', kernels), []);
+});
+
+test('on wasm a convolution filter gradient exists and matches central differences', async () => {
+  await startBackend('wasm', requiredKernels({ arch: 'dcgan', conditional: false, criticNorm: 'none' }));
+  const x = tf.tensor4d(Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)), [2, 6, 6, 3]);
+  const base = Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 4);
+  // The loss is quadratic in the filter, so a central difference is exact up to float32 rounding.
+  const loss = (f: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, f as tf.Tensor4D, 2, 'same')));
+  const analytic = tf.tidy(() => tf.grad(loss)(tf.tensor4d(base, [3, 3, 3, 4])).dataSync().slice());
+  const h = 1e-2;
+  for (let i = 0; i < base.length; i++) {
+    const at = (d: number) => tf.tidy(() => loss(tf.tensor4d(base.map((v, j) => (j === i ? v + d : v)), [3, 3, 3, 4])).dataSync()[0]);
+    const numeric = (at(h) - at(-h)) / (2 * h);
+    assert.ok(Math.abs(analytic[i] - numeric) <= 2e-2 * (1 + Math.abs(numeric)), `element ${i}: ${analytic[i]} vs ${numeric}`);
+  }
+  x.dispose();
+});
+
+test('an explicit --backend is used as asked', async () => {
+  const info = await startBackend('cpu', requiredKernels({ arch: 'mlp', conditional: false, criticNorm: 'none' }));
+  assert.equal(info.name, 'cpu');
+  assert.equal(info.reason, 'requested with --backend');
+});
