@@ -20,8 +20,9 @@ import { uniformAt } from '../core/latent.js';
 import { loadMnist, MNIST_CLASSES, MNIST_HEIGHT, MNIST_PIXELS, MNIST_WIDTH } from '../data/mnist.js';
 import { FEATURE_KERNELS, startBackend } from '../tfjs/backend.js';
 import { buildEvaluator, EVALUATOR_CLASSES, type EvaluatorModels } from './evaluator-model.js';
+import { EVALUATOR_BACKENDS } from './flags.js';
 
-export const EVALUATOR_BACKENDS = ['wasm', 'cpu'] as const;
+export { EVALUATOR_BACKENDS };
 export type EvaluatorBackend = (typeof EVALUATOR_BACKENDS)[number];
 
 export interface EvaluatorTrainConfig {

@@ -19,9 +19,10 @@ import { z } from 'zod';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { createSession } from '../runtime/node.js';
 import { runtimeMessage, type Session, type TensorValue } from '../runtime/session.js';
+import { DEFAULT_EVALUATOR_DIR } from './flags.js';
 
 export const EVALUATOR_SPEC_FILE = 'evaluator.json';
-export const DEFAULT_EVALUATOR_DIR = 'models/mnist-evaluator';
+export { DEFAULT_EVALUATOR_DIR };
 /** Digits per onnxruntime call: large enough to amortise the call, small enough for little memory. */
 const CLASSIFY_BATCH = 500;
 

@@ -3,32 +3,26 @@
  */
 import { basename, resolve } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
-import { MODEL_NAME_PATTERN, ModelKind } from '../core/manifest.js';
+import { resolveFlags, type FlagInput } from '../core/flags.js';
+import { MODEL_NAME_PATTERN } from '../core/manifest.js';
 import { loadLayersModel } from '../io/tfjs-model-files.js';
+import { EXPORT_FLAGS } from './flags.js';
 import { exportModel } from './index.js';
 
-export interface ExportCommandOptions {
-  modelPath: string;
-  outDir: string;
-  opset: number;
-  fp16: boolean;
-  tritonDir?: string;
-  kind: ModelKind | 'auto';
-  labels?: string[];
-  tolerance: number;
-}
+export type ExportCommandOptions = FlagInput<typeof EXPORT_FLAGS>;
 
-export async function exportCommand(opts: ExportCommandOptions): Promise<void> {
-  const name = basename(resolve(opts.outDir));
+export async function exportCommand(given: ExportCommandOptions): Promise<void> {
+  const opts = resolveFlags(EXPORT_FLAGS, given);
+  const name = basename(resolve(opts.out));
   if (!MODEL_NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError('--out', opts.outDir, `a folder whose name is a model name matching ${MODEL_NAME_PATTERN}`);
+    throw new InvalidArgumentError('--out', opts.out, `a folder whose name is a model name matching ${MODEL_NAME_PATTERN}`);
   }
-  const model = await loadLayersModel(opts.modelPath);
-  const result = await exportModel(model, opts.outDir, {
+  const model = await loadLayersModel(opts.model);
+  const result = await exportModel(model, opts.out, {
     name,
     opset: opts.opset,
     fp16: opts.fp16,
-    tritonDir: opts.tritonDir,
+    tritonDir: opts.triton,
     kind: opts.kind,
     labels: opts.labels,
     tolerance: opts.tolerance,

@@ -26,6 +26,10 @@ export const WEB_DEVICES = Object.freeze({
 
 export type NodeDevice = keyof typeof NODE_DEVICES;
 export type WebDevice = keyof typeof WEB_DEVICES;
+
+/** What `--device` accepts on Node, and `device` in browsers: `auto`, then each table's devices. */
+export const NODE_DEVICE_REQUESTS = Object.freeze(['auto', ...(Object.keys(NODE_DEVICES) as NodeDevice[])] as const);
+export const WEB_DEVICE_REQUESTS = Object.freeze(['auto', ...(Object.keys(WEB_DEVICES) as WebDevice[])] as const);
 export type DeviceTable<D extends string> = Readonly<Record<D, readonly string[]>>;
 
 export interface Refusal<D extends string = string> {
@@ -56,17 +60,12 @@ export interface ResolveOptions<D extends string> {
   autoRefusal?: (device: D) => string | null;
 }
 
-/** The devices of `table` that a request may name, `auto` first. */
-export function deviceChoices<D extends string>(table: DeviceTable<D>): string[] {
-  return ['auto', ...Object.keys(table)];
-}
-
 /** Resolve `requested` against `table`, probing devices with `probe` (see module header). */
 export async function resolveDevice<D extends string>(table: DeviceTable<D>, requested: string, probe: DeviceProbe<D>, opts: ResolveOptions<D> = {}): Promise<DeviceChoice<D>> {
   const field = opts.field ?? 'device';
   const devices = Object.keys(table) as D[];
   if (requested !== 'auto' && !devices.includes(requested as D)) {
-    throw new InvalidArgumentError(field, requested, `one of ${deviceChoices(table).join(', ')}`);
+    throw new InvalidArgumentError(field, requested, `one of ${['auto', ...devices].join(', ')}`);
   }
   const choice = (device: D, refused: Refusal<D>[]): DeviceChoice<D> => ({ requested: requested as D | 'auto', device, providers: [...table[device]], refused });
   if (requested !== 'auto') {

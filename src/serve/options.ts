@@ -1,103 +1,51 @@
 /**
- * Configuration of `wganx serve`, declared once: the CLI turns flags into a {@link ServeOptions},
- * tests build one with {@link resolveServeOptions}, and every module reads the typed object.
+ * Configuration of `wganx serve`, declared once as a flag table ({@link SERVE_FLAGS}): the CLI
+ * builds its flags from it, tests and programs build a {@link ServeOptions} with
+ * {@link resolveServeOptions}, and every module reads the typed object.
  *
  * @example
  *   const opts = resolveServeOptions({ modelsDir: 'models', device: 'cpu', maxBatch: 32 });
  */
-import { InvalidArgumentError } from '../core/errors.js';
-
-/** `--device` values. `auto` tries the fastest provider first and reports every fallback. */
-export const DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
-export type DeviceRequest = (typeof DEVICES)[number];
-/** A device a session actually runs on. */
-export type Device = Exclude<DeviceRequest, 'auto'>;
+import { resolveFlags, type FlagInput, type FlagTable, type FlagValues } from '../core/flags.js';
+import { NODE_DEVICE_REQUESTS } from '../runtime/devices.js';
 
 /** Environment variable read when `--api-key` is not given. */
 export const API_KEY_ENV = 'WGANX_API_KEY';
 
-export interface ServeOptions {
-  /** Folder whose sub-folders `<name>/{manifest.json, generator.onnx}` are the models. */
-  modelsDir: string;
-  host: string;
-  port: number;
-  device: DeviceRequest;
-  /** Largest number of rows (samples) one ORT run computes. 1 turns dynamic batching off. */
-  maxBatch: number;
-  /** How long the first queued request may wait for others to join its batch. */
-  maxQueueDelayMs: number;
-  /** Queued requests per model beyond which new ones get 503 + Retry-After. */
-  maxQueue: number;
-  /** Queue wait + compute allowed per request before it fails with 504. */
-  requestTimeoutMs: number;
-  /** Largest `n` (samples per request, and batch of a KServe request). */
-  maxSamples: number;
-  /** Largest `steps` of an interpolation. */
-  maxSteps: number;
-  /** Largest image `scale` factor. */
-  maxScale: number;
-  /** Request body limit in bytes (JSON and binary). */
-  maxBodyBytes: number;
-  /** Worker threads (ORT sessions) per model. */
-  instances: number;
-  /** ORT intra-op threads per session; 0 lets ONNX Runtime choose (one per core). */
-  threads: number;
-  /** Time SIGTERM waits for in-flight requests before closing connections. */
-  drainTimeoutMs: number;
-  /** How often the models folder is re-scanned for added, replaced or removed models; 0 = never. */
-  reloadIntervalMs: number;
-  /** Bearer key required on every endpoint except health, docs and OpenAPI; null = open. */
-  apiKey: string | null;
-  /** Origins allowed by CORS (exact match, or `*`); empty = no CORS headers. */
-  corsOrigins: string[];
-  /** Server ready (`/v2/health/ready`) only when every model in the folder loaded. */
-  strictReadiness: boolean;
-}
+export const SERVE_FLAGS = {
+  modelsDir: { type: 'string', flag: '--models', arg: '<dir>', help: 'folder of model folders (<name>/generator.onnx + manifest.json)', default: 'models', nonEmpty: true },
+  host: { type: 'string', flag: '--host', arg: '<host>', help: 'interface to listen on', default: '0.0.0.0', nonEmpty: true },
+  port: { type: 'int', flag: '--port', arg: '<n>', help: 'TCP port (0 = any free port)', default: 8080, min: 0, max: 65535 },
+  device: { type: 'choice', flag: '--device', arg: '<device>', help: 'execution provider; auto tries cuda, then webgpu, then cpu, and logs why each was refused', default: 'auto', choices: NODE_DEVICE_REQUESTS },
+  maxBatch: { type: 'int', flag: '--max-batch', arg: '<n>', help: 'largest batch (rows) one ONNX Runtime run computes; 1 turns dynamic batching off', default: 64, min: 1, max: 65536 },
+  maxQueueDelayMs: {
+    type: 'int', flag: '--max-queue-delay-ms', arg: '<ms>', default: 0, min: 0, max: 60_000,
+    help: 'how long a queued request may wait for others to fill its batch while a session is idle (busy sessions batch whatever queued meanwhile)',
+  },
+  maxQueue: { type: 'int', flag: '--max-queue', arg: '<n>', help: 'queued requests per model before answering 503 with Retry-After', default: 1024, min: 1, max: 1_000_000 },
+  requestTimeoutMs: { type: 'int', flag: '--request-timeout-ms', arg: '<ms>', help: 'queue + compute time allowed per request before 504', default: 30_000, min: 1, max: 3_600_000 },
+  maxSamples: { type: 'int', flag: '--max-samples', arg: '<n>', help: 'largest n per request (and batch of a KServe request)', default: 1024, min: 1, max: 65536 },
+  maxSteps: { type: 'int', flag: '--max-steps', arg: '<n>', help: 'largest interpolation steps', default: 64, min: 2, max: 1024 },
+  maxScale: { type: 'int', flag: '--max-scale', arg: '<n>', help: 'largest image upscaling factor', default: 16, min: 1, max: 16 },
+  maxBodyBytes: { type: 'int', flag: '--max-body-bytes', arg: '<n>', help: 'request body limit in bytes', default: 4 * 1024 * 1024, min: 1024, max: 1024 ** 3 },
+  instances: { type: 'int', flag: '--instances', arg: '<n>', help: 'ONNX Runtime sessions (worker threads) per model', default: 1, min: 1, max: 64 },
+  threads: { type: 'int', flag: '--threads', arg: '<n>', help: 'intra-op threads per session (0 = one per core)', default: 0, min: 0, max: 256 },
+  drainTimeoutMs: { type: 'int', flag: '--drain-timeout', arg: '<ms>', help: 'on SIGTERM, how long in-flight requests may take before connections close', default: 10_000, min: 0, max: 3_600_000 },
+  reloadIntervalMs: { type: 'int', flag: '--reload-interval', arg: '<ms>', help: 'how often the models folder is checked for added, replaced or removed models (0 = never)', default: 2_000, min: 0, max: 3_600_000 },
+  apiKey: { type: 'string', flag: '--api-key', arg: '<key>', help: 'require this key (Authorization: Bearer or X-API-Key) on all but health and docs', default: null, nonEmpty: true, env: API_KEY_ENV },
+  corsOrigins: { type: 'list', flag: '--cors-origin', arg: '<origins>', help: 'comma-separated origins allowed by CORS (or *)', default: [] },
+  strictReadiness: {
+    type: 'boolean', flag: '--strict-readiness', default: true,
+    help: 'report ready only when every model folder loaded', negatedHelp: 'report ready when at least one model is (default: only when all are)',
+  },
+} as const satisfies FlagTable;
 
-export const SERVE_DEFAULTS: Omit<ServeOptions, 'modelsDir'> = Object.freeze({
-  host: '0.0.0.0',
-  port: 8080,
-  device: 'auto',
-  maxBatch: 64,
-  maxQueueDelayMs: 0,
-  maxQueue: 1024,
-  requestTimeoutMs: 30_000,
-  maxSamples: 1024,
-  maxSteps: 64,
-  maxScale: 16,
-  maxBodyBytes: 4 * 1024 * 1024,
-  instances: 1,
-  threads: 0,
-  drainTimeoutMs: 10_000,
-  reloadIntervalMs: 2_000,
-  apiKey: null,
-  corsOrigins: [],
-  strictReadiness: true,
-} as const satisfies Omit<ServeOptions, 'modelsDir'>);
+export type ServeOptions = FlagValues<typeof SERVE_FLAGS>;
+export type DeviceRequest = ServeOptions['device'];
 
-function intIn(field: string, value: number, min: number, max: number): void {
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new InvalidArgumentError(field, value, `an integer in [${min}, ${max}]`);
-}
-
-/** Fill defaults and check ranges (the CLI checks flags too; this guards programmatic callers). */
-export function resolveServeOptions(partial: Partial<ServeOptions> & { modelsDir: string }): ServeOptions {
-  const o: ServeOptions = { ...SERVE_DEFAULTS, ...partial, corsOrigins: [...(partial.corsOrigins ?? SERVE_DEFAULTS.corsOrigins)] };
-  if (!DEVICES.includes(o.device)) throw new InvalidArgumentError('device', o.device, `one of ${DEVICES.join(', ')}`);
-  intIn('port', o.port, 0, 65535);
-  intIn('maxBatch', o.maxBatch, 1, 65536);
-  intIn('maxQueueDelayMs', o.maxQueueDelayMs, 0, 60_000);
-  intIn('maxQueue', o.maxQueue, 1, 1_000_000);
-  intIn('requestTimeoutMs', o.requestTimeoutMs, 1, 3_600_000);
-  intIn('maxSamples', o.maxSamples, 1, 65536);
-  intIn('maxSteps', o.maxSteps, 2, 1024);
-  intIn('maxScale', o.maxScale, 1, 16);
-  intIn('maxBodyBytes', o.maxBodyBytes, 1024, 1024 * 1024 * 1024);
-  intIn('instances', o.instances, 1, 64);
-  intIn('threads', o.threads, 0, 256);
-  intIn('drainTimeoutMs', o.drainTimeoutMs, 0, 3_600_000);
-  intIn('reloadIntervalMs', o.reloadIntervalMs, 0, 3_600_000);
-  if (o.apiKey !== null && o.apiKey.length === 0) throw new InvalidArgumentError('apiKey', o.apiKey, 'a non-empty string or none');
-  return o;
+/** Fill defaults and check ranges: the CLI and programmatic callers go through the same checks. */
+export function resolveServeOptions(partial: FlagInput<typeof SERVE_FLAGS> = {}): ServeOptions {
+  return resolveFlags(SERVE_FLAGS, partial);
 }
 
 /** A log sink; the server writes one line per event. Tests pass a silent or recording one. */

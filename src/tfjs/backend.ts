@@ -19,11 +19,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
+import type { BackendChoice } from './choices.js';
 import { patchWasmKernels } from './wasm-kernels.js';
 
-/** `--backend` values: auto, a native TensorFlow, or a portable backend. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
 /** Native packages in order of preference; each registers the `tensorflow` backend. */
 export const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;

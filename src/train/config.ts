@@ -15,12 +15,13 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
+import { resolveFlags, type FlagInput, type FlagTable } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
 import { isToyDataset, TOY_DATASETS } from '../data/toy.js';
-import { BACKEND_CHOICES, type BackendChoice } from '../tfjs/backend.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../tfjs/choices.js';
 
 export { isToyDataset, TOY_DATASETS, type ToyDatasetName } from '../data/toy.js';
-export { BACKEND_CHOICES, type BackendChoice } from '../tfjs/backend.js';
+export { BACKEND_CHOICES, type BackendChoice } from '../tfjs/choices.js';
 
 export const ALGORITHMS = ['wgan-gp', 'wgan', 'gan'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -58,7 +59,6 @@ export const CHANNEL_CHOICES = ['auto', '1', '3'] as const;
 
 export type OptimizerName = 'adam' | 'rmsprop';
 
-/** Per-algorithm defaults (WGAN.md; `gan` uses the DCGAN paper's Adam settings). */
 /**
  * Per-algorithm defaults (WGAN.md). `wgan` uses RMSProp without momentum: its `beta2` is the
  * squared-gradient decay α (PyTorch's default 0.99, as in the WGAN reference code) and `beta1`
@@ -71,30 +71,6 @@ export const ALGORITHM_DEFAULTS: Readonly<Record<Algorithm, { optimizer: Optimiz
   gan: { optimizer: 'adam', lr: 2e-4, beta1: 0.5, beta2: 0.999, nCritic: 1 },
 };
 
-export const DEFAULTS = {
-  algo: 'wgan-gp' as Algorithm,
-  arch: 'mlp' as Architecture,
-  steps: 10000,
-  batch: 64,
-  lambda: 10,
-  clip: 0.01,
-  latent: 100,
-  seed: 0,
-  backend: 'auto' as BackendChoice,
-  sampleEvery: 500,
-  checkpointEvery: 500,
-  logEvery: 1,
-  criticActivation: 'leaky_relu' as CriticActivation,
-  criticNorm: 'none' as CriticNorm,
-  gNorm: 'none' as GeneratorNorm,
-  acWeight: 0,
-  gCond: 'multiply' as GeneratorConditioning,
-  dCond: 'projection' as CriticConditioning,
-  lrSchedule: 'constant' as LrSchedule,
-  imageSize: 28,
-  modelsDir: 'models',
-} as const;
-
 /** Hidden width of MLPs when --hidden is not given: small for 2-D points, wider for images. */
 export const DEFAULT_HIDDEN = { points: 256, image: 512 } as const;
 /** Hidden layers of MLPs when --layers is not given. */
@@ -102,47 +78,69 @@ export const DEFAULT_LAYERS = { points: 3, image: 3 } as const;
 /** Base channel count of DCGAN nets (doubled in the inner layer). */
 export const DEFAULT_DCGAN_CHANNELS = 64;
 
-/** What the CLI hands over: every field optional, numbers already range-checked by the flag parsers. */
-export interface TrainOptions {
-  dataset?: string;
-  algo?: Algorithm;
-  arch?: Architecture;
-  conditional?: boolean;
-  steps?: number;
-  batch?: number;
-  nCritic?: number;
-  warmupCritic?: boolean;
-  lambda?: number;
-  clip?: number;
-  lr?: number;
-  beta1?: number;
-  beta2?: number;
-  latent?: number;
-  seed?: number;
-  out?: string;
-  resume?: boolean;
-  backend?: BackendChoice;
-  sampleEvery?: number;
-  checkpointEvery?: number;
-  logEvery?: number;
-  hidden?: number;
-  layers?: number;
-  criticActivation?: CriticActivation;
-  criticNorm?: CriticNorm;
-  gNorm?: GeneratorNorm;
-  acWeight?: number;
-  acWeightG?: number;
-  gCond?: GeneratorConditioning;
-  dCond?: CriticConditioning;
-  dataScale?: number;
-  lrSchedule?: LrSchedule;
-  imageSize?: number;
-  channels?: 'auto' | 1 | 3;
-  name?: string;
-  modelsDir?: string | null;
+/**
+ * The flags of `wganx train`, declared once: src/cli.ts builds the command's options from this
+ * table and {@link resolveTrainConfig} checks every value against it. Options without a default
+ * get one per algorithm, data set or architecture (see {@link resolveTrainConfig}).
+ */
+export const TRAIN_FLAGS = {
+  dataset: { type: 'string', flag: '--dataset', arg: '<name>', required: true, nonEmpty: true, help: `training data: ${TOY_DATASETS.join(', ')}, mnist, or a folder of PNG/JPEG images` },
+  algo: { type: 'choice', flag: '--algo', arg: '<algo>', choices: ALGORITHMS, default: 'wgan-gp', help: 'wgan-gp (gradient penalty), wgan (weight clipping) or gan (non-saturating cross-entropy baseline)' },
+  arch: { type: 'choice', flag: '--arch', arg: '<arch>', choices: ARCHITECTURES, default: 'mlp', help: 'generator and critic architecture' },
+  conditional: { type: 'boolean', flag: '--conditional', default: false, help: 'class-conditional generator and critic (mnist, or an image folder with one sub-folder per class)' },
+  steps: { type: 'int', flag: '--steps', arg: '<n>', min: 1, max: 1e9, default: 10000, help: 'generator updates' },
+  batch: { type: 'int', flag: '--batch', arg: '<n>', min: 2, max: 65536, default: 64, help: 'examples per batch' },
+  nCritic: { type: 'int', flag: '--n-critic', arg: '<n>', min: 1, max: 1000, help: 'critic updates per generator update (default 5; 1 for gan)' },
+  warmupCritic: { type: 'boolean', flag: '--warmup-critic', default: false, help: '100 critic updates for each of the first 25 generator updates and every 500th (WGAN reference code)' },
+  lambda: { type: 'number', flag: '--lambda', arg: '<x>', min: 0, max: 1e6, default: 10, help: 'gradient-penalty weight λ (wgan-gp)' },
+  clip: { type: 'number', flag: '--clip', arg: '<c>', min: 0, max: 1e6, exclusiveMin: true, default: 0.01, help: 'weight-clipping bound c (wgan)' },
+  lr: { type: 'number', flag: '--lr', arg: '<x>', min: 0, max: 10, exclusiveMin: true, help: 'learning rate of both nets (default: 1e-4 wgan-gp, 5e-5 wgan, 2e-4 gan)' },
+  beta1: { type: 'number', flag: '--beta1', arg: '<x>', min: 0, max: 1, exclusiveMax: true, help: "Adam β1 (default: 0 wgan-gp, 0.5 gan; unused by wgan's RMSProp)" },
+  beta2: { type: 'number', flag: '--beta2', arg: '<x>', min: 0, max: 1, exclusiveMax: true, help: 'Adam β2 (default: 0.9 wgan-gp, 0.999 gan); RMSProp α for wgan (default 0.99)' },
+  latent: { type: 'int', flag: '--latent', arg: '<n>', min: 1, max: 4096, default: 100, help: 'latent dimension' },
+  seed: { type: 'int', flag: '--seed', arg: '<s>', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'seed of every random stream (weights, data, latents, penalty)' },
+  out: { type: 'string', flag: '--out', arg: '<dir>', required: true, nonEmpty: true, help: 'run folder for checkpoints, metrics.jsonl, samples and plots, e.g. runs/<name>' },
+  resume: { type: 'boolean', flag: '--resume', default: false, help: 'continue from the newest checkpoint in --out (same flags; --steps may grow)' },
+  backend: {
+    type: 'choice', flag: '--backend', arg: '<name>', choices: BACKEND_CHOICES, default: 'auto',
+    help: 'tfjs backend: auto = tfjs-node-gpu, tfjs-node if installed, else the fastest of wasm/cpu with every kernel the run needs',
+  },
+  sampleEvery: { type: 'int', flag: '--sample-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a sample sheet every k steps (0: never)' },
+  checkpointEvery: { type: 'int', flag: '--checkpoint-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a checkpoint every k steps (0: only at the end)' },
+  logEvery: { type: 'int', flag: '--log-every', arg: '<k>', min: 1, max: 1e9, default: 1, help: 'append to metrics.jsonl every k steps' },
+  hidden: { type: 'int', flag: '--hidden', arg: '<n>', min: 1, max: 8192, help: 'MLP hidden width (default 256 points, 512 images) or DCGAN base channels (default 64)' },
+  layers: { type: 'int', flag: '--layers', arg: '<n>', min: 1, max: 16, help: 'MLP hidden layers (default 3)' },
+  criticActivation: { type: 'choice', flag: '--critic-activation', arg: '<fn>', choices: CRITIC_ACTIVATIONS, default: 'leaky_relu', help: 'critic hidden activation' },
+  criticNorm: { type: 'choice', flag: '--critic-norm', arg: '<norm>', choices: CRITIC_NORMS, default: 'none', help: 'critic normalisation (never batch norm: the penalty is per example)' },
+  gNorm: { type: 'choice', flag: '--g-norm', arg: '<norm>', choices: GENERATOR_NORMS, default: 'none', help: 'MLP generator: batch norm between each hidden Dense and its ReLU' },
+  acWeight: {
+    type: 'number', flag: '--ac-weight', arg: '<x>', min: 0, max: 1e3, default: 0,
+    help: 'conditional: auxiliary classifier head in the critic (AC-GAN), weight of its cross-entropy on real data (0: none)',
+  },
+  acWeightG: {
+    type: 'number', flag: '--ac-weight-g', arg: '<x>', min: 0, max: 1e3,
+    help: "conditional: weight of that classifier's cross-entropy on generated data, for the asked class, in the generator loss (default: --ac-weight)",
+  },
+  gCond: { type: 'choice', flag: '--g-cond', arg: '<how>', choices: GENERATOR_CONDITIONING, default: 'multiply', help: 'conditional generator: label embedding multiplied into z, or concatenated with z' },
+  dCond: { type: 'choice', flag: '--d-cond', arg: '<how>', choices: CRITIC_CONDITIONING, default: 'projection', help: 'conditional critic: projection ⟨embed(y), φ(x)⟩, or label concatenated with the input' },
+  dataScale: {
+    type: 'number', flag: '--data-scale', arg: '<s>', min: 0, max: 1e6, exclusiveMin: true, default: 1,
+    help: 'points: multiply the data by s inside training (the exported model outputs data coordinates)',
+  },
+  lrSchedule: { type: 'choice', flag: '--lr-schedule', arg: '<s>', choices: LR_SCHEDULES, default: 'constant', help: 'constant, or linear decay to 0 at the last step' },
+  imageSize: { type: 'int', flag: '--image-size', arg: '<px>', min: 8, max: 256, default: 28, help: 'image folders: resize to px × px' },
+  channels: { type: 'choice', flag: '--channels', arg: '<c>', choices: CHANNEL_CHOICES, default: 'auto', help: 'image folders: 1 (grey), 3 (RGB) or auto' },
+  name: { type: 'string', flag: '--name', arg: '<name>', nonEmpty: true, help: 'model name for the export (default: the last segment of --out)' },
+  modelsDir: { type: 'string', flag: '--models-dir', arg: '<dir>', default: 'models', nonEmpty: true, help: 'export the generator into <dir>/<name>/' },
+  export: { type: 'boolean', flag: '--export', default: true, help: 'export to ONNX at the end', negatedHelp: 'do not export to ONNX at the end' },
+  eval: { type: 'boolean', flag: '--eval', default: true, help: 'measure quality (toys, conditional mnist) after the export', negatedHelp: 'do not measure quality (toys, conditional mnist) after the export' },
+} as const satisfies FlagTable;
+
+/** What callers hand over: any subset of the flags (checked by {@link resolveTrainConfig}), and the command line to record. */
+export type TrainOptions = FlagInput<typeof TRAIN_FLAGS> & {
   /** The command line to record in the manifest (default: this process's argv). */
   command?: string;
-}
+};
 
 export interface TrainConfig {
   /** `ring8`, `grid25`, `swissroll`, `mnist` or an image folder path. */
@@ -202,106 +200,88 @@ export function datasetKind(dataset: string): 'points' | 'image' {
   return isToyDataset(dataset) ? 'points' : 'image';
 }
 
-function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(flag, value, `one of ${allowed.join(', ')}`);
-  }
-  return value as T;
-}
-
-function numberIn(flag: string, value: number, lo: number, hi: number, integer: boolean, loOpen = false, hiOpen = false): number {
-  const okLo = loOpen ? value > lo : value >= lo;
-  const okHi = hiOpen ? value < hi : value <= hi;
-  if (typeof value !== 'number' || !Number.isFinite(value) || !okLo || !okHi || (integer && !Number.isInteger(value))) {
-    const range = `${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}`;
-    throw new InvalidArgumentError(flag, value, `${integer ? 'an integer' : 'a number'} in ${range}`);
-  }
-  return value;
-}
-
 /** Quote a command line so that it can be pasted back into a shell. */
 export function quoteCommand(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-/** Fill in defaults and check every field and combination. Throws InvalidArgumentError naming the flag. */
+/**
+ * Check every flag against {@link TRAIN_FLAGS}, fill in the defaults (per algorithm, data set and
+ * architecture where the table has none) and check the combinations. Throws
+ * InvalidArgumentError naming the flag.
+ */
 export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
-  if (!opts.dataset) throw new InvalidArgumentError('--dataset', opts.dataset, `${TOY_DATASETS.join(', ')}, mnist or a folder of PNG/JPEG images`);
-  const dataset = opts.dataset;
+  const { command, ...given } = opts;
+  if (given.dataset === undefined) throw new InvalidArgumentError('--dataset', given.dataset, `${TOY_DATASETS.join(', ')}, mnist or a folder of PNG/JPEG images`);
+  if (given.out === undefined) throw new InvalidArgumentError('--out', given.out, 'an output folder, e.g. runs/<name>');
+  const f = resolveFlags(TRAIN_FLAGS, given);
+  const dataset = f.dataset;
   if (!isToyDataset(dataset) && dataset !== 'mnist') {
     if (!existsSync(dataset) || !statSync(dataset).isDirectory()) {
       throw new InvalidArgumentError('--dataset', dataset, `${TOY_DATASETS.join(', ')}, mnist or an existing folder of PNG/JPEG images`);
     }
   }
   const kind = datasetKind(dataset);
-  const algo = oneOf('--algo', opts.algo ?? DEFAULTS.algo, ALGORITHMS);
-  const arch = oneOf('--arch', opts.arch ?? DEFAULTS.arch, ARCHITECTURES);
+  const { algo, arch, conditional } = f;
   if (arch === 'dcgan' && kind === 'points') throw new InvalidArgumentError('--arch', arch, `mlp for the 2-D point data set ${dataset}`);
-  const conditional = opts.conditional ?? false;
   if (conditional && kind === 'points') throw new InvalidArgumentError('--conditional', true, `only with a labelled data set (mnist or an image folder with one sub-folder per class), not ${dataset}`);
-  if (!opts.out) throw new InvalidArgumentError('--out', opts.out, 'an output folder, e.g. runs/<name>');
   const algoDefaults = ALGORITHM_DEFAULTS[algo];
-  const criticActivation = oneOf('--critic-activation', opts.criticActivation ?? DEFAULTS.criticActivation, CRITIC_ACTIVATIONS);
-  const criticNorm = oneOf('--critic-norm', opts.criticNorm ?? DEFAULTS.criticNorm, CRITIC_NORMS);
-  const name = opts.name ?? path.basename(path.resolve(opts.out)).toLowerCase();
+  const name = f.name ?? path.basename(path.resolve(f.out)).toLowerCase();
   if (!MODEL_NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(opts.name ? '--name' : '--name (from the last segment of --out)', name, `a name matching ${MODEL_NAME_PATTERN}`);
+    throw new InvalidArgumentError(f.name ? '--name' : '--name (from the last segment of --out)', name, `a name matching ${MODEL_NAME_PATTERN}`);
   }
-  const channels = opts.channels ?? 'auto';
-  if (channels !== 'auto' && channels !== 1 && channels !== 3) throw new InvalidArgumentError('--channels', channels, 'auto, 1 or 3');
-  const imageSize = numberIn('--image-size', opts.imageSize ?? DEFAULTS.imageSize, 8, 256, true);
+  const { imageSize } = f;
   if (arch === 'dcgan' && imageSize % 4 !== 0) throw new InvalidArgumentError('--image-size', imageSize, 'a multiple of 4 for --arch dcgan');
-  if (dataset === 'mnist' && opts.imageSize !== undefined && imageSize !== 28) throw new InvalidArgumentError('--image-size', imageSize, '28 for mnist');
-  const hidden = numberIn('--hidden', opts.hidden ?? (arch === 'dcgan' ? DEFAULT_DCGAN_CHANNELS : DEFAULT_HIDDEN[kind]), 1, 8192, true);
-  const layers = numberIn('--layers', opts.layers ?? DEFAULT_LAYERS[kind], 1, 16, true);
-  const acWeight = numberIn('--ac-weight', opts.acWeight ?? DEFAULTS.acWeight, 0, 1e3, false);
-  const acWeightG = numberIn('--ac-weight-g', opts.acWeightG ?? acWeight, 0, 1e3, false);
+  if (dataset === 'mnist' && given.imageSize !== undefined && imageSize !== 28) throw new InvalidArgumentError('--image-size', imageSize, '28 for mnist');
+  const { acWeight } = f;
+  const acWeightG = f.acWeightG ?? acWeight;
   if (!conditional && (acWeight > 0 || acWeightG > 0)) {
     throw new InvalidArgumentError(acWeight > 0 ? '--ac-weight' : '--ac-weight-g', acWeight > 0 ? acWeight : acWeightG, '0 without --conditional (the auxiliary classifier predicts the class label)');
   }
   if (acWeightG > 0 && acWeight === 0) {
     throw new InvalidArgumentError('--ac-weight-g', acWeightG, '0 unless --ac-weight > 0 (the generator would chase an untrained classifier)');
   }
+  const channels = f.channels === 'auto' ? 'auto' : (Number(f.channels) as 1 | 3);
 
   return {
     dataset,
     algo,
     arch,
     conditional,
-    steps: numberIn('--steps', opts.steps ?? DEFAULTS.steps, 1, 1e9, true),
-    batch: numberIn('--batch', opts.batch ?? DEFAULTS.batch, 2, 65536, true),
-    nCritic: numberIn('--n-critic', opts.nCritic ?? algoDefaults.nCritic, 1, 1000, true),
-    warmupCritic: opts.warmupCritic ?? false,
-    lambda: numberIn('--lambda', opts.lambda ?? DEFAULTS.lambda, 0, 1e6, false),
-    clip: numberIn('--clip', opts.clip ?? DEFAULTS.clip, 0, 1e6, false, true),
+    steps: f.steps,
+    batch: f.batch,
+    nCritic: f.nCritic ?? algoDefaults.nCritic,
+    warmupCritic: f.warmupCritic,
+    lambda: f.lambda,
+    clip: f.clip,
     optimizer: algoDefaults.optimizer,
-    lr: numberIn('--lr', opts.lr ?? algoDefaults.lr, 0, 10, false, true),
-    beta1: numberIn('--beta1', opts.beta1 ?? algoDefaults.beta1, 0, 1, false, false, true),
-    beta2: numberIn('--beta2', opts.beta2 ?? algoDefaults.beta2, 0, 1, false, false, true),
-    latent: numberIn('--latent', opts.latent ?? DEFAULTS.latent, 1, 4096, true),
-    seed: numberIn('--seed', opts.seed ?? DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER, true),
-    out: opts.out,
-    resume: opts.resume ?? false,
-    backend: oneOf('--backend', opts.backend ?? DEFAULTS.backend, BACKEND_CHOICES),
-    sampleEvery: numberIn('--sample-every', opts.sampleEvery ?? DEFAULTS.sampleEvery, 0, 1e9, true),
-    checkpointEvery: numberIn('--checkpoint-every', opts.checkpointEvery ?? DEFAULTS.checkpointEvery, 0, 1e9, true),
-    logEvery: numberIn('--log-every', opts.logEvery ?? DEFAULTS.logEvery, 1, 1e9, true),
-    hidden,
-    layers,
-    criticActivation,
-    criticNorm,
-    gNorm: oneOf('--g-norm', opts.gNorm ?? DEFAULTS.gNorm, GENERATOR_NORMS),
+    lr: f.lr ?? algoDefaults.lr,
+    beta1: f.beta1 ?? algoDefaults.beta1,
+    beta2: f.beta2 ?? algoDefaults.beta2,
+    latent: f.latent,
+    seed: f.seed,
+    out: f.out,
+    resume: f.resume,
+    backend: f.backend,
+    sampleEvery: f.sampleEvery,
+    checkpointEvery: f.checkpointEvery,
+    logEvery: f.logEvery,
+    hidden: f.hidden ?? (arch === 'dcgan' ? DEFAULT_DCGAN_CHANNELS : DEFAULT_HIDDEN[kind]),
+    layers: f.layers ?? DEFAULT_LAYERS[kind],
+    criticActivation: f.criticActivation,
+    criticNorm: f.criticNorm,
+    gNorm: f.gNorm,
     acWeight,
     acWeightG,
-    gCond: oneOf('--g-cond', opts.gCond ?? DEFAULTS.gCond, GENERATOR_CONDITIONING),
-    dCond: oneOf('--d-cond', opts.dCond ?? DEFAULTS.dCond, CRITIC_CONDITIONING),
-    dataScale: numberIn('--data-scale', opts.dataScale ?? 1, 0, 1e6, false, true),
-    lrSchedule: oneOf('--lr-schedule', opts.lrSchedule ?? DEFAULTS.lrSchedule, LR_SCHEDULES),
+    gCond: f.gCond,
+    dCond: f.dCond,
+    dataScale: f.dataScale,
+    lrSchedule: f.lrSchedule,
     imageSize: dataset === 'mnist' ? 28 : imageSize,
     channels: dataset === 'mnist' ? 1 : channels,
     name,
-    modelsDir: opts.modelsDir === undefined ? DEFAULTS.modelsDir : opts.modelsDir,
-    command: opts.command ?? quoteCommand(['wganx', ...process.argv.slice(2)]),
+    modelsDir: f.export ? f.modelsDir : null,
+    command: command ?? quoteCommand(['wganx', ...process.argv.slice(2)]),
   };
 }
 

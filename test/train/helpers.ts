@@ -27,7 +27,7 @@ export function tinyConfig(out: string, opts: TrainOptions = {}): TrainConfig {
     backend: 'cpu',
     sampleEvery: 0,
     checkpointEvery: 0,
-    modelsDir: null,
+    export: false,
     command: 'wganx train (test)',
     out,
     ...opts,

@@ -80,7 +80,7 @@ for (const [name, opts] of RUNS) {
 test('export: a ring generator trained with --data-scale outputs data coordinates; provenance in the manifest', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const config = tinyConfig(join(dir, 'ring-test'), { dataScale: 4, modelsDir: join(dir, 'models'), steps: 2 });
+    const config = tinyConfig(join(dir, 'ring-test'), { dataScale: 4, modelsDir: join(dir, 'models'), export: true, steps: 2 });
     const result = await train(config, { progress: false, log: () => {} });
     assert.equal(result.exportDir, join(dir, 'models', 'ring-test'));
     const manifest = parseManifest(JSON.parse(readFileSync(join(result.exportDir!, 'manifest.json'), 'utf8')));
@@ -101,7 +101,7 @@ test('export: a ring generator trained with --data-scale outputs data coordinate
 test('export: an MLP generator with batch norm (--g-norm batch) exports, parity-checked, with its option in the manifest', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const config = tinyConfig(join(dir, 'ring-bn'), { gNorm: 'batch', modelsDir: join(dir, 'models'), steps: 3 });
+    const config = tinyConfig(join(dir, 'ring-bn'), { gNorm: 'batch', modelsDir: join(dir, 'models'), export: true, steps: 3 });
     const result = await train(config, { progress: false, log: () => {} });
     const manifest = parseManifest(JSON.parse(readFileSync(join(result.exportDir!, 'manifest.json'), 'utf8')));
     assert.equal((manifest.training?.hyperparameters as Record<string, unknown>).gNorm, 'batch');
@@ -114,7 +114,7 @@ test('export: an MLP generator with batch norm (--g-norm batch) exports, parity-
 test('export: a conditional MNIST generator takes z and an integer label', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const config = tinyConfig(join(dir, 'digits'), { dataset: 'mnist', conditional: true, batch: 4, steps: 1, modelsDir: join(dir, 'models') });
+    const config = tinyConfig(join(dir, 'digits'), { dataset: 'mnist', conditional: true, batch: 4, steps: 1, modelsDir: join(dir, 'models'), export: true });
     const result = await train(config, { progress: false, log: () => {} });
     const manifest = parseManifest(JSON.parse(readFileSync(join(result.exportDir!, 'manifest.json'), 'utf8')));
     assert.equal(manifest.kind, 'image');

@@ -1,0 +1,23 @@
+/**
+ * The flags of `wganx eval`, declared once (src/core/flags.ts): src/cli.ts builds the command's
+ * options from this table. Apart from ./command.ts so that reading it loads no runtime.
+ */
+import type { FlagTable } from '../core/flags.js';
+
+export const EVALUATOR_BACKENDS = ['wasm', 'cpu'] as const;
+export const DEFAULT_EVALUATOR_DIR = 'models/mnist-evaluator';
+
+export const EVAL_FLAGS = {
+  model: { type: 'string', flag: '--model', arg: '<dir>', nonEmpty: true, help: 'model folder (manifest.json + ONNX), e.g. models/ring' },
+  samples: { type: 'int', flag: '--samples', arg: '<n>', min: 2, max: 1_000_000, help: 'samples to generate (default 2500 for toys, 2000 for MNIST)' },
+  seed: { type: 'int', flag: '--seed', arg: '<s>', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'latent seed: sample i uses the latent of (seed, i); with --train-evaluator, the training seed' },
+  json: { type: 'boolean', flag: '--json', default: false, help: 'print the full report as JSON instead of a table' },
+  updateManifest: { type: 'boolean', flag: '--update-manifest', default: false, help: "merge the headline metrics into the model's manifest.training.metrics" },
+  figures: { type: 'string', flag: '--figures', arg: '<dir>', negatable: true, negatedHelp: 'write no figure', help: 'folder for the sample figure (default runs/eval/<name>)' },
+  evaluator: { type: 'string', flag: '--evaluator', arg: '<dir>', default: DEFAULT_EVALUATOR_DIR, nonEmpty: true, help: 'MNIST evaluator folder (evaluator.onnx + evaluator.json)' },
+  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 1, max: 256, default: 2, help: 'onnxruntime intra-op threads' },
+  trainEvaluator: { type: 'boolean', flag: '--train-evaluator', default: false, help: 'train the MNIST evaluator on the training split and write it to --out' },
+  out: { type: 'string', flag: '--out', arg: '<dir>', default: DEFAULT_EVALUATOR_DIR, nonEmpty: true, help: 'with --train-evaluator: output folder' },
+  epochs: { type: 'int', flag: '--epochs', arg: '<n>', min: 1, max: 1000, default: 12, help: 'with --train-evaluator: epochs' },
+  backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: 'with --train-evaluator: tfjs backend' },
+} as const satisfies FlagTable;
