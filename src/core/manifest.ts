@@ -14,6 +14,8 @@ import { InvalidArgumentError } from './errors.js';
 import { LATENT_DISTRIBUTIONS } from './latent.js';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
+/** The manifest's file name in a model folder, beside the ONNX file it names. */
+export const MANIFEST_FILE = 'manifest.json';
 /** Key of the manifest JSON in the ONNX file's metadata_props. */
 export const MANIFEST_METADATA_KEY = 'wganx.manifest';
 

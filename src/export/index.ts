@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InvalidArgumentError, ParityError } from '../core/errors.js';
-import { InputSpec, MANIFEST_SCHEMA_VERSION, MODEL_NAME_PATTERN, Manifest, ModelKind, TrainingProvenance, parseManifest } from '../core/manifest.js';
+import { InputSpec, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, MODEL_NAME_PATTERN, Manifest, ModelKind, TrainingProvenance, parseManifest } from '../core/manifest.js';
 import type { LatentDistribution } from '../core/latent.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { VERSION } from '../version.js';
@@ -27,9 +27,9 @@ export { checkParity, maxAbsDiff } from './parity.js';
 export { tritonConfig, writeTritonRepository } from './triton.js';
 export { readOnnxManifest } from './metadata.js';
 
+export { MANIFEST_FILE };
 export const ONNX_FILE = 'generator.onnx';
 export const ONNX_FP16_FILE = 'generator.fp16.onnx';
-export const MANIFEST_FILE = 'manifest.json';
 export const DEFAULT_TOLERANCE = 1e-4;
 /** Batch sizes of the parity check. */
 export const PARITY_BATCHES = [1, 64];

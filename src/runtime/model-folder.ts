@@ -10,9 +10,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
-import { parseManifest, type Manifest } from '../core/manifest.js';
+import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
 
-export const MANIFEST_FILE = 'manifest.json';
+export { MANIFEST_FILE };
 /** Largest manifest.json read (a manifest is a few KiB; anything huge is not one). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 

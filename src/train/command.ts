@@ -20,9 +20,33 @@ async function evaluateExport(modelDir: string, config: TrainConfig): Promise<Re
   return metrics;
 }
 
-export async function trainCommand(opts: TrainOptions & { eval?: boolean }): Promise<TrainResult> {
+/** Exit codes of a run stopped by a signal (128 + the signal's number). */
+const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * The command owns the process: the first SIGINT/SIGTERM asks the run to stop after its current
+ * step (it writes a checkpoint), a second one exits at once.
+ */
+export async function trainCommand(opts: TrainOptions): Promise<TrainResult> {
   const config = resolveTrainConfig(opts);
-  const result = await train(config, { evaluate: opts.eval === false ? undefined : evaluateExport });
-  if (result.summary) process.stdout.write(formatSummary(result.summary));
-  return result;
+  const controller = new AbortController();
+  let received: keyof typeof SIGNAL_EXIT | null = null;
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((name) => {
+    const handler = () => {
+      if (received) process.exit(SIGNAL_EXIT[name]);
+      received = name;
+      process.stderr.write(`${name}: stopping after this step (send it again to quit at once)\n`);
+      controller.abort();
+    };
+    process.on(name, handler);
+    return () => process.off(name, handler);
+  });
+  try {
+    const result = await train(config, { evaluate: opts.eval === false ? undefined : evaluateExport, signal: controller.signal });
+    if (result.summary) process.stdout.write(formatSummary(result.summary));
+    if (result.interrupted && received) process.exitCode = SIGNAL_EXIT[received];
+    return result;
+  } finally {
+    for (const off of handlers) off();
+  }
 }

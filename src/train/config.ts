@@ -3,7 +3,7 @@
  *
  * `src/cli.ts` parses flags into a {@link TrainOptions} object (every field optional, numbers
  * already range-checked) and {@link resolveTrainConfig} fills in the per-algorithm defaults of
- * ../shared/WGAN.md and checks the combinations, throwing {@link InvalidArgumentError} that names
+ * the WGAN papers (docs/training.md) and checks the combinations, throwing {@link InvalidArgumentError} that names
  * the flag, the value and what is allowed. Everything below src/train receives a
  * {@link TrainConfig}, never raw flags.
  *
@@ -35,7 +35,7 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 export const CRITIC_ACTIVATIONS = ['leaky_relu', 'relu', 'tanh'] as const;
 export type CriticActivation = (typeof CRITIC_ACTIVATIONS)[number];
 
-/** Critic normalisation. No batch norm: the gradient penalty is per example (WGAN.md). */
+/** Critic normalisation. No batch norm: the gradient penalty is per example (docs/training.md). */
 export const CRITIC_NORMS = ['none', 'layer'] as const;
 export type CriticNorm = (typeof CRITIC_NORMS)[number];
 
@@ -60,7 +60,7 @@ export const CHANNEL_CHOICES = ['auto', '1', '3'] as const;
 export type OptimizerName = 'adam' | 'rmsprop';
 
 /**
- * Per-algorithm defaults (WGAN.md). `wgan` uses RMSProp without momentum: its `beta2` is the
+ * Per-algorithm defaults (docs/training.md). `wgan` uses RMSProp without momentum: its `beta2` is the
  * squared-gradient decay α (PyTorch's default 0.99, as in the WGAN reference code) and `beta1`
  * is unused. `gan` uses the DCGAN paper's Adam settings and one discriminator step per
  * generator step.

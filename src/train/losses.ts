@@ -1,5 +1,5 @@
 /**
- * The losses of ../shared/WGAN.md, all minimised. Critic scores are linear (no sigmoid).
+ * The WGAN, WGAN-GP and GAN losses (docs/training.md), all minimised. Critic scores are linear (no sigmoid).
  *
  * - WGAN critic:      L_D = E_z[D(G(z))] − E_x[D(x)]   (+ λ·penalty for WGAN-GP)
  * - WGAN generator:   L_G = −E_z[D(G(z))]

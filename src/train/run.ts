@@ -37,6 +37,11 @@ export interface TrainHooks {
   evaluate?: (modelDir: string, config: TrainConfig) => Promise<Record<string, unknown> | null>;
   /** Show a progress bar / periodic progress lines (default true). */
   progress?: boolean;
+  /**
+   * Stop early: once aborted, the run finishes its current step, writes a checkpoint and returns
+   * with `interrupted` (the command aborts it on SIGINT/SIGTERM).
+   */
+  signal?: { readonly aborted: boolean };
 }
 
 export interface TrainResult {
@@ -44,7 +49,7 @@ export interface TrainResult {
   backend: BackendInfo;
   stepsDone: number;
   seconds: number;
-  /** True when SIGINT/SIGTERM stopped the run early (a checkpoint was written). */
+  /** True when the signal stopped the run early (a checkpoint was written). */
   interrupted: boolean;
   exportDir: string | null;
   quality: Record<string, unknown> | null;
@@ -154,13 +159,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const showProgress = hooks.progress ?? true;
   const progress = showProgress ? createProgress(config.steps, start) : null;
 
-  let stop = false;
-  const onSignal = () => {
-    if (stop) process.exit(130);
-    stop = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopped = () => hooks.signal?.aborted === true;
 
   const t0 = performance.now();
   const elapsed = () => elapsedBefore + (performance.now() - t0) / 1000;
@@ -179,7 +178,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   let step = start;
   let lastCheckpoint = start;
   try {
-    while (step < config.steps && !stop) {
+    while (step < config.steps && !stopped()) {
       const lr = learningRate(step, config);
       let last: CriticStepResult | null = null;
       for (let k = criticIterations(step, config); k > 0; k--) last = criticStep(ctx, lr);
@@ -191,7 +190,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         metrics.append(rec);
       }
       progress?.update(step, lastW);
-      // Let the event loop run (signal handlers, the progress bar's timer): the steps are synchronous.
+      // Let the event loop run (signals that abort the run, the progress bar's timer): the steps are synchronous.
       await new Promise((resolve) => setImmediate(resolve));
       if (config.sampleEvery > 0 && step % config.sampleEvery === 0) {
         await writeSampleSheet(path.join(samplesDir, `step-${String(step).padStart(7, '0')}.png`), nets.generator, sheet, dataset, sheetOpts(step));
@@ -204,12 +203,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (step !== lastCheckpoint) await checkpoint(step);
   } finally {
     progress?.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
   const seconds = elapsed();
 
-  if (stop) {
+  if (stopped() && step < config.steps) {
     metrics.close();
     log(`interrupted at step ${step}; checkpoint written — continue with the same command plus --resume`);
     disposeNets(nets);

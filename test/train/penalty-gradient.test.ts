@@ -15,7 +15,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ARCHITECTURES, CRITIC_ACTIVATIONS, CRITIC_NORMS, type Architecture, type CriticActivation, type CriticConditioning, type CriticNorm } from '../../src/train/config.js';
-import { criticKey, PENALTY_VERIFIED_CRITICS } from '../../src/train/critic-support.js';
+import { assertCriticSupported, criticKey, PENALTY_VERIFIED_CRITICS } from '../../src/train/critic-support.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
 import { registerTrainingGradients } from '../../src/tfjs/gradients.js';
 import { gradientPenalty } from '../../src/train/losses.js';
 import { buildDcganCritic } from '../../src/train/models/dcgan.js';
@@ -130,7 +131,11 @@ function check(c: Case): { worst: number; detail: string[] } {
 }
 
 const cases: Case[] = [
-  ...ARCHITECTURES.flatMap((arch) => CRITIC_ACTIVATIONS.flatMap((activation) => CRITIC_NORMS.map((norm) => ({ arch, activation, norm, dCond: null })))),
+  // Every critic the guard lets through, as it lists them.
+  ...[...PENALTY_VERIFIED_CRITICS].map((key) => {
+    const [arch, activation, norm] = key.split('/') as [Case['arch'], Case['activation'], Case['norm']];
+    return { arch, activation, norm, dCond: null };
+  }),
   ...ARCHITECTURES.flatMap((arch) => (['projection', 'concat'] as const).map((dCond) => ({ arch, activation: 'leaky_relu' as const, norm: 'none' as const, dCond }))),
   ...ARCHITECTURES.map((arch) => ({ arch, activation: 'leaky_relu' as const, norm: 'none' as const, dCond: 'projection' as const, ac: true })),
 ];
@@ -143,10 +148,29 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await startBackend(backend, []);
       const { worst, detail } = check(c);
       assert.ok(worst <= 1, `${detail.join('; ')}`);
-      assert.ok(PENALTY_VERIFIED_CRITICS.has(criticKey(c.arch, c.activation, c.norm)), 'a verified critic must be listed as supported');
     });
   }
 }
+
+test('every critic the CLI offers is on the verified list (a new option must be verified before it trains)', () => {
+  const offered = ARCHITECTURES.flatMap((a) => CRITIC_ACTIVATIONS.flatMap((act) => CRITIC_NORMS.map((n) => criticKey(a, act, n))));
+  assert.deepEqual(offered.filter((k) => !PENALTY_VERIFIED_CRITICS.has(k)), []);
+});
+
+test('the guard refuses a critic that is not verified for WGAN-GP, naming the flags and the verified ones', () => {
+  const verified = new Set(['dcgan/leaky_relu/none', 'dcgan/relu/none', 'mlp/tanh/none']);
+  const config = { algo: 'wgan-gp' as const, arch: 'dcgan' as const, criticActivation: 'tanh' as const, criticNorm: 'layer' as const };
+  assert.throws(() => assertCriticSupported(config, verified), (e: unknown) => {
+    assert.ok(e instanceof InvalidArgumentError);
+    assert.equal(e.field, '--critic-activation/--critic-norm');
+    assert.equal(e.value, 'tanh + layer');
+    assert.match(e.allowed, /--arch dcgan with --algo wgan-gp: leaky_relu \+ none, relu \+ none$/);
+    return true;
+  });
+  // Only the penalty needs second-order gradients: the other algorithms train any critic.
+  assert.doesNotThrow(() => assertCriticSupported({ ...config, algo: 'wgan' }, verified));
+  assert.doesNotThrow(() => assertCriticSupported({ ...config, criticActivation: 'leaky_relu', criticNorm: 'none' }, verified));
+});
 
 test('without the corrected Tanh gradient, the check catches the missing first-layer bias gradient', async () => {
   // Guard for the guard: the stock tfjs Tanh gradient (written in terms of the saved output) loses

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { checkResumeConfig } from '../../src/train/checkpoint.js';
 import { RESUME_LOCKED_FIELDS } from '../../src/train/config.js';
+import { train } from '../../src/train/run.js';
 import { CLI, ROOT, tempDir, tinyConfig } from './helpers.js';
 
 const STEPS = 40;
@@ -96,4 +97,47 @@ test('a checkpoint written before an option existed resumes with that option at 
   assert.throws(() => checkResumeConfig(withHead, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--ac-weight' && /^0, the value the checkpoint in ck/.test(e.allowed));
   saved.hidden = 999;
   assert.throws(() => checkResumeConfig(config, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--hidden');
+});
+
+test('train() stops when its signal is aborted: the current step ends, a checkpoint is written, and --resume continues', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    let reads = 0;
+    // Aborted once the loop has asked 4 times (steps 1–3 ran): the library polls, it installs no handler.
+    const signal = {
+      get aborted() {
+        return ++reads > 3;
+      },
+    };
+    const config = tinyConfig(join(dir, 'run'), { steps: 10 });
+    const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+    const stopped = await train(config, { progress: false, log: () => {}, signal });
+    assert.deepEqual([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')], before);
+    assert.equal(stopped.interrupted, true);
+    assert.equal(stopped.stepsDone, 3);
+    assert.ok(existsSync(join(config.out, 'checkpoints', 'step-000000003', 'state.json')));
+    const resumed = await train({ ...config, resume: true }, { progress: false, log: () => {} });
+    assert.deepEqual([resumed.interrupted, resumed.stepsDone], [false, 10]);
+  } finally {
+    cleanup();
+  }
+});
+
+test('wganx train: SIGTERM stops after the current step with a checkpoint and exit code 143', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const out = join(dir, 'run');
+    const child = spawn(process.execPath, [...CLI, 'train', '--dataset', 'ring8', '--steps', '100000', '--batch', '8', '--hidden', '8', '--layers', '2', '--latent', '2', '--backend', 'cpu', '--checkpoint-every', '0', '--sample-every', '0', '--no-export', '--out', out], { cwd: ROOT });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    while (!existsSync(join(out, 'metrics.jsonl')) || readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').length < 3) await sleep(50);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 143, stderr);
+    assert.match(stderr, /SIGTERM: stopping after this step/);
+    assert.match(stderr, /interrupted at step \d+; checkpoint written/);
+    assert.equal(readdirSync(join(out, 'checkpoints')).length, 1);
+  } finally {
+    cleanup();
+  }
 });
