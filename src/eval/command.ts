@@ -33,7 +33,7 @@ const FIGURE_DIGITS = 100;
 
 export interface EvalOptions {
   modelDir: string;
-  /** Default: 2,500 for toys (WGAN.md), 2,000 for MNIST (the held-out split's size). */
+  /** Default: 2,500 for toys (the toy protocol), 2,000 for MNIST (the held-out split's size). */
   samples?: number | null;
   seed?: number;
   evaluatorDir?: string;

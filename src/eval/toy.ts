@@ -1,5 +1,5 @@
 /**
- * Mode-collapse metrics for the 2-D toy mixtures of WGAN.md (VEEGAN / PacGAN protocol).
+ * Mode-collapse metrics for the 2-D toy mixtures of the mode-collapse literature (VEEGAN / PacGAN protocol; docs/training.md).
  *
  * - ring8: 8 Gaussians, means (cos 2πk/8, sin 2πk/8), σ = 0.01;
  * - grid25: 25 Gaussians, means {−4,−2,0,2,4}², σ = 0.05.
@@ -35,7 +35,7 @@ export type ToyDataset = (typeof TOY_DATASETS)[number];
 
 /** Quality threshold, in standard deviations of a mode. */
 export const HIGH_QUALITY_SIGMAS = 3;
-/** Number of samples WGAN.md's protocol draws. */
+/** Number of samples the protocol draws. */
 export const TOY_EVAL_SAMPLES = 2500;
 
 export interface ToyMixture {

@@ -287,12 +287,14 @@ test('KServe v2 binary tensor data extension: binary in, binary out, equal to JS
   assertClose(out, jsonRes.body.outputs[0].data, 0, 'binary vs JSON outputs');
 });
 
-test('KServe v2 errors are {"error"} with 4xx', async () => {
+test('KServe v2 errors are {"error"} with 4xx, typed exactly application/json (what KServe\'s Python client reads)', async () => {
   const meta = (await request(app).get('/v2/models/ring')).body;
   const inName = meta.inputs[0].name;
   const bad = async (res: request.Response, status = 400) => {
     assert.equal(res.status, status, JSON.stringify(res.body));
+    assert.equal(res.headers['content-type'], 'application/json');
     assert.deepEqual(Object.keys(res.body), ['error']);
+    assert.ok(res.body.error.length > 0);
   };
   await bad(await post('/v2/models/ring/infer', { inputs: [{ name: inName, shape: [1, 2], datatype: 'INT8', data: [1, 2] }] }));
   await bad(await post('/v2/models/ring/infer', { inputs: [{ name: inName, shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }));
@@ -305,6 +307,13 @@ test('KServe v2 errors are {"error"} with 4xx', async () => {
   const { body, headerLength } = binaryInfer({ inputs: [{ name: inName, shape: [1, 2], datatype: 'FP32', parameters: { binary_data_size: 8 } }] }, Buffer.alloc(12));
   await bad(await request(app).post('/v2/models/ring/infer').set('Content-Type', 'application/octet-stream').set('Inference-Header-Content-Length', String(headerLength)).send(body));
   await bad(await post('/v2/models/nope/infer', { inputs: [] }), 404);
+  await bad(await request(app).get('/v2/models/nope/ready'), 404);
+  // Successful /v2 answers are typed the same way.
+  for (const path of ['/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/ring', '/v2/models/ring/ready']) {
+    assert.equal((await request(app).get(path).expect(200)).headers['content-type'], 'application/json', path);
+  }
+  const ok = await post('/v2/models/ring/infer', { inputs: [{ name: inName, shape: [1, 2], datatype: 'FP32', data: [0.1, 0.2] }] }).expect(200);
+  assert.equal(ok.headers['content-type'], 'application/json');
 });
 
 test('/metrics exposes requests by model and outcome, durations, batch sizes and queue length', async () => {

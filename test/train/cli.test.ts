@@ -50,7 +50,7 @@ test('bad combinations are refused with one line naming the flag (exit 1)', () =
   }
 });
 
-test('per-algorithm defaults follow WGAN.md', () => {
+test('per-algorithm defaults follow the WGAN and WGAN-GP papers', () => {
   const gp = resolveTrainConfig({ dataset: 'ring8', algo: 'wgan-gp', out: 'runs/x' });
   assert.deepEqual([gp.optimizer, gp.lr, gp.beta1, gp.beta2, gp.lambda, gp.nCritic], ['adam', 1e-4, 0, 0.9, 10, 5]);
   const clip = resolveTrainConfig({ dataset: 'ring8', algo: 'wgan', out: 'runs/x' });
