@@ -45,7 +45,7 @@ export class ParityError extends WganxError {
 /** Quote a value for an error message, keeping it short. */
 export function describeValue(value: unknown): string {
   let text: string;
-  if (typeof value === 'string') text = JSON.stringify(value);
+  if (typeof value === 'string') text = JSON.stringify(value.length > MAX_QUOTE ? value.slice(0, MAX_QUOTE) : value);
   else if (typeof value === 'number' || typeof value === 'boolean' || value == null) text = String(value);
   else {
     try {
@@ -54,5 +54,25 @@ export function describeValue(value: unknown): string {
       text = Object.prototype.toString.call(value);
     }
   }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE - 3)}...` : text;
+}
+
+/** Longest quote of a value in a message. */
+const MAX_QUOTE = 80;
+
+/**
+ * A value as an error body may echo it: a number, boolean or null as is; a short string or small
+ * JSON value as is; anything longer (or too deeply nested to print) as {@link describeValue}'s
+ * bounded quote.
+ */
+export function boundedValue(value: unknown): unknown {
+  if (value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean') return value ?? null;
+  if (typeof value === 'string') return value.length <= MAX_QUOTE ? value : describeValue(value);
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined && text.length <= MAX_QUOTE) return value;
+  } catch {
+    // too deep or cyclic: quote it
+  }
+  return describeValue(value);
 }

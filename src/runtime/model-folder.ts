@@ -7,7 +7,7 @@
  *   const { manifest, bytes, sha256 } = await readModelFolder('models/ring');
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../core/manifest.js';
@@ -31,15 +31,27 @@ export interface ManifestFile {
   raw: Record<string, unknown>;
 }
 
+/**
+ * The bytes of `<dir>/<file>`, refusing anything but a regular file first: reading a FIFO or a
+ * device would block a thread of libuv's pool for as long as nobody writes to it.
+ */
+async function readRegularFile(dir: string, file: string, maxBytes = Infinity): Promise<Buffer> {
+  const full = path.join(dir, file);
+  try {
+    const s = await stat(full);
+    if (!s.isFile()) throw new ModelLoadError(`${file} is not a regular file`);
+    if (s.size > maxBytes) throw new ModelLoadError(`${file} is ${s.size} bytes; at most ${maxBytes} allowed`);
+    return await readFile(full);
+  } catch (err) {
+    if (err instanceof ModelLoadError) throw err;
+    throw new ModelLoadError(`cannot read ${file}: ${reason(err)}`);
+  }
+}
+
 /** Read and validate `<dir>/manifest.json`. */
 export async function readManifestFile(dir: string): Promise<ManifestFile> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path.join(dir, MANIFEST_FILE));
-  } catch (err) {
-    throw new ModelLoadError(`cannot read ${MANIFEST_FILE}: ${reason(err)}`);
-  }
-  if (bytes.length > MAX_MANIFEST_BYTES) throw new ModelLoadError(`${MANIFEST_FILE} is ${bytes.length} bytes; at most ${MAX_MANIFEST_BYTES} allowed`);
+  const bytes = await readRegularFile(dir, MANIFEST_FILE, MAX_MANIFEST_BYTES);
+  if (bytes.length > MAX_MANIFEST_BYTES) throw new ModelLoadError(`${MANIFEST_FILE} is ${bytes.length} bytes; at most ${MAX_MANIFEST_BYTES} allowed`); // grew while read
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.toString('utf8'));
@@ -70,12 +82,7 @@ export async function readModelFolder(dir: string, opts: { name?: string } = {})
   // The file name comes from disk, not from a request; still keep it inside the folder.
   const file = manifest.export.file;
   if (path.basename(file) !== file) throw new InvalidArgumentError(`${MANIFEST_FILE}.export.file`, file, 'a file name inside the model folder');
-  let buffer: Buffer;
-  try {
-    buffer = await readFile(path.join(dir, file));
-  } catch (err) {
-    throw new ModelLoadError(`cannot read ${file}: ${reason(err)}`);
-  }
+  const buffer = await readRegularFile(dir, file);
   const sha256 = createHash('sha256').update(buffer).digest('hex');
   if (manifest.export.sha256 !== null && manifest.export.sha256 !== sha256) {
     throw new ModelLoadError(`${file} has sha256 ${sha256.slice(0, 12)}…, ${MANIFEST_FILE} says ${manifest.export.sha256.slice(0, 12)}… (file replaced or damaged)`);

@@ -31,6 +31,10 @@ export const SERVE_FLAGS = {
   instances: { type: 'int', flag: '--instances', arg: '<n>', help: 'ONNX Runtime sessions (worker threads) per model', default: 1, min: 1, max: 64 },
   threads: { type: 'int', flag: '--threads', arg: '<n>', help: 'intra-op threads per session (0 = one per core)', default: 0, min: 0, max: 256 },
   drainTimeoutMs: { type: 'int', flag: '--drain-timeout', arg: '<ms>', help: 'on SIGTERM, how long in-flight requests may take before connections close', default: 10_000, min: 0, max: 3_600_000 },
+  loadTimeoutMs: {
+    type: 'int', flag: '--load-timeout', arg: '<ms>', default: 120_000, min: 100, max: 3_600_000,
+    help: 'how long loading one model may take before it is marked failed (the other models load and serve meanwhile)',
+  },
   reloadIntervalMs: { type: 'int', flag: '--reload-interval', arg: '<ms>', help: 'how often the models folder is checked for added, replaced or removed models (0 = never)', default: 2_000, min: 0, max: 3_600_000 },
   apiKey: { type: 'string', flag: '--api-key', arg: '<key>', help: 'require this key (Authorization: Bearer or X-API-Key) on all but health and docs', default: null, nonEmpty: true, env: API_KEY_ENV },
   corsOrigins: { type: 'list', flag: '--cors-origin', arg: '<origins>', help: 'comma-separated origins allowed by CORS (or *)', default: [] },

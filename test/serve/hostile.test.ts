@@ -1,6 +1,6 @@
 /**
- * Thousands of malformed and hostile requests over real HTTP: each must get a 4xx JSON error and
- * the server must keep answering; overload must give 503 + Retry-After, never a crash or a 500.
+ * Thousands of malformed and hostile requests over real HTTP: each must get a 4xx JSON error (no
+ * stack, no path of the machine) and the server must keep answering; overload must give 503 + Retry-After, never a crash or a 500.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,7 +53,7 @@ function hostile(r: () => number): Req {
     case 2: // huge / negative / fractional n
       return json('/v1/models/pets/samples', { n: pick([0, -1, -1e9, 1e9, 65, 1.5, 2 ** 63, '5']) });
     case 3: // invalid JSON text
-      return json('/v1/models/ring/samples', pick(['{', '{"n":', '[1,2', 'nul', '{"n": NaN}', '{"n": Infinity}', '\u0000', '{"n":1}}', '"str"', '[' .repeat(3000)]));
+      return json('/v1/models/ring/samples', pick(['{', '{"n":', '[1,2', 'nul', '{"n": NaN}', '{"n": Infinity}', '\u0000', '{"n":1}}', '"str"', '[' .repeat(3000), '['.repeat(4500) + ']'.repeat(4500), '{"n":'.repeat(2000) + '1' + '}'.repeat(2000)]));
     case 4: // oversized body
       return json('/v1/models/ring/samples', JSON.stringify({ n: 1, pad: 'x'.repeat(70_000 + Math.floor(r() * 50_000)) }));
     case 5: // wrong content type
@@ -129,6 +129,11 @@ async function withServer<T>(extra: Parameters<typeof testOptions>[1], fn: (port
   }
 }
 
+/** Whether a response body carries a stack trace or a path of this machine. */
+function leaks(body: string): boolean {
+  return /\bat \S+ \(|node_modules|\/work\/|\/tmp\/|\/home\/|\/root\//.test(body);
+}
+
 const HOSTILE_REQUESTS = 3000;
 const CONCURRENCY = 16;
 
@@ -153,7 +158,7 @@ test(`${HOSTILE_REQUESTS} malformed and hostile requests: every one 4xx with a J
             // /v1 validation errors also name the field, the value and what is allowed.
             if (res.status === 400 && reqs[i].path.startsWith('/v1')) isJsonError &&= typeof body.field === 'string' && 'value' in body && typeof body.allowed === 'string';
           } catch {}
-          if (res.status < 400 || res.status >= 500 || !isJsonError) bad.push(`#${i} ${reqs[i].method} ${reqs[i].path.slice(0, 80)} ${String(reqs[i].body ?? '').slice(0, 80)} → ${res.status} ${res.body.slice(0, 120)}`);
+          if (res.status < 400 || res.status >= 500 || !isJsonError || leaks(res.body)) bad.push(`#${i} ${reqs[i].method} ${reqs[i].path.slice(0, 80)} ${String(reqs[i].body ?? '').slice(0, 80)} → ${res.status} ${res.body.slice(0, 120)}`);
         }
       }),
     );
@@ -188,6 +193,31 @@ test('overload beyond --max-queue: 503 with Retry-After, never a 500 or a crash;
     const metrics = (await send(port, agent, { method: 'GET', path: '/metrics' })).body;
     const refused = codes.filter((c) => c === 503).length;
     assert.ok(metrics.includes(`wganx_requests_total{model="ring",endpoint="samples",outcome="overloaded",code="503"} ${refused}`), 'each 503 counted as overloaded');
+    agent.destroy();
+  });
+});
+
+test('deeply nested JSON gets a 400 JSON error (no stack, no path, bounded value) on every POST, before parsing', async () => {
+  await withServer({}, async (port) => {
+    const agent = new http.Agent({ keepAlive: true });
+    const deep = '['.repeat(4500) + ']'.repeat(4500);
+    const deepObject = '{"a":'.repeat(4500) + '1' + '}'.repeat(4500);
+    for (const path of ['/v1/models/ring/samples', '/v1/models/ring/interpolate', '/v1/models/pets/samples', '/v2/models/ring/infer']) {
+      for (const body of [deep, deepObject, JSON.stringify({ n: 1, labels: JSON.parse('['.repeat(40) + ']'.repeat(40)) })]) {
+        const res = await send(port, agent, { method: 'POST', path, headers: { 'content-type': 'application/json' }, body });
+        assert.equal(res.status, 400, `${path}: ${res.body.slice(0, 200)}`);
+        assert.match(res.headers['content-type']!, /^application\/json/);
+        assert.ok(!leaks(res.body), `${path} leaks: ${res.body.slice(0, 300)}`);
+        assert.match(JSON.parse(res.body).error, /nested more than 32 levels/);
+      }
+    }
+    // A huge value is quoted, never echoed in full.
+    const huge = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 'x'.repeat(3_000_000) }) });
+    assert.equal(huge.status, 400);
+    assert.ok(huge.body.length < 2048, `${huge.body.length} bytes`);
+    assert.equal(JSON.parse(huge.body).field, 'body.n');
+    // The server still answers.
+    assert.equal((await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json' }, body: '{"n":1,"format":"json"}' })).status, 200);
     agent.destroy();
   });
 });

@@ -20,6 +20,11 @@ import { ClientGone, InferenceFailed, ModelUnavailable, QueueFull, RequestTimeou
 
 /** Batches a session may hold: the running one and one full batch waiting behind it. */
 const PIPELINE_DEPTH = 2;
+/**
+ * A batch still running after this many request timeouts is taken as hung: its session is
+ * abandoned (its thread ended) and the model reloads, instead of answering 504 forever while ready.
+ */
+const HUNG_BATCH_TIMEOUTS = 2;
 /** Requests resolved per event-loop turn when a batch completes (see {@link DynamicBatcher.deliver}). */
 const DELIVERY_CHUNK = 16;
 
@@ -170,11 +175,37 @@ export class DynamicBatcher {
     return this.inFlight;
   }
 
-  submit(req: SubmitRequest): Promise<SubmitResult> {
-    if (this.closed || this.broken || this.queue.length >= this.opts.maxQueue) {
+  /**
+   * The refusal of a full queue. Under overload it is thrown for most requests, so it is made
+   * once: building an Error captures a stack trace, a cost paid for nothing here.
+   */
+  private queueFull: QueueFull | null = null;
+
+  /** Why a request would be refused at the door now, or null. */
+  private refusal(): Error | null {
+    if (this.broken) return this.brokenError();
+    if (this.closed) return new ModelUnavailable(`model "${this.model}" is being unloaded; retry`);
+    if (this.queue.length >= this.opts.maxQueue) return (this.queueFull ??= new QueueFull(this.model, this.opts.maxQueue));
+    return null;
+  }
+
+  /**
+   * Throws what {@link submit} would refuse with right now (counted as rejected): lets the HTTP
+   * layer turn a request away before it reads and parses its body.
+   */
+  admit(): void {
+    const refused = this.refusal();
+    if (refused) {
       this.counters.rejected++;
-      if (this.broken) return Promise.reject(this.brokenError());
-      return Promise.reject(this.closed ? new ModelUnavailable(`model "${this.model}" is being unloaded; retry`) : new QueueFull(this.model, this.opts.maxQueue));
+      throw refused;
+    }
+  }
+
+  submit(req: SubmitRequest): Promise<SubmitResult> {
+    const refused = this.refusal();
+    if (refused) {
+      this.counters.rejected++;
+      return Promise.reject(refused);
     }
     if (req.signal?.aborted) return Promise.reject(new ClientGone());
     this.counters.requests++;
@@ -269,6 +300,11 @@ export class DynamicBatcher {
     const batch: BatchInput = { rows, segments, labels };
     slot.running++;
     this.inFlight++;
+    const hungAfter = this.opts.timeoutMs * HUNG_BATCH_TIMEOUTS;
+    const watchdog = setTimeout(() => {
+      slot.backend.abandon?.(new Error(`a batch of ${rows} rows ran for more than ${hungAfter} ms (${HUNG_BATCH_TIMEOUTS} × the request timeout); the session was restarted`));
+    }, hungAfter);
+    watchdog.unref();
     slot.backend
       .run(batch)
       .then((out) => {
@@ -307,6 +343,7 @@ export class DynamicBatcher {
         for (const { e } of parts) this.fail(e, new InferenceFailed(`model "${this.model}": ${err.message}`));
       })
       .finally(() => {
+        clearTimeout(watchdog);
         this.counters.batches++;
         slot.running--;
         this.inFlight--;

@@ -53,6 +53,16 @@ export class Engine {
 
   /** Choose the device, load every model folder once, start watching for changes. */
   static async start(options: ServeOptions, deps: EngineDeps = {}): Promise<Engine> {
+    const engine = await Engine.create(options, deps);
+    await engine.load();
+    return engine;
+  }
+
+  /**
+   * Check the models folder and choose the device, but load nothing yet (see {@link load}): the
+   * server binds its port in between, so that a taken port fails at once.
+   */
+  static async create(options: ServeOptions, deps: EngineDeps = {}): Promise<Engine> {
     const logger = deps.logger ?? stderrLogger;
     const s = await stat(options.modelsDir).catch(() => null);
     if (!s?.isDirectory()) throw new InvalidArgumentError('--models', options.modelsDir, 'an existing folder of model folders');
@@ -68,13 +78,28 @@ export class Engine {
       hooks: (name) => engine!.hooks(name),
       createBackend: deps.createBackend,
     };
-    const registry = new ModelRegistry(options.modelsDir, (dir, name) => loadModel(dir, name, ctx), logger);
+    const registry = new ModelRegistry(options.modelsDir, (dir, name) => loadModel(dir, name, ctx), logger, { loadTimeoutMs: options.loadTimeoutMs });
     engine = new Engine(options, device, registry, logger);
+    return engine;
+  }
+
+  /** Load every model folder once (each within `--load-timeout`), then watch the folder for changes. */
+  async load(): Promise<void> {
+    const { registry, options } = this;
     await registry.scan();
     const ready = registry.list().filter((e) => e.state === 'ready').length;
-    logger.info(`${ready} of ${registry.list().length} models ready from ${options.modelsDir}`);
-    registry.watch(options.reloadIntervalMs);
-    return engine;
+    this.logger.info(`${ready} of ${registry.list().length} models ready from ${options.modelsDir}`);
+    if (!this.draining) registry.watch(options.reloadIntervalMs);
+  }
+
+  /** Re-read the models folder now (SIGHUP). */
+  rescan(): Promise<void> {
+    return this.registry.scan();
+  }
+
+  /** The first scan of the models folder has finished (until then the server answers 503). */
+  get started(): boolean {
+    return this.registry.initialScanDone;
   }
 
   /** Listen to batch events (metrics). */
@@ -109,6 +134,14 @@ export class Engine {
   /** One model folder's entry, or undefined when no folder has that name. */
   entry(name: string): ModelEntry | undefined {
     return this.registry.entry(name);
+  }
+
+  /**
+   * Throws what {@link submit} would refuse with right now (queue full, model going away), so that
+   * a request can be turned away before its body is read.
+   */
+  admit(model: LoadedModel): void {
+    model.batcher.admit();
   }
 
   /** Compute a request's samples on `model` through its dynamic batcher. */

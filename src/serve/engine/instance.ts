@@ -33,6 +33,8 @@ export interface InferenceBackend {
   close(): Promise<void>;
   /** Calls `listener` once if the session stops on its own (its thread crashed or exited), never after close(). */
   onLost?(listener: (err: Error) => void): void;
+  /** Stop a session that no longer answers at once, as if it had crashed (its lost listeners hear `reason`). */
+  abandon?(reason: Error): void;
 }
 
 interface Pending {
@@ -70,6 +72,8 @@ export class SessionInstance implements InferenceBackend {
   private closing: Promise<void> | undefined;
   /** Batches whose latents the latent thread drew (tests, benches). */
   private drawnAhead = 0;
+  /** Why the session was abandoned (its thread is being ended), if it was. */
+  private abandoned: Error | null = null;
 
   /** Turns on the process's WebGPU device, shared by every WebGPU session (see {@link run}). */
   private static readonly gpuTurns = new GpuTurns<SessionInstance>();
@@ -132,7 +136,8 @@ export class SessionInstance implements InferenceBackend {
       if (msg.type === 'result') p.resolve({ data: msg.data, dims: msg.dims, computeMs: msg.computeMs });
       else p.reject(new Error(msg.message));
     });
-    const fail = (err: Error) => {
+    const fail = (cause: Error) => {
+      const err = this.abandoned ?? cause;
       const unexpected = this.dead === null; // close() sets `dead` before it stops the threads
       this.dead ??= err;
       for (const p of this.pending.values()) p.reject(this.dead);
@@ -184,6 +189,12 @@ export class SessionInstance implements InferenceBackend {
         this.worker.postMessage(msg, transfer);
       }
     });
+  }
+
+  abandon(reason: Error): void {
+    if (this.dead !== null || this.abandoned !== null) return;
+    this.abandoned = reason;
+    void Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
   }
 
   onLost(listener: (err: Error) => void): void {

@@ -40,6 +40,11 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A load that did not finish within `--load-timeout`. */
+export class LoadTimeout extends Error {
+  override name = 'LoadTimeout';
+}
+
 /** Hidden and temporary folders (e.g. an atomic write in progress) are not models. */
 function isCandidate(name: string): boolean {
   return !name.startsWith('.') && !name.endsWith('.tmp');
@@ -76,12 +81,47 @@ export class ModelRegistry {
   /** Set after the first scan completes. */
   initialScanDone = false;
 
+  /** Prefixes of the models folder's paths, cut from what clients see (see {@link clientText}). */
+  private readonly prefixes: string[];
+
   constructor(
     readonly modelsDir: string,
     private readonly loader: ModelLoader,
     private readonly logger: Logger,
+    private readonly opts: { loadTimeoutMs: number } = { loadTimeoutMs: 120_000 },
     private readonly onChange: () => void = () => {},
-  ) {}
+  ) {
+    const given = path.normalize(modelsDir);
+    this.prefixes = [...new Set([path.resolve(modelsDir), given])].filter((p) => p !== '.' && p !== '').map((p) => (p.endsWith(path.sep) ? p : p + path.sep));
+  }
+
+  /**
+   * A reason as clients may see it: paths relative to the models folder (the server's own
+   * folders stay out of responses; the log keeps the full text).
+   */
+  clientText(text: string): string {
+    let out = text;
+    for (const p of this.prefixes) out = out.split(p).join('');
+    return out;
+  }
+
+  /**
+   * Run the loader with a deadline: a load that hangs (a file on a dead network mount, a driver
+   * that never answers) fails with {@link LoadTimeout} and frees the queue of loads; if it ever
+   * finishes, its sessions are closed.
+   */
+  private loadWithin(dir: string, name: string): Promise<LoadedModel> {
+    const ms = this.opts.loadTimeoutMs;
+    const load = this.loader(dir, name);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new LoadTimeout(`loading did not finish within --load-timeout (${ms} ms); a model file may be on a hung mount`));
+        void load.then((late) => late.batcher.close(), () => {});
+      }, ms);
+    });
+    return Promise.race([load, deadline]).finally(() => clearTimeout(timer));
+  }
 
   /** The ready version of a model, or null. */
   get(name: string): LoadedModel | null {
@@ -181,7 +221,7 @@ export class ModelRegistry {
     this.entries.set(name, entry);
     this.onChange();
     try {
-      const model = await this.loader(dir, name);
+      const model = await this.loadWithin(dir, name);
       if (this.closed || this.entries.get(name) !== entry) {
         await model.batcher.close();
         return;
@@ -197,13 +237,13 @@ export class ModelRegistry {
       if (replacing) this.retire(previous);
     } catch (err) {
       if (previous !== null && entry.model === previous) {
-        entry.reloadError = message(err);
-        this.logger.error(`model "${name}": the new files failed to load, version ${previous.manifest.version} keeps serving: ${entry.reloadError}`);
+        entry.reloadError = this.clientText(message(err));
+        this.logger.error(`model "${name}": the new files failed to load, version ${previous.manifest.version} keeps serving: ${message(err)}`);
       } else {
         entry.state = 'failed';
-        entry.reason = message(err);
+        entry.reason = this.clientText(message(err));
         entry.model = null;
-        this.logger.error(`model "${name}" is not ready: ${entry.reason}`);
+        this.logger.error(`model "${name}" is not ready: ${message(err)}`);
       }
     }
     this.onChange();
@@ -220,7 +260,7 @@ export class ModelRegistry {
     this.logger.error(`model "${entry.name}": ${err.message}; loading it again${all ? '' : ' (its other sessions keep serving)'}`);
     if (all) {
       entry.state = 'loading';
-      entry.reason = `session stopped: ${err.message}`;
+      entry.reason = this.clientText(`session stopped: ${err.message}`);
       entry.model = null;
       this.retire(model);
       this.onChange();
@@ -261,12 +301,13 @@ export class ModelRegistry {
     this.timer.unref();
   }
 
-  /** Stop watching, let every model finish its requests (up to the caller's deadline), close the sessions. */
+  /**
+   * Stop watching, let every model finish its requests (up to the caller's deadline), close the
+   * sessions. A load still running is not waited for: it closes its own sessions when it ends.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.scanning) await this.scanning.catch(() => {});
-    await this.loads;
     const models = [...this.entries.values()].flatMap((e) => (e.model ? [e.model] : []));
     await Promise.all([...models.map((m) => m.batcher.close()), ...this.retiring]);
   }

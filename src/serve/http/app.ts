@@ -13,11 +13,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { InvalidArgumentError } from '../../core/errors.js';
+import { boundedValue, InvalidArgumentError } from '../../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
 import { HttpError } from './http-error.js';
 import { info } from './http-util.js';
+import { checkJsonDepth } from './json-limits.js';
 import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
 import { outcomeOf, ServeMetrics } from './metrics.js';
 import { docsPage, openApiSpec } from './openapi.js';
@@ -28,6 +29,12 @@ import { requestSchemas } from './schemas.js';
 const PUBLIC_PATHS = new Set(['/', '/v2/health/live', '/v2/health/ready', '/openapi.json', '/docs']);
 const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'Server-Timing', 'X-Wganx-Seed', 'X-Wganx-Model-Version', 'Inference-Header-Content-Length'];
 const ALLOWED_HEADERS = ['Content-Type', 'Authorization', 'X-API-Key', 'Inference-Header-Content-Length', 'If-None-Match'];
+/** Paths that answer while the models load: probes, metrics and documentation. */
+const OPEN_WHILE_STARTING = new Set(['/', '/v2', '/v2/health/live', '/v2/health/ready', '/metrics', '/openapi.json', '/docs']);
+/** The docs page: inline styles and same-origin images, nothing else (no scripts, frames or forms). */
+const DOCS_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/** Longest error text in a response body. */
+const MAX_ERROR_TEXT = 1000;
 /** How long browsers may cache a CORS preflight answer, seconds. */
 const PREFLIGHT_MAX_AGE = 600;
 
@@ -66,14 +73,18 @@ export function createApp(engine: Engine): Express {
   app.set('etag', false); // ETags are computed from request parameters, never by hashing bodies
   app.set('x-powered-by', false);
   app.set('query parser', 'simple');
+  // express's own last-resort error page never shows a stack (ours below always answers JSON).
+  app.set('env', 'production');
 
   const schemas = requestSchemas(opts);
   const spec = openApiSpec(schemas);
-  const jsonParser = express.json({ limit: opts.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'] });
+  // Nesting is checked on the raw bytes, before JSON.parse: deep bodies are refused with a 400.
+  const jsonParser = express.json({ limit: opts.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'], verify: (_req, _res, buf) => checkJsonDepth(buf, 'body') });
   const rawParser = express.raw({ limit: opts.maxBodyBytes, type: () => true });
 
-  // Bookkeeping: in-flight count and metrics for every request.
+  // Bookkeeping: in-flight count and metrics for every request; no content sniffing, ever.
   app.use((req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     inflight.enter();
     const t0 = performance.now();
     Object.assign(res.locals, { endpoint: 'other', model: '' });
@@ -93,6 +104,10 @@ export function createApp(engine: Engine): Express {
   });
 
   app.use((req, res, next) => {
+    if (!engine.started && !OPEN_WHILE_STARTING.has(req.path)) {
+      next(new HttpError(503, 'the server is starting: its models are loading', {}, RETRY_AFTER_SECONDS));
+      return;
+    }
     if (engine.draining && req.path !== '/v2/health/live') {
       res.setHeader('Connection', 'close');
       next(new HttpError(503, 'the server is shutting down', {}, RETRY_AFTER_SECONDS));
@@ -125,11 +140,13 @@ export function createApp(engine: Engine): Express {
 
   if (opts.apiKey !== null) {
     const want = digest(opts.apiKey);
-    const auth: RequestHandler = (req, _res, next) => {
+    const auth: RequestHandler = (req, res, next) => {
       if (PUBLIC_PATHS.has(req.path)) return next();
-      const header = req.headers.authorization;
-      const given = header?.startsWith('Bearer ') ? header.slice(7) : (req.headers['x-api-key'] as string | undefined);
+      // The scheme name is case-insensitive (RFC 7235).
+      const bearer = /^bearer[ \t]+(\S.*)$/i.exec(req.headers.authorization ?? '');
+      const given = bearer ? bearer[1].trim() : (req.headers['x-api-key'] as string | undefined);
       if (typeof given === 'string' && timingSafeEqual(digest(given), want)) return next();
+      res.setHeader('WWW-Authenticate', 'Bearer realm="wganx"');
       next(new HttpError(401, given === undefined ? 'an API key is required: send "Authorization: Bearer <key>" or "X-API-Key: <key>"' : 'the API key is wrong'));
     };
     app.use(auth);
@@ -142,6 +159,7 @@ export function createApp(engine: Engine): Express {
   });
   app.get('/docs', (_req, res) => {
     info(res).endpoint = 'docs';
+    res.setHeader('Content-Security-Policy', DOCS_CSP);
     res.type('html').send(docsPage(spec, engine.list().filter((e) => e.state === 'ready').map((e) => e.name), opts.apiKey !== null));
   });
   app.get('/metrics', async (_req, res) => {
@@ -159,7 +177,7 @@ export function createApp(engine: Engine): Express {
     let retryAfter: number | null = null;
     if (err instanceof InvalidArgumentError) {
       status = 400;
-      body = { error: err.message, field: err.field, value: err.value === undefined ? null : err.value, allowed: err.allowed };
+      body = { error: err.message, field: err.field, value: boundedValue(err.value), allowed: err.allowed };
     } else if (err instanceof HttpError) {
       status = err.status;
       body = { error: err.message, ...err.details };
@@ -185,11 +203,14 @@ export function createApp(engine: Engine): Express {
       const field = err.type === 'entity.too.large' ? 'body' : err.type === 'entity.parse.failed' ? 'body' : undefined;
       body = { error: err.type === 'entity.too.large' ? `request body is larger than the limit of ${opts.maxBodyBytes} bytes` : String(err.message), ...(field ? { field } : {}) };
       if (err.type === 'entity.too.large') Object.assign(body, { value: err.length ?? null, allowed: `at most ${opts.maxBodyBytes} bytes` });
-      if (err.type === 'entity.parse.failed') Object.assign(body, { value: typeof err.body === 'string' ? err.body.slice(0, 80) : null, allowed: 'a JSON object' });
+      if (err.type === 'entity.parse.failed') Object.assign(body, { value: typeof err.body === 'string' ? boundedValue(err.body) : null, allowed: 'a JSON object' });
     } else {
       engine.logger.error(`${req.method} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       body = { error: 'internal error' };
     }
+    // Messages quote at most a short excerpt of a value, but the error text itself is the client's
+    // only clue: keep it, bounded too.
+    if (typeof body.error === 'string' && body.error.length > MAX_ERROR_TEXT) body.error = `${body.error.slice(0, MAX_ERROR_TEXT - 3)}...`;
     if (res.headersSent) {
       res.destroy();
       return;
@@ -204,6 +225,22 @@ export function createApp(engine: Engine): Express {
     if (req.path.startsWith('/v2')) sendKserveJson(res, { error: body.error }, status);
     else res.status(status).json(body);
   };
-  app.use(onError);
+  // Whatever goes wrong inside the handler above, the answer is still JSON, never a stack or a path.
+  const lastResort: ErrorRequestHandler = (err, req, res, _next) => {
+    engine.logger.error(`${req.method} ${req.path}: the error handler failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(500).setHeader('Content-Type', 'application/json');
+    res.end('{"error":"internal error"}');
+  };
+  app.use((err: unknown, req: express.Request, res: express.Response, next: express.NextFunction) => {
+    try {
+      onError(err, req, res, next);
+    } catch (failure) {
+      lastResort(failure, req, res, next);
+    }
+  });
   return app;
 }

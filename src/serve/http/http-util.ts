@@ -2,10 +2,11 @@
  * Small helpers shared by the HTTP routes: the model a request names, the per-request bookkeeping
  * read by metrics, the client-gone signal and the Server-Timing header.
  */
-import type { Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { CancelSignal } from '../engine/batcher.js';
 import type { Engine } from '../engine/engine.js';
 import type { LoadedModel } from '../engine/model.js';
+import { HttpError } from './http-error.js';
 import { modelNameSchema, parseInput } from './schemas.js';
 
 /** Per-response bookkeeping for metrics: set by handlers once the model is known. */
@@ -28,6 +29,24 @@ export function lookupModel(engine: Engine, raw: unknown, res: Response): Loaded
   const name = parseInput(modelNameSchema, raw, 'model');
   if (engine.entry(name)) info(res).model = name; // metrics label only names served folders
   return engine.model(name);
+}
+
+/**
+ * Turns a request away before its body is read: a declared body above the limit (413, and the
+ * connection closes rather than read what the client still sends), an unknown or unready model,
+ * or a full queue (503). Under overload, bodies that would be refused are then never parsed, so
+ * the CPU goes to the requests that can be served.
+ */
+export function admission(engine: Engine, maxBodyBytes: number): RequestHandler {
+  return (req: Request, res: Response, next) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > maxBodyBytes) {
+      res.setHeader('Connection', 'close');
+      throw new HttpError(413, `request body is larger than the limit of ${maxBodyBytes} bytes`, { field: 'body', value: Number(declared), allowed: `at most ${maxBodyBytes} bytes` });
+    }
+    engine.admit(lookupModel(engine, req.params.name, res));
+    next();
+  };
 }
 
 /**

@@ -15,7 +15,8 @@ import type { TensorDtype } from '../../core/manifest.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
 import { numbersJson } from '../encode/encode-pool.js';
-import { clientSignal, info, lookupModel, serverTiming } from './http-util.js';
+import { admission, clientSignal, info, lookupModel, serverTiming } from './http-util.js';
+import { checkJsonDepth } from './json-limits.js';
 import type { LoadedModel } from '../engine/model.js';
 import { parseInput, type InferRequest, type RequestSchemas } from './schemas.js';
 import { VERSION } from '../../version.js';
@@ -150,6 +151,7 @@ function splitBody(raw: Buffer, headerLength: string | string[] | undefined): { 
     jsonBytes = raw.subarray(0, n);
     binary = raw.subarray(n);
   }
+  checkJsonDepth(jsonBytes, 'request');
   let header: unknown;
   try {
     header = JSON.parse(jsonBytes.toString('utf8'));
@@ -196,77 +198,86 @@ export function kserveRouter(engine: Engine, schemas: RequestSchemas, rawParser:
     sendKserveJson(res, { name: req.params.name, ready: true });
   });
 
-  r.post(versioned('/infer'), rawParser, async (req, res) => {
-    info(res).endpoint = 'v2.infer';
-    const m = model(req, res);
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const { header, binary } = splitBody(raw, req.headers[BINARY_HEADER]);
-    const request = parseInput(schemas.inferRequest, header, 'request');
-    const { latent, label } = m.io;
-    // Binary sections, in input order.
-    const bins = new Map<string, Buffer>();
-    let offset = 0;
-    request.inputs.forEach((t, i) => {
-      const size = t.parameters?.binary_data_size;
-      if (size === undefined) {
-        if (t.data === undefined) throw new InvalidArgumentError(`request.inputs.${i}.data`, undefined, 'tensor data, or parameters.binary_data_size with the binary extension');
+  const admit = admission(engine, engine.options.maxBodyBytes);
+  r.post(
+    versioned('/infer'),
+    (_req, res, next) => {
+      info(res).endpoint = 'v2.infer';
+      next();
+    },
+    admit,
+    rawParser,
+    async (req, res) => {
+      const m = model(req, res);
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const { header, binary } = splitBody(raw, req.headers[BINARY_HEADER]);
+      const request = parseInput(schemas.inferRequest, header, 'request');
+      const { latent, label } = m.io;
+      // Binary sections, in input order.
+      const bins = new Map<string, Buffer>();
+      let offset = 0;
+      request.inputs.forEach((t, i) => {
+        const size = t.parameters?.binary_data_size;
+        if (size === undefined) {
+          if (t.data === undefined) throw new InvalidArgumentError(`request.inputs.${i}.data`, undefined, 'tensor data, or parameters.binary_data_size with the binary extension');
+          return;
+        }
+        if (t.data !== undefined) throw new InvalidArgumentError(`request.inputs.${i}.data`, '…', 'left out when parameters.binary_data_size is given');
+        if (offset + size > binary.length) throw new InvalidArgumentError(`request.inputs.${i}.parameters.binary_data_size`, size, `at most the ${binary.length - offset} binary bytes left`);
+        bins.set(t.name, binary.subarray(offset, offset + size));
+        offset += size;
+      });
+      if (offset !== binary.length) throw new InvalidArgumentError('Inference-Header-Content-Length', req.headers[BINARY_HEADER] ?? null, `a header length leaving exactly the ${offset} bytes of binary tensor data (got ${binary.length})`);
+      const names = [latent.name, ...(label ? [label.name] : [])];
+      const seen = new Set<string>();
+      request.inputs.forEach((t, i) => {
+        if (!names.includes(t.name)) throw new InvalidArgumentError(`request.inputs.${i}.name`, t.name, `one of ${names.map((n) => JSON.stringify(n)).join(', ')}`);
+        if (seen.has(t.name)) throw new InvalidArgumentError(`request.inputs.${i}.name`, t.name, 'each input once');
+        seen.add(t.name);
+      });
+      const missing = names.filter((n) => !seen.has(n));
+      if (missing.length > 0) throw new InvalidArgumentError('request.inputs', request.inputs.map((t) => t.name), `inputs named ${names.map((n) => JSON.stringify(n)).join(' and ')}`);
+      const li = request.inputs.findIndex((t) => t.name === latent.name);
+      const { z, batch } = readLatent(request.inputs[li], bins.get(latent.name) ?? null, `request.inputs.${li}`, latent.dim, maxBatch);
+      let labels: Int32Array | null = null;
+      if (label) {
+        const ci = request.inputs.findIndex((t) => t.name === label.name);
+        labels = readLabels(request.inputs[ci], bins.get(label.name) ?? null, `request.inputs.${ci}`, m.manifest.conditional!.numClasses, maxBatch);
+        if (labels.length !== batch) throw new InvalidArgumentError(`request.inputs.${ci}.shape`, request.inputs[ci].shape, `[${batch}, 1] (the latent's batch)`);
+      }
+      const outName = m.io.output.name;
+      (request.outputs ?? []).forEach((o, i) => {
+        if (o.name !== outName) throw new InvalidArgumentError(`request.outputs.${i}.name`, o.name, JSON.stringify(outName));
+      });
+      const wantBinary = request.outputs?.[0]?.parameters?.binary_data ?? request.parameters?.binary_data_output === true;
+
+      const result = await engine.submit(m, { rows: batch, source: { kind: 'raw', z }, labels, signal: clientSignal(res) });
+      serverTiming(res, result.queueMs, result.computeMs);
+      const shape = [batch, ...result.rowShape];
+      const out: Record<string, unknown> = { name: outName, datatype: 'FP32', shape };
+      const response: Record<string, unknown> = { model_name: m.name, model_version: m.manifest.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs: [out] };
+      if (!wantBinary) {
+        // The numbers' JSON text (14 MB for 1,024 digits) is written off the event loop, then spliced in.
+        out.data = DATA_SLOT;
+        const text = JSON.stringify(response);
+        const at = text.lastIndexOf(DATA_SLOT_JSON); // data is the last field written: a client's id cannot come after it
+        const before = text.slice(0, at);
+        const after = text.slice(at + DATA_SLOT_JSON.length);
+        const data = await numbersJson(result.data);
+        res.setHeader('Content-Type', 'application/json');
+        res.setHeader('Content-Length', Buffer.byteLength(before) + data.length + Buffer.byteLength(after));
+        res.write(before);
+        res.write(data);
+        res.end(after);
         return;
       }
-      if (t.data !== undefined) throw new InvalidArgumentError(`request.inputs.${i}.data`, '…', 'left out when parameters.binary_data_size is given');
-      if (offset + size > binary.length) throw new InvalidArgumentError(`request.inputs.${i}.parameters.binary_data_size`, size, `at most the ${binary.length - offset} binary bytes left`);
-      bins.set(t.name, binary.subarray(offset, offset + size));
-      offset += size;
-    });
-    if (offset !== binary.length) throw new InvalidArgumentError('Inference-Header-Content-Length', req.headers[BINARY_HEADER] ?? null, `a header length leaving exactly the ${offset} bytes of binary tensor data (got ${binary.length})`);
-    const names = [latent.name, ...(label ? [label.name] : [])];
-    const seen = new Set<string>();
-    request.inputs.forEach((t, i) => {
-      if (!names.includes(t.name)) throw new InvalidArgumentError(`request.inputs.${i}.name`, t.name, `one of ${names.map((n) => JSON.stringify(n)).join(', ')}`);
-      if (seen.has(t.name)) throw new InvalidArgumentError(`request.inputs.${i}.name`, t.name, 'each input once');
-      seen.add(t.name);
-    });
-    const missing = names.filter((n) => !seen.has(n));
-    if (missing.length > 0) throw new InvalidArgumentError('request.inputs', request.inputs.map((t) => t.name), `inputs named ${names.map((n) => JSON.stringify(n)).join(' and ')}`);
-    const li = request.inputs.findIndex((t) => t.name === latent.name);
-    const { z, batch } = readLatent(request.inputs[li], bins.get(latent.name) ?? null, `request.inputs.${li}`, latent.dim, maxBatch);
-    let labels: Int32Array | null = null;
-    if (label) {
-      const ci = request.inputs.findIndex((t) => t.name === label.name);
-      labels = readLabels(request.inputs[ci], bins.get(label.name) ?? null, `request.inputs.${ci}`, m.manifest.conditional!.numClasses, maxBatch);
-      if (labels.length !== batch) throw new InvalidArgumentError(`request.inputs.${ci}.shape`, request.inputs[ci].shape, `[${batch}, 1] (the latent's batch)`);
-    }
-    const outName = m.io.output.name;
-    (request.outputs ?? []).forEach((o, i) => {
-      if (o.name !== outName) throw new InvalidArgumentError(`request.outputs.${i}.name`, o.name, JSON.stringify(outName));
-    });
-    const wantBinary = request.outputs?.[0]?.parameters?.binary_data ?? request.parameters?.binary_data_output === true;
-
-    const result = await engine.submit(m, { rows: batch, source: { kind: 'raw', z }, labels, signal: clientSignal(res) });
-    serverTiming(res, result.queueMs, result.computeMs);
-    const shape = [batch, ...result.rowShape];
-    const out: Record<string, unknown> = { name: outName, datatype: 'FP32', shape };
-    const response: Record<string, unknown> = { model_name: m.name, model_version: m.manifest.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs: [out] };
-    if (!wantBinary) {
-      // The numbers' JSON text (14 MB for 1,024 digits) is written off the event loop, then spliced in.
-      out.data = DATA_SLOT;
-      const text = JSON.stringify(response);
-      const at = text.lastIndexOf(DATA_SLOT_JSON); // data is the last field written: a client's id cannot come after it
-      const before = text.slice(0, at);
-      const after = text.slice(at + DATA_SLOT_JSON.length);
-      const data = await numbersJson(result.data);
-      res.setHeader('Content-Type', 'application/json');
-      res.setHeader('Content-Length', Buffer.byteLength(before) + data.length + Buffer.byteLength(after));
-      res.write(before);
-      res.write(data);
-      res.end(after);
-      return;
-    }
-    const bytes = Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength);
-    out.parameters = { binary_data_size: bytes.length };
-    const json = Buffer.from(JSON.stringify(response));
-    res.setHeader('Inference-Header-Content-Length', String(json.length));
-    res.type('application/octet-stream').send(Buffer.concat([json, bytes]));
-  });
+      const bytes = Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength);
+      out.parameters = { binary_data_size: bytes.length };
+      const json = Buffer.from(JSON.stringify(response));
+      res.setHeader('Inference-Header-Content-Length', String(json.length));
+      res.type('application/octet-stream').send(Buffer.concat([json, bytes]));
+    },
+  );
 
   return r;
 }

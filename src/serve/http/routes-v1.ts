@@ -11,7 +11,7 @@ import { encodeAnimation, encodeGrid, encodeNpy, encodeScatter, checkImageSize, 
 import { encodeEachBase64, encodeGridImage } from '../encode/encode-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
-import { clientSignal, info, lookupModel, serverTiming } from './http-util.js';
+import { admission, clientSignal, info, lookupModel, serverTiming } from './http-util.js';
 import type { LoadedModel } from '../engine/model.js';
 import type { ModelEntry } from '../engine/registry.js';
 import { parseInput, type RequestSchemas } from './schemas.js';
@@ -48,6 +48,14 @@ export function deviceSummary(engine: Engine) {
   return { requested: engine.device.requested, device: engine.device.device, providers: engine.device.providers, refused: engine.device.refused };
 }
 
+/** Names the endpoint for metrics before anything else can fail. */
+function endpoint(name: string): express.RequestHandler {
+  return (_req, res, next) => {
+    info(res).endpoint = name;
+    next();
+  };
+}
+
 /** Requires a JSON body (or none at all) on POST endpoints. */
 function requireJson(req: Request): unknown {
   if (req.body !== undefined) return req.body;
@@ -78,6 +86,7 @@ function checkGridSize(where: string, model: LoadedModel, n: number, columns: nu
 
 export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: express.RequestHandler): Router {
   const r = express.Router();
+  const admit = admission(engine, engine.options.maxBodyBytes);
 
   r.get('/v1/models', (_req, res) => {
     info(res).endpoint = 'models';
@@ -92,8 +101,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     res.json({ ...modelSummary(engine, entry!), refusedDevices: engine.device.refused });
   });
 
-  r.post('/v1/models/:name/samples', jsonParser, async (req, res) => {
-    info(res).endpoint = 'samples';
+  r.post('/v1/models/:name/samples', endpoint('samples'), admit, jsonParser, async (req, res) => {
     const model = lookupModel(engine, req.params.name, res);
     const body = parseInput(schemas.samplesBody, requireJson(req), 'body');
     const { n, start, format, layout, scale } = body;
@@ -169,8 +177,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     res.type('image/png').send(png);
   });
 
-  r.post('/v1/models/:name/interpolate', jsonParser, async (req, res) => {
-    info(res).endpoint = 'interpolate';
+  r.post('/v1/models/:name/interpolate', endpoint('interpolate'), admit, jsonParser, async (req, res) => {
     const model = lookupModel(engine, req.params.name, res);
     const body = parseInput(schemas.interpolateBody, requireJson(req), 'body');
     const { seedA, seedB, steps, format, scale } = body;

@@ -12,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { WganxError } from '../../core/errors.js';
 import { createApp, type AppLocals } from './app.js';
 import { Engine, type EngineDeps } from '../engine/engine.js';
 import type { ServeOptions } from '../options.js';
@@ -57,23 +58,44 @@ export function createHttpServer(app: Express): http.Server {
   return http.createServer({ IncomingMessage: IncomingMessage as typeof http.IncomingMessage, ServerResponse: ServerResponse as unknown as typeof http.ServerResponse }, app);
 }
 
+/** Why the port could not be bound, naming the flag to change. */
+function listenError(err: NodeJS.ErrnoException, options: ServeOptions): WganxError {
+  const where = `${options.host}:${options.port}`;
+  if (err.code === 'EADDRINUSE') return new WganxError(`--port ${options.port}: ${where} is already in use (EADDRINUSE); choose another --port, or stop the process that holds it`);
+  if (err.code === 'EACCES') return new WganxError(`--port ${options.port}: binding ${where} is not permitted (EACCES); ports below 1024 need privileges`);
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') return new WganxError(`--host ${options.host}: not an address of this machine (${err.code})`);
+  return new WganxError(`cannot listen on ${where} (--host, --port): ${err.message}`);
+}
+
+/**
+ * Start the engine, bind the port, then load the models (a taken port fails at once, before any
+ * model loads; until the first load finishes the API answers 503 and readiness is false).
+ * Resolves once every model folder has loaded or failed (each within `--load-timeout`).
+ */
 export async function startServer(options: ServeOptions, deps: EngineDeps = {}): Promise<RunningServer> {
-  const engine = await Engine.start(options, deps);
+  const engine = await Engine.create(options, deps);
   const app = createApp(engine);
   const { inflight } = app.locals as AppLocals;
   const server = createHttpServer(app);
   // Keep-alive longer than typical load balancers' idle timeout, so they close first.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await engine.close();
+    throw listenError(err as NodeJS.ErrnoException, options);
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
+  engine.logger.info(`bound http://${host}:${addr.port}; loading the models (the API answers 503 until they are loaded)`);
+  await engine.load();
   engine.logger.info(`listening on http://${host}:${addr.port} (docs: ${url}/docs)`);
 
   let shuttingDown: Promise<{ drained: boolean; dropped: number }> | null = null;

@@ -1,0 +1,118 @@
+/**
+ * bench:overload — what a server under overload still serves. `wganx serve --max-queue 16` gets
+ * KServe v2 requests for the bundled `ring` model at a concurrency below the queue limit and far
+ * above it (autocannon, a child process); the figure is successful responses per second. Requests
+ * beyond the queue limit are refused with 503: the question is whether refusing them costs the
+ * requests that can be served (it did, when every refused body was read and parsed first).
+ *
+ * With `--base <dir>` (another checkout of wganx, e.g. a `git worktree` of an older commit, with
+ * node_modules), the same load runs against a server started from that code too, in interleaved
+ * rounds: the before/after of a change in one run. Each server is the real CLI in its own process.
+ *
+ *   npm run bench:overload [-- --base /tmp/wt-base --rounds 3 --duration 5 --concurrency 256 --max-queue 16]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { median } from './common.js';
+
+const { values: args } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '256' },
+    'max-queue': { type: 'string', default: '16' },
+    models: { type: 'string', default: 'models' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const DURATION_S = Number(args.duration);
+const HIGH = Number(args.concurrency);
+const MAX_QUEUE = Number(args['max-queue']);
+const LOW = MAX_QUEUE; // at the queue limit: nothing is refused
+const HERE = dirname(fileURLToPath(import.meta.url));
+const AUTOCANNON = join(HERE, '..', 'node_modules', 'autocannon', 'autocannon.js');
+const MODELS = resolve(args.models!);
+const BODY = JSON.stringify({ inputs: [{ name: 'z', shape: [1, 2], datatype: 'FP32', data: [0.1, -0.2] }] });
+
+const roots: [string, string][] = [['this code', resolve(HERE, '..')]];
+if (args.base) roots.push(['base', resolve(args.base)]);
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** `wganx serve` from the checkout at `root`, in its own process, once its models are ready. */
+async function serve(root: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'src', 'cli.ts'), 'serve', '--models', MODELS, '--host', '127.0.0.1', '--port', String(port), '--device', 'cpu', '--threads', '1', '--max-queue', String(MAX_QUEUE), '--reload-interval', '0'],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  const deadline = Date.now() + 120_000;
+  while (!/listening on/.test(log) || !/models ready/.test(log)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the server from ${root} did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `http://127.0.0.1:${port}/v2/models/ring/infer`, child };
+}
+
+interface Load {
+  okPerSecond: number;
+  refusedPerSecond: number;
+  errors: number;
+}
+
+async function load(url: string, connections: number): Promise<Load> {
+  const child = spawn(process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(DURATION_S), '-m', 'POST', '-H', 'content-type=application/json', '-b', BODY, url], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let text = '';
+  child.stdout!.on('data', (d) => (text += d));
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`autocannon exited with ${code}`);
+  const r = JSON.parse(text);
+  const seconds = r.duration;
+  return { okPerSecond: r['2xx'] / seconds, refusedPerSecond: r.non2xx / seconds, errors: r.errors + r.timeouts };
+}
+
+console.log(`bench:overload — ring, KServe v2 JSON, --max-queue ${MAX_QUEUE}, concurrency ${LOW} and ${HIGH}, ${DURATION_S} s per load, ${ROUNDS} interleaved rounds; ${cpus().length} cores, Node ${process.version}`);
+const results = new Map<string, Record<number, Load[]>>(roots.map(([name]) => [name, { [LOW]: [], [HIGH]: [] }]));
+for (let round = 0; round < ROUNDS; round++) {
+  const order = round % 2 === 0 ? roots : [...roots].reverse();
+  for (const [name, root] of order) {
+    const { url, child } = await serve(root);
+    try {
+      for (const c of [LOW, HIGH]) {
+        const r = await load(url, c);
+        results.get(name)![c].push(r);
+        console.log(`  round ${round + 1} ${name.padEnd(9)} c=${String(c).padStart(3)}  ${r.okPerSecond.toFixed(0).padStart(6)} 2xx/s  ${r.refusedPerSecond.toFixed(0).padStart(7)} 503/s  errors ${r.errors}`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  }
+}
+
+console.log('\nsuccessful responses per second (medians over rounds):');
+const med = (name: string, c: number, key: keyof Load) => median(results.get(name)![c].map((r) => r[key]));
+for (const [name] of roots) {
+  const low = med(name, LOW, 'okPerSecond');
+  const high = med(name, HIGH, 'okPerSecond');
+  console.log(`  ${name.padEnd(9)} c=${LOW}: ${low.toFixed(0).padStart(6)}   c=${HIGH}: ${high.toFixed(0).padStart(6)} (and ${med(name, HIGH, 'refusedPerSecond').toFixed(0)} 503/s)   kept under overload: ${(high / low).toFixed(2)}×`);
+}
+if (roots.length > 1) {
+  const ratio = median(results.get('this code')![HIGH].map((r, i) => r.okPerSecond / results.get('base')![HIGH][i].okPerSecond));
+  console.log(`  this code / base, 2xx/s at c=${HIGH} (median of per-round ratios): ${ratio.toFixed(2)}×`);
+}
