@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { resolveFlags, type FlagInput } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
 import { loadLayersModel } from '../io/tfjs-model-files.js';
+import { quietTfjs } from '../tfjs/backend.js';
 import { EXPORT_FLAGS } from './flags.js';
 import { exportModel } from './index.js';
 
@@ -13,6 +14,7 @@ export type ExportCommandOptions = FlagInput<typeof EXPORT_FLAGS>;
 
 export async function exportCommand(given: ExportCommandOptions): Promise<void> {
   const opts = resolveFlags(EXPORT_FLAGS, given);
+  quietTfjs();
   const name = basename(resolve(opts.out));
   if (!MODEL_NAME_PATTERN.test(name)) {
     throw new InvalidArgumentError('--out', opts.out, `a folder whose name is a model name matching ${MODEL_NAME_PATTERN}`);

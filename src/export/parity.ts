@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents, uniformAt } from '../core/latent.js';
 import type { InputSpec } from '../core/manifest.js';
+import { ParityError } from '../core/errors.js';
 import { createSession } from '../runtime/node.js';
 import type { TensorValue } from '../runtime/session.js';
 
@@ -51,6 +52,12 @@ export function makeParityInputs(model: tf.LayersModel, specs: InputSpec[], batc
   return { tfjs, onnx: feeds };
 }
 
+function countNaN(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i])) n++;
+  return n;
+}
+
 /** Largest absolute difference; a NaN on one side only counts as infinite. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Number.POSITIVE_INFINITY;
@@ -81,7 +88,15 @@ export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inpu
         const got = await session.run(feeds.onnx);
         let worst = 0;
         session.outputNames.forEach((name, i) => {
-          worst = Math.max(worst, maxAbsDiff(expected[i].dataSync(), got[name].data as Float32Array));
+          const reference = expected[i].dataSync();
+          const exported = got[name].data as Float32Array;
+          // A model that outputs NaN fails, even where both sides agree on it.
+          const [nanTfjs, nanOnnx] = [countNaN(reference), countNaN(exported)];
+          if (nanTfjs + nanOnnx > 0) {
+            expected.forEach((t) => t.dispose());
+            throw new ParityError(`output "${name}" holds NaN at batch ${batch} (${nanTfjs} of ${reference.length} values in tfjs, ${nanOnnx} in onnxruntime); nothing was written`);
+          }
+          worst = Math.max(worst, maxAbsDiff(reference, exported));
         });
         expected.forEach((t) => t.dispose());
         maxAbs[String(batch)] = worst;

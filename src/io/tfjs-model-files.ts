@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 
@@ -47,11 +47,25 @@ export async function readModelArtifacts(path: string): Promise<tf.io.ModelArtif
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];
+  const folder = dirname(jsonPath);
   for (const group of json.weightsManifest) {
     specs.push(...group.weights);
-    for (const p of group.paths) buffers.push(await readFile(join(dirname(jsonPath), p)));
+    for (const p of group.paths) {
+      // A weight file must lie inside the model's folder: model.json is input, not a file-system path.
+      const inside = typeof p === 'string' && !isAbsolute(p) && !relative(folder, resolve(folder, p)).startsWith('..');
+      if (!inside) throw new InvalidArgumentError(`${jsonPath}: weightsManifest.paths`, p, 'a file name inside the model folder');
+      try {
+        buffers.push(await readFile(join(folder, p)));
+      } catch (err) {
+        throw new InvalidArgumentError(`${jsonPath}: weightsManifest.paths`, p, `a readable weight file (${(err as Error).message})`);
+      }
+    }
   }
   const all = Buffer.concat(buffers);
+  const expected = weightBytes(specs);
+  if (all.length !== expected) {
+    throw new InvalidArgumentError(`${jsonPath}: weights`, `${all.length} bytes`, `${expected} bytes, the sizes weightsManifest gives its ${specs.length} tensors (the weight files are damaged or belong to another model)`);
+  }
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
   return {
     modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
@@ -64,9 +78,31 @@ export async function readModelArtifacts(path: string): Promise<tf.io.ModelArtif
   };
 }
 
+/** Bytes per element of each weight dtype as stored (after quantization, when a tensor has it). */
+const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8 };
+
+/** Bytes the weight files must hold for `specs`. */
+function weightBytes(specs: tf.io.WeightsManifestEntry[]): number {
+  let total = 0;
+  for (const spec of specs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const dtype = spec.quantization?.dtype ?? spec.dtype;
+    const bytes = DTYPE_BYTES[dtype];
+    if (bytes === undefined) throw new InvalidArgumentError(`weightsManifest.weights.${spec.name}.dtype`, dtype, Object.keys(DTYPE_BYTES).join(', '));
+    total += count * bytes;
+  }
+  return total;
+}
+
 export async function loadLayersModel(path: string): Promise<tf.LayersModel> {
   const artifacts = await readModelArtifacts(path);
-  return tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (err) {
+    // tfjs walks modelTopology recursively: a malformed or absurdly nested one fails deep inside it.
+    const reason = err instanceof RangeError ? 'its modelTopology is nested too deeply to be a model' : (err as Error).message.split('\n')[0];
+    throw new InvalidArgumentError('--model', await resolveModelJson(path), `a tfjs LayersModel model.json (${reason})`);
+  }
 }
 
 /**

@@ -81,9 +81,17 @@ export function missingKernels(backend: string, kernels: readonly string[]): str
   return kernels.filter((k) => !tf.getKernel(k, backend));
 }
 
-async function activate(name: string): Promise<void> {
-  // We print our own backend line; PROD silences tfjs's "install tfjs-node" banner.
+/**
+ * Silence tfjs's multi-line "Hi, looks like you are running TensorFlow.js in Node.js" banner (and
+ * its other warnings), which would otherwise come before a command's one-line errors.
+ */
+export function quietTfjs(): void {
   tf.env().set('PROD', true);
+}
+
+async function activate(name: string): Promise<void> {
+  // We print our own backend line.
+  quietTfjs();
   const ok = await tf.setBackend(name);
   if (!ok) throw new WganxError(`the tfjs backend "${name}" failed to initialise`);
   await tf.ready();

@@ -6,7 +6,7 @@
  *   const result = await train(resolveTrainConfig({ dataset: 'ring8', out: 'runs/ring', steps: 2000 }));
  *   result.exportDir // 'models/ring'
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { TrainingProvenance } from '../core/manifest.js';
@@ -102,6 +102,17 @@ export function hyperparameters(config: TrainConfig): Record<string, unknown> {
   return hp;
 }
 
+/** Create the run folder, or refuse one that is a file (or cannot be made) naming --out. */
+async function makeRunFolder(out: string): Promise<void> {
+  const existing = await stat(out).catch(() => null);
+  if (existing && !existing.isDirectory()) throw new InvalidArgumentError('--out', out, 'a folder for the run (it names a file)');
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (err) {
+    throw new InvalidArgumentError('--out', out, `a folder that can be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   registerTrainingGradients();
@@ -112,7 +123,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (config.conditional && !dataset.labels) throw new InvalidArgumentError('--conditional', true, `a labelled data set; ${config.dataset} has no labels`);
   log(`data: ${dataset.description}`);
 
-  await mkdir(config.out, { recursive: true });
+  await makeRunFolder(config.out);
   const latest = await findLatestCheckpoint(config.out);
   if (latest && !config.resume) {
     throw new InvalidArgumentError('--out', config.out, `a folder without checkpoints (it holds ${path.basename(latest)}): pass --resume to continue that run, or choose another --out`);
@@ -142,6 +153,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     optG.step = ck.state.optimizerSteps.optG;
     rngs = restoreRunRngs(ck.state.rng);
     start = ck.state.step;
+    if (config.steps < start) {
+      throw new InvalidArgumentError('--steps', config.steps, `at least ${start}, the step of the checkpoint ${path.basename(latest)} that --resume continues (a run cannot go back; the exported model and its manifest would disagree)`);
+    }
     elapsedBefore = ck.state.elapsedSeconds;
     lastW = ck.state.last.w;
     metricsBytes = ck.state.metricsBytes;

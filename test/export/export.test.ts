@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportModel, readOnnxManifest, tritonConfig } from '../../src/export/index.js';
@@ -176,4 +176,57 @@ test('wganx export (the CLI) loads a tfjs model folder and exports it; errors ar
   const badName = cli(['export', '--model', modelDir, '--out', join(root, 'm', 'Bad Name')]);
   assert.equal(badName.status, 1);
   assert.match(badName.stderr, /--out: ".*Bad Name" is not allowed; expected a folder whose name is a model name/);
+  // An error after tfjs has computed something is one line too: no "Hi, looks like you are running TensorFlow.js" banner.
+  const strict = cli(['export', '--model', modelDir, '--out', join(root, 'm', 'strict'), '--tolerance', '1e-12']);
+  assert.equal(strict.status, 1);
+  assert.doesNotMatch(strict.stderr, /Hi, looks like you are running TensorFlow\.js|={10}/);
+  const errors = strict.stderr.split('\n').filter((l) => l.startsWith('wganx:'));
+  assert.equal(errors.length, 1, strict.stderr);
+  assert.match(errors[0], /^wganx: exported ONNX differs from the tfjs model by .*nothing was written/);
+});
+
+test('tfjs model folders that lie are refused naming the file: trailing weight bytes, weight paths outside the folder, nested topologies', async () => {
+  const dir = join(root, 'lies');
+  await saveLayersModel(mlpGenerator(), dir);
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const weights = readFileSync(join(dir, 'weights.bin'));
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8' });
+  const oneLine = (r: ReturnType<typeof cli>, pattern: RegExp) => {
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line, no tfjs banner: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+  };
+
+  writeFileSync(join(dir, 'weights.bin'), Buffer.concat([weights, Buffer.alloc(12)]));
+  oneLine(cli(['export', '--model', dir, '--out', join(root, 'm', 'lies')]), /model\.json: weights: "\d+ bytes" is not allowed; expected \d+ bytes, the sizes weightsManifest gives its 6 tensors/);
+  writeFileSync(join(dir, 'weights.bin'), weights.subarray(0, weights.length - 4));
+  oneLine(cli(['export', '--model', dir, '--out', join(root, 'm', 'lies')]), /weights: .* expected \d+ bytes/);
+  writeFileSync(join(dir, 'weights.bin'), weights);
+
+  for (const path of ['../../../etc/hostname', '/etc/hostname']) {
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...json, weightsManifest: [{ ...json.weightsManifest[0], paths: [path] }] }));
+    oneLine(cli(['export', '--model', dir, '--out', join(root, 'm', 'lies')]), /weightsManifest\.paths: ".*hostname" is not allowed; expected a file name inside the model folder/);
+  }
+
+  const depth = 5000; // written as text: JSON.stringify itself would overflow on it
+  const nested = '{"config":'.repeat(depth) + JSON.stringify(json.modelTopology) + ',"class_name":"Sequential"}'.repeat(depth);
+  writeFileSync(join(dir, 'model.json'), `{"modelTopology":${nested},"weightsManifest":${JSON.stringify(json.weightsManifest)}}`);
+  oneLine(cli(['export', '--model', dir, '--out', join(root, 'm', 'lies')]), /--model: ".*model\.json" is not allowed; expected a tfjs LayersModel model\.json/);
+  assert.equal(existsSync(join(root, 'm', 'lies')), false, 'nothing was written');
+});
+
+test('a generator whose outputs are partly NaN fails parity, naming the output and the count', async () => {
+  const g = mlpGenerator();
+  // log of a negative value is NaN: the last layer's weights make half the outputs NaN.
+  const z = tf.input({ shape: [8] });
+  const h = g.apply(z) as tf.SymbolicTensor;
+  const nan = tf.layers.activation({ activation: 'relu' }).apply(h) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: z, outputs: tf.layers.multiply().apply([nan, tf.layers.dense({ units: 2, kernelInitializer: 'ones', biasInitializer: tf.initializers.constant({ value: Number.NaN }) }).apply(z) as tf.SymbolicTensor]) as tf.SymbolicTensor });
+  const out = join(root, 'models', 'nan');
+  await assert.rejects(exportModel(model, out, { name: 'nan', kind: 'points', outputRange: [-1, 1] }), (e: unknown) => {
+    assert.ok(e instanceof ParityError, String(e));
+    assert.match((e as Error).message, /output "\w+" holds NaN at batch 1 \(2 of 2 values in tfjs, 2 in onnxruntime\); nothing was written/);
+    return true;
+  });
+  assert.equal(existsSync(out), false);
 });

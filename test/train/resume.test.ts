@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../src/core/errors.js';
@@ -116,6 +116,14 @@ test('train() stops when its signal is aborted: the current step ends, a checkpo
     assert.equal(stopped.interrupted, true);
     assert.equal(stopped.stepsDone, 3);
     assert.ok(existsSync(join(config.out, 'checkpoints', 'step-000000003', 'state.json')));
+    // --resume with fewer --steps than the checkpoint has done is refused, naming both numbers.
+    await assert.rejects(train({ ...config, resume: true, steps: 2 }, { progress: false, log: () => {} }), (e: unknown) => {
+      assert.ok(e instanceof InvalidArgumentError);
+      assert.equal(e.field, '--steps');
+      assert.equal(e.value, 2);
+      assert.match(e.allowed, /^at least 3, the step of the checkpoint step-000000003/);
+      return true;
+    });
     const resumed = await train({ ...config, resume: true }, { progress: false, log: () => {} });
     assert.deepEqual([resumed.interrupted, resumed.stepsDone], [false, 10]);
   } finally {
@@ -137,6 +145,18 @@ test('wganx train: SIGTERM stops after the current step with a checkpoint and ex
     assert.match(stderr, /SIGTERM: stopping after this step/);
     assert.match(stderr, /interrupted at step \d+; checkpoint written/);
     assert.equal(readdirSync(join(out, 'checkpoints')).length, 1);
+  } finally {
+    cleanup();
+  }
+});
+
+test('--out naming a file is refused naming --out', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = join(dir, 'hostname');
+    writeFileSync(file, 'not a folder');
+    await assert.rejects(train(tinyConfig(file), { progress: false, log: () => {} }), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--out' && /it names a file/.test(e.allowed));
+    await assert.rejects(train(tinyConfig(join(file, 'run')), { progress: false, log: () => {} }), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--out' && /can be created \(ENOTDIR\)/.test(e.allowed));
   } finally {
     cleanup();
   }
