@@ -66,7 +66,7 @@ export function requiredKernels(config: KernelFeatures): string[] {
 let wasmLoaded = false;
 
 async function loadPortable(name: PortableBackend): Promise<void> {
-  registerConv2DBackpropFilter(); // both portable backends: wasm has none, cpu's is very slow
+  if (name === 'cpu') registerConv2DBackpropFilter(); // cpu's own is very slow
   if (name === 'wasm' && !wasmLoaded) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);

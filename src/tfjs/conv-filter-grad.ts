@@ -1,31 +1,28 @@
 /**
  * A fast `Conv2DBackpropFilter` kernel (the gradient of a 2-D convolution with respect to its
- * filter) for the tfjs `wasm` and `cpu` backends.
+ * filter) for the tfjs `cpu` backend, whose own is pathologically slow — measured on this machine
+ * for x [64,14,14,16], filter 5×5×16×32, stride 2: 6.1 s for the filter gradient against 0.16 s
+ * for the forward pass. This kernel is a plain typed-array loop (the same arithmetic, ordered so
+ * the innermost loop runs over contiguous output channels) and takes tens of milliseconds there.
+ * (The `wasm` backend gets matrix-product kernels instead: ./wasm-conv-kernels.ts.)
  *
- * Why: `@tensorflow/tfjs-backend-wasm` 4.22 has no such kernel at all (a Conv2D layer cannot be
- * trained there), and the `cpu` backend's is pathologically slow — measured on this machine for
- * x [64,14,14,16], filter 5×5×16×32, stride 2: 6.1 s for the filter gradient against 0.16 s for
- * the forward pass. This kernel is a plain typed-array loop (the same arithmetic, ordered so the
- * innermost loop runs over contiguous output channels) and takes tens of milliseconds there.
- *
- * It reads `x` and `dy` synchronously from the backend, so it suits the CPU-side backends only;
+ * It reads `x` and `dy` synchronously from the backend, so it suits CPU-side backends only;
  * native backends (tfjs-node) have their own kernel and are left alone.
  *
  * @example
  *   registerConv2DBackpropFilter();          // once, before training a model with Conv2D layers
- *   await tf.setBackend('wasm');
+ *   await tf.setBackend('cpu');
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** Backends that get the kernel: the ones whose tensors live in CPU memory. */
-export const CONV_FILTER_GRAD_BACKENDS = ['wasm', 'cpu'] as const;
+/** Backends that get the kernel. */
+export const CONV_FILTER_GRAD_BACKENDS = ['cpu'] as const;
 export type ConvFilterGradBackend = (typeof CONV_FILTER_GRAD_BACKENDS)[number];
 
-/** The two backend methods the kernel needs; wasm names its output constructor `makeOutput`. */
+/** The two backend methods the kernel needs. */
 interface KernelBackend {
   readSync(dataId: unknown): ArrayLike<number>;
   makeTensorInfo?(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
-  makeOutput?(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: Float32Array): tf.TensorInfo;
 }
 
 interface Attrs {
@@ -84,8 +81,8 @@ export function conv2dFilterGrad(
 let registered = false;
 
 /**
- * Register the kernel for the `wasm` and `cpu` backends (idempotent). Call before the first
- * gradient of a Conv2D is computed.
+ * Register the kernel for the `cpu` backend (idempotent). Call before the first gradient of a
+ * Conv2D is computed.
  */
 export function registerConv2DBackpropFilter(): void {
   if (registered) return;
@@ -122,8 +119,7 @@ export function registerConv2DBackpropFilter(): void {
           info.padInfo.left,
         );
         const shape = [...a.filterShape];
-        // wasm: makeOutput(shape, dtype, offset, values); cpu: makeTensorInfo(shape, dtype, values).
-        return backendName === 'wasm' ? be.makeOutput!(shape, 'float32', undefined, dW) : be.makeTensorInfo!(shape, 'float32', dW);
+        return be.makeTensorInfo!(shape, 'float32', dW);
       },
     });
   }

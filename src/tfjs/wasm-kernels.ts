@@ -1,26 +1,28 @@
 /**
  * Patches to the tfjs wasm backend that training needs. Registered once, for `wasm` only.
  *
+ * 0. The backward kernels of a convolution as matrix products (./wasm-conv-kernels.ts).
  * 1. `UnsortedSegmentSum` is missing from tfjs-backend-wasm 4.22. It is the gradient of `gather`,
  *    i.e. of every `Embedding` layer, so without it a conditional model cannot train on wasm.
  *    The kernel below is a plain JavaScript loop over the wasm heap (embedding tables are small).
  * 2. wasm's `BatchMatMul` and `_FusedMatMul` reach XNNPACK only when neither operand is
  *    transposed; with `transposeA`/`transposeB` (every matmul of a backward pass) they fall back
- *    to a naive loop about 8× slower (measured: 128×256·256×128, 6 GFLOP/s plain vs 0.8
- *    transposed). We transpose the operand explicitly (a cheap copy) and run the fast path.
+ *    to a naive loop about 8× slower. We transpose the operand explicitly and run the fast path.
+ *    Its `_FusedMatMul` also adds the bias wrongly when the product is batched (batch > 1;
+ *    tfjs-backend-wasm 4.22, found by test/tfjs/wasm-kernels.test.ts): such products run unfused
+ *    (product, then `Add`, then the activation's own kernel).
+ * 3. wasm's `Transpose` is a generic N-D loop; swapping the last two axes of a float32 tensor
+ *    (what 2 needs, and what backward passes ask for) goes through a tiled copy in the heap
+ *    instead (./wasm-heap.ts), several times faster.
  */
 import * as tf from '@tensorflow/tfjs';
-
-interface WasmBackendLike {
-  readSync(dataId: object): Float32Array | Int32Array | Uint8Array;
-  makeOutput(shape: number[], dtype: string, memoryOffset?: number, values?: Float32Array): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
+import { registerWasmConvKernels } from './wasm-conv-kernels.js';
+import { callKernel, transposeLastTwo, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 
 let patched = false;
 
-function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
-  const backend = args.backend as WasmBackendLike;
+function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
   const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
   const numSegments = Number(args.attrs?.numSegments);
   if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum (wasm polyfill) supports float32 only, got ${x.dtype}`);
@@ -39,6 +41,46 @@ function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: unkn
   return backend.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], 'float32', undefined, out);
 }
 
+/** Whether `perm` swaps the last two axes and keeps the others. */
+function swapsLastTwo(perm: readonly number[]): boolean {
+  const r = perm.length;
+  return r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.slice(0, -2).every((p, i) => p === i);
+}
+
+/** `Transpose` through the heap for float32 last-two-axes swaps; the original kernel otherwise. */
+function fasterTranspose(): void {
+  const original = tf.getKernel('Transpose', 'wasm');
+  if (!original) return;
+  tf.unregisterKernel('Transpose', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const perm = (args.attrs as { perm: number[] }).perm;
+      // Only float32: copying int32 words through float registers could alter NaN-looking bit patterns.
+      if (x.dtype === 'float32' && swapsLastTwo(perm)) return transposeLastTwo(args.backend as WasmBackend, x);
+      return original.kernelFunc(args);
+    },
+  });
+}
+
+/** The activations `_FusedMatMul` takes, as the kernels that apply them alone. */
+const ACTIVATION_KERNELS: Readonly<Record<string, string>> = { relu: 'Relu', relu6: 'Relu6', elu: 'Elu', sigmoid: 'Sigmoid', leakyrelu: 'LeakyRelu', prelu: 'Prelu' };
+
+/** product + bias, then the activation, each by its own kernel (for batched products). */
+function unfusedMatMul(backend: WasmBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap, temporaries: tf.TensorInfo[]): tf.TensorInfo {
+  const product = callKernel('BatchMatMul', backend, { a: inputs.a, b: inputs.b }, { transposeA: false, transposeB: false });
+  temporaries.push(product);
+  const biased = callKernel('Add', backend, { a: product, b: inputs.bias });
+  const activation = (attrs.activation as string | undefined) ?? 'linear';
+  if (activation === 'linear') return biased;
+  temporaries.push(biased);
+  const kernel = ACTIVATION_KERNELS[activation];
+  if (!kernel) throw new Error(`_FusedMatMul (wasm, wganx): activation ${activation} is not supported`);
+  if (activation === 'prelu') return callKernel(kernel, backend, { x: biased, alpha: inputs.preluActivationWeights });
+  return callKernel(kernel, backend, { x: biased }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha as number } : {});
+}
+
 function withExplicitTranspose(kernelName: string): void {
   const original = tf.getKernel(kernelName, 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
@@ -47,7 +89,7 @@ function withExplicitTranspose(kernelName: string): void {
   tf.registerKernel({
     ...original,
     kernelFunc: (args) => {
-      const backend = args.backend as WasmBackendLike;
+      const backend = args.backend as WasmBackend;
       const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
       const temporaries: tf.TensorInfo[] = [];
       const flip = (t: tf.TensorInfo): tf.TensorInfo => {
@@ -60,8 +102,12 @@ function withExplicitTranspose(kernelName: string): void {
       };
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const inputs = { ...args.inputs, a: attrs.transposeA ? flip(a) : a, b: attrs.transposeB ? flip(b) : b };
+      const plainAttrs = { ...args.attrs, transposeA: false, transposeB: false };
       try {
-        return original.kernelFunc({ ...args, inputs, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+        if (kernelName === '_FusedMatMul' && args.inputs.bias && a.shape.slice(0, -2).reduce((x, y) => x * y, 1) > 1) {
+          return unfusedMatMul(backend, inputs, plainAttrs, temporaries);
+        }
+        return original.kernelFunc({ ...args, inputs, attrs: plainAttrs });
       } finally {
         for (const t of temporaries) backend.disposeData(t.dataId);
       }
@@ -76,6 +122,8 @@ export function patchWasmKernels(): void {
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
   }
+  fasterTranspose(); // before the matmul patches, which call it
   withExplicitTranspose('BatchMatMul');
   withExplicitTranspose('_FusedMatMul');
+  registerWasmConvKernels();
 }

@@ -1,0 +1,172 @@
+/**
+ * The two backward kernels of a 2-D convolution for the tfjs `wasm` backend, as matrix products on
+ * the backend's XNNPACK path (im2col / col2im), registered in place of what tfjs-backend-wasm 4.22
+ * offers: no `Conv2DBackpropFilter` at all (src/tfjs/conv-filter-grad.ts's typed-array loop stood
+ * in for it), and a `Conv2DBackpropInput` that runs a plain loop. Both dominated a DCGAN WGAN-GP
+ * step (the penalty's double back-propagation calls each of them many times); see
+ * bench/RESULTS.md for the before and after.
+ *
+ * For NHWC `x` [B, H, W, Ci], filter [KH, KW, Ci, Co] and `dy` [B, OH, OW, Co], with
+ * N = B·OH·OW and K = KH·KW·Ci, and `cols` the [N, K] matrix of image patches (im2col):
+ *   dW = colsᵀ · dy             ([K, N] · [N, Co] → [K, Co] = [KH, KW, Ci, Co]; colsᵀ is gathered
+ *                                as such, so that XNNPACK packs the small dy, not the patches)
+ *   dx = col2im(dy · Wᵀ)        ([N, Co] · [Co, K] → [N, K], each patch added back where it came from)
+ *
+ * The patches are gathered and scattered in the wasm heap itself (no copies through JavaScript
+ * arrays). Every temporary tensor is released before the kernel returns.
+ *
+ * @example
+ *   registerWasmConvKernels(); // after the wasm backend package is imported, before training
+ */
+import * as tf from '@tensorflow/tfjs';
+import { callKernel as call, heapIndex as at, reshape, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+interface Geometry {
+  batch: number;
+  h: number;
+  w: number;
+  ci: number;
+  oh: number;
+  ow: number;
+  co: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+}
+
+function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs, kernelName: string): Geometry {
+  if (attrs.dataFormat === 'NCHW') throw new Error(`${kernelName} (wasm, wganx): only NHWC is supported`);
+  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  return {
+    batch: info.batchSize, h: info.inHeight, w: info.inWidth, ci: info.inChannels, oh: info.outHeight, ow: info.outWidth, co: info.outChannels,
+    kh: info.filterHeight, kw: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
+  };
+}
+
+/**
+ * The patch matrix cols[n, (ky·KW + kx)·Ci + c] = x[b, oy·sh + ky − padTop, ox·sw + kx − padLeft, c]
+ * (0 outside the image), for n = (b·OH + oy)·OW + ox: the image patch of every output position.
+ */
+/** Positions gathered together by {@link im2colTransposed}: a block's patch rows stay in cache. */
+const POSITION_BLOCK = 16;
+
+/** colsT[(ky·KW + kx)·Ci + c, n] = cols[n, (ky·KW + kx)·Ci + c] (see {@link im2col}), written row by row of colsT. */
+function im2colTransposed(heap: Float32Array, x: number, colsT: number, g: Geometry): void {
+  const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
+  const n = batch * oh * ow;
+  for (let n0 = 0; n0 < n; n0 += POSITION_BLOCK) {
+    const n1 = Math.min(n, n0 + POSITION_BLOCK);
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const row0 = colsT + (ky * kw + kx) * ci * n;
+        for (let p = n0; p < n1; p++) {
+          const ox = p % ow;
+          const rest = (p - ox) / ow;
+          const oy = rest % oh;
+          const b = (rest - oy) / oh;
+          const iy = oy * sh + ky - padTop;
+          const ix = ox * sw + kx - padLeft;
+          let dst = row0 + p;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+            for (let c = 0; c < ci; c++, dst += n) heap[dst] = 0;
+            continue;
+          }
+          const src = x + ((b * h + iy) * w + ix) * ci;
+          for (let c = 0; c < ci; c++, dst += n) heap[dst] = heap[src + c];
+        }
+      }
+    }
+  }
+}
+
+/** dx[b, iy, ix, c] += cols[n, (ky·KW + kx)·Ci + c]: each patch added back where im2col took it from. */
+function col2im(heap: Float32Array, cols: number, dx: number, g: Geometry): void {
+  const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
+  const k = kh * kw * ci;
+  heap.fill(0, dx, dx + batch * h * w * ci);
+  let row = cols;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++, row += k) {
+        let src = row;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh + ky - padTop;
+          for (let kx = 0; kx < kw; kx++, src += ci) {
+            const ix = ox * sw + kx - padLeft;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            const dst = dx + ((b * h + iy) * w + ix) * ci;
+            for (let c = 0; c < ci; c++) heap[dst + c] += heap[src + c];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** dW = colsᵀ · dy. */
+function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const attrs = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+  const g = geometry(x.shape, attrs.filterShape, attrs, 'Conv2DBackpropFilter');
+  const n = g.batch * g.oh * g.ow;
+  const k = g.kh * g.kw * g.ci;
+  const colsT = backend.makeOutput([1, k, n], 'float32');
+  const temporaries: tf.TensorInfo[] = [colsT];
+  try {
+    im2colTransposed(backend.wasm.HEAPF32, at(backend, x), at(backend, colsT), g);
+    const dy3 = reshape(backend, dy, [1, n, g.co]);
+    temporaries.push(dy3);
+    const dW = call('BatchMatMul', backend, { a: colsT, b: dy3 }, { transposeA: false, transposeB: false });
+    temporaries.push(dW);
+    return reshape(backend, dW, [...attrs.filterShape]);
+  } finally {
+    for (const t of temporaries) backend.disposeData(t.dataId);
+  }
+}
+
+/** dx = col2im(dy · Wᵀ). */
+function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+  const g = geometry(attrs.inputShape, filter.shape, attrs, 'Conv2DBackpropInput');
+  const n = g.batch * g.oh * g.ow;
+  const k = g.kh * g.kw * g.ci;
+  const temporaries: tf.TensorInfo[] = [];
+  try {
+    const dy3 = reshape(backend, dy, [1, n, g.co]);
+    temporaries.push(dy3);
+    const w3 = reshape(backend, filter, [1, k, g.co]);
+    temporaries.push(w3);
+    const cols = call('BatchMatMul', backend, { a: dy3, b: w3 }, { transposeA: false, transposeB: true });
+    temporaries.push(cols);
+    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
+    col2im(backend.wasm.HEAPF32, at(backend, cols), at(backend, dx), g);
+    return dx;
+  } finally {
+    for (const t of temporaries) backend.disposeData(t.dataId);
+  }
+}
+
+let registered = false;
+
+/** Register both kernels for `wasm` in place of its own (idempotent). */
+export function registerWasmConvKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const [kernelName, kernelFunc] of [[tf.Conv2DBackpropFilter, conv2DBackpropFilter], [tf.Conv2DBackpropInput, conv2DBackpropInput]] as const) {
+    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
+  }
+}

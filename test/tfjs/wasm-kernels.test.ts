@@ -1,0 +1,173 @@
+/**
+ * Every kernel wganx registers or replaces on the wasm backend, against the cpu backend on random
+ * shapes (strides, padding, kernel sizes, channel counts, batch 1 and 64): the convolution's
+ * filter and input gradients (im2col / col2im + XNNPACK), the transposed convolution that
+ * generators run forward, the last-two-axes transpose, matrix products with transposed operands,
+ * and UnsortedSegmentSum. atol 1e-4 relative to each value's size.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { CounterRng } from '../../src/core/random.js';
+import { startBackend } from '../../src/tfjs/backend.js';
+
+const ATOL = 1e-4;
+const CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+
+/** Run `f` on both backends with the same inputs (given as plain arrays) and return both results. */
+async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: Float32Array[]; cpu: Float32Array[] }> {
+  const out: Record<string, Float32Array[]> = {};
+  for (const backend of ['wasm', 'cpu'] as const) {
+    await startBackend(backend, CONV_KERNELS);
+    out[backend] = tf.tidy(() => {
+      const r = f();
+      return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
+    });
+  }
+  return { wasm: out.wasm, cpu: out.cpu };
+}
+
+function assertClose(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= ATOL * (1 + Math.abs(want[i])))) assert.fail(`${what} [${i}]: wasm ${got[i]}, cpu ${want[i]}`);
+  }
+}
+
+const rng = new CounterRng(20261129, 7);
+const pick = <T>(xs: readonly T[]): T => xs[rng.int(1, xs.length)[0]];
+const values = (n: number) => rng.normal(n);
+
+interface ConvCase {
+  batch: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: number;
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+/** Random convolution shapes, plus the two of the DCGAN critic at batch 64. */
+function convCases(): ConvCase[] {
+  const cases: ConvCase[] = [
+    { batch: 64, h: 28, w: 28, ci: 1, co: 32, k: 4, stride: 2, pad: 'same' },
+    { batch: 64, h: 14, w: 14, ci: 32, co: 64, k: 4, stride: 2, pad: 'same' },
+  ];
+  for (let i = 0; i < 14; i++) {
+    const k = pick([1, 3, 4, 5]);
+    const h = pick([5, 7, 8, 9, 14]);
+    cases.push({ batch: pick([1, 2, 5]), h, w: pick([h, 6, 11]), ci: pick([1, 3, 8, 32]), co: pick([1, 2, 16]), k: Math.min(k, h), stride: pick([1, 2, 3]), pad: pick(['same', 'valid'] as const) });
+  }
+  return cases;
+}
+
+test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal the cpu backend (gradients of conv2d w.r.t. filter and input)', async () => {
+  for (const c of convCases()) {
+    const xv = values(c.batch * c.h * c.w * c.ci);
+    const wv = values(c.k * c.k * c.ci * c.co);
+    let gv: Float32Array | null = null;
+    const { wasm, cpu } = await onBoth(() => {
+      const x = tf.tensor4d(xv, [c.batch, c.h, c.w, c.ci]);
+      const w = tf.tensor4d(wv, [c.k, c.k, c.ci, c.co]);
+      const y = tf.conv2d(x, w, c.stride, c.pad);
+      gv ??= values(y.size);
+      const g = tf.tensor(gv, y.shape);
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), g)))([x, w]);
+      return [y, dx, dw];
+    });
+    const what = JSON.stringify(c);
+    assertClose(wasm[0], cpu[0], `${what} conv2d`);
+    assertClose(wasm[1], cpu[1], `${what} dx (Conv2DBackpropInput)`);
+    assertClose(wasm[2], cpu[2], `${what} dW (Conv2DBackpropFilter)`);
+  }
+});
+
+test('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
+  for (const [batch, h, ci, co, k, stride] of [[64, 7, 64, 32, 4, 2], [1, 14, 32, 1, 4, 2], [3, 5, 3, 4, 3, 1], [2, 6, 8, 2, 5, 2]]) {
+    const out = h * stride;
+    const xv = values(batch * h * h * ci);
+    const wv = values(k * k * co * ci);
+    const gv = values(batch * out * out * co);
+    const { wasm, cpu } = await onBoth(() => {
+      const x = tf.tensor4d(xv, [batch, h, h, ci]);
+      const w = tf.tensor4d(wv, [k, k, co, ci]);
+      const g = tf.tensor4d(gv, [batch, out, out, co]);
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [batch, out, out, co], stride, 'same');
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), g)))([x, w]);
+      return [f(x, w), dx, dw];
+    });
+    for (const [i, name] of ['output', 'dx', 'dW'].entries()) assertClose(wasm[i], cpu[i], `conv2dTranspose ${[batch, h, ci, co, k, stride]} ${name}`);
+  }
+});
+
+test('Transpose of the last two axes (float32 through the heap, int32 by the original kernel) equals cpu', async () => {
+  for (const shape of [[1, 1], [3, 7], [64, 512], [2, 33, 65], [2, 3, 40, 17]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const v = values(n);
+    const perm = [...shape.keys()];
+    [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+    const { wasm, cpu } = await onBoth(() => [tf.transpose(tf.tensor(v, shape), perm), tf.transpose(tf.tensor(Int32Array.from(v, (x) => Math.round(x * 1000)), shape, 'int32'), perm).toFloat()]);
+    assert.deepEqual(Array.from(wasm[0]), Array.from(cpu[0]), `float32 ${shape}`);
+    assert.deepEqual(Array.from(wasm[1]), Array.from(cpu[1]), `int32 ${shape}`);
+  }
+  // Other permutations still go through the original kernel.
+  const v = values(2 * 3 * 4);
+  const { wasm, cpu } = await onBoth(() => tf.transpose(tf.tensor(v, [2, 3, 4]), [2, 0, 1]));
+  assert.deepEqual(Array.from(wasm[0]), Array.from(cpu[0]));
+});
+
+test('matrix products with transposed operands (explicit transpose + XNNPACK) equal cpu, batch 1 and 64', async () => {
+  for (const [batch, m, k, n] of [[1, 64, 512, 512], [64, 3, 5, 7], [1, 1, 9, 1], [2, 128, 784, 512]]) {
+    const av = values(batch * m * k);
+    const bv = values(batch * k * n);
+    const biasV = values(n);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const { wasm, cpu } = await onBoth(() => {
+        const a = tf.tensor3d(av, ta ? [batch, k, m] : [batch, m, k]);
+        const b = tf.tensor3d(bv, tb ? [batch, n, k] : [batch, k, n]);
+        return [tf.matMul(a, b, ta, tb), tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation: 'relu' })];
+      });
+      assertClose(wasm[0], cpu[0], `matMul ${[batch, m, k, n]} ${ta} ${tb}`);
+      assertClose(wasm[1], cpu[1], `fused matMul ${[batch, m, k, n]} ${ta} ${tb}`);
+    }
+  }
+});
+
+test('batched fused products with a bias (wrong in tfjs-backend-wasm 4.22 itself) equal cpu for every activation', async () => {
+  const av = values(64 * 3 * 5);
+  const bv = values(64 * 5 * 7);
+  const biasV = values(7);
+  for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const) {
+    const { wasm, cpu } = await onBoth(() => {
+      const extra = activation === 'prelu' ? { preluActivationWeights: tf.fill([7], 0.3) } : activation === 'leakyrelu' ? { leakyreluAlpha: 0.2 } : {};
+      return tf.fused.matMul({ a: tf.tensor3d(av, [64, 3, 5]), b: tf.tensor3d(bv, [64, 5, 7]), bias: tf.tensor1d(biasV), activation, ...extra });
+    });
+    assertClose(wasm[0], cpu[0], `fused ${activation}`);
+  }
+});
+
+test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () => {
+  const v = values(64 * 12);
+  const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10);
+  const { wasm, cpu } = await onBoth(() => tf.unsortedSegmentSum(tf.tensor2d(v, [64, 12]), tf.tensor1d(ids, 'int32'), 10));
+  assertClose(wasm[0], cpu[0], 'unsortedSegmentSum');
+});
+
+test('the wasm kernels leak no tensors and no backend memory over a training-like loop', async () => {
+  await startBackend('wasm', CONV_KERNELS);
+  const x = tf.randomNormal([8, 14, 14, 4]) as tf.Tensor4D;
+  const w = tf.variable(tf.randomNormal([4, 4, 4, 8]) as tf.Tensor4D);
+  const step = () => tf.tidy(() => {
+    const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.conv2d(x, w, 2, 'same'))), [w]);
+    w.assign(tf.sub(w, tf.mul(grads[w.name], 1e-3)));
+  });
+  step();
+  const before = tf.memory();
+  for (let i = 0; i < 5; i++) step();
+  const after = tf.memory();
+  assert.equal(after.numTensors, before.numTensors);
+  assert.equal(after.numBytes, before.numBytes);
+  tf.dispose([x, w]);
+});
