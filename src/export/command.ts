@@ -5,7 +5,7 @@ import { basename, resolve } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { resolveFlags, type FlagInput } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
-import { loadLayersModel } from '../io/tfjs-model-files.js';
+import { loadLayersModel } from '../tfjs/model-files.js';
 import { quietTfjs } from '../tfjs/backend.js';
 import { EXPORT_FLAGS } from './flags.js';
 import { exportModel } from './index.js';

@@ -10,7 +10,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { TrainingProvenance } from '../core/manifest.js';
-import { saveLayersModel } from '../io/tfjs-model-files.js';
+import { saveLayersModel } from '../tfjs/model-files.js';
 import { requiredKernels, startBackend, type BackendInfo } from '../tfjs/backend.js';
 import { checkResumeConfig, findLatestCheckpoint, readCheckpoint, restoreModel, restoreVariables, saveCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';

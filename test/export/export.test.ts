@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { exportModel, readOnnxManifest, tritonConfig } from '../../src/export/index.js';
 import { ParityError, InvalidArgumentError } from '../../src/core/errors.js';
 import { parseManifest, sampleLatents } from '../../src/core/index.js';
-import { saveLayersModel } from '../../src/io/tfjs-model-files.js';
+import { saveLayersModel } from '../../src/tfjs/model-files.js';
 import { expectParity, randomizeBatchNorms, runOnnxChecker } from './helpers.js';
 
 tf.setBackend('cpu');

@@ -10,7 +10,7 @@
  */
 import { resolveNodeDevice } from '../../runtime/node.js';
 import type { DeviceChoice, DeviceProbe, NodeDevice } from '../../runtime/devices.js';
-import { startWorker } from '../worker-thread.js';
+import { startWorker } from '../../io/worker-thread.js';
 import type { WorkerRequest, WorkerResponse } from './protocol.js';
 
 /** Runs src/runtime/node.ts's probe for `device` on a fresh session thread; null when usable. */

@@ -11,7 +11,7 @@ import { GpuTurns } from './gpu-turns.js';
 import type { Manifest } from '../../core/manifest.js';
 import type { DeviceChoice, NodeDevice } from '../../runtime/devices.js';
 import type { LatentRequest, Segment, WorkerRequest, WorkerResponse } from './protocol.js';
-import { startWorker } from '../worker-thread.js';
+import { startWorker } from '../../io/worker-thread.js';
 
 export interface BatchInput {
   rows: number;

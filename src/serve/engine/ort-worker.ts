@@ -9,7 +9,7 @@
 import { parentPort } from 'node:worker_threads';
 import { createSession, Generator, probeNodeDevice } from '../../runtime/node.js';
 import { runtimeMessage } from '../../runtime/session.js';
-import { ownMemory } from '../worker-thread.js';
+import { ownMemory } from '../../io/worker-thread.js';
 import { buildLatents } from './latent-batch.js';
 import type { LatentResponse, WorkerRequest, WorkerResponse } from './protocol.js';
 

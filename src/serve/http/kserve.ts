@@ -14,7 +14,7 @@ import { InvalidArgumentError } from '../../core/errors.js';
 import type { TensorDtype } from '../../core/manifest.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
-import { numbersJson } from '../encode/encode-pool.js';
+import { numbersJson } from '../../encode/encode-pool.js';
 import { admission, clientSignal, info, lookupModel, serverTiming } from './http-util.js';
 import { checkJsonDepth } from './json-limits.js';
 import type { LoadedModel } from '../engine/model.js';

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { MAX_SAFE_COUNTER } from '../../core/latent.js';
 import { MODEL_NAME_PATTERN } from '../../core/manifest.js';
-import { ANIMATION_FORMATS, IMAGE_FORMATS } from '../encode/encode.js';
+import { ANIMATION_FORMATS, IMAGE_FORMATS } from '../../encode/encode.js';
 
 export const SAMPLE_FORMATS = [...IMAGE_FORMATS, 'json', 'npy'] as const;
 export type SampleFormat = (typeof SAMPLE_FORMATS)[number];

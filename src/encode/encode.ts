@@ -10,8 +10,8 @@
  */
 import sharp from 'sharp';
 import type { CreateRaw, Sharp } from 'sharp';
-import { InvalidArgumentError } from '../../core/errors.js';
-import { gridLayout, tileGrid, toUint8, upscale } from '../../core/image.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { gridLayout, tileGrid, toUint8, upscale } from '../core/image.js';
 import { encodeSmallPng } from './png.js';
 
 export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const;

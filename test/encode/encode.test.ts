@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { toUint8 } from '../../src/core/image.js';
-import { checkImageSize, encodeEach, encodeGrid, gridImageSize, imageLimitProblem, MAX_RESPONSE_PIXELS } from '../../src/serve/encode/encode.js';
+import { checkImageSize, encodeEach, encodeGrid, gridImageSize, imageLimitProblem, MAX_RESPONSE_PIXELS } from '../../src/encode/encode.js';
 
 test('gridImageSize is the size encodeGrid writes, for default and given columns and scales', async () => {
   for (const [count, columns, scale] of [[5, undefined, 1], [5, 2, 3], [7, 7, 2], [1, undefined, 4]] as const) {

@@ -1,11 +1,11 @@
 /**
- * Starts a worker thread from a module given by its built URL (`new URL('./ort-worker.js',
+ * Starts a worker thread from a module given by its built URL (`new URL('../serve/ort-worker.js',
  * import.meta.url)`): the built `.js` file, or the `.ts` source under tsx (tests, benches), whose
  * loader hooks worker threads do not inherit. Also: {@link ownMemory}, for arrays those threads
  * transfer.
  *
  * @example
- *   const worker = startWorker(new URL('./encode-worker.js', import.meta.url));
+ *   const worker = startWorker(new URL('../serve/encode-worker.js', import.meta.url));
  *   port.postMessage(reply, [ownMemory(bytes).buffer]);
  */
 import { Worker } from 'node:worker_threads';

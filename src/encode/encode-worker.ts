@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { encodeEach, encodeGrid, numberArrayJson } from './encode.js';
 import type { EncodeRequest, EncodeResponse } from './encode-pool.js';
-import { ownMemory } from '../worker-thread.js';
+import { ownMemory } from '../io/worker-thread.js';
 
 if (!parentPort) throw new Error('encode-worker.ts must run in a worker thread');
 const port = parentPort;

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleLatents } from '../../src/core/latent.js';
-import { encodeEach, encodeGrid, numberArrayJson } from '../../src/serve/encode/encode.js';
-import { encodeEachBase64, encodeGridImage, numbersJson, smallImageStats, stopEncodeThreads } from '../../src/serve/encode/encode-pool.js';
+import { encodeEach, encodeGrid, numberArrayJson } from '../../src/encode/encode.js';
+import { encodeEachBase64, encodeGridImage, numbersJson, smallImageStats, stopEncodeThreads } from '../../src/encode/encode-pool.js';
 
 /** Values in about [-1, 1], some outside (clamped by the image encoders), a NaN. */
 function values(count: number): Float32Array {

@@ -18,7 +18,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { encodeEach, encodeGrid, numberArrayJson, type ImageFormat } from './encode.js';
-import { startWorker } from '../worker-thread.js';
+import { startWorker } from '../io/worker-thread.js';
 
 /** Jobs up to this many output pixels (images) or values (JSON) run on the main thread. */
 const INLINE_PIXELS = 1 << 16;

@@ -1,0 +1,130 @@
+/**
+ * bench:train — one WGAN-GP iteration (5 critic updates with the gradient penalty + 1 generator
+ * update, Adam) of the nets `wganx train` builds, on every usable tfjs backend and on PyTorch
+ * (bench/torch_wgan_gp.py: the same nets, layer for layer, at its best thread count), in
+ * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
+ * PyTorch's time.
+ *
+ *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm,cpu --torch-threads 1,2]
+ *
+ * PyTorch comes from Debian (`apt-get install python3-torch libopenblas0-pthread`); when it is
+ * missing the script says so and prints the tfjs columns alone. The cpu backend is slow on the
+ * convolutional nets (tens of seconds per iteration): `--backends wasm` leaves it out.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openDataset } from '../src/data/index.js';
+import { createRunRngs } from '../src/core/random.js';
+import { registerTrainingGradients } from '../src/tfjs/gradients.js';
+import { startBackend, type BackendChoice } from '../src/tfjs/backend.js';
+import { resolveTrainConfig, type TrainConfig, type TrainOptions } from '../src/train/config.js';
+import { buildNets, disposeNets } from '../src/train/models/index.js';
+import { createOptimizer } from '../src/train/optimizers.js';
+import { netSpec } from '../src/train/run.js';
+import { criticStep, generatorStep, trainableVariables, type StepContext } from '../src/train/steps.js';
+import { median } from './common.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    iters: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    backends: { type: 'string', default: 'wasm,cpu' },
+    'torch-threads': { type: 'string', default: '1,2' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const ITERS = Number(args.iters);
+const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_wgan_gp.py');
+const PYTHON = '/usr/bin/python3';
+
+interface Case {
+  label: string;
+  opts: TrainOptions;
+}
+
+const CASES: Case[] = [
+  { label: 'toy MLP 3×256, batch 64', opts: { dataset: 'ring8', hidden: 256, layers: 3, batch: 64, latent: 2 } },
+  { label: 'MNIST cond. MLP 3×512, batch 64', opts: { dataset: 'mnist', conditional: true, hidden: 512, layers: 3, batch: 64 } },
+  { label: 'MNIST DCGAN 32 ch, batch 64', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 32, batch: 64 } },
+  { label: 'MNIST DCGAN 64 ch, batch 64', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 64, batch: 64 } },
+];
+
+/** The PyTorch script's description of the same nets. */
+function torchSpec(config: TrainConfig, shape: readonly number[], classes: number) {
+  const base = { hidden: config.hidden, batch: config.batch, latent: config.latent, n_critic: config.nCritic, lambda: config.lambda, classes, iters: ITERS, threads: args['torch-threads']!.split(',').map(Number) };
+  return config.arch === 'dcgan' ? { ...base, arch: 'dcgan', size: shape[0], channels: shape[2] } : { ...base, arch: 'mlp', layers: config.layers, shape };
+}
+
+/** null with the reason when PyTorch cannot run here. */
+function torchMissing(): string | null {
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `PyTorch is not installed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}); apt-get install python3-torch libopenblas0-pthread`;
+}
+
+function torchIteration(spec: object): { ms: number; threads: number } {
+  const r = spawnSync(PYTHON, [TORCH_SCRIPT, JSON.stringify(spec)], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`the PyTorch peer failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+async function tfjsIteration(config: TrainConfig, backend: BackendChoice): Promise<number> {
+  await startBackend(backend, []);
+  const dataset = await openDataset(config);
+  const rngs = createRunRngs(0);
+  const nets = buildNets(config.arch, netSpec(config, dataset), rngs.init);
+  const criticVars = trainableVariables(nets.critic);
+  const generatorVars = trainableVariables(nets.generator);
+  const hp = { lr: config.lr, beta1: config.beta1, beta2: config.beta2 };
+  const ctx: StepContext = { config, dataset, nets, criticVars, generatorVars, optD: createOptimizer('adam', criticVars, hp), optG: createOptimizer('adam', generatorVars, hp), rngs };
+  const iteration = () => {
+    for (let k = 0; k < config.nCritic; k++) criticStep(ctx, config.lr);
+    generatorStep(ctx, config.lr);
+  };
+  iteration(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < ITERS; i++) {
+    const t0 = performance.now();
+    iteration();
+    times.push(performance.now() - t0);
+  }
+  disposeNets(nets);
+  ctx.optD.dispose();
+  ctx.optG.dispose();
+  return median(times);
+}
+
+registerTrainingGradients();
+const backends = args.backends!.split(',') as BackendChoice[];
+const missing = torchMissing();
+console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs} (1 thread)`);
+console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, the best of ${args['torch-threads']} threads`);
+const contenders = [...backends, ...(missing ? [] : ['pytorch'])];
+const header = `${'net'.padEnd(34)}${contenders.map((c) => `${c} ms`.padStart(12)).join('')}${missing ? '' : backends.map((b) => `${b}/pytorch`.padStart(15)).join('')}`;
+console.log(`\n${header}`);
+for (const c of CASES.filter((k) => !args.only || k.label.includes(args.only))) {
+  const config = resolveTrainConfig({ ...c.opts, out: 'runs/bench', algo: 'wgan-gp', export: false });
+  const dataset = await openDataset(config);
+  const classes = config.conditional ? (dataset.labels?.length ?? 0) : 0;
+  const times = new Map<string, number[]>(contenders.map((k) => [k, []]));
+  const torchThreads: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const who of order) {
+      if (who === 'pytorch') {
+        const t = torchIteration(torchSpec(config, dataset.shape, classes));
+        times.get(who)!.push(t.ms);
+        torchThreads.push(t.threads);
+      } else times.get(who)!.push(await tfjsIteration(config, who as BackendChoice));
+    }
+  }
+  const med = (k: string) => median(times.get(k)!);
+  const cols = contenders.map((k) => med(k).toFixed(0).padStart(12)).join('');
+  const ratios = missing ? '' : backends.map((b) => `${(med(b) / med('pytorch')).toFixed(2)}×`.padStart(15)).join('');
+  console.log(`${c.label.padEnd(34)}${cols}${ratios}${missing ? '' : `   (PyTorch threads: ${torchThreads.join(', ')})`}`);
+}
+console.log(`\ntensors alive at the end: ${tf.memory().numTensors}`);
