@@ -8,6 +8,7 @@
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { WganxError } from './core/errors.js';
 import { allowedText, parseFlagText, type FlagInput, type FlagSpec, type FlagTable } from './core/flags.js';
+import { AUGMENT_FLAGS } from './augment/flags.js';
 import { EVAL_FLAGS } from './eval/flags.js';
 import { EXPORT_FLAGS } from './export/flags.js';
 import { SERVE_FLAGS } from './serve/options.js';
@@ -113,6 +114,14 @@ function buildProgram(): Command {
       json: o.json ?? false,
       updateManifest: o.updateManifest ?? false,
     });
+  });
+
+  addFlags(
+    program.command('augment').description('Write a labelled, deterministic, resumable data set of samples (image folders, npz, WebDataset tar, csv), locally or from a --remote server'),
+    AUGMENT_FLAGS,
+  ).action(async (_opts, cmd: Command) => {
+    const { augmentCommand } = await import('./augment/command.js');
+    await augmentCommand(readFlags(cmd, AUGMENT_FLAGS));
   });
 
   addFlags(program.command('train').description('Train a WGAN / WGAN-GP / GAN generator with TensorFlow.js, checkpoint it, and export it to models/<name>/'), TRAIN_FLAGS).action(

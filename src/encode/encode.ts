@@ -228,9 +228,14 @@ export function numberArrayJson(data: Float32Array): Buffer {
 }
 
 /** NumPy .npy (format 1.0), little-endian float32, C order. */
-export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer {
+/** NumPy's name of each typed array's element type, little-endian. */
+const NPY_DTYPES = { float32: '<f4', uint8: '|u1', int32: '<i4', int64: '<i8' } as const;
+
+/** NumPy `.npy` bytes (version 1.0) of a float32, uint8, int32 or int64 array of `shape`. */
+export function encodeNpy(data: Float32Array | Uint8Array | Int32Array | BigInt64Array, shape: readonly number[]): Buffer {
+  const descr = data instanceof Float32Array ? NPY_DTYPES.float32 : data instanceof Uint8Array ? NPY_DTYPES.uint8 : data instanceof Int32Array ? NPY_DTYPES.int32 : NPY_DTYPES.int64;
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
   // magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, ' ') + '\n';

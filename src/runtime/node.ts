@@ -105,6 +105,9 @@ export async function probeNodeDevice(device: NodeDevice): Promise<string | null
   if (device === 'cuda' && !existsSync(cudaProviderLibrary())) {
     return `onnxruntime-node's CUDA provider library is not installed (${cudaProviderLibrary()} is missing; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
   }
+  if (device === 'webgpu' && process.platform === 'linux' && !vulkanLoaderPresent()) {
+    return 'the Vulkan loader (libvulkan.so.1) is not installed, and WebGPU runs on Vulkan here (apt-get install libvulkan1, plus the GPU driver\'s Vulkan ICD)';
+  }
   let session: Session | null = null;
   try {
     session = await createSession(probeModel(), { providers: [device], threads: 1 });
@@ -117,6 +120,18 @@ export async function probeNodeDevice(device: NodeDevice): Promise<string | null
   } finally {
     await session?.release().catch(() => {});
   }
+}
+
+/** Folders where Linux distributions keep shared libraries, searched after LD_LIBRARY_PATH. */
+const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/lib', '/usr/local/lib'];
+
+/**
+ * Whether Dawn can find a Vulkan loader. Without one, asking for a WebGPU session makes Dawn print
+ * a two-line warning to stderr before failing: checked first, the refusal is one clean reason.
+ */
+function vulkanLoaderPresent(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBRARY_DIRS];
+  return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
 /** SwiftShader (Chromium's CPU Vulkan) passes the probe but runs far slower than the CPU provider. */

@@ -23,7 +23,7 @@ import { MetricsLog, METRICS_FILE, readMetrics, type MetricsRecord } from './met
 import { buildNets, disposeNets, type NetSpec } from './models/index.js';
 import { createOptimizer } from './optimizers.js';
 import { writeCurvesPng } from './plots.js';
-import { createProgress } from './progress.js';
+import { createProgress } from '../io/progress.js';
 import { createRunRngs, restoreRunRngs, rngStates } from '../core/random.js';
 import { writeReport, type RunSummary } from './report.js';
 import { makeSampleSheet, writeSampleSheet } from './samples.js';
@@ -171,7 +171,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const samplesDir = path.join(config.out, 'samples');
   const sheetOpts = (step: number) => ({ latent: config.latent, dataScale: config.dataScale, title: `${config.name}: ${config.algo}, step ${step}` });
   const showProgress = hooks.progress ?? true;
-  const progress = showProgress ? createProgress(config.steps, start) : null;
+  const progress = showProgress ? createProgress({ label: 'train', unit: 'steps', total: config.steps, start }) : null;
 
   const stopped = () => hooks.signal?.aborted === true;
 
@@ -203,7 +203,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         const rec: MetricsRecord = { step, w: last!.w, criticLoss: last!.loss, generatorLoss: gLoss, penalty: last!.penalty, ...(last!.classLoss === null ? {} : { classLoss: last!.classLoss }), lr, seconds: elapsed() };
         metrics.append(rec);
       }
-      progress?.update(step, lastW);
+      progress?.update(step, `W ${Number.isFinite(lastW) ? lastW.toFixed(4) : '–'}`);
       // Let the event loop run (signals that abort the run, the progress bar's timer): the steps are synchronous.
       await new Promise((resolve) => setImmediate(resolve));
       if (config.sampleEvery > 0 && step % config.sampleEvery === 0) {

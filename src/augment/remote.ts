@@ -1,0 +1,163 @@
+/**
+ * Samples from a server: any Open Inference Protocol (KServe v2) server that serves the model
+ * (`wganx serve`, Triton, KServe), through `POST /v2/models/<name>/infer` with the binary tensor
+ * extension. The latents and classes are drawn here, so a data set drawn from a server is the one
+ * drawn locally; many machines can share one GPU server. Refusals that a retry can cure (503 with
+ * Retry-After, 429, 502, 504, a connection that fails) are retried with back-off.
+ *
+ * The manifest comes from `--model` when it is a model folder; otherwise from the server's
+ * `GET /v1/models/<name>` (wganx serve publishes it; a plain KServe server does not).
+ *
+ * @example
+ *   const src = await openRemote({ url: 'http://gpu-box:8080', model: 'mnist-cgan' });
+ *   const { data } = await src.run(z, labels);
+ */
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { InvalidArgumentError, WganxError } from '../core/errors.js';
+import { MANIFEST_FILE, MODEL_NAME_PATTERN, parseManifest, type Manifest } from '../core/manifest.js';
+import { generatorIO } from '../runtime/generator.js';
+import { readManifestFile } from '../runtime/model-folder.js';
+import type { SampleSource } from './sources.js';
+
+export interface RemoteOptions {
+  /** Base URL of the server, e.g. http://gpu-box:8080. */
+  url: string;
+  /** A model folder (its manifest is read here) or the name of a model the server serves. */
+  model: string;
+  /** Attempts per request before giving up (default 8). */
+  attempts?: number;
+  /** First back-off delay, doubled after each failure (default 250 ms; Retry-After wins). */
+  backoffMs?: number;
+  log?: (line: string) => void;
+  fetch?: typeof fetch;
+}
+
+/** Longest wait between two attempts. */
+const MAX_BACKOFF_MS = 10_000;
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function baseUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidArgumentError('--remote', url, 'an http(s) URL such as http://gpu-box:8080');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('--remote', url, 'an http(s) URL such as http://gpu-box:8080');
+  return u.href.replace(/\/+$/, '');
+}
+
+export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
+  const base = baseUrl(opts.url);
+  const fetcher = opts.fetch ?? globalThis.fetch;
+  const attempts = opts.attempts ?? 8;
+  const log = opts.log ?? (() => {});
+
+  /** One request, retried while the answer says "later" or the connection fails. */
+  async function request(path: string, init: RequestInit = {}): Promise<Response> {
+    let delay = opts.backoffMs ?? 250;
+    let last = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      let res: Response | null = null;
+      try {
+        res = await fetcher(`${base}${path}`, init);
+      } catch (err) {
+        last = `${(err as Error).message}${(err as { cause?: { code?: string } }).cause?.code ? ` (${(err as { cause: { code: string } }).cause.code})` : ''}`;
+      }
+      if (res && !RETRY_STATUSES.has(res.status)) return res;
+      if (res) {
+        last = `HTTP ${res.status}${await res.text().then((t) => `: ${t.slice(0, 200)}`, () => '')}`;
+        const after = Number(res.headers.get('retry-after'));
+        if (Number.isFinite(after) && after > 0) delay = after * 1000;
+      }
+      if (attempt === attempts) break;
+      log(`--remote: ${base}${path}: ${last}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
+      await sleep(delay);
+      delay = Math.min(MAX_BACKOFF_MS, delay * 2);
+    }
+    throw new WganxError(`--remote: ${base}${path} did not answer after ${attempts} attempts: ${last}`);
+  }
+
+  async function json(path: string): Promise<unknown> {
+    const res = await request(path);
+    const text = await res.text();
+    if (!res.ok) throw new WganxError(`--remote: ${base}${path} answered HTTP ${res.status}: ${text.slice(0, 300)}`);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new WganxError(`--remote: ${base}${path} did not answer JSON`);
+    }
+  }
+
+  // The manifest: from a local folder, else from wganx serve.
+  let manifest: Manifest;
+  let localSha: string | null = null;
+  const folder = existsSync(join(opts.model, MANIFEST_FILE));
+  if (folder) {
+    manifest = (await readManifestFile(opts.model)).manifest;
+    localSha = manifest.export.sha256;
+  } else {
+    const name = basename(opts.model);
+    if (!MODEL_NAME_PATTERN.test(name)) throw new InvalidArgumentError('--model', opts.model, 'a model folder, or the name of a model the --remote server serves');
+    const res = await request(`/v1/models/${name}`);
+    const body = (await res.json().catch(() => null)) as { manifest?: unknown } | null;
+    if (!res.ok || !body?.manifest) {
+      throw new InvalidArgumentError('--model', opts.model, `a model folder holding ${MANIFEST_FILE}: ${base} publishes no manifest for "${name}" (only wganx serve does; give the folder for a plain KServe server)`);
+    }
+    manifest = parseManifest(body.manifest, `${base}/v1/models/${name} manifest`);
+  }
+  const io = generatorIO(manifest);
+  const name = manifest.name;
+
+  // What the server serves under that name: the inputs the manifest names, and (wganx serve) the same file.
+  const meta = (await json(`/v2/models/${name}`)) as { inputs?: { name: string }[] };
+  const inputs = (meta.inputs ?? []).map((i) => i.name);
+  for (const wanted of [io.latent.name, ...(io.label ? [io.label.name] : [])]) {
+    if (!inputs.includes(wanted)) throw new WganxError(`--remote: ${base} serves "${name}" with inputs [${inputs.join(', ')}], the manifest names "${wanted}": not the same model`);
+  }
+  let remoteSha: string | null = null;
+  const summary = await request(`/v1/models/${name}`).then((r) => (r.ok ? (r.json() as Promise<{ sha256?: string }>) : null)).catch(() => null);
+  if (summary?.sha256) remoteSha = summary.sha256;
+  if (localSha && remoteSha && localSha !== remoteSha) {
+    throw new WganxError(`--remote: ${base} serves "${name}" from a file with sha256 ${remoteSha.slice(0, 12)}…, ${opts.model} has ${localSha.slice(0, 12)}…: they are different models`);
+  }
+
+  return {
+    manifest,
+    sha256: localSha ?? remoteSha,
+    where: base,
+    async run(z, labels) {
+      const rows = z.length / io.latent.dim;
+      const tensors: { name: string; shape: number[]; datatype: string; bytes: Uint8Array }[] = [{ name: io.latent.name, shape: [rows, io.latent.dim], datatype: 'FP32', bytes: new Uint8Array(z.buffer, z.byteOffset, z.byteLength) }];
+      if (io.label && labels) {
+        const l = BigInt64Array.from(labels, (v) => BigInt(v));
+        tensors.push({ name: io.label.name, shape: [rows, 1], datatype: 'INT64', bytes: new Uint8Array(l.buffer) });
+      }
+      const header = Buffer.from(
+        JSON.stringify({
+          inputs: tensors.map((t) => ({ name: t.name, shape: t.shape, datatype: t.datatype, parameters: { binary_data_size: t.bytes.length } })),
+          outputs: [{ name: io.output.name, parameters: { binary_data: true } }],
+        }),
+      );
+      const res = await request(`/v2/models/${name}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+        body: Buffer.concat([header, ...tensors.map((t) => t.bytes)]),
+      });
+      const bytes = Buffer.from(await res.arrayBuffer());
+      if (!res.ok) throw new WganxError(`--remote: ${base}/v2/models/${name}/infer answered HTTP ${res.status}: ${bytes.toString('utf8', 0, 300)}`);
+      const headerLength = Number(res.headers.get('inference-header-content-length') ?? bytes.length);
+      const answer = JSON.parse(bytes.toString('utf8', 0, headerLength)) as { outputs: { name: string; shape: number[]; datatype: string }[] };
+      const out = answer.outputs.find((o) => o.name === io.output.name);
+      if (!out || out.datatype !== 'FP32') throw new WganxError(`--remote: the server's answer holds no FP32 output "${io.output.name}"`);
+      const payload = bytes.subarray(headerLength);
+      const data = new Float32Array(payload.length / 4);
+      new Uint8Array(data.buffer).set(payload);
+      return { data, rowShape: out.shape.slice(1) };
+    },
+    async close() {},
+  };
+}

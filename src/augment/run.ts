@@ -1,0 +1,231 @@
+/**
+ * `augment()`: write a labelled, deterministic data set from a generator (./plan.ts says what it
+ * holds). The main thread draws the latents and classes and runs the generator chunk by chunk;
+ * writer threads encode and write each chunk meanwhile (./writers.ts), so the generator sets the
+ * pace; each chunk's manifest lines are appended, in order, once its files are whole
+ * (./state.ts), which is what a rerun resumes from.
+ *
+ * @example
+ *   const r = await augment({ model: 'models/mnist-cgan', perClass: 1000, out: 'data/digits' });
+ *   r.samplesPerSecond
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError, WganxError } from '../core/errors.js';
+import { resolveFlags, type FlagInput } from '../core/flags.js';
+import { sampleLatents } from '../core/latent.js';
+import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
+import { createProgress } from '../io/progress.js';
+import { readManifestFile } from '../runtime/model-folder.js';
+import { openGenerator } from '../runtime/node.js';
+import { VERSION } from '../version.js';
+import { AUGMENT_FLAGS } from './flags.js';
+import { IMAGE_FORMATS, Plan, type Sample } from './plan.js';
+import { openRemote } from './remote.js';
+import type { SampleSource } from './sources.js';
+import { finishSummary, ManifestWriter, prepareFolder, type Identity } from './state.js';
+import type { ChunkJob } from './write-chunk.js';
+import { ChunkWriteError, WriterPool } from './writers.js';
+
+export type AugmentOptions = FlagInput<typeof AUGMENT_FLAGS>;
+
+export interface AugmentHooks {
+  /** Status lines (default: stderr). */
+  log?: (line: string) => void;
+  /** A progress bar or periodic lines (default true). */
+  progress?: boolean;
+  /** Once aborted, no new chunk starts; the chunks in flight finish and the run can be resumed. */
+  signal?: { readonly aborted: boolean };
+  /** Writer threads (default: 1, or 2 from 4 cores). */
+  writers?: number;
+}
+
+export interface AugmentResult {
+  out: string;
+  /** Samples of the whole data set, and of this run's part (its shard). */
+  total: number;
+  samples: number;
+  /** Samples written by this run (the rest were whole already). */
+  written: number;
+  seconds: number;
+  samplesPerSecond: number;
+  /** Everything this run owns is written (false: stopped by the signal). */
+  complete: boolean;
+  manifest: string;
+  summary: string;
+}
+
+async function openLocal(model: string, device: string, threads: number, log: (line: string) => void): Promise<SampleSource> {
+  const g = await openGenerator(model, { device, threads });
+  for (const r of g.refused) log(`augment: device ${r.device} refused: ${r.reason}`);
+  return {
+    manifest: g.manifest,
+    sha256: g.manifest.export.sha256, // the runtime checked the file against it
+    where: g.device,
+    async run(z, labels) {
+      const out = await g.run(z, labels);
+      return { data: out.data, rowShape: out.dims.slice(1) };
+    },
+    close: () => g.dispose(),
+  };
+}
+
+/** The latents of `samples` (indices of one seed, in runs of consecutive indices). */
+function latentsOf(samples: readonly Sample[], seed: number, dim: number, distribution: 'normal' | 'uniform'): Float32Array {
+  const z = new Float32Array(samples.length * dim);
+  for (let k = 0; k < samples.length; ) {
+    let run = 1;
+    while (k + run < samples.length && samples[k + run].index === samples[k].index + run) run++;
+    z.set(sampleLatents({ seed, start: samples[k].index, count: run, dim, distribution }), k * dim);
+    k += run;
+  }
+  return z;
+}
+
+export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): Promise<AugmentResult> {
+  const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const f = resolveFlags(AUGMENT_FLAGS, given);
+  const writers = hooks.writers ?? (availableParallelism() >= 4 ? 2 : 1);
+  // The arguments are checked against the manifest (./plan.ts) before a session loads or a device is probed.
+  let remote: SampleSource | null = null;
+  let manifest: Manifest;
+  if (f.remote) {
+    remote = await openRemote({ url: f.remote, model: f.model, log });
+    manifest = remote.manifest;
+  } else {
+    if (!existsSync(join(f.model, MANIFEST_FILE))) throw new InvalidArgumentError('--model', f.model, `a model folder holding ${MANIFEST_FILE} (e.g. models/<name>)`);
+    manifest = (await readManifestFile(f.model)).manifest;
+  }
+  const plan = new Plan({ perClass: f.perClass, count: f.count, format: f.format, seed: f.seed, shard: f.shard, chunk: f.chunk, scale: f.scale, classes: f.classes }, manifest);
+  const out = resolve(f.out);
+  const identity: Identity = {
+    model: manifest.name,
+    modelSha256: remote ? remote.sha256 : manifest.export.sha256, // the runtime checks the local file against it
+    perClass: f.perClass ?? null,
+    count: f.count ?? null,
+    classes: f.perClass !== undefined ? plan.classes : null,
+    format: f.format,
+    seed: f.seed,
+    scale: f.scale,
+    chunk: f.chunk,
+    shard: plan.shard ? `${plan.shard.i}/${plan.shard.k}` : null,
+  };
+  const owned = plan.ownedChunks();
+  const samples = plan.ownedSamples();
+  let state;
+  try {
+    state = await prepareFolder(out, plan, identity, VERSION);
+  } catch (err) {
+    await remote?.close();
+    throw err;
+  }
+  const source = remote ?? (await openLocal(f.model, f.device, f.threads || Math.max(1, availableParallelism() - writers), log));
+  try {
+    const manifestPath = join(out, plan.metaFile('manifest'));
+    const summaryPath = join(out, plan.metaFile('summary'));
+    const base = { out, total: plan.total, samples, manifest: manifestPath, summary: summaryPath };
+    if (state.finished) {
+      log(`nothing to do: ${out} already holds the complete data set (${samples} samples${plan.shard ? `, shard ${identity.shard}` : ''})`);
+      return { ...base, written: 0, seconds: 0, samplesPerSecond: 0, complete: true };
+    }
+    log(`augment: ${samples} samples of ${manifest.name} (${source.where}) → ${out}${plan.shard ? ` (shard ${identity.shard} of ${plan.total})` : ''}${state.doneSamples ? `; resuming after ${state.doneSamples} whole` : ''}`);
+    if (IMAGE_FORMATS.includes(f.format)) {
+      mkdirSync(out, { recursive: true });
+      for (const c of plan.classes ?? (manifest.conditional ? manifest.conditional.labels.map((_, i) => i) : [])) mkdirSync(join(out, plan.labelFolder(c)), { recursive: true });
+    }
+
+    const { dim, distribution } = manifest.latent;
+    const range = manifest.output.range;
+    const labelNames = manifest.conditional?.labels ?? null;
+    const pool = new WriterPool(writers);
+    const lines = await ManifestWriter.open(manifestPath);
+    const progress = hooks.progress === false ? null : createProgress({ label: 'augment', unit: 'samples', total: samples, start: state.doneSamples });
+    const t0 = performance.now();
+    let written = 0;
+    let done = state.doneSamples;
+    let nextId = 0;
+    /** Chunks being written, oldest first: their lines are appended in this order. */
+    const inFlight: { chunk: number; samples: Sample[]; files: string[]; keys: string[]; written: Promise<string[]> }[] = [];
+    let failure: unknown = null;
+
+    const settleOldest = async () => {
+      const c = inFlight[0];
+      const sha = await c.written;
+      inFlight.shift();
+      await lines.append(
+        c.samples.map((s, k) => ({
+          file: c.files[k],
+          ...(f.format === 'tar' ? { member: `${c.keys[k]}.png` } : f.format === 'npz' || f.format === 'csv' ? { row: k } : {}),
+          index: s.index,
+          ...(s.label === null ? {} : { label: s.label, labelName: labelNames![s.label] }),
+          seed: f.seed,
+          model: manifest.name,
+          sha256: sha[k],
+        })),
+      );
+      done += c.samples.length;
+      written += c.samples.length;
+      progress?.update(done);
+    };
+
+    try {
+      for (let next = state.doneChunks; next < owned.length && !hooks.signal?.aborted; next++) {
+        const chunk = owned[next];
+        const [a, b] = plan.chunkRange(chunk);
+        const chunkSamples = Array.from({ length: b - a }, (_, k) => plan.sample(a + k));
+        // Generate the chunk, --batch samples per run; the writer threads meanwhile write earlier chunks.
+        let data: Float32Array | null = null;
+        let rowShape: number[] = [];
+        for (let s = 0; s < chunkSamples.length; s += f.batch) {
+          const part = chunkSamples.slice(s, s + f.batch);
+          const labels = manifest.conditional ? Int32Array.from(part, (x) => x.label!) : null;
+          const res = await source.run(latentsOf(part, f.seed, dim, distribution), labels);
+          const rowSize = res.data.length / part.length;
+          data ??= new Float32Array(chunkSamples.length * rowSize);
+          data.set(res.data, s * rowSize);
+          rowShape = res.rowShape;
+        }
+        const files = chunkSamples.map((x) => plan.fileOf(x, chunk));
+        const keys = chunkSamples.map((x) => plan.key(x));
+        const job: ChunkJob = { id: nextId++, out, format: f.format, files, keys, data: data!, rowShape, range: [range[0], range[1]], scale: f.scale, labels: chunkSamples.map((x) => x.label), indices: chunkSamples.map((x) => x.index), seed: f.seed };
+        const entry = { chunk, samples: chunkSamples, files, keys, written: pool.write(job) };
+        entry.written.catch(() => {}); // awaited in order below
+        inFlight.push(entry);
+        while (inFlight.length > writers) await settleOldest();
+      }
+      while (inFlight.length > 0) await settleOldest();
+    } catch (err) {
+      failure = err;
+    } finally {
+      progress?.stop();
+      // Later chunks may still be writing: let them end, without lines (a rerun writes them again).
+      const settled = await Promise.allSettled(inFlight.map((c) => c.written));
+      await lines.close();
+      await pool.close();
+      // A chunk that failed may have left image files cut short: remove them (npz/tar/csv files are renamed into place whole).
+      if (IMAGE_FORMATS.includes(f.format)) {
+        settled.forEach((r, i) => {
+          if (r.status === 'rejected') for (const file of inFlight[i].files) rmSync(join(out, file), { force: true });
+        });
+      }
+    }
+    if (failure) {
+      if (failure instanceof ChunkWriteError) {
+        const full = failure.code === 'ENOSPC' || failure.code === 'EDQUOT';
+        throw new WganxError(
+          `--out: ${full ? 'the disk is full' : 'cannot write'} (${failure.code ?? failure.message}) writing ${failure.file}; ${done} of ${samples} samples are whole and listed in ${plan.metaFile('manifest')}; ${full ? 'free some space and ' : ''}run the same command again to finish`,
+        );
+      }
+      throw failure;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const samplesPerSecond = written / Math.max(seconds, 1e-6);
+    const complete = done === samples;
+    if (complete) await finishSummary(out, plan, { seconds: Math.round(seconds * 10) / 10, samplesPerSecond: Math.round(samplesPerSecond) });
+    log(complete ? `wrote ${written} samples in ${seconds.toFixed(1)} s (${samplesPerSecond.toFixed(0)} samples/s); ${out} holds all ${samples}` : `stopped after ${done} of ${samples} samples; run the same command again to finish`);
+    return { ...base, written, seconds, samplesPerSecond, complete };
+  } finally {
+    await source.close();
+  }
+}
