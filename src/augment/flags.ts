@@ -20,7 +20,7 @@ export const AUGMENT_FLAGS = {
   chunk: { type: 'int', flag: '--chunk', arg: '<n>', min: 1, max: 1_000_000, default: 1000, help: 'samples per npz/tar/csv file, and per unit of --shard' },
   batch: { type: 'int', flag: '--batch', arg: '<n>', min: 1, max: 65536, default: 256, help: 'samples per generator run (does not change the files)' },
   device: { type: 'choice', flag: '--device', arg: '<device>', choices: NODE_DEVICE_REQUESTS, default: 'auto', help: 'execution provider; auto tries cuda, then webgpu, then cpu' },
-  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: 256, default: 0, help: 'onnxruntime intra-op threads (0 = one per core, less the encoding thread)' },
+  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: 256, default: 0, help: 'onnxruntime intra-op threads (0 = one per core)' },
   scale: { type: 'int', flag: '--scale', arg: '<f>', min: 1, max: 16, default: 1, help: 'integer upscaling of images (nearest neighbour)' },
   classes: { type: 'list', flag: '--classes', arg: '<a,b,…>', help: 'with --per-class: only these classes (names or indices)' },
   remote: { type: 'string', flag: '--remote', arg: '<url>', nonEmpty: true, help: 'draw the samples from this wganx serve or KServe v2 server (latents still drawn here: the files are the same)' },

@@ -120,7 +120,7 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
     await remote?.close();
     throw err;
   }
-  const source = remote ?? (await openLocal(f.model, f.device, f.threads || Math.max(1, availableParallelism() - writers), log));
+  const source = remote ?? (await openLocal(f.model, f.device, f.threads, log));
   try {
     const manifestPath = join(out, plan.metaFile('manifest'));
     const summaryPath = join(out, plan.metaFile('summary'));

@@ -43,8 +43,10 @@ export async function encodeSmallPng(pixels: Uint8Array, width: number, height: 
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOUR_TYPE[channels];
-  // A window no larger than the data (zlib allows 2^9 to 2^15 bytes).
-  const options = { windowBits: Math.min(15, Math.max(9, Math.ceil(Math.log2(raw.length)))) };
+  // A window no larger than the data (zlib allows 2^9 to 2^15 bytes). Run-length matching: on
+  // generator samples (unfiltered rows) it compresses as well as the default strategy, in about
+  // two thirds of the time.
+  const options = { windowBits: Math.min(15, Math.max(9, Math.ceil(Math.log2(raw.length)))), strategy: zlib.constants.Z_RLE };
   const idat = isMainThread && raw.length > INLINE_DEFLATE_BYTES ? await deflate(raw, options) : zlib.deflateSync(raw, options);
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
 }

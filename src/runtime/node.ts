@@ -152,6 +152,8 @@ export interface OpenOptions {
   device?: string;
   /** Intra-op threads (0 = one per core). */
   threads?: number;
+  /** false: idle intra-op threads sleep rather than spin (other threads of this process need the cores). */
+  spinning?: boolean;
 }
 
 /** Open `<dir>/manifest.json` and its ONNX file as a {@link Generator} on this thread. */
@@ -160,7 +162,7 @@ export async function openGenerator(dir: string, opts: OpenOptions = {}): Promis
   const choice = await resolveNodeDevice(opts.device ?? 'cpu');
   let session: Session;
   try {
-    session = await createSession(folder.bytes, { providers: choice.providers, threads: opts.threads ?? 0 });
+    session = await createSession(folder.bytes, { providers: choice.providers, threads: opts.threads ?? 0, spinning: opts.spinning });
   } catch (err) {
     throw new WganxError(`model ${folder.manifest.name}: onnxruntime could not load ${path.join(dir, folder.file)} on [${choice.providers.join(', ')}]: ${runtimeMessage(err)}`);
   }
