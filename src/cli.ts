@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 
 import { WganxError } from './core/errors.js';
 import { allowedText, parseFlagText, type FlagInput, type FlagSpec, type FlagTable } from './core/flags.js';
 import { AUGMENT_FLAGS } from './augment/flags.js';
-import { EVAL_FLAGS } from './eval/flags.js';
+import { EVAL_AUGMENT_FLAGS, EVAL_FLAGS } from './eval/flags.js';
 import { EXPORT_FLAGS } from './export/flags.js';
 import { SERVE_FLAGS } from './serve/options.js';
 import { quoteCommand, TRAIN_FLAGS } from './train/config.js';
@@ -114,6 +114,18 @@ function buildProgram(): Command {
       json: o.json ?? false,
       updateManifest: o.updateManifest ?? false,
     });
+  });
+
+  // `wganx eval augment --model …`: the flags after `augment` are its own, not `eval`'s.
+  program.enablePositionalOptions();
+  const evalCommand = program.commands.find((c) => c.name() === 'eval')!.enablePositionalOptions();
+  addFlags(
+    evalCommand.command('augment').description('Does a generator\'s data set help a classifier? CAS (K generated vs K real digits per class) and low-data augmentation, on the held-out split'),
+    EVAL_AUGMENT_FLAGS,
+  ).action(async (_opts, cmd: Command) => {
+    const o = readFlags(cmd, EVAL_AUGMENT_FLAGS);
+    const { augmentEvalCommand } = await import('./eval/augment-eval.js');
+    await augmentEvalCommand({ modelDir: o.model!, seed: o.seed, steps: o.steps, threads: o.threads, backend: o.backend, json: o.json ?? false, updateManifest: o.updateManifest ?? false });
   });
 
   addFlags(

@@ -126,7 +126,7 @@ function permute(items: number[], seed: number, epoch: number): number[] {
 }
 
 /** Accuracy of `model` on the digits at `indices` (no augmentation). */
-function accuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Array, indices: number[]): number {
+export function accuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Array, indices: number[]): number {
   let correct = 0;
   const chunk = 500;
   for (let a = 0; a < indices.length; a += chunk) {
@@ -141,7 +141,97 @@ function accuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Arra
   return correct / indices.length;
 }
 
-/** Train the evaluator; `onEpoch` sees each epoch's report. Tensors are disposed every step. */
+/** Labelled digits in [-1, 1], `count × 784`. */
+export interface Digits {
+  images: Float32Array;
+  labels: Int32Array;
+}
+
+export interface FitOptions {
+  batchSize: number;
+  learningRate: number;
+  /** Learning rate is multiplied by this after each epoch. */
+  learningRateDecay: number;
+  seed: number;
+  maxShift: number;
+  epochs: number;
+  /** Digits per epoch (default: one pass over `indices`); passes run on across epochs, each in its own seeded order. */
+  epochDigits?: number;
+}
+
+export interface FitEpoch {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  seconds: number;
+}
+
+/**
+ * Train `classifier` (softmax outputs) with Adam and cross-entropy on the digits at `indices`,
+ * randomly shifted by up to `maxShift` pixels; every draw comes from the core's counter-based
+ * generator, so a run is a pure function of its arguments. Tensors are disposed every step.
+ */
+export async function fitClassifier(classifier: tf.LayersModel, data: Digits, indices: number[], opts: FitOptions, onEpoch?: (r: FitEpoch) => void): Promise<void> {
+  const optimizer = tf.train.adam(opts.learningRate);
+  const span = 2 * opts.maxShift + 1;
+  const x = new Float32Array(opts.batchSize * MNIST_PIXELS);
+  const perEpoch = opts.epochDigits ?? indices.length;
+  let order: number[] = [];
+  let pass = -1;
+  let step = 0;
+  let position = 0;
+  try {
+    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      const t0 = Date.now();
+      // Adam keeps its moments; only the step size decays. (tfjs has no public setter for it.)
+      (optimizer as unknown as { learningRate: number }).learningRate = opts.learningRate * opts.learningRateDecay ** epoch;
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let a = 0; a < perEpoch; a += opts.batchSize, step++) {
+        const n = Math.min(opts.batchSize, perEpoch - a);
+        const y = new Int32Array(n);
+        for (let k = 0; k < n; k++, position++) {
+          if (Math.floor(position / indices.length) !== pass) {
+            pass = Math.floor(position / indices.length);
+            order = permute(indices, opts.seed, pass);
+          }
+          const src = order[position % indices.length];
+          const draw = step * opts.batchSize + k;
+          const dx = Math.floor(uniformAt(opts.seed, draw, SALT.shiftX) * span) - opts.maxShift;
+          const dy = Math.floor(uniformAt(opts.seed, draw, SALT.shiftY) * span) - opts.maxShift;
+          shiftedCopy(data.images, src, x, k, dx, dy);
+          y[k] = data.labels[src];
+        }
+        const [loss, hits] = tf.tidy(() => {
+          const xs = tf.tensor4d(x.subarray(0, n * MNIST_PIXELS), [n, MNIST_HEIGHT, MNIST_WIDTH, 1]);
+          const ys = tf.oneHot(tf.tensor1d(y, 'int32'), EVALUATOR_CLASSES);
+          let probs: tf.Tensor | null = null;
+          const cost = optimizer.minimize(() => {
+            // Kept past minimize()'s own scope for the running accuracy; kept tensors escape every tidy,
+            // so it is disposed by hand below.
+            probs = tf.keep(classifier.apply(xs, { training: true }) as tf.Tensor);
+            return tf.neg(tf.mean(tf.sum(tf.mul(ys, tf.log(tf.clipByValue(probs, PROB_EPSILON, 1))), -1))) as tf.Scalar;
+          }, true)!;
+          const kept = probs as unknown as tf.Tensor;
+          const right = tf.sum(tf.cast(tf.equal(tf.argMax(kept, -1), tf.argMax(ys, -1)), 'float32')).dataSync()[0];
+          kept.dispose();
+          return [cost.dataSync()[0], right];
+        });
+        lossSum += loss * n;
+        correct += hits;
+        seen += n;
+      }
+      onEpoch?.({ epoch: epoch + 1, loss: lossSum / seen, trainAccuracy: correct / seen, seconds: (Date.now() - t0) / 1000 });
+      // Let timers and signals run between epochs.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** Train the evaluator; `onEpoch` sees each epoch's report. */
 export async function trainEvaluator(partial: Partial<EvaluatorTrainConfig> = {}, onEpoch?: (r: EpochReport) => void): Promise<TrainedEvaluator> {
   const config = { ...DEFAULT_EVALUATOR_TRAIN_CONFIG, ...partial };
   for (const key of ['epochs', 'batchSize', 'validationPerClass'] as const) {
@@ -159,60 +249,11 @@ export async function trainEvaluator(partial: Partial<EvaluatorTrainConfig> = {}
   const data = loadMnist('train');
   const { train, validation } = splitIndices(data.labels, config.validationPerClass, config.limitPerClass);
   const models = buildEvaluator(config.seed);
-  const { classifier } = models;
-  const optimizer = tf.train.adam(config.learningRate);
-  const span = 2 * config.maxShift + 1;
-  const x = new Float32Array(config.batchSize * MNIST_PIXELS);
   const epochs: EpochReport[] = [];
-  let step = 0;
-  for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const t0 = Date.now();
-    // Adam keeps its moments; only the step size decays. (tfjs has no public setter for it.)
-    (optimizer as unknown as { learningRate: number }).learningRate = config.learningRate * config.learningRateDecay ** epoch;
-    const order = permute(train, config.seed, epoch);
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    for (let a = 0; a < order.length; a += config.batchSize, step++) {
-      const n = Math.min(config.batchSize, order.length - a);
-      const y = new Int32Array(n);
-      for (let k = 0; k < n; k++) {
-        const src = order[a + k];
-        const draw = step * config.batchSize + k;
-        const dx = Math.floor(uniformAt(config.seed, draw, SALT.shiftX) * span) - config.maxShift;
-        const dy = Math.floor(uniformAt(config.seed, draw, SALT.shiftY) * span) - config.maxShift;
-        shiftedCopy(data.images, src, x, k, dx, dy);
-        y[k] = data.labels[src];
-      }
-      const [loss, hits] = tf.tidy(() => {
-        const xs = tf.tensor4d(x.subarray(0, n * MNIST_PIXELS), [n, MNIST_HEIGHT, MNIST_WIDTH, 1]);
-        const ys = tf.oneHot(tf.tensor1d(y, 'int32'), EVALUATOR_CLASSES);
-        let probs: tf.Tensor | null = null;
-        const cost = optimizer.minimize(() => {
-          // Kept past minimize()'s own scope for the running accuracy; kept tensors escape every tidy,
-          // so it is disposed by hand below.
-          probs = tf.keep(classifier.apply(xs, { training: true }) as tf.Tensor);
-          return tf.neg(tf.mean(tf.sum(tf.mul(ys, tf.log(tf.clipByValue(probs, PROB_EPSILON, 1))), -1))) as tf.Scalar;
-        }, true)!;
-        const kept = probs as unknown as tf.Tensor;
-        const right = tf.sum(tf.cast(tf.equal(tf.argMax(kept, -1), tf.argMax(ys, -1)), 'float32')).dataSync()[0];
-        kept.dispose();
-        return [cost.dataSync()[0], right];
-      });
-      lossSum += loss * n;
-      correct += hits;
-      seen += n;
-    }
-    const report: EpochReport = {
-      epoch: epoch + 1,
-      loss: lossSum / seen,
-      trainAccuracy: correct / seen,
-      validationAccuracy: accuracy(classifier, data.images, data.labels, validation),
-      seconds: (Date.now() - t0) / 1000,
-    };
+  await fitClassifier(models.classifier, data, train, config, (r) => {
+    const report: EpochReport = { ...r, validationAccuracy: accuracy(models.classifier, data.images, data.labels, validation) };
     epochs.push(report);
     onEpoch?.(report);
-  }
-  optimizer.dispose();
+  });
   return { models, config, backend, trainSamples: train.length, validationSamples: validation.length, epochs, durationSeconds: (Date.now() - started) / 1000 };
 }

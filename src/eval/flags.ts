@@ -21,3 +21,14 @@ export const EVAL_FLAGS = {
   epochs: { type: 'int', flag: '--epochs', arg: '<n>', min: 1, max: 1000, default: 12, help: 'with --train-evaluator: epochs' },
   backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: 'with --train-evaluator: tfjs backend' },
 } as const satisfies FlagTable;
+
+/** `wganx eval augment`: does the generator's data set help a classifier (src/eval/augment-eval.ts)? */
+export const EVAL_AUGMENT_FLAGS = {
+  model: { type: 'string', flag: '--model', arg: '<dir>', required: true, nonEmpty: true, help: 'a conditional MNIST generator folder, e.g. models/mnist-cgan' },
+  seed: { type: 'int', flag: '--seed', arg: '<s>', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'latent seed of the generated digits (as wganx augment --seed) and the classifiers\' training seed' },
+  steps: { type: 'int', flag: '--steps', arg: '<n>', min: 10, max: 1_000_000, default: 1500, help: 'training steps (batches of 64) per classifier' },
+  json: { type: 'boolean', flag: '--json', default: false, help: 'print the full report as JSON instead of a table' },
+  updateManifest: { type: 'boolean', flag: '--update-manifest', default: false, help: "merge the figures into the model's manifest.training.metrics.augmentation" },
+  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: 256, default: 0, help: 'onnxruntime intra-op threads for generating (0 = one per core)' },
+  backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: 'tfjs backend that trains the classifiers' },
+} as const satisfies FlagTable;

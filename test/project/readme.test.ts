@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FlagTable } from '../../src/core/flags.js';
 import { AUGMENT_FLAGS } from '../../src/augment/flags.js';
-import { EVAL_FLAGS } from '../../src/eval/flags.js';
+import { EVAL_AUGMENT_FLAGS, EVAL_FLAGS } from '../../src/eval/flags.js';
 import { EXPORT_FLAGS } from '../../src/export/flags.js';
 import { SERVE_FLAGS } from '../../src/serve/options.js';
 import { TRAIN_FLAGS } from '../../src/train/config.js';
@@ -19,7 +19,7 @@ test('the README stays under 25 KB and gives the two set-up commands', () => {
 });
 
 test('the README documents every flag of every command', () => {
-  const tables: [string, FlagTable][] = [['train', TRAIN_FLAGS], ['serve', SERVE_FLAGS], ['eval', EVAL_FLAGS], ['export', EXPORT_FLAGS], ['augment', AUGMENT_FLAGS]];
+  const tables: [string, FlagTable][] = [['train', TRAIN_FLAGS], ['serve', SERVE_FLAGS], ['eval', EVAL_FLAGS], ['export', EXPORT_FLAGS], ['augment', AUGMENT_FLAGS], ['eval augment', EVAL_AUGMENT_FLAGS]];
   for (const [command, table] of tables) {
     const from = README.indexOf(`### \`wganx ${command}\``);
     assert.ok(from >= 0, `a section for wganx ${command}`);

@@ -1,0 +1,230 @@
+/**
+ * `wganx eval augment`: does a generator's data set help a classifier? With the MNIST evaluator's
+ * architecture (./evaluator-model.ts), trained from the same seeded weights for the same number of
+ * steps in every arm, and the held-out split as the test set:
+ *
+ * - classification accuracy score (CAS): trained only on K generated digits per class, against K
+ *   real ones (K = 100 and 700);
+ * - low-data augmentation: trained on 10 and on 50 real digits per class, against the same plus
+ *   1,000 generated per class.
+ *
+ * The generated digits are exactly the data set `wganx augment --model M --per-class K --seed S`
+ * writes (sample k of class c is latent index k·C + c; pixels rounded to 8 bits as in its PNG
+ * files); the real ones are the first K training digits of each class. Everything is seeded, so a
+ * rerun gives the same table.
+ *
+ * @example
+ *   const r = await evaluateAugmentation({ modelDir: 'models/mnist-cgan', seed: 0, steps: 1500 });
+ *   r.cas[0].generated  // accuracy of the classifier trained on 100 generated digits per class
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgumentError } from '../core/errors.js';
+import { toUint8 } from '../core/image.js';
+import { imageShape } from '../core/manifest.js';
+import { MNIST_CLASSES, MNIST_PIXELS, MNIST_TRAIN_PER_CLASS, loadMnist } from '../data/mnist.js';
+import { MANIFEST_FILE } from '../runtime/model-folder.js';
+import { openGenerator } from '../runtime/node.js';
+import { updateManifestMetrics } from './command.js';
+import { buildEvaluator } from './evaluator-model.js';
+import { accuracy, fitClassifier, selectBackend, type Digits, type EvaluatorBackend } from './evaluator-train.js';
+
+/** K of the CAS rows, and the real digits per class of the low-data rows. */
+export const CAS_PER_CLASS = [100, 700] as const;
+export const LOW_DATA_PER_CLASS = [10, 50] as const;
+/** Generated digits per class added to the low-data rows. */
+export const AUGMENT_PER_CLASS = 1000;
+/** The learning-rate schedule: `steps` in this many epochs, the rate × decay after each. */
+const EPOCHS = 10;
+const BATCH = 64;
+const LEARNING_RATE = 1e-3;
+const DECAY = 0.8;
+const MAX_SHIFT = 1;
+
+export interface AugmentEvalOptions {
+  modelDir: string;
+  /** Latent seed of the generated digits, and the classifiers' training seed. */
+  seed?: number;
+  /** Training steps (batches of 64) per classifier. */
+  steps?: number;
+  backend?: EvaluatorBackend;
+  threads?: number;
+  /** One line per trained classifier (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface ArmResult {
+  /** What the classifier was trained on. */
+  realPerClass: number;
+  generatedPerClass: number;
+  /** Accuracy on the held-out split. */
+  accuracy: number;
+  seconds: number;
+}
+
+export interface AugmentEvalReport {
+  model: string;
+  seed: number;
+  steps: number;
+  batch: number;
+  testDigits: number;
+  /** CAS: K generated vs K real per class. */
+  cas: { perClass: number; real: number; generated: number; ratio: number }[];
+  /** Low data: R real vs R real + 1,000 generated per class. */
+  lowData: { realPerClass: number; real: number; augmented: number; gain: number }[];
+  arms: ArmResult[];
+  seconds: number;
+}
+
+/** The first `k` training digits of each class, as indices into the training split. */
+function firstPerClass(labels: Int32Array, k: number): number[] {
+  const taken = new Array<number>(MNIST_CLASSES).fill(0);
+  const out: number[] = [];
+  labels.forEach((l, i) => {
+    if (taken[l] < k) {
+      taken[l]++;
+      out.push(i);
+    }
+  });
+  return out;
+}
+
+/**
+ * `perClass` digits of each class from a conditional MNIST generator, as `wganx augment --model
+ * <dir> --per-class <perClass> --seed <seed>` writes them: index j is sample ⌊j / 10⌋ of class
+ * j mod 10, pixels rounded to 8 bits (`bytes`), then mapped to [-1, 1] (`digits.images`).
+ */
+export async function generatedDigits(modelDir: string, seed: number, perClass: number, threads = 0): Promise<{ name: string; digits: Digits; bytes: Uint8Array }> {
+  const generator = await openGenerator(modelDir, { device: 'cpu', threads });
+  try {
+    const m = generator.manifest;
+    if (m.training?.dataset !== 'mnist' || m.conditional?.numClasses !== MNIST_CLASSES || imageShape(m).join() !== '28,28,1') {
+      throw new InvalidArgumentError('--model', modelDir, 'a conditional MNIST generator (10 classes, 28×28×1 digits), e.g. models/mnist-cgan');
+    }
+    const total = perClass * MNIST_CLASSES;
+    const bytes = new Uint8Array(total * MNIST_PIXELS);
+    const labels = Int32Array.from({ length: total }, (_, j) => j % MNIST_CLASSES);
+    const batch = 1000;
+    for (let start = 0; start < total; start += batch) {
+      const n = Math.min(batch, total - start);
+      const out = await generator.sample({ seed, start, n, labels: labels.subarray(start, start + n) });
+      bytes.set(toUint8(out.data, m.output.range), start * MNIST_PIXELS);
+    }
+    const images = Float32Array.from(bytes, (b) => (b / 255) * 2 - 1);
+    return { name: m.name, digits: { images, labels }, bytes };
+  } finally {
+    await generator.dispose();
+  }
+}
+
+export async function evaluateAugmentation(opts: AugmentEvalOptions): Promise<AugmentEvalReport> {
+  const seed = opts.seed ?? 0;
+  const steps = opts.steps ?? 1500;
+  const log = opts.log ?? (() => {});
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError('--seed', seed, `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
+  if (!Number.isSafeInteger(steps) || steps < 1) throw new InvalidArgumentError('--steps', steps, 'a positive integer');
+  if (!existsSync(join(opts.modelDir, MANIFEST_FILE))) throw new InvalidArgumentError('--model', opts.modelDir, `a model folder holding ${MANIFEST_FILE} (e.g. models/mnist-cgan)`);
+  const started = Date.now();
+
+  // The generated digits: per-class sets are prefixes of one another, so one draw serves every row.
+  const { name, digits: generated } = await generatedDigits(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...CAS_PER_CLASS), opts.threads ?? 0);
+
+  await selectBackend(opts.backend ?? 'wasm');
+  const train = loadMnist('train');
+  const test = loadMnist('heldout');
+  const testIndices = Array.from({ length: test.count }, (_, i) => i);
+  const realIndex = (k: number) => firstPerClass(train.labels, k);
+  // One pool of digits: the training split, then the generated ones (offset by the split's size).
+  const pool: Digits = {
+    images: new Float32Array(train.images.length + generated.images.length),
+    labels: new Int32Array(train.labels.length + generated.labels.length),
+  };
+  pool.images.set(train.images);
+  pool.images.set(generated.images, train.images.length);
+  pool.labels.set(train.labels);
+  pool.labels.set(generated.labels, train.labels.length);
+  const genIndex = (k: number) => Array.from({ length: k * MNIST_CLASSES }, (_, j) => train.count + j);
+
+  const plan: { real: number; gen: number }[] = [
+    ...CAS_PER_CLASS.flatMap((k) => [{ real: k, gen: 0 }, { real: 0, gen: k }]),
+    ...LOW_DATA_PER_CLASS.flatMap((k) => [{ real: k, gen: 0 }, { real: k, gen: AUGMENT_PER_CLASS }]),
+  ];
+  const arms: ArmResult[] = [];
+  for (const [i, arm] of plan.entries()) {
+    if (arm.real > MNIST_TRAIN_PER_CLASS) throw new InvalidArgumentError('realPerClass', arm.real, `at most ${MNIST_TRAIN_PER_CLASS}`);
+    const t0 = Date.now();
+    const { classifier } = buildEvaluator(seed);
+    const indices = [...realIndex(arm.real), ...genIndex(arm.gen)];
+    await fitClassifier(classifier, pool, indices, {
+      batchSize: BATCH,
+      learningRate: LEARNING_RATE,
+      learningRateDecay: DECAY,
+      seed,
+      maxShift: MAX_SHIFT,
+      epochs: EPOCHS,
+      epochDigits: Math.ceil(steps / EPOCHS) * BATCH,
+    });
+    const acc = accuracy(classifier, test.images, test.labels, testIndices);
+    classifier.dispose();
+    const result = { realPerClass: arm.real, generatedPerClass: arm.gen, accuracy: acc, seconds: (Date.now() - t0) / 1000 };
+    arms.push(result);
+    log(`eval augment: [${i + 1}/${plan.length}] ${describeArm(result)}: held-out accuracy ${pct(acc)} (${result.seconds.toFixed(0)} s)`);
+  }
+  const arm = (real: number, gen: number) => arms.find((a) => a.realPerClass === real && a.generatedPerClass === gen)!.accuracy;
+  return {
+    model: name,
+    seed,
+    steps: Math.ceil(steps / EPOCHS) * EPOCHS,
+    batch: BATCH,
+    testDigits: test.count,
+    cas: CAS_PER_CLASS.map((k) => ({ perClass: k, real: arm(k, 0), generated: arm(0, k), ratio: arm(0, k) / arm(k, 0) })),
+    lowData: LOW_DATA_PER_CLASS.map((k) => ({ realPerClass: k, real: arm(k, 0), augmented: arm(k, AUGMENT_PER_CLASS), gain: arm(k, AUGMENT_PER_CLASS) - arm(k, 0) })),
+    arms,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+function describeArm(a: ArmResult): string {
+  if (a.realPerClass && a.generatedPerClass) return `${a.realPerClass} real + ${a.generatedPerClass} generated per class`;
+  return a.realPerClass ? `${a.realPerClass} real per class` : `${a.generatedPerClass} generated per class`;
+}
+
+/** The report as a table: one line per comparison. */
+export function formatAugmentReport(r: AugmentEvalReport): string {
+  const lines = [
+    `${r.model}: classifiers of the evaluator's architecture, ${r.steps} steps of ${r.batch}, seed ${r.seed}; accuracy on ${r.testDigits} held-out digits`,
+    '  trained on                          real only   generated   generated / real',
+    ...r.cas.map((c) => `  CAS, ${String(c.perClass).padStart(3)} per class                  ${pct(c.real).padStart(9)}   ${pct(c.generated).padStart(9)}   ${c.ratio.toFixed(3)}`),
+    '                                      real only   + 1000 generated per class   gain',
+    ...r.lowData.map((l) => `  low data, ${String(l.realPerClass).padStart(2)} real per class          ${pct(l.real).padStart(9)}   ${pct(l.augmented).padStart(9)}                    ${l.gain >= 0 ? '+' : ''}${(100 * l.gain).toFixed(1)} points`),
+  ];
+  return lines.join('\n');
+}
+
+/** The headline figures that --update-manifest merges into manifest.training.metrics.augmentation. */
+export function augmentMetrics(r: AugmentEvalReport): Record<string, unknown> {
+  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+  return {
+    augmentation: {
+      seed: r.seed,
+      steps: r.steps,
+      cas: r.cas.map((c) => ({ perClass: c.perClass, real: r4(c.real), generated: r4(c.generated) })),
+      lowData: r.lowData.map((l) => ({ realPerClass: l.realPerClass, real: r4(l.real), augmented: r4(l.augmented) })),
+      evaluatedAt: new Date().toISOString(),
+    },
+  };
+}
+
+export interface AugmentEvalCommandOptions extends AugmentEvalOptions {
+  json: boolean;
+  updateManifest: boolean;
+}
+
+export async function augmentEvalCommand(opts: AugmentEvalCommandOptions): Promise<AugmentEvalReport> {
+  const report = await evaluateAugmentation({ ...opts, log: opts.log ?? ((l) => process.stderr.write(`${l}\n`)) });
+  if (opts.updateManifest) await updateManifestMetrics(opts.modelDir, augmentMetrics(report));
+  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAugmentReport(report)}\n`);
+  return report;
+}
