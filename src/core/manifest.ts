@@ -111,6 +111,11 @@ export const ManifestSchema = z
        * used inside), e.g. about [-1.1, 1.1] for the ring.
        */
       range: z.tuple([z.number(), z.number()]),
+      /** Point models of a mixture: the data set's mode centres and their σ (plots draw them). */
+      modes: z
+        .object({ centres: z.array(z.tuple([z.number(), z.number()])), sigma: z.number().positive() })
+        .nullable()
+        .default(null),
     }),
     training: TrainingProvenanceSchema.nullable().default(null),
     export: ExportProvenanceSchema,

@@ -28,6 +28,8 @@ export interface Dataset {
   readonly range: readonly [number, number];
   /** One-line description for the report and the manifest. */
   readonly description: string;
+  /** Mixture centres and their σ (point data sets made of modes), for plots; absent otherwise. */
+  readonly modes?: { readonly centres: readonly (readonly [number, number])[]; readonly sigma: number };
   /** `count` examples drawn with `rng`. */
   sample(rng: CounterRng, count: number): Batch;
   /** Only the labels of `count` examples drawn like {@link sample} (for the generator's labels). */

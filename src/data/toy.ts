@@ -57,11 +57,13 @@ class ToyDataset implements Dataset {
   readonly size = null;
   readonly range: readonly [number, number];
   readonly description: string;
+  readonly modes?: { readonly centres: readonly (readonly [number, number])[]; readonly sigma: number };
   private readonly spec: ToySpec;
 
   constructor(readonly name: ToyDatasetName) {
     this.spec = TOY_SPECS[name];
     this.range = this.spec.range;
+    if (this.spec.means.length > 0) this.modes = { centres: this.spec.means, sigma: this.spec.sigma };
     this.description =
       name === 'swissroll'
         ? 'swiss roll (2-D, fresh samples each batch)'

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import type { CreateRaw, Sharp } from 'sharp';
 import { InvalidArgumentError } from '../core/errors.js';
 import { gridLayout, tileGrid, toUint8, upscale } from '../core/image.js';
+import { scatterPlot, type ScatterOptions } from '../core/plot.js';
 import { encodeSmallPng } from './png.js';
 
 export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const;
@@ -33,11 +34,6 @@ const GRID_PADDING = 2;
 /** Side of a scatter plot at scale 1, and the largest side at any scale. */
 const SCATTER_SIDE = 256;
 const SCATTER_MAX_SIDE = 2048;
-/** Colours of conditional classes in scatter plots (Tableau 10), RGB. */
-const PALETTE: readonly (readonly [number, number, number])[] = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
-];
 /** Per-sample PNGs up to this many pixels use the small encoder (./png.ts) instead of sharp. */
 const SMALL_PNG_PIXELS = 128 * 128;
 /** JPEG/WebP quality: generated samples are small, keep them crisp. */
@@ -157,8 +153,9 @@ export async function encodeEach(
 }
 
 /**
- * Scatter plot of 2-D points (the first two coordinates of each row) on a white square spanning
- * `range` on both axes; conditional samples are coloured by class.
+ * Scatter plot of 2-D points (the first two coordinates of each row) with axes and the data set's
+ * mode centres (src/core/plot.ts, the picture the browser draws too); conditional samples are
+ * coloured by class.
  */
 export async function encodeScatter(
   data: Float32Array,
@@ -166,29 +163,10 @@ export async function encodeScatter(
   count: number,
   range: readonly [number, number],
   labels: Int32Array | null,
-  opts: { format: ImageFormat; scale: number },
+  opts: { format: ImageFormat; scale: number; modes?: ScatterOptions['modes'] },
 ): Promise<Buffer> {
-  const side = Math.min(SCATTER_SIDE * opts.scale, SCATTER_MAX_SIDE);
-  const px = new Uint8Array(side * side * 3).fill(255);
-  const [lo, hi] = range;
-  const radius = Math.max(1, Math.round(side / 256));
-  for (let k = 0; k < count; k++) {
-    const x = data[k * rowSize];
-    const y = data[k * rowSize + 1];
-    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-    const cx = Math.round(((x - lo) / (hi - lo)) * (side - 1));
-    const cy = Math.round(((hi - y) / (hi - lo)) * (side - 1)); // y grows upwards
-    const colour = labels ? PALETTE[labels[k] % PALETTE.length] : ([20, 20, 20] as const);
-    for (let dy = -radius; dy <= radius; dy++) {
-      for (let dx = -radius; dx <= radius; dx++) {
-        const xx = cx + dx;
-        const yy = cy + dy;
-        if (xx < 0 || yy < 0 || xx >= side || yy >= side) continue;
-        px.set(colour, (yy * side + xx) * 3);
-      }
-    }
-  }
-  return encodeRaw(px, side, side, 3, opts.format, 1);
+  const img = scatterPlot(data, rowSize, count, { range, labels, modes: opts.modes ?? null, side: Math.min(SCATTER_SIDE * opts.scale, SCATTER_MAX_SIDE) });
+  return encodeRaw(img.data, img.width, img.height, 3, opts.format, 1);
 }
 
 /** Frames of a latent walk as an animation (GIF or lossless animated WebP), looping forever. */

@@ -44,6 +44,8 @@ export interface ExportOptions {
   labels?: string[];
   latentDistribution?: LatentDistribution;
   outputRange?: [number, number];
+  /** Point models of a mixture: the mode centres and σ, recorded in the manifest for plots. */
+  outputModes?: { centres: [number, number][]; sigma: number } | null;
   tolerance?: number;
   fp16?: boolean;
   tritonDir?: string;
@@ -125,7 +127,7 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
     conditional: labels ? { numClasses: labels.length, labels } : null,
     inputs: converted.inputs,
     outputs: converted.outputs,
-    output: { layout: kind === 'image' ? 'NHWC' : 'NC', range: outputRange },
+    output: { layout: kind === 'image' ? 'NHWC' : 'NC', range: outputRange, modes: kind === 'points' ? (opts.outputModes ?? null) : null },
     training: opts.training ?? null,
     export: {
       tool: `wganx@${VERSION}`,

@@ -59,6 +59,7 @@ export async function exportTrainedGenerator(model: tf.LayersModel, req: ExportR
     labels: req.dataset.labels ? [...req.dataset.labels] : undefined,
     latentDistribution: 'normal',
     outputRange: [req.dataset.range[0], req.dataset.range[1]],
+    outputModes: req.dataset.modes ? { centres: req.dataset.modes.centres.map(([x, y]) => [x, y]), sigma: req.dataset.modes.sigma } : null,
     training: req.training,
     description: req.description,
     log: req.log,

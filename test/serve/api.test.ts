@@ -94,7 +94,13 @@ test('png grid: tiles with 2-pixel padding, upscaled; webp and jpeg too', async 
   const m2 = await sharp(rgb.body).metadata();
   assert.deepEqual([m2.format, m2.width, m2.height], ['webp', 3 * 8 + 2 * 2, 8]);
   const jpg = await post('/v1/models/ring/samples', { n: 64, seed: 1, format: 'jpeg' }).buffer(true).parse(binaryParser).expect('content-type', 'image/jpeg').expect(200);
-  assert.equal((await sharp(jpg.body).metadata()).width, 256, 'point models draw a 256-pixel scatter plot');
+  const plot = await sharp(jpg.body).metadata();
+  assert.deepEqual([plot.width, plot.height], [256 + 56, 256 + 42], 'point models draw a 256-pixel scatter plot with room for the axes');
+  // No n: 16 samples of an image model, 1,000 points of a point model (a plot shows the distribution).
+  const digits = await post('/v1/models/digits/samples', { seed: 1, format: 'json' }).expect(200);
+  assert.equal(digits.body.samples.length, 16);
+  const points = await post('/v1/models/ring/samples', { seed: 1, format: 'json' }).expect(200);
+  assert.equal(points.body.samples.length, Math.min(1000, 256));
 });
 
 test('list layout: one base64 image per sample with its seed, index and label', async () => {
@@ -352,5 +358,5 @@ test('/openapi.json describes every endpoint the app routes; /docs renders', asy
   assert.ok(spec.paths['/v1/models/{name}/samples'].post.requestBody.content['application/json'].schema.properties.n);
   const html = (await request(app).get('/docs').expect(200).expect('content-type', /html/)).text;
   assert.match(html, /POST \/v1\/models\/\{name\}\/samples/);
-  assert.match(html, /<img alt="digits" src="\/v1\/models\/digits\/samples\.png\?n=16&amp;scale=2">/, 'without an API key the page shows live samples');
+  assert.match(html, /<img alt="digits" src="\/v1\/models\/digits\/samples\.png\?scale=2">/, 'without an API key the page shows live samples');
 });

@@ -98,7 +98,7 @@ export function docsPage(spec: ReturnType<typeof openApiSpec>, models: string[],
       return `<section><h3><code>${method.toUpperCase()} ${escape(path)}</code></h3><p>${escape(o.summary)}</p>${example}${schema}</section>`;
     }),
   );
-  const imgs = models.map((m) => `<figure><img alt="${escape(m)}" src="/v1/models/${encodeURIComponent(m)}/samples.png?n=16&amp;scale=2"><figcaption>${escape(m)}</figcaption></figure>`).join('');
+  const imgs = models.map((m) => `<figure><img alt="${escape(m)}" src="/v1/models/${encodeURIComponent(m)}/samples.png?scale=2"><figcaption>${escape(m)}</figcaption></figure>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>wganx serve API</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:.5rem;overflow:auto}figure{display:inline-block;margin:.5rem}img{image-rendering:pixelated}</style>
 </head><body><h1>wganx serve ${escape(spec.info.version)}</h1><p>${escape(spec.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>

@@ -14,7 +14,7 @@ import { HttpError } from './http-error.js';
 import { admission, clientSignal, info, lookupModel, serverTiming } from './http-util.js';
 import type { LoadedModel } from '../engine/model.js';
 import type { ModelEntry } from '../engine/registry.js';
-import { parseInput, type RequestSchemas } from './schemas.js';
+import { defaultSampleCount, parseInput, type RequestSchemas } from './schemas.js';
 
 /** Random seeds (when a request gives none) stay below 2^48 − 1, the limit of crypto.randomInt. */
 const RANDOM_SEED_LIMIT = 2 ** 48 - 1;
@@ -104,7 +104,8 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
   r.post('/v1/models/:name/samples', endpoint('samples'), admit, jsonParser, async (req, res) => {
     const model = lookupModel(engine, req.params.name, res);
     const body = parseInput(schemas.samplesBody, requireJson(req), 'body');
-    const { n, start, format, layout, scale } = body;
+    const { start, format, layout, scale } = body;
+    const n = body.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
     const seed = body.seed ?? randomInt(RANDOM_SEED_LIMIT);
     if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('body.start', start, `at most ${MAX_SAFE_COUNTER - n} (start + n must stay exact)`);
     const labels = resolveLabels(model.manifest, { n, seed, start, labels: body.labels, cls: body.class }, 'body');
@@ -145,7 +146,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const body2 =
       model.manifest.kind === 'image'
         ? await encodeGridImage(data, rowShape, n, range, { format: imageFormat, scale, columns: body.columns })
-        : await encodeScatter(data, rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: imageFormat, scale });
+        : await encodeScatter(data, rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: imageFormat, scale, modes: model.manifest.output.modes });
     res.type(CONTENT_TYPES[imageFormat]).send(body2);
   });
 
@@ -153,7 +154,8 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     info(res).endpoint = 'samples.png';
     const model = lookupModel(engine, req.params.name, res);
     const q = parseInput(schemas.samplesQuery, req.query, 'query');
-    const { n, seed, start, scale } = q;
+    const { seed, start, scale } = q;
+    const n = q.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
     if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('query.start', start, `at most ${MAX_SAFE_COUNTER - n}`);
     const labels = resolveLabels(model.manifest, { n, seed, start, cls: q.class }, 'query');
     if (model.manifest.kind === 'image') checkGridSize('query', model, n, q.columns, scale, 'png');
@@ -173,7 +175,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const png =
       model.manifest.kind === 'image'
         ? await encodeGridImage(result.data, result.rowShape, n, range, { format: 'png', scale, columns: q.columns })
-        : await encodeScatter(result.data, result.rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: 'png', scale });
+        : await encodeScatter(result.data, result.rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: 'png', scale, modes: model.manifest.output.modes });
     res.type('image/png').send(png);
   });
 
@@ -217,7 +219,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
       const png =
         kind === 'image'
           ? await encodeGrid(data, rowShape, steps, range, { format: 'png', scale, columns: steps })
-          : await encodeScatter(data, rowSize, steps, range, rowLabels, { format: 'png', scale });
+          : await encodeScatter(data, rowSize, steps, range, rowLabels, { format: 'png', scale, modes: model.manifest.output.modes });
       res.type('image/png').send(png);
       return;
     }

@@ -23,6 +23,13 @@ export type InterpolateFormat = (typeof INTERPOLATE_FORMATS)[number];
 /** Frame delay of animations, ms. */
 export const DELAY_RANGE = [10, 10_000] as const;
 export const DEFAULT_SAMPLES = 16;
+/** Point models: enough samples that a plot shows the distribution. */
+export const DEFAULT_POINTS = 1000;
+
+/** Samples a request that names no `n` gets. */
+export function defaultSampleCount(kind: 'image' | 'points', maxSamples: number): number {
+  return Math.min(kind === 'points' ? DEFAULT_POINTS : DEFAULT_SAMPLES, maxSamples);
+}
 export const DEFAULT_STEPS = 8;
 /** Largest number of tensors in one KServe request (a generator has at most two inputs). */
 const MAX_TENSORS = 8;
@@ -63,7 +70,7 @@ export function requestSchemas(limits: SchemaLimits) {
   const seed = int(0, MAX_SAFE_COUNTER);
   const scale = int(1, limits.maxScale);
   const samplesBody = z.strictObject({
-    n: n.default(DEFAULT_SAMPLES).describe('number of samples'),
+    n: n.optional().describe(`number of samples (default ${DEFAULT_SAMPLES} for image models, ${DEFAULT_POINTS} for point models, at most the server's limit)`),
     seed: seed.optional().describe('seed of the latent sampler; random (and returned) when left out'),
     start: seed.default(0).describe('index of the first sample: sample i of a seed is the same in every request'),
     labels: z.array(classRef, { error: 'an array of class indices or names' }).max(limits.maxSamples).optional().describe('one class per sample (conditional models)'),
@@ -74,7 +81,7 @@ export function requestSchemas(limits: SchemaLimits) {
     columns: int(1, limits.maxSamples).optional().describe('grid columns (default ⌈√n⌉)'),
   });
   const samplesQuery = z.strictObject({
-    n: queryInt(1, limits.maxSamples).default(DEFAULT_SAMPLES),
+    n: queryInt(1, limits.maxSamples).optional(),
     seed: queryInt(0, MAX_SAFE_COUNTER).default(0),
     start: queryInt(0, MAX_SAFE_COUNTER).default(0),
     class: z.union([queryInt(0, 1_000_000), z.string().min(1).max(MAX_NAME)], { error: 'a class index or name' }).optional(),

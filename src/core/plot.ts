@@ -1,0 +1,162 @@
+/**
+ * The scatter plot of a point model's samples, as RGB pixels: the same picture on the server
+ * (`samples.png`, `/docs`, through src/encode) and in the browser (src/web, on a canvas).
+ *
+ * White plot area spanning `range` on both axes, a frame with ticks and numbered labels at "nice"
+ * steps (a 3×5 pixel font, no font files), the data set's mode centres as grey rings of radius 3σ
+ * (at least a few pixels), and the points on top, coloured by class.
+ *
+ * @example
+ *   const img = scatterPlot(points, 2, 1000, { range: [-1.1, 1.1], labels, modes: manifest.output.modes });
+ *   img.width, img.height, img.data  // RGB
+ */
+import type { RasterImage } from './image.js';
+
+/** Class colours (Tableau 10); unconditional points are near-black. */
+export const PALETTE: readonly (readonly [number, number, number])[] = [
+  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+];
+const INK: readonly [number, number, number] = [20, 20, 20];
+const AXIS: readonly [number, number, number] = [90, 90, 90];
+const MODE: readonly [number, number, number] = [185, 185, 185];
+
+/** 3×5 glyphs, one row per string, '#' = ink. */
+const GLYPHS: Readonly<Record<string, readonly string[]>> = {
+  '0': ['###', '#.#', '#.#', '#.#', '###'],
+  '1': ['.#.', '##.', '.#.', '.#.', '###'],
+  '2': ['###', '..#', '###', '#..', '###'],
+  '3': ['###', '..#', '.##', '..#', '###'],
+  '4': ['#.#', '#.#', '###', '..#', '..#'],
+  '5': ['###', '#..', '###', '..#', '###'],
+  '6': ['###', '#..', '###', '#.#', '###'],
+  '7': ['###', '..#', '.#.', '.#.', '.#.'],
+  '8': ['###', '#.#', '###', '#.#', '###'],
+  '9': ['###', '#.#', '###', '..#', '###'],
+  '-': ['...', '...', '###', '...', '...'],
+  '.': ['...', '...', '...', '...', '.#.'],
+};
+
+export interface ScatterOptions {
+  /** The span of both axes (the manifest's `output.range`). */
+  range: readonly [number, number];
+  /** Class of each point (colours), or null. */
+  labels?: ArrayLike<number> | null;
+  /** Mode centres and σ (the manifest's `output.modes`), or null. */
+  modes?: { centres: readonly (readonly [number, number])[]; sigma: number } | null;
+  /** Side of the plot area in pixels (default 512). */
+  side?: number;
+}
+
+/** Margins around the plot area: room for the tick labels. */
+const MARGIN = { left: 44, right: 12, top: 12, bottom: 30 };
+
+/** A step of 1, 2 or 5 × 10^k giving about `target` ticks over `span`. */
+function niceStep(span: number, target: number): number {
+  const raw = span / target;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / p;
+  return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
+}
+
+function label(value: number, step: number): string {
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const text = value.toFixed(decimals);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
+}
+
+class Canvas {
+  readonly data: Uint8Array;
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
+    this.data = new Uint8Array(width * height * 3).fill(255);
+  }
+
+  set(x: number, y: number, c: readonly [number, number, number]): void {
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    this.data.set(c, (y * this.width + x) * 3);
+  }
+
+  rect(x0: number, y0: number, w: number, h: number, c: readonly [number, number, number]): void {
+    for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) this.set(x, y, c);
+  }
+
+  ring(cx: number, cy: number, r: number, c: readonly [number, number, number]): void {
+    const steps = Math.max(16, Math.ceil(2 * Math.PI * r));
+    for (let k = 0; k < steps; k++) {
+      const a = (2 * Math.PI * k) / steps;
+      this.set(Math.round(cx + r * Math.cos(a)), Math.round(cy + r * Math.sin(a)), c);
+    }
+  }
+
+  /** Text with glyphs scaled by `s`, its top-left at (x, y). */
+  text(x: number, y: number, text: string, s: number, c: readonly [number, number, number]): void {
+    for (const [i, ch] of [...text].entries()) {
+      const g = GLYPHS[ch];
+      if (!g) continue;
+      for (let gy = 0; gy < 5; gy++) for (let gx = 0; gx < 3; gx++) if (g[gy][gx] === '#') this.rect(x + i * 4 * s + gx * s, y + gy * s, s, s, c);
+    }
+  }
+}
+
+/** Width in pixels of `text` drawn at glyph scale `s`. */
+const textWidth = (text: string, s: number) => text.length * 4 * s - s;
+
+/**
+ * Scatter plot of `count` rows of `rowSize` values (the first two are x and y), as an RGB image.
+ * Non-finite points are skipped; points outside `range` are clipped away.
+ */
+export function scatterPlot(data: ArrayLike<number>, rowSize: number, count: number, opts: ScatterOptions): RasterImage {
+  const side = opts.side ?? 512;
+  const [lo, hi] = opts.range;
+  const canvas = new Canvas(MARGIN.left + side + MARGIN.right, MARGIN.top + side + MARGIN.bottom);
+  const px = (x: number) => MARGIN.left + ((x - lo) / (hi - lo)) * (side - 1);
+  const py = (y: number) => MARGIN.top + ((hi - y) / (hi - lo)) * (side - 1); // y grows upwards
+  const font = side >= 384 ? 2 : 1;
+
+  // Frame, ticks and their labels.
+  canvas.rect(MARGIN.left - 1, MARGIN.top - 1, side + 2, 1, AXIS);
+  canvas.rect(MARGIN.left - 1, MARGIN.top + side, side + 2, 1, AXIS);
+  canvas.rect(MARGIN.left - 1, MARGIN.top - 1, 1, side + 2, AXIS);
+  canvas.rect(MARGIN.left + side, MARGIN.top - 1, 1, side + 2, AXIS);
+  const step = niceStep(hi - lo, 5);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    const t = label(Math.abs(v) < step * 1e-9 ? 0 : v, step);
+    const x = Math.round(px(v));
+    const y = Math.round(py(v));
+    canvas.rect(x, MARGIN.top + side + 1, 1, 5, AXIS);
+    canvas.text(x - Math.floor(textWidth(t, font) / 2), MARGIN.top + side + 9, t, font, INK);
+    canvas.rect(MARGIN.left - 6, y, 5, 1, AXIS);
+    canvas.text(MARGIN.left - 9 - textWidth(t, font), y - Math.floor((5 * font) / 2), t, font, INK);
+  }
+
+  // Mode centres: a ring of radius 3σ (the "high quality" distance of docs/eval.md), at least 4 px.
+  if (opts.modes) {
+    const r = Math.max(4, (3 * opts.modes.sigma * (side - 1)) / (hi - lo));
+    for (const [mx, my] of opts.modes.centres) {
+      canvas.ring(px(mx), py(my), r, MODE);
+      canvas.rect(Math.round(px(mx)), Math.round(py(my)), 1, 1, MODE);
+    }
+  }
+
+  // Points, 2×2 (3×3 on large plots), inside the frame only.
+  const dot = side >= 768 ? 3 : 2;
+  for (let k = 0; k < count; k++) {
+    const x = data[k * rowSize];
+    const y = data[k * rowSize + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y) || x < lo || x > hi || y < lo || y > hi) continue;
+    const colour = opts.labels ? PALETTE[opts.labels[k] % PALETTE.length] : INK;
+    const x0 = Math.round(px(x)) - (dot >> 1);
+    const y0 = Math.round(py(y)) - (dot >> 1);
+    for (let dy = 0; dy < dot; dy++) {
+      for (let dx = 0; dx < dot; dx++) {
+        const xx = x0 + dx;
+        const yy = y0 + dy;
+        if (xx >= MARGIN.left && xx < MARGIN.left + side && yy >= MARGIN.top && yy < MARGIN.top + side) canvas.set(xx, yy, colour);
+      }
+    }
+  }
+  return { data: canvas.data, width: canvas.width, height: canvas.height, channels: 3, columns: 1, rows: 1 };
+}
