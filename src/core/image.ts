@@ -113,3 +113,24 @@ export function upscale(img: RasterImage, factor: number): RasterImage {
   }
   return { ...img, data, width: w, height: h };
 }
+
+/** Generator outputs (`count` NHWC images in `range`) as the grid the server's PNGs show: 8-bit, 2-pixel padding, upscaled. */
+export function gridImage(data: ArrayLike<number>, rowShape: readonly number[], count: number, range: readonly [number, number], opts: { columns?: number; scale?: number } = {}): RasterImage {
+  const [height, width, channels] = rowShape;
+  return upscale(tileGrid(toUint8(data, range), { count, height, width, channels, columns: opts.columns }), opts.scale ?? 1);
+}
+
+/** Grey, grey+alpha, RGB or RGBA pixels → RGBA (for a canvas's ImageData). */
+export function toRgba(img: Pick<RasterImage, 'data' | 'width' | 'height' | 'channels'>): Uint8ClampedArray {
+  const n = img.width * img.height;
+  const out = new Uint8ClampedArray(n * 4);
+  const c = img.channels;
+  for (let i = 0; i < n; i++) {
+    const s = i * c;
+    const d = i * 4;
+    if (c === 1 || c === 2) out[d] = out[d + 1] = out[d + 2] = img.data[s];
+    else for (let k = 0; k < 3; k++) out[d + k] = img.data[s + k];
+    out[d + 3] = c === 2 ? img.data[s + 1] : c === 4 ? img.data[s + 3] : 255;
+  }
+  return out;
+}

@@ -6,7 +6,10 @@
  * keeping the reason in `refused`. No `node:*` imports: this file is bundled for browsers.
  *
  * onnxruntime-web loads its `.wasm` (and `.mjs`) files from `wasmPaths`: by default the folder of
- * the bundled script itself (same origin, no CDN).
+ * the bundled script itself (same origin, no CDN). Two of its builds are used: the WebGPU one
+ * (`ort-wasm-simd-threaded.jsep.*`) for `webgpu`, and the WASM-only one (`ort-wasm-simd-threaded.*`)
+ * for `wasm`, which runs without the WebGPU build's asynchronous-call instrumentation (faster on the
+ * CPU, measured in bench:web). Each loads its binary only when a session needs it.
  *
  * @example
  *   const g = await openGenerator('/models/mnist-cgan/', { device: 'auto' });
@@ -14,18 +17,27 @@
  *   g.refused // [{ device: 'webgpu', reason: 'navigator.gpu is missing …' }]
  *   const { data, dims, labels } = await g.sample({ seed: 7, n: 16 });
  */
-import * as ort from 'onnxruntime-web';
+import * as ortAll from 'onnxruntime-web';
+import * as ortWasm from 'onnxruntime-web/wasm';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
-import { resolveDevice, WEB_DEVICES, type WebDevice } from './devices.js';
+import { resolveDevice, WEB_DEVICES, type DeviceChoice, type WebDevice } from './devices.js';
 import { Generator } from './generator.js';
 import { runtimeMessage, type Session, type TensorValue } from './session.js';
 
 export { Generator } from './generator.js';
 export { WEB_DEVICES, type WebDevice } from './devices.js';
 
+type Ort = typeof ortAll;
+/** The onnxruntime-web build that runs `device`. */
+const ORT_FOR: Readonly<Record<WebDevice, Ort>> = { webgpu: ortAll, wasm: ortWasm as Ort };
+const ORT_BUILDS: readonly Ort[] = [ortAll, ortWasm as Ort];
+
 class WebSession implements Session {
-  constructor(private readonly inner: ort.InferenceSession) {}
+  constructor(
+    private readonly ort: Ort,
+    private readonly inner: ortAll.InferenceSession,
+  ) {}
 
   get inputNames(): readonly string[] {
     return this.inner.inputNames;
@@ -36,8 +48,9 @@ class WebSession implements Session {
   }
 
   async run(feeds: Readonly<Record<string, TensorValue>>, outputs?: readonly string[]): Promise<Record<string, TensorValue>> {
-    const tensors: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor(t.dtype, t.data, t.dims);
+    // Tensors of the same build as the session (each build has its own Tensor class).
+    const tensors: Record<string, ortAll.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) tensors[name] = new this.ort.Tensor(t.dtype, t.data, t.dims);
     const out = outputs ? await this.inner.run(tensors, [...outputs]) : await this.inner.run(tensors);
     const values: Record<string, TensorValue> = {};
     for (const [name, t] of Object.entries(out)) {
@@ -55,7 +68,7 @@ class WebSession implements Session {
 
 /** onnxruntime-web's version, for the page and benchmarks. */
 export function runtimeVersion(): string {
-  return ort.env.versions.web ?? ort.env.versions.common;
+  return ortAll.env.versions.web ?? ortAll.env.versions.common;
 }
 
 interface GpuLike {
@@ -129,16 +142,24 @@ export async function fetchModel(base: string, opts: Pick<WebOpenOptions, 'verif
 
 /** A session on `bytes` with the execution providers of `device`. */
 export async function createWebSession(bytes: Uint8Array, device: WebDevice): Promise<Session> {
+  const ort = ORT_FOR[device];
   const inner = await ort.InferenceSession.create(bytes, { executionProviders: [...WEB_DEVICES[device]], graphOptimizationLevel: 'all' });
-  return new WebSession(inner);
+  return new WebSession(ort, inner);
 }
 
-/** Open the model folder at `url` as a {@link Generator} (see module header). */
-export async function openGenerator(url: string, opts: WebOpenOptions = {}): Promise<Generator<WebDevice>> {
-  if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
-  if (opts.threads !== undefined) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InvalidArgumentError('threads', opts.threads, 'a positive integer');
-    ort.env.wasm.numThreads = opts.threads;
+/** What {@link openGenerator} builds a generator from: the manifest, a session and the device choice. */
+export interface WebSessionParts {
+  manifest: Manifest;
+  session: Session;
+  choice: DeviceChoice<WebDevice>;
+}
+
+/** Fetch the model folder at `url` and create its session on the first device that works (see module header). */
+export async function openWebSession(url: string, opts: WebOpenOptions = {}): Promise<WebSessionParts> {
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) throw new InvalidArgumentError('threads', opts.threads, 'a positive integer');
+  for (const ort of ORT_BUILDS) {
+    if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
+    if (opts.threads !== undefined) ort.env.wasm.numThreads = opts.threads;
   }
   const { manifest, bytes } = await fetchModel(url, opts);
   let session: Session | null = null;
@@ -156,10 +177,26 @@ export async function openGenerator(url: string, opts: WebOpenOptions = {}): Pro
   });
   const s = session as Session | null;
   if (!s) throw new WganxError(`no session was created on ${choice.device}`);
+  return { manifest, session: s, choice };
+}
+
+/** WASM threads onnxruntime-web uses (1 unless the page is cross-origin isolated). */
+export function wasmThreads(): number {
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const asked = ortWasm.env.wasm.numThreads;
+  if (!isolated) return 1;
+  if (typeof asked === 'number' && asked > 0) return asked;
+  const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.min(4, Math.ceil(cores / 2)));
+}
+
+/** Open the model folder at `url` as a {@link Generator} (see module header). */
+export async function openGenerator(url: string, opts: WebOpenOptions = {}): Promise<Generator<WebDevice>> {
+  const { manifest, session, choice } = await openWebSession(url, opts);
   try {
-    return new Generator(manifest, s, choice);
+    return new Generator(manifest, session, choice);
   } catch (err) {
-    await s.release();
+    await session.release();
     throw err;
   }
 }

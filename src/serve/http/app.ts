@@ -12,6 +12,7 @@
  *   await request(app).post('/v1/models/ring/samples').send({ n: 4, format: 'json' });
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { boundedValue, InvalidArgumentError } from '../../core/errors.js';
 import type { Engine } from '../engine/engine.js';
@@ -23,10 +24,14 @@ import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
 import { outcomeOf, ServeMetrics } from './metrics.js';
 import { docsPage, openApiSpec } from './openapi.js';
 import { v1Router } from './routes-v1.js';
+import { webRouter } from './routes-web.js';
 import { requestSchemas } from './schemas.js';
 
-/** Paths open without the API key: probes and documentation. */
+/** Paths open without the API key: probes, documentation, and the page with its files (not the models it fetches). */
 const PUBLIC_PATHS = new Set(['/', '/v2/health/live', '/v2/health/ready', '/openapi.json', '/docs']);
+/** The page's own files: one path segment with an extension (`/app.js`, `/ort-….wasm`). */
+const PAGE_ASSET = /^\/[A-Za-z0-9_-][A-Za-z0-9._-]*\.[A-Za-z0-9]+$/;
+const isPublic = (path: string) => PUBLIC_PATHS.has(path) || PAGE_ASSET.test(path);
 const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'Server-Timing', 'X-Wganx-Seed', 'X-Wganx-Model-Version', 'Inference-Header-Content-Length'];
 const ALLOWED_HEADERS = ['Content-Type', 'Authorization', 'X-API-Key', 'Inference-Header-Content-Length', 'If-None-Match'];
 /** Paths that answer while the models load: probes, metrics and documentation. */
@@ -64,7 +69,15 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-export function createApp(engine: Engine): Express {
+/** The static page build (scripts/build-web.mjs), from src/serve/http or dist/serve/http alike. */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
+
+export interface AppDeps {
+  /** Folder of the built page (default: the package's dist/web). */
+  webDir?: string;
+}
+
+export function createApp(engine: Engine, deps: AppDeps = {}): Express {
   const opts = engine.options;
   const app = express();
   const inflight = new InFlight();
@@ -104,7 +117,7 @@ export function createApp(engine: Engine): Express {
   });
 
   app.use((req, res, next) => {
-    if (!engine.started && !OPEN_WHILE_STARTING.has(req.path)) {
+    if (!engine.started && !OPEN_WHILE_STARTING.has(req.path) && !PAGE_ASSET.test(req.path)) {
       next(new HttpError(503, 'the server is starting: its models are loading', {}, RETRY_AFTER_SECONDS));
       return;
     }
@@ -141,7 +154,7 @@ export function createApp(engine: Engine): Express {
   if (opts.apiKey !== null) {
     const want = digest(opts.apiKey);
     const auth: RequestHandler = (req, res, next) => {
-      if (PUBLIC_PATHS.has(req.path)) return next();
+      if (isPublic(req.path)) return next();
       // The scheme name is case-insensitive (RFC 7235).
       const bearer = /^bearer[ \t]+(\S.*)$/i.exec(req.headers.authorization ?? '');
       const given = bearer ? bearer[1].trim() : (req.headers['x-api-key'] as string | undefined);
@@ -152,7 +165,6 @@ export function createApp(engine: Engine): Express {
     app.use(auth);
   }
 
-  app.get('/', (_req, res) => res.redirect('/docs'));
   app.get('/openapi.json', (_req, res) => {
     info(res).endpoint = 'openapi';
     res.json(spec);
@@ -168,6 +180,7 @@ export function createApp(engine: Engine): Express {
   });
   app.use(v1Router(engine, schemas, jsonParser));
   app.use(kserveRouter(engine, schemas, rawParser));
+  app.use(webRouter(engine, deps.webDir ?? DEFAULT_WEB_DIR));
 
   app.use((req, _res, next) => next(new HttpError(404, `no endpoint ${req.method} ${req.path}; see /docs`)));
 

@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { WganxError } from '../../core/errors.js';
-import { createApp, type AppLocals } from './app.js';
+import { createApp, type AppDeps, type AppLocals } from './app.js';
 import { Engine, type EngineDeps } from '../engine/engine.js';
 import type { ServeOptions } from '../options.js';
 
@@ -72,9 +72,9 @@ function listenError(err: NodeJS.ErrnoException, options: ServeOptions): WganxEr
  * model loads; until the first load finishes the API answers 503 and readiness is false).
  * Resolves once every model folder has loaded or failed (each within `--load-timeout`).
  */
-export async function startServer(options: ServeOptions, deps: EngineDeps = {}): Promise<RunningServer> {
+export async function startServer(options: ServeOptions, deps: EngineDeps & AppDeps = {}): Promise<RunningServer> {
   const engine = await Engine.create(options, deps);
-  const app = createApp(engine);
+  const app = createApp(engine, deps);
   const { inflight } = app.locals as AppLocals;
   const server = createHttpServer(app);
   // Keep-alive longer than typical load balancers' idle timeout, so they close first.

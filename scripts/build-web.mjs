@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * Build the browser page into dist/web/ (part of `npm run build`): the page script bundled with
+ * esbuild (src/web/page/app.ts with the wganx/web module, the core and onnxruntime-web), its HTML
+ * and CSS, onnxruntime-web's WebAssembly files (same origin: no CDN), and a copy of the bundled
+ * models with models/index.json, so that the folder works from any static file host.
+ *
+ *   node scripts/build-web.mjs [--out dist/web] [--models models]
+ *
+ * onnxruntime-web is bundled in its "extern wasm" form: its .mjs loader and .wasm binary stay
+ * separate files beside app.js, which its WASM threads load as their worker script.
+ */
+import { build } from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+/** onnxruntime-web's loaders and binaries: the WebGPU build (JSEP) and the WASM-only build. */
+export const ORT_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
+const PAGE_FILES = ['index.html', 'style.css'];
+
+/** Model folders under `modelsDir` that hold a generator (manifest.json + the ONNX file it names). */
+function generatorFolders(modelsDir) {
+  if (!existsSync(modelsDir)) return [];
+  return readdirSync(modelsDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(modelsDir, d.name, 'manifest.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** Write the page into `outDir` (files are replaced one by one; other files there are left alone). */
+export async function buildWeb({ outDir = join(ROOT, 'dist', 'web'), modelsDir = join(ROOT, 'models'), minify = true } = {}) {
+  mkdirSync(outDir, { recursive: true });
+  await build({
+    entryPoints: [join(ROOT, 'src', 'web', 'page', 'app.ts')],
+    outfile: join(outDir, 'app.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    conditions: ['onnxruntime-web-use-extern-wasm'],
+    minify,
+    sourcemap: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  for (const f of PAGE_FILES) copyFileSync(join(ROOT, 'src', 'web', 'page', f), join(outDir, f));
+  const ortDist = dirname(require.resolve('onnxruntime-web')); // …/onnxruntime-web/dist
+  for (const f of ORT_FILES) copyFileSync(join(ortDist, f), join(outDir, f));
+  // The bundled generators, for static hosts (the server serves its own --models instead).
+  const models = generatorFolders(modelsDir);
+  const modelsOut = join(outDir, 'models');
+  rmSync(modelsOut, { recursive: true, force: true });
+  for (const name of models) {
+    const manifest = JSON.parse(readFileSync(join(modelsDir, name, 'manifest.json'), 'utf8'));
+    mkdirSync(join(modelsOut, name), { recursive: true });
+    copyFileSync(join(modelsDir, name, 'manifest.json'), join(modelsOut, name, 'manifest.json'));
+    copyFileSync(join(modelsDir, name, manifest.export.file), join(modelsOut, name, manifest.export.file));
+  }
+  writeFileSync(join(modelsOut, 'index.json'), `${JSON.stringify(models)}\n`);
+  return { outDir, models };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { out: { type: 'string' }, models: { type: 'string' } } });
+  const { outDir, models } = await buildWeb({ outDir: values.out, modelsDir: values.models });
+  console.log(`web: ${outDir} (page, onnxruntime-web files, models: ${models.join(', ') || 'none'})`);
+}

@@ -1,0 +1,96 @@
+/**
+ * The browser side of the server: the page at `/` and its files (the static build in `dist/web/`,
+ * see scripts/build-web.mjs), the list of ready models at `/models/index.json` (as a static copy
+ * has it), and each ready model's `manifest.json` and ONNX file under `/models/<name>/`, which the
+ * wganx/web module fetches.
+ *
+ * The page's responses are cross-origin isolated (COOP + COEP), which onnxruntime-web needs for
+ * WASM threads, and carry a Content-Security-Policy that keeps every request on this origin.
+ * Model files carry a strong ETag (their sha256) and revalidate on every use, so a reloaded model
+ * reaches the browser at once and an unchanged one is never downloaded twice.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import express, { type Router } from 'express';
+import { VERSION } from '../../version.js';
+import type { Engine } from '../engine/engine.js';
+import { HttpError } from './http-error.js';
+import { info, lookupModel } from './http-util.js';
+
+/** Everything from this origin; WebAssembly may compile; workers from this origin or blobs. */
+export const PAGE_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' blob: data:; style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+} as const;
+
+function isolate(res: express.Response): void {
+  for (const [k, v] of Object.entries(ISOLATION)) res.setHeader(k, v);
+}
+
+/** `ETag` and `Cache-Control: no-cache`; true when the client's copy is current (the caller answers 304). */
+function fresh(req: express.Request, res: express.Response, tag: string): boolean {
+  const etag = `"${tag}"`;
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', 'no-cache');
+  const inm = req.headers['if-none-match'];
+  return inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
+}
+
+export function webRouter(engine: Engine, webDir: string): Router {
+  const r = express.Router();
+  const built = () => existsSync(join(webDir, 'index.html')) && existsSync(join(webDir, 'app.js'));
+
+  r.get('/', (_req, res) => {
+    info(res).endpoint = 'page';
+    if (!built()) throw new HttpError(503, `the browser page is not built (no ${join('dist', 'web', 'app.js')}): run npm run build; the API docs are at /docs`);
+    isolate(res);
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(join(webDir, 'index.html'));
+  });
+
+  // The same list a static copy keeps in models/index.json; the header tells the page it has a server behind it.
+  r.get('/models/index.json', (_req, res) => {
+    info(res).endpoint = 'model-index';
+    isolate(res);
+    res.setHeader('X-Wganx-Server', VERSION);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.json(engine.list().filter((e) => e.state === 'ready').map((e) => e.name));
+  });
+
+  r.get('/models/:name/:file', async (req, res) => {
+    info(res).endpoint = 'model-file';
+    const model = lookupModel(engine, req.params.name, res);
+    isolate(res);
+    if (req.params.file === 'manifest.json') {
+      const text = `${JSON.stringify(model.manifest, null, 2)}\n`;
+      if (fresh(req, res, createHash('sha256').update(text).digest('base64url').slice(0, 27))) return void res.status(304).end();
+      res.type('application/json').send(text);
+      return;
+    }
+    if (req.params.file !== model.manifest.export.file) {
+      throw new HttpError(404, `model "${model.name}" has manifest.json and ${model.manifest.export.file}, not ${JSON.stringify(req.params.file)}`);
+    }
+    if (fresh(req, res, model.sha256)) return void res.status(304).end();
+    const bytes = await readFile(join(model.dir, model.manifest.export.file));
+    // The folder changed since the model loaded: never hand out bytes that do not match the manifest.
+    if (createHash('sha256').update(bytes).digest('hex') !== model.sha256) throw new HttpError(503, `model "${model.name}" is being replaced; try again`, {}, 1);
+    res.type('application/octet-stream').send(bytes);
+  });
+
+  // The page's own files (scripts, styles, onnxruntime-web's .wasm/.mjs), read-only, never a listing.
+  const assets = express.static(webDir, { index: false, redirect: false, dotfiles: 'ignore', etag: true, lastModified: false, cacheControl: true, maxAge: 0, setHeaders: (res) => isolate(res) });
+  r.use((req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    // The static copy's models/ folder is for static hosts; here /models/ is the served models.
+    if (req.path.startsWith('/models/')) return next();
+    info(res).endpoint = 'page-asset';
+    return assets(req, res, next);
+  });
+  return r;
+}

@@ -1,0 +1,64 @@
+/**
+ * `wganx/web`: generators in the browser, on onnxruntime-web (WebGPU or WASM), giving the same
+ * samples as the server: the runtime seam of src/runtime (latents from the core's sampler, classes
+ * from the core's label rule) plus pictures for a canvas.
+ *
+ * @example
+ *   import { openGenerator } from 'wganx/web';
+ *   const g = await openGenerator('/models/mnist-cgan/', { device: 'auto' });
+ *   g.device, g.refused                     // 'webgpu' | 'wasm', and why faster devices were refused
+ *   const out = await g.sample({ seed: 7, n: 16 });
+ *   ctx.putImageData(g.toImageData(out, { scale: 4 }), 0, 0);
+ *   await g.dispose();
+ *
+ * onnxruntime-web fetches its `.wasm`/`.mjs` files from beside the bundled script by default
+ * (same origin); pass `wasmPaths` when they live elsewhere.
+ */
+import { gridImage, toRgba, type RasterImage } from '../core/image.js';
+import { scatterPlot } from '../core/plot.js';
+import { Generator, type GeneratorOutput, type SampleOutput } from '../runtime/generator.js';
+import { openWebSession, type WebOpenOptions } from '../runtime/web.js';
+import type { WebDevice } from '../runtime/devices.js';
+
+export { fetchModel, probeWebDevice, runtimeVersion, wasmThreads, WEB_DEVICES, type WebDevice, type WebOpenOptions } from '../runtime/web.js';
+export type { SampleOutput, SampleRequest, GeneratorOutput } from '../runtime/generator.js';
+export type { Manifest } from '../core/manifest.js';
+export { classIndex, resolveLabels } from '../core/labels.js';
+
+export interface PictureOptions {
+  /** Grid columns (default ⌈√n⌉), as the server's `columns`. */
+  columns?: number;
+  /** Integer upscaling (images: nearest neighbour; points: a 256·scale-pixel plot), as the server's `scale`. */
+  scale?: number;
+}
+
+/** Side of a scatter plot at scale 1 (the server's). */
+const SCATTER_SIDE = 256;
+
+/** A generator in the browser: {@link Generator} plus pictures of its outputs. */
+export class WebGenerator extends Generator<WebDevice> {
+  /** The picture of `out` the server's `samples.png` shows for the same request, as RGB(A) pixels. */
+  picture(out: GeneratorOutput & { labels?: Int32Array | null }, opts: PictureOptions = {}): RasterImage {
+    const [rows, ...rowShape] = out.dims;
+    const m = this.manifest;
+    if (m.kind === 'image') return gridImage(out.data, rowShape, rows, m.output.range, opts);
+    return scatterPlot(out.data, rowShape.reduce((a, b) => a * b, 1), rows, { range: m.output.range, labels: out.labels ?? null, modes: m.output.modes, side: Math.min(SCATTER_SIDE * (opts.scale ?? 1), 2048) });
+  }
+
+  /** {@link picture} as an `ImageData` for `ctx.putImageData`. */
+  toImageData(out: SampleOutput | (GeneratorOutput & { labels?: Int32Array | null }), opts: PictureOptions = {}): ImageData {
+    const img = this.picture(out, opts);
+    return new ImageData(toRgba(img) as Uint8ClampedArray<ArrayBuffer>, img.width, img.height);
+  }
+}
+
+/** Open the model folder at `url` (`manifest.json` + its ONNX file) on `device` (`auto`: WebGPU, else WASM). */
+export async function openGenerator(url: string, opts: WebOpenOptions = {}): Promise<WebGenerator> {
+  const { manifest, session, choice } = await openWebSession(url, opts);
+  try {
+    return new WebGenerator(manifest, session, choice);
+  } catch (err) {
+    await session.release();
+    throw err;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The browser side of the server (src/serve/http/routes-web.ts): the page at `/` with cross-origin
+ * isolation and its CSP, its files, the model list and model files with strong ETags, the API key
+ * on model files but not on the page, and a clear 503 while the page is not built.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { Engine } from '../../src/serve/engine/engine.js';
+import { createApp } from '../../src/serve/http/app.js';
+import { silentLogger } from '../../src/serve/options.js';
+import { fixtureModels, testOptions } from './fixtures.js';
+
+let fx: Awaited<ReturnType<typeof fixtureModels>>;
+let engine: Engine;
+let webDir: string;
+before(async () => {
+  fx = await fixtureModels(['ring', 'digits']);
+  engine = await Engine.start(testOptions(fx.models), { logger: silentLogger });
+  webDir = mkdtempSync(join(tmpdir(), 'wganx-webdir-'));
+  writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>page</title>');
+  writeFileSync(join(webDir, 'app.js'), 'console.log(1)');
+  mkdirSync(join(webDir, 'models'));
+  writeFileSync(join(webDir, 'models', 'index.json'), '["static-only"]');
+});
+after(async () => {
+  await engine.close();
+  fx.cleanup();
+  rmSync(webDir, { recursive: true, force: true });
+});
+
+test('the page at / and its files are cross-origin isolated, with a CSP that keeps requests on the origin', async () => {
+  const app = createApp(engine, { webDir });
+  const page = await request(app).get('/').expect(200).expect('content-type', /html/);
+  assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin');
+  assert.equal(page.headers['cross-origin-embedder-policy'], 'require-corp');
+  assert.match(page.headers['content-security-policy'], /default-src 'self'; script-src 'self' 'wasm-unsafe-eval'/);
+  const js = await request(app).get('/app.js').expect(200).expect('content-type', /javascript/);
+  assert.equal(js.headers['cross-origin-embedder-policy'], 'require-corp');
+  assert.equal(js.text, 'console.log(1)');
+  // No listing, no missing files, and the static copy's models/ is not what the server serves.
+  await request(app).get('/nope.js').expect(404).expect('content-type', /json/);
+  const index = await request(app).get('/models/index.json').expect(200);
+  assert.deepEqual(index.body, ['digits', 'ring']);
+  assert.ok(index.headers['x-wganx-server']);
+  // The API docs stay at /docs.
+  await request(app).get('/docs').expect(200).expect('content-type', /html/);
+});
+
+test('model files: the manifest and the ONNX file it names, with strong ETags and 304s; nothing else', async () => {
+  const app = createApp(engine, { webDir });
+  const manifest = await request(app).get('/models/ring/manifest.json').expect(200).expect('content-type', /json/);
+  assert.equal(manifest.body.name, 'ring');
+  await request(app).get('/models/ring/manifest.json').set('If-None-Match', manifest.headers.etag).expect(304);
+  const onnx = await request(app).get('/models/ring/generator.onnx').buffer(true).parse((res, cb) => {
+    const parts: Buffer[] = [];
+    res.on('data', (c: Buffer) => parts.push(c));
+    res.on('end', () => cb(null, Buffer.concat(parts)));
+  }).expect(200);
+  const onDisk = readFileSync(join(fx.models, 'ring', 'generator.onnx'));
+  assert.ok(Buffer.compare(onnx.body as Buffer, onDisk) === 0);
+  assert.equal(onnx.headers.etag, `"${createHash('sha256').update(onDisk).digest('hex')}"`);
+  assert.equal(onnx.headers['cache-control'], 'no-cache');
+  await request(app).get('/models/ring/generator.onnx').set('If-None-Match', onnx.headers.etag).expect(304);
+  const other = await request(app).get('/models/ring/secret.txt').expect(404);
+  assert.match(other.body.error, /has manifest.json and generator.onnx, not "secret.txt"/);
+  await request(app).get('/models/nope/manifest.json').expect(404);
+  await request(app).get('/models/..%2F..%2Fetc/passwd').expect(400);
+});
+
+test('with an API key the page and its files are public, the models are not; an unbuilt page answers 503 naming the fix', async () => {
+  const keyed = await Engine.start(testOptions(fx.models, { apiKey: 'k' }), { logger: silentLogger });
+  try {
+    const app = createApp(keyed, { webDir });
+    await request(app).get('/').expect(200);
+    await request(app).get('/app.js').expect(200);
+    await request(app).get('/models/index.json').expect(401);
+    await request(app).get('/models/ring/generator.onnx').expect(401);
+    await request(app).get('/models/ring/manifest.json').set('Authorization', 'Bearer k').expect(200);
+  } finally {
+    await keyed.close();
+  }
+  const unbuilt = createApp(engine, { webDir: join(webDir, 'missing') });
+  const res = await request(unbuilt).get('/').expect(503);
+  assert.match(res.body.error, /the browser page is not built .*run npm run build; the API docs are at \/docs/);
+});
