@@ -13,7 +13,7 @@ function forbid(...groups) {
 const ortOutsideRuntime = [ORT, ORT_MESSAGE];
 const tfjs = (folder) => [['@tensorflow/*'], `${folder} must not know about TensorFlow.js`];
 const express = (folder) => [['express', 'express/*'], `${folder} must not know about express (HTTP belongs to src/serve/http)`];
-const node = (folder) => [['node:*'], `${folder} runs in browsers too: no node:* imports`];
+const node = (folder) => [['node:*', '**/io/*'], `${folder} runs in browsers too: no node:* imports (nor src/io, which is Node-only)`];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'runs/**', 'bench/out/**'] },

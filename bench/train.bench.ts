@@ -5,7 +5,11 @@
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
  * PyTorch's time.
  *
- *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm,cpu --torch-threads 1,2]
+ *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm,cpu --batches 64,256 --torch-threads 1,2]
+ *
+ * `--backends webgpu,wasm` adds tfjs's WebGPU backend (src/tfjs/webgpu.ts): on a GPU machine with
+ * the Vulkan loader and the driver's ICD; without a GPU, SwiftShader stands in when the environment
+ * points at it (LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json).
  *
  * PyTorch comes from Debian (`apt-get install python3-torch libopenblas0-pthread`); when it is
  * missing the script says so and prints the tfjs columns alone. The cpu backend is slow on the
@@ -25,7 +29,7 @@ import { resolveTrainConfig, type TrainConfig, type TrainOptions } from '../src/
 import { buildNets, disposeNets } from '../src/train/models/index.js';
 import { createOptimizer } from '../src/train/optimizers.js';
 import { netSpec } from '../src/train/run.js';
-import { criticStep, generatorStep, trainableVariables, type StepContext } from '../src/train/steps.js';
+import { criticStepTensor, generatorStepTensor, readCriticStep, trainableVariables, type StepContext } from '../src/train/steps.js';
 import { median } from './common.js';
 
 const { values: args } = parseArgs({
@@ -35,6 +39,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     backends: { type: 'string', default: 'wasm,cpu' },
     'torch-threads': { type: 'string', default: '1,2' },
+    batches: { type: 'string', default: '64' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -47,12 +52,13 @@ interface Case {
   opts: TrainOptions;
 }
 
-const CASES: Case[] = [
-  { label: 'toy MLP 3×256, batch 64', opts: { dataset: 'ring8', hidden: 256, layers: 3, batch: 64, latent: 2 } },
-  { label: 'MNIST cond. MLP 3×512, batch 64', opts: { dataset: 'mnist', conditional: true, hidden: 512, layers: 3, batch: 64 } },
-  { label: 'MNIST DCGAN 32 ch, batch 64', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 32, batch: 64 } },
-  { label: 'MNIST DCGAN 64 ch, batch 64', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 64, batch: 64 } },
+const NETS: Case[] = [
+  { label: 'toy MLP 3×256', opts: { dataset: 'ring8', hidden: 256, layers: 3, latent: 2 } },
+  { label: 'MNIST cond. MLP 3×512', opts: { dataset: 'mnist', conditional: true, hidden: 512, layers: 3 } },
+  { label: 'MNIST DCGAN 32 ch', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 32 } },
+  { label: 'MNIST DCGAN 64 ch', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 64 } },
 ];
+const CASES: Case[] = args.batches!.split(',').map(Number).flatMap((batch) => NETS.map((n) => ({ label: `${n.label}, batch ${batch}`, opts: { ...n.opts, batch } })));
 
 /** The PyTorch script's description of the same nets. */
 function torchSpec(config: TrainConfig, shape: readonly number[], classes: number) {
@@ -81,15 +87,25 @@ async function tfjsIteration(config: TrainConfig, backend: BackendChoice): Promi
   const generatorVars = trainableVariables(nets.generator);
   const hp = { lr: config.lr, beta1: config.beta1, beta2: config.beta2 };
   const ctx: StepContext = { config, dataset, nets, criticVars, generatorVars, optD: createOptimizer('adam', criticVars, hp), optG: createOptimizer('adam', generatorVars, hp), rngs };
-  const iteration = () => {
-    for (let k = 0; k < config.nCritic; k++) criticStep(ctx, config.lr);
-    generatorStep(ctx, config.lr);
+  // As the training loop runs it: the figures stay on the device, read once per iteration
+  // (asynchronously: WebGPU has no synchronous read in Node), which also waits for the GPU.
+  const iteration = async () => {
+    let last: tf.Tensor | null = null;
+    for (let k = 0; k < config.nCritic; k++) {
+      const t = criticStepTensor(ctx, config.lr);
+      last?.dispose();
+      last = t;
+    }
+    const g = generatorStepTensor(ctx, config.lr);
+    await readCriticStep(last!);
+    await g.data();
+    tf.dispose([last!, g]);
   };
-  iteration(); // warm-up
+  await iteration(); // warm-up (WebGPU compiles its shaders here)
   const times: number[] = [];
   for (let i = 0; i < ITERS; i++) {
     const t0 = performance.now();
-    iteration();
+    await iteration();
     times.push(performance.now() - t0);
   }
   disposeNets(nets);

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { WganxError } from '../core/errors.js';
+import { NO_VULKAN_LOADER, softwareVulkan, vulkanLoaderPresent } from '../io/vulkan.js';
 import { NODE_DEVICES, resolveDevice, type DeviceChoice, type DeviceProbe, type NodeDevice } from './devices.js';
 import { Generator } from './generator.js';
 import { readModelFolder } from './model-folder.js';
@@ -105,9 +106,7 @@ export async function probeNodeDevice(device: NodeDevice): Promise<string | null
   if (device === 'cuda' && !existsSync(cudaProviderLibrary())) {
     return `onnxruntime-node's CUDA provider library is not installed (${cudaProviderLibrary()} is missing; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
   }
-  if (device === 'webgpu' && process.platform === 'linux' && !vulkanLoaderPresent()) {
-    return 'the Vulkan loader (libvulkan.so.1) is not installed, and WebGPU runs on Vulkan here (apt-get install libvulkan1, plus the GPU driver\'s Vulkan ICD)';
-  }
+  if (device === 'webgpu' && !vulkanLoaderPresent()) return NO_VULKAN_LOADER;
   let session: Session | null = null;
   try {
     session = await createSession(probeModel(), { providers: [device], threads: 1 });
@@ -122,24 +121,12 @@ export async function probeNodeDevice(device: NodeDevice): Promise<string | null
   }
 }
 
-/** Folders where Linux distributions keep shared libraries, searched after LD_LIBRARY_PATH. */
-const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/lib', '/usr/local/lib'];
-
-/**
- * Whether Dawn can find a Vulkan loader. Without one, asking for a WebGPU session makes Dawn print
- * a two-line warning to stderr before failing: checked first, the refusal is one clean reason.
- */
-function vulkanLoaderPresent(): boolean {
-  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBRARY_DIRS];
-  return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
-}
-
 /** SwiftShader (Chromium's CPU Vulkan) passes the probe but runs far slower than the CPU provider. */
 export const SOFTWARE_WEBGPU = 'the only Vulkan driver is SwiftShader (VK_ICD_FILENAMES), a software renderer slower than the CPU provider; use --device webgpu to force it';
 
 /** `auto` never picks a software GPU (it is for tests); an explicit `--device webgpu` may. */
 export function nodeAutoRefusal(device: NodeDevice): string | null {
-  return device === 'webgpu' && /swiftshader/i.test(process.env.VK_ICD_FILENAMES ?? '') ? SOFTWARE_WEBGPU : null;
+  return device === 'webgpu' && softwareVulkan() ? SOFTWARE_WEBGPU : null;
 }
 
 /** Resolve `--device` on Node: `auto` tries cuda, webgpu, then cpu, and reports each refusal. */

@@ -2,7 +2,8 @@
  * Choosing and starting the TensorFlow.js backend for a training run.
  *
  * `auto` takes a native backend when the user has installed one (`@tensorflow/tfjs-node-gpu`,
- * then `@tensorflow/tfjs-node`: imported dynamically, neither is a dependency of wganx), else the
+ * then `@tensorflow/tfjs-node`: imported dynamically, neither is a dependency of wganx), then
+ * WebGPU on a hardware adapter (./webgpu.ts: Dawn's Node bindings over Vulkan), else the
  * fastest portable backend that has every kernel the run needs: `wasm` (with the patches of
  * ./wasm-kernels.ts) is several times faster than `cpu` for the MLP nets (bench/train-backends.bench.ts).
  * tfjs-backend-wasm has no `Conv2DBackpropFilter` (the filter gradient of a convolution) and the
@@ -21,6 +22,7 @@ import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
 import type { BackendChoice } from './choices.js';
 import { patchWasmKernels } from './wasm-kernels.js';
+import { startWebgpu } from './webgpu.js';
 
 export { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
@@ -117,8 +119,23 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
       );
     }
   }
+  // WebGPU on Dawn: a hardware adapter for auto, any adapter when asked for by name.
+  const refusedGpu: string[] = [];
+  if (choice === 'auto' || choice === 'webgpu') {
+    const gpu = await startWebgpu({ allowSoftware: choice === 'webgpu' });
+    if (gpu.ok) {
+      const missing = missingKernels('webgpu', kernels);
+      if (missing.length === 0) {
+        await activate('webgpu');
+        const why = choice === 'webgpu' ? 'requested with --backend' : 'no native backend installed; a WebGPU adapter is';
+        return { name: 'webgpu', requested: choice, reason: `${why} (${gpu.adapter}${gpu.software ? ', a software renderer' : ''})` };
+      }
+      refusedGpu.push(`webgpu lacks ${missing.join(', ')}`);
+    } else refusedGpu.push(`webgpu: ${gpu.reason}`);
+    if (choice === 'webgpu') throw new InvalidArgumentError('--backend', choice, `a backend that can run here (${refusedGpu.join('; ')})`);
+  }
   const candidates: readonly PortableBackend[] = choice === 'auto' ? PORTABLE_BACKENDS : [choice as PortableBackend];
-  const skipped: string[] = [];
+  const skipped: string[] = [...refusedGpu];
   for (const name of candidates) {
     await loadPortable(name);
     const missing = missingKernels(name, kernels);
@@ -135,7 +152,7 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
     else {
       const native = 'no native backend installed (npm install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node to use one)';
       reason = skipped.length
-        ? `${native}; ${skipped.join('; ')}; ${name} has every kernel this run needs`
+        ? `${native}; ${skipped.join('; ')}; ${name} has every kernel this run needs${skipped.length === refusedGpu.length ? ' and is the fastest portable backend for these nets' : ''}`
         : `${native}; ${name} has every kernel this run needs and is the fastest portable backend for these nets`;
     }
     return { name, requested: choice, reason };

@@ -1,6 +1,6 @@
 /**
- * `--backend` values (auto, a native TensorFlow, or a portable backend), apart from ./backend.ts so
+ * `--backend` values (auto, a native TensorFlow, WebGPU on Dawn, or a portable backend), apart from ./backend.ts so
  * that reading them (the CLI's flag tables) does not load TensorFlow.js.
  */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

@@ -79,7 +79,8 @@ export async function saveCheckpoint(outDir: string, snap: CheckpointSnapshot): 
   let offset = 0;
   for (const group of TENSOR_GROUPS) {
     for (const t of snap.tensors[group]) {
-      const values = t.dataSync() as Float32Array;
+      // Asynchronous: on WebGPU a synchronous read is not possible in Node.
+      const values = (await t.data()) as Float32Array;
       index.push({ group, shape: [...t.shape], offset, length: values.length });
       chunks.push(values);
       offset += values.length;

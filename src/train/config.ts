@@ -107,7 +107,7 @@ export const TRAIN_FLAGS = {
   },
   sampleEvery: { type: 'int', flag: '--sample-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a sample sheet every k steps (0: never)' },
   checkpointEvery: { type: 'int', flag: '--checkpoint-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a checkpoint every k steps (0: only at the end)' },
-  logEvery: { type: 'int', flag: '--log-every', arg: '<k>', min: 1, max: 1e9, default: 1, help: 'append to metrics.jsonl every k steps' },
+  logEvery: { type: 'int', flag: '--log-every', arg: '<k>', min: 0, max: 1e9, default: 0, help: 'append to metrics.jsonl every k steps (0: every step on CPU backends, every 20 on a GPU, where each read waits for it)' },
   hidden: { type: 'int', flag: '--hidden', arg: '<n>', min: 1, max: 8192, help: 'MLP hidden width (default 256 points, 512 images) or DCGAN base channels (default 64)' },
   layers: { type: 'int', flag: '--layers', arg: '<n>', min: 1, max: 16, help: 'MLP hidden layers (default 3)' },
   criticActivation: { type: 'choice', flag: '--critic-activation', arg: '<fn>', choices: CRITIC_ACTIVATIONS, default: 'leaky_relu', help: 'critic hidden activation' },

@@ -6,6 +6,7 @@
  *   const result = await train(resolveTrainConfig({ dataset: 'ring8', out: 'runs/ring', steps: 2000 }));
  *   result.exportDir // 'models/ring'
  */
+import * as tf from '@tensorflow/tfjs';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -28,7 +29,7 @@ import { createRunRngs, restoreRunRngs, rngStates } from '../core/random.js';
 import { writeReport, type RunSummary } from './report.js';
 import { makeSampleSheet, writeSampleSheet } from './samples.js';
 import { criticIterations, learningRate } from './schedule.js';
-import { criticStep, generatorStep, trainableVariables, type CriticStepResult, type StepContext } from './steps.js';
+import { criticStepTensor, generatorStepTensor, readCriticStep, trainableVariables, type StepContext } from './steps.js';
 
 export interface TrainHooks {
   /** Progress and status lines (default: stderr). */
@@ -113,12 +114,17 @@ async function makeRunFolder(out: string): Promise<void> {
   }
 }
 
+/** Steps between metrics lines on a GPU backend by default: each read of a loss waits for the GPU. */
+export const GPU_LOG_EVERY = 20;
+
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   registerTrainingGradients();
   assertCriticSupported(config);
   const backend = await startBackend(config.backend, requiredKernels(config));
   log(`backend: ${backend.name} (${backend.reason})`);
+  // --log-every 0: every step where reading is free (CPU backends), every GPU_LOG_EVERY steps on a GPU.
+  const logEvery = config.logEvery > 0 ? config.logEvery : backend.name === 'webgpu' || backend.name === 'tensorflow' ? GPU_LOG_EVERY : 1;
   const dataset = await openDataset(config);
   if (config.conditional && !dataset.labels) throw new InvalidArgumentError('--conditional', true, `a labelled data set; ${config.dataset} has no labels`);
   log(`data: ${dataset.description}`);
@@ -191,32 +197,48 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
   let step = start;
   let lastCheckpoint = start;
+  // The last critic step's figures stay on the device until a log line or a checkpoint needs them:
+  // on a GPU every read waits for the queued work, so reads are as rare as the log asks.
+  let lastCritic: tf.Tensor | null = null;
+  const readW = async () => {
+    if (lastCritic) lastW = (await readCriticStep(lastCritic)).w;
+  };
   try {
     while (step < config.steps && !stopped()) {
       const lr = learningRate(step, config);
-      let last: CriticStepResult | null = null;
-      for (let k = criticIterations(step, config); k > 0; k--) last = criticStep(ctx, lr);
-      const gLoss = generatorStep(ctx, lr);
+      for (let k = criticIterations(step, config); k > 0; k--) {
+        const t = criticStepTensor(ctx, lr);
+        lastCritic?.dispose();
+        lastCritic = t;
+      }
+      const gLoss = generatorStepTensor(ctx, lr);
       step += 1;
-      lastW = last!.w;
-      if (step % config.logEvery === 0 || step === config.steps) {
-        const rec: MetricsRecord = { step, w: last!.w, criticLoss: last!.loss, generatorLoss: gLoss, penalty: last!.penalty, ...(last!.classLoss === null ? {} : { classLoss: last!.classLoss }), lr, seconds: elapsed() };
+      if (step % logEvery === 0 || step === config.steps) {
+        const last = await readCriticStep(lastCritic!);
+        lastW = last.w;
+        const rec: MetricsRecord = { step, w: last.w, criticLoss: last.loss, generatorLoss: (await gLoss.data())[0], penalty: last.penalty, ...(last.classLoss === null ? {} : { classLoss: last.classLoss }), lr, seconds: elapsed() };
         metrics.append(rec);
       }
-      progress?.update(step, `W ${Number.isFinite(lastW) ? lastW.toFixed(4) : '–'}`);
+      gLoss.dispose();
+      progress?.update(step, `W ${lastW !== null && Number.isFinite(lastW) ? lastW.toFixed(4) : '–'}`);
       // Let the event loop run (signals that abort the run, the progress bar's timer): the steps are synchronous.
       await new Promise((resolve) => setImmediate(resolve));
       if (config.sampleEvery > 0 && step % config.sampleEvery === 0) {
         await writeSampleSheet(path.join(samplesDir, `step-${String(step).padStart(7, '0')}.png`), nets.generator, sheet, dataset, sheetOpts(step));
       }
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) {
+        await readW();
         await checkpoint(step);
         lastCheckpoint = step;
       }
     }
-    if (step !== lastCheckpoint) await checkpoint(step);
+    if (step !== lastCheckpoint) {
+      await readW();
+      await checkpoint(step);
+    }
   } finally {
     progress?.stop();
+    lastCritic?.dispose();
   }
   const seconds = elapsed();
 
@@ -231,6 +253,13 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
   // ── the end: curves, final samples, export, quality, report ─────────────────────────────────
   metrics.close();
+  if (backend.name === 'webgpu') {
+    // The export and its parity check read tensors synchronously, which WebGPU cannot do in Node:
+    // read every weight asynchronously (tfjs keeps the values on the CPU), then finish on cpu.
+    await Promise.all([...nets.generator.weights, ...nets.critic.weights].map((w) => w.read().data()));
+    await tf.setBackend('cpu');
+    log('backend: the trained weights move to the cpu backend for the sample sheet, the export and its checks');
+  }
   const records = readMetrics(metricsFile);
   const files: Record<string, string> = { metrics: metricsFile };
   const notes: string[] = [];

@@ -44,13 +44,18 @@ export function makeSampleSheet(dataset: Dataset, latent: number, seed: number):
 }
 
 /** Generator outputs for the sheet's latents (inference mode), in data coordinates for points. */
-export function sheetOutputs(generator: tf.LayersModel, sheet: SampleSheet, latent: number, dataScale: number): Float32Array {
-  return tf.tidy(() => {
+export async function sheetOutputs(generator: tf.LayersModel, sheet: SampleSheet, latent: number, dataScale: number): Promise<Float32Array> {
+  const out = tf.tidy(() => {
     const z = tf.tensor2d(sheet.z, [sheet.count, latent]);
     const labels = sheet.labels ? tf.tensor2d(sheet.labels, [sheet.count, 1], 'int32') : null;
-    const out = generate(generator, z, labels, false);
-    return (dataScale === 1 ? out : tf.div(out, dataScale)).dataSync() as Float32Array;
+    const y = generate(generator, z, labels, false);
+    return dataScale === 1 ? y : tf.div(y, dataScale);
   });
+  try {
+    return (await out.data()) as Float32Array; // asynchronous: WebGPU cannot read synchronously in Node
+  } finally {
+    out.dispose();
+  }
 }
 
 export async function writeSampleSheet(
@@ -61,7 +66,7 @@ export async function writeSampleSheet(
   opts: { latent: number; dataScale: number; title: string },
 ): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const values = sheetOutputs(generator, sheet, opts.latent, opts.dataScale);
+  const values = await sheetOutputs(generator, sheet, opts.latent, opts.dataScale);
   if (dataset.kind === 'points') {
     const { writeScatterPng } = await import('./plots.js');
     await writeScatterPng(values, sheet.real!, dataset.range, file, opts.title);

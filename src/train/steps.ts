@@ -87,7 +87,8 @@ export function clipWeights(vars: readonly tf.Variable[], c: number): void {
   });
 }
 
-export function criticStep(ctx: StepContext, lr: number): CriticStepResult {
+/** One critic update; its figures stay on the device as [loss, w, penalty, classLoss] (NaN: none) until read. */
+export function criticStepTensor(ctx: StepContext, lr: number): tf.Tensor1D {
   const { config, nets } = ctx;
   const result = tf.tidy(() => {
     const real = realBatch(ctx);
@@ -118,12 +119,33 @@ export function criticStep(ctx: StepContext, lr: number): CriticStepResult {
     return out;
   });
   if (config.algo === 'wgan') clipWeights(ctx.criticVars, config.clip);
-  const [loss, w, penalty, classLoss] = result.dataSync();
-  result.dispose();
+  return result as tf.Tensor1D;
+}
+
+/** The figures of {@link criticStepTensor}'s result (read asynchronously, which every backend allows). */
+export async function readCriticStep(t: tf.Tensor): Promise<CriticStepResult> {
+  const [loss, w, penalty, classLoss] = await t.data();
   return { loss, w, penalty: Number.isNaN(penalty) ? null : penalty, classLoss: Number.isNaN(classLoss) ? null : classLoss };
 }
 
+/** One critic update, read at once (CPU backends; tests). */
+export function criticStep(ctx: StepContext, lr: number): CriticStepResult {
+  const t = criticStepTensor(ctx, lr);
+  const [loss, w, penalty, classLoss] = t.dataSync();
+  t.dispose();
+  return { loss, w, penalty: Number.isNaN(penalty) ? null : penalty, classLoss: Number.isNaN(classLoss) ? null : classLoss };
+}
+
+/** One generator update, read at once (CPU backends; tests). */
 export function generatorStep(ctx: StepContext, lr: number): number {
+  const t = generatorStepTensor(ctx, lr);
+  const out = t.dataSync()[0];
+  t.dispose();
+  return out;
+}
+
+/** One generator update; its loss stays on the device until read. */
+export function generatorStepTensor(ctx: StepContext, lr: number): tf.Scalar {
   const { config, nets, dataset } = ctx;
   const loss = tf.tidy(() => {
     const labelValues = dataset.sampleLabels(ctx.rngs.labels, config.batch);
@@ -138,7 +160,5 @@ export function generatorStep(ctx: StepContext, lr: number): number {
     ctx.optG.apply(gradientList(ctx.generatorVars, grads), lr);
     return value;
   });
-  const out = loss.dataSync()[0];
-  loss.dispose();
-  return out;
+  return loss;
 }

@@ -67,10 +67,12 @@ test('no import cycle between the folders of src/', () => {
   assert.deepEqual(cycles, []);
 });
 
-test('the core depends on nothing else in src/; the runtime only on the core', () => {
+test('the core depends on nothing else in src/; the runtime only on the core (and Node helpers in node.ts)', () => {
   const graph = folderGraph();
   assert.deepEqual([...(graph.get('core') ?? [])].filter((t) => t !== 'version.ts'), []);
-  assert.deepEqual([...(graph.get('runtime') ?? [])], ['core']);
+  assert.deepEqual([...(graph.get('runtime') ?? [])].sort(), ['core', 'io']);
+  const ioImporters = sources.filter((f) => f.includes('/src/runtime/') && imports(f).some((s) => s.startsWith('../io/'))).map((f) => relative(ROOT, f));
+  assert.deepEqual(ioImporters, ['src/runtime/node.ts']);
 });
 
 test('only src/runtime/node.ts imports onnxruntime-node and only src/runtime/web.ts imports onnxruntime-web', () => {

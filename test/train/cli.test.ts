@@ -20,7 +20,7 @@ test('usage errors name the flag, the value and the allowed range (exit 2)', () 
     [['--lr', '-1'], [/--lr/, /"-1"/, /number in/]],
     [['--beta1', '1'], [/--beta1/, /"1"/, /\[0, 1\)/]],
     [['--algo', 'wgan-xx'], [/--algo/, /wgan-xx/, /wgan-gp, wgan, gan/]],
-    [['--backend', 'tpu'], [/--backend/, /tpu/, /auto, tensorflow, wasm, cpu/]],
+    [['--backend', 'tpu'], [/--backend/, /tpu/, /auto, tensorflow, webgpu, wasm, cpu/]],
     [['--critic-activation', 'sigmoid'], [/--critic-activation/, /sigmoid/, /leaky_relu, relu, tanh/]],
   ];
   for (const [flags, patterns] of cases) {
