@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { DynamicBatcher } from '../../src/serve/engine/batcher.js';
@@ -182,7 +182,7 @@ test('client-visible reasons give paths relative to --models; the log keeps the 
   const logged: string[] = [];
   const logger = { info() {}, warn() {}, error: (l: string) => logged.push(l) };
   try {
-    for (const modelsDir of [resolve(m.dir), join('..', '..', m.dir)]) {
+    for (const modelsDir of [resolve(m.dir), relative(process.cwd(), m.dir)]) {
       const engine = await Engine.start(testOptions(modelsDir), { logger });
       try {
         const app = createApp(engine);
