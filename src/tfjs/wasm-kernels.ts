@@ -7,7 +7,8 @@
  *    The kernel below is a plain JavaScript loop over the wasm heap (embedding tables are small).
  * 2. wasm's `BatchMatMul` and `_FusedMatMul` reach XNNPACK only when neither operand is
  *    transposed; with `transposeA`/`transposeB` (every matmul of a backward pass) they fall back
- *    to a naive loop about 8× slower. We transpose the operand explicitly and run the fast path.
+ *    to a naive loop about 8× slower. We transpose the operand explicitly and run the fast path, or,
+ *    when that copies fewer floats, compute the transposed product from the untransposed operands.
  *    Its `_FusedMatMul` also adds the bias wrongly when the product is batched (batch > 1;
  *    tfjs-backend-wasm 4.22, found by test/tfjs/wasm-kernels.test.ts): such products run unfused
  *    (product, then `Add`, then the activation's own kernel).
@@ -81,6 +82,23 @@ function unfusedMatMul(backend: WasmBackend, inputs: tf.NamedTensorInfoMap, attr
   return callKernel(kernel, backend, { x: biased }, activation === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha as number } : {});
 }
 
+const elements = (t: tf.TensorInfo) => t.shape.reduce((x, y) => x * y, 1);
+
+/**
+ * Whether op(a)·op(b) costs fewer copied floats as (op(b)ᵀ·op(a)ᵀ)ᵀ: e.g. a layer's input gradient
+ * dY·Wᵀ (64×512 · (512×512)ᵀ) then transposes two 64×512 matrices instead of the 512×512 weights,
+ * about 1.8× faster (bench/RESULTS.md). Float32 only (the transposes go through float registers).
+ */
+function swapIsCheaper(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): boolean {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || (!transposeA && !transposeB)) return false;
+  const batch = Math.max(elements(a) / (a.shape.at(-1)! * a.shape.at(-2)!), elements(b) / (b.shape.at(-1)! * b.shape.at(-2)!));
+  const m = transposeA ? a.shape.at(-1)! : a.shape.at(-2)!;
+  const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
+  const direct = (transposeA ? elements(a) : 0) + (transposeB ? elements(b) : 0);
+  const swapped = (transposeA ? 0 : elements(a)) + (transposeB ? 0 : elements(b)) + batch * m * n;
+  return swapped < direct;
+}
+
 function withExplicitTranspose(kernelName: string): void {
   const original = tf.getKernel(kernelName, 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
@@ -101,9 +119,17 @@ function withExplicitTranspose(kernelName: string): void {
         return out;
       };
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const inputs = { ...args.inputs, a: attrs.transposeA ? flip(a) : a, b: attrs.transposeB ? flip(b) : b };
       const plainAttrs = { ...args.attrs, transposeA: false, transposeB: false };
       try {
+        if (kernelName === 'BatchMatMul' && swapIsCheaper(a, b, !!attrs.transposeA, !!attrs.transposeB)) {
+          // C = op(a)·op(b) as (op(b)ᵀ·op(a)ᵀ)ᵀ: transposes the small operand and the product instead of the big one.
+          const left = attrs.transposeB ? b : flip(b);
+          const right = attrs.transposeA ? a : flip(a);
+          const product = original.kernelFunc({ ...args, inputs: { a: left, b: right }, attrs: plainAttrs }) as tf.TensorInfo;
+          temporaries.push(product);
+          return transposeLastTwo(backend, product);
+        }
+        const inputs = { ...args.inputs, a: attrs.transposeA ? flip(a) : a, b: attrs.transposeB ? flip(b) : b };
         if (kernelName === '_FusedMatMul' && args.inputs.bias && a.shape.slice(0, -2).reduce((x, y) => x * y, 1) > 1) {
           return unfusedMatMul(backend, inputs, plainAttrs, temporaries);
         }

@@ -135,6 +135,18 @@ test('matrix products with transposed operands (explicit transpose + XNNPACK) eq
   }
 });
 
+test('matrix products with transposed operands and a broadcast batch (one side has batch 1) equal cpu', async () => {
+  for (const [ba, bb] of [[3, 1], [1, 3]]) {
+    const [m, k, n] = [6, 40, 33];
+    const av = values(ba * m * k);
+    const bv = values(bb * k * n);
+    for (const [ta, tb] of [[true, false], [false, true], [true, true]]) {
+      const { wasm, cpu } = await onBoth(() => tf.matMul(tf.tensor3d(av, ta ? [ba, k, m] : [ba, m, k]), tf.tensor3d(bv, tb ? [bb, n, k] : [bb, k, n]), ta, tb));
+      assertClose(wasm[0], cpu[0], `matMul batches ${ba}/${bb} ${ta} ${tb}`);
+    }
+  }
+});
+
 test('batched fused products with a bias (wrong in tfjs-backend-wasm 4.22 itself) equal cpu for every activation', async () => {
   const av = values(64 * 3 * 5);
   const bv = values(64 * 5 * 7);
