@@ -70,10 +70,16 @@ function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
 
-  addFlags(program.command('export').description('Convert a tfjs LayersModel (model.json + weights) to ONNX, verify parity, write models/<name>/'), EXPORT_FLAGS).action(
+  addFlags(program.command('export').description('Convert a tfjs LayersModel (model.json + weights), or a training checkpoint, to ONNX, verify parity, write models/<name>/'), EXPORT_FLAGS).action(
     async (_opts, cmd: Command) => {
-      const { exportCommand } = await import('./export/command.js');
-      await exportCommand(readFlags(cmd, EXPORT_FLAGS));
+      const opts = readFlags(cmd, EXPORT_FLAGS);
+      if (opts.checkpoint === undefined) {
+        const { exportCommand } = await import('./export/command.js');
+        await exportCommand(opts);
+      } else {
+        const { exportCheckpointCommand } = await import('./train/checkpoint-export.js');
+        await exportCheckpointCommand(opts);
+      }
     },
   );
 

@@ -14,6 +14,7 @@ export type ExportCommandOptions = FlagInput<typeof EXPORT_FLAGS>;
 
 export async function exportCommand(given: ExportCommandOptions): Promise<void> {
   const opts = resolveFlags(EXPORT_FLAGS, given);
+  if (opts.model === undefined) throw new InvalidArgumentError('--model', opts.model, 'a folder holding a tfjs model.json, or --checkpoint <dir> for a wganx train checkpoint (required)');
   quietTfjs();
   const name = basename(resolve(opts.out));
   if (!MODEL_NAME_PATTERN.test(name)) {

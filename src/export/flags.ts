@@ -5,7 +5,8 @@
 import type { FlagTable } from '../core/flags.js';
 
 export const EXPORT_FLAGS = {
-  model: { type: 'string', flag: '--model', arg: '<dir>', required: true, nonEmpty: true, help: 'folder holding the tfjs model.json (or the model.json path)' },
+  model: { type: 'string', flag: '--model', arg: '<dir>', nonEmpty: true, help: 'folder holding the tfjs model.json (or the model.json path)' },
+  checkpoint: { type: 'string', flag: '--checkpoint', arg: '<dir>', nonEmpty: true, help: 'instead of --model: a wganx train checkpoint (checkpoints/step-…), or a run folder for its newest one' },
   out: { type: 'string', flag: '--out', arg: '<dir>', required: true, nonEmpty: true, help: 'output folder, e.g. models/<name>; its last segment names the model' },
   opset: { type: 'int', flag: '--opset', arg: '<n>', min: 13, max: 17, default: 17, help: 'ONNX opset version' },
   fp16: { type: 'boolean', flag: '--fp16', default: false, help: 'also write generator.fp16.onnx with float16 weights' },

@@ -17,7 +17,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
-import { flagName, RESUME_LOCKED_FIELDS, type TrainConfig } from './config.js';
+import { flagName, resolveTrainConfig, RESUME_LOCKED_FIELDS, type TrainConfig } from './config.js';
 import type { RngState, StreamName } from '../core/random.js';
 
 export const CHECKPOINT_FORMAT = 1;
@@ -145,6 +145,11 @@ export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  * before they existed: a checkpoint that lacks one was trained with that value.
  */
 const LATER_FIELD_DEFAULTS: Partial<TrainConfig> = { gNorm: 'none', acWeight: 0, acWeightG: 0 };
+
+/** The config a checkpoint was trained with (what builds its nets and data), for a run folder `out`. */
+export function configFromCheckpoint(saved: Partial<TrainConfig>, out: string): TrainConfig {
+  return { ...resolveTrainConfig({ dataset: saved.dataset, out }), ...LATER_FIELD_DEFAULTS, ...saved, out, resume: false };
+}
 
 /** Refuse to resume with a config that would build different nets, data or random streams. */
 export function checkResumeConfig(config: TrainConfig, saved: Partial<TrainConfig>, dir: string): void {

@@ -10,7 +10,8 @@ import { train, type TrainResult } from './run.js';
 /** Data sets src/eval has metrics for. */
 const EVALUATED_DATASETS = ['ring8', 'grid25', 'mnist'];
 
-async function evaluateExport(modelDir: string, config: TrainConfig): Promise<Record<string, unknown> | null> {
+/** Measure an exported model with src/eval where it has metrics for the data set, and merge them into its manifest. */
+export async function evaluateExport(modelDir: string, config: TrainConfig): Promise<Record<string, unknown> | null> {
   if (!EVALUATED_DATASETS.includes(config.dataset)) return null;
   if (config.dataset === 'mnist' && !config.conditional) return null;
   const evalModule = await import('../eval/index.js');

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { WganxError } from '../core/errors.js';
 import type { TrainingProvenance } from '../core/manifest.js';
+import type { ExportOptions } from '../export/index.js';
 import type { Architecture } from './config.js';
 import type { Dataset } from '../data/dataset.js';
 import { buildDcganGenerator } from './models/dcgan.js';
@@ -42,6 +43,8 @@ export interface ExportRequest {
   training: TrainingProvenance;
   description: string;
   log: (message: string) => void;
+  /** Passed on to src/export (default: its own defaults). */
+  options?: Pick<ExportOptions, 'opset' | 'fp16' | 'tritonDir' | 'tolerance'>;
 }
 
 export interface ExportOutcome {
@@ -63,6 +66,7 @@ export async function exportTrainedGenerator(model: tf.LayersModel, req: ExportR
     training: req.training,
     description: req.description,
     log: req.log,
+    ...req.options,
   });
   return { dir, onnxPath: result.onnxPath, manifestPath: result.manifestPath };
 }
