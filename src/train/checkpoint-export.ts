@@ -43,7 +43,8 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
     if (opts[field] !== undefined) throw new InvalidArgumentError(flag, opts[field], `nothing with --checkpoint (the run's own ${field === 'model' ? 'nets' : 'class names'} are used)`);
   }
   if (opts.kind !== 'auto') throw new InvalidArgumentError('--kind', opts.kind, 'auto with --checkpoint (the run knows what it generates)');
-  const dir = await checkpointDir(opts.checkpoint!);
+  if (opts.checkpoint === undefined) throw new InvalidArgumentError('--checkpoint', opts.checkpoint, 'a checkpoint folder or a run folder (required)');
+  const dir = await checkpointDir(opts.checkpoint);
   const ck = await readCheckpoint(dir);
   const config = configFromCheckpoint(ck.state.config, path.dirname(path.dirname(dir)));
   quietTfjs();
