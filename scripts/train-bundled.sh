@@ -84,6 +84,9 @@ if [ "$what" = dcgan ] || [ "$what" = all ]; then
   # deconv 32 → BN → deconv 1, tanh) and critic (conv 32 → conv 64, leaky ReLU, projection + AC
   # head), the MLP's optimiser recipe, 10,000 steps. Seed 0 is exported as `mnist-dcgan` into
   # runs/bundled/dc/ship (copied to models/ by hand), seeds 1 and 2 into runs/bundled/dc/models.
+  # About 5.5 h a seed on one core: a stopped run continues with the same line plus --resume, and
+  # `wganx export --checkpoint runs/bundled/dc/mnist-dcgan --out runs/bundled/dc/now/mnist-dcgan`
+  # measures the newest checkpoint while it trains.
   DCGAN="--dataset mnist --conditional --algo wgan-gp --arch dcgan --hidden 32 --batch 64 --latent 64 --lr 2e-4 --beta1 0.5
     --lr-schedule linear --g-cond concat --ac-weight 1 --ac-weight-g 5 --steps 10000 --sample-every 1000 --checkpoint-every 500
     --backend wasm"
