@@ -15,10 +15,12 @@
  * 3. wasm's `Transpose` is a generic N-D loop; swapping the last two axes of a float32 tensor
  *    (what 2 needs, and what backward passes ask for) goes through a tiled copy in the heap
  *    instead (./wasm-heap.ts), several times faster.
+ * 4. wasm's `Tile` (also behind `broadcastTo`, e.g. in the batch-norm gradient) costs ~100 ns per
+ *    output element; float32 tiles are block copies in the heap instead (`copyWithin`, a memmove).
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmConvKernels } from './wasm-conv-kernels.js';
-import { callKernel, transposeLastTwo, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+import { callKernel, heapIndex, transposeLastTwo, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 
 let patched = false;
 
@@ -61,6 +63,48 @@ function fasterTranspose(): void {
       // Only float32: copying int32 words through float registers could alter NaN-looking bit patterns.
       if (x.dtype === 'float32' && swapsLastTwo(perm)) return transposeLastTwo(args.backend as WasmBackend, x);
       return original.kernelFunc(args);
+    },
+  });
+}
+
+/**
+ * out = tile(x, reps) in the heap: for each axis, from the innermost, the block holding one copy of
+ * x along that axis is written once and then doubled into place.
+ */
+function tileInHeap(heap: Float32Array, src: number, dst: number, xShape: readonly number[], reps: readonly number[]): void {
+  const rank = xShape.length;
+  const outShape = xShape.map((d, i) => d * reps[i]);
+  const xStride = new Array<number>(rank).fill(1);
+  const outStride = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) {
+    xStride[i] = xStride[i + 1] * xShape[i + 1];
+    outStride[i] = outStride[i + 1] * outShape[i + 1];
+  }
+  const fill = (axis: number, from: number, to: number): void => {
+    if (axis === rank - 1) heap.copyWithin(to, from, from + xShape[axis]);
+    else for (let i = 0; i < xShape[axis]; i++) fill(axis + 1, from + i * xStride[axis], to + i * outStride[axis]);
+    const block = xShape[axis] * outStride[axis];
+    const total = block * reps[axis];
+    for (let done = block; done < total; done += Math.min(done, total - done)) heap.copyWithin(to + done, to, to + Math.min(done, total - done));
+  };
+  if (outShape.every((d) => d > 0)) fill(0, src, dst);
+}
+
+/** `Tile` as block copies for float32 (any rank ≥ 1); the original kernel otherwise. */
+function fasterTile(): void {
+  const original = tf.getKernel('Tile', 'wasm');
+  if (!original) return;
+  tf.unregisterKernel('Tile', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const reps = (args.attrs as { reps: number[] }).reps;
+      if (x.dtype !== 'float32' || x.shape.length === 0 || reps.length !== x.shape.length) return original.kernelFunc(args);
+      const backend = args.backend as WasmBackend;
+      const out = backend.makeOutput(x.shape.map((d, i) => d * reps[i]), 'float32');
+      tileInHeap(backend.wasm.HEAPF32, heapIndex(backend, x), heapIndex(backend, out), x.shape, reps);
+      return out;
     },
   });
 }
@@ -149,6 +193,7 @@ export function patchWasmKernels(): void {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
   }
   fasterTranspose(); // before the matmul patches, which call it
+  fasterTile();
   withExplicitTranspose('BatchMatMul');
   withExplicitTranspose('_FusedMatMul');
   registerWasmConvKernels();

@@ -160,6 +160,19 @@ test('batched fused products with a bias (wrong in tfjs-backend-wasm 4.22 itself
   }
 });
 
+test('Tile and broadcastTo (block copies in the heap for float32) equal cpu, every rank, repeats of 1 and 0, int32 by the original kernel', async () => {
+  const cases: [number[], number[]][] = [[[5], [3]], [[1, 1, 1, 32], [6, 4, 3, 1]], [[1, 31], [7, 1]], [[2, 3], [1, 1]], [[2, 1, 3], [2, 5, 2]], [[3, 2, 1, 2], [1, 2, 3, 2]], [[4, 2], [0, 3]]];
+  for (const [shape, reps] of cases) {
+    const v = values(shape.reduce((a, b) => a * b, 1));
+    const { wasm, cpu } = await onBoth(() => [tf.tile(tf.tensor(v, shape), reps), tf.tile(tf.tensor(Int32Array.from(v, (x) => Math.round(x * 1000)), shape, 'int32'), reps).toFloat()]);
+    assertClose(wasm[0], cpu[0], `tile ${shape} × ${reps}`);
+    assertClose(wasm[1], cpu[1], `tile int32 ${shape} × ${reps}`);
+  }
+  const v = values(32);
+  const { wasm, cpu } = await onBoth(() => tf.broadcastTo(tf.tensor(v, [1, 1, 1, 32]), [8, 5, 5, 32]));
+  assertClose(wasm[0], cpu[0], 'broadcastTo');
+});
+
 test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () => {
   const v = values(64 * 12);
   const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10);
