@@ -35,7 +35,7 @@ export interface ManifestFile {
  * The bytes of `<dir>/<file>`, refusing anything but a regular file first: reading a FIFO or a
  * device would block a thread of libuv's pool for as long as nobody writes to it.
  */
-async function readRegularFile(dir: string, file: string, maxBytes = Infinity): Promise<Buffer> {
+export async function readRegularFile(dir: string, file: string, maxBytes = Infinity): Promise<Buffer> {
   const full = path.join(dir, file);
   try {
     const s = await stat(full);

@@ -47,6 +47,14 @@ test('the page at / and its files are cross-origin isolated, with a CSP that kee
   const index = await request(app).get('/models/index.json').expect(200);
   assert.deepEqual(index.body, ['digits', 'ring']);
   assert.ok(index.headers['x-wganx-server']);
+  // Nor through an encoded path that the static files would decode into that folder.
+  for (const path of ['/%6dodels/index.json', '/models%2Findex.json', '/./models/index.json', '//models/index.json']) {
+    const res = await request(app).get(path);
+    assert.ok(!String(res.text).includes('static-only'), `${path} served the static copy`);
+  }
+  // The page under its file name carries the same CSP.
+  const html = await request(app).get('/index.html').expect(200);
+  assert.equal(html.headers['content-security-policy'], page.headers['content-security-policy']);
   // The API docs stay at /docs.
   await request(app).get('/docs').expect(200).expect('content-type', /html/);
 });

@@ -24,13 +24,11 @@ import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
 import { outcomeOf, ServeMetrics } from './metrics.js';
 import { docsPage, openApiSpec } from './openapi.js';
 import { v1Router } from './routes-v1.js';
-import { webRouter } from './routes-web.js';
+import { PAGE_ASSET, webRouter } from './routes-web.js';
 import { requestSchemas } from './schemas.js';
 
 /** Paths open without the API key: probes, documentation, and the page with its files (not the models it fetches). */
 const PUBLIC_PATHS = new Set(['/', '/v2/health/live', '/v2/health/ready', '/openapi.json', '/docs']);
-/** The page's own files: one path segment with an extension (`/app.js`, `/ort-….wasm`). */
-const PAGE_ASSET = /^\/[A-Za-z0-9_-][A-Za-z0-9._-]*\.[A-Za-z0-9]+$/;
 const isPublic = (path: string) => PUBLIC_PATHS.has(path) || PAGE_ASSET.test(path);
 const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'Server-Timing', 'X-Wganx-Seed', 'X-Wganx-Model-Version', 'Inference-Header-Content-Length'];
 const ALLOWED_HEADERS = ['Content-Type', 'Authorization', 'X-API-Key', 'Inference-Header-Content-Length', 'If-None-Match'];

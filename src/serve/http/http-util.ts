@@ -90,3 +90,15 @@ export function clientSignal(res: Response): CancelSignal {
 export function serverTiming(res: Response, queueMs: number, computeMs: number): void {
   res.setHeader('Server-Timing', `queue;dur=${queueMs.toFixed(2)}, compute;dur=${computeMs.toFixed(2)}`);
 }
+
+/**
+ * Sets a strong `ETag` (from `tag`) and `Cache-Control: no-cache` (revalidate on every use); true
+ * when the client's `If-None-Match` already names it (the caller answers 304).
+ */
+export function etagFresh(req: Request, res: Response, tag: string): boolean {
+  const etag = `"${tag}"`;
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', 'no-cache');
+  const inm = req.headers['if-none-match'];
+  return inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
+}

@@ -11,7 +11,7 @@ import { encodeAnimation, encodeGrid, encodeNpy, encodeScatter, checkImageSize, 
 import { encodeEachBase64, encodeGridImage } from '../../encode/encode-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
-import { admission, clientSignal, info, lookupModel, serverTiming } from './http-util.js';
+import { admission, clientSignal, etagFresh, info, lookupModel, serverTiming } from './http-util.js';
 import type { LoadedModel } from '../engine/model.js';
 import type { ModelEntry } from '../engine/registry.js';
 import { defaultSampleCount, parseInput, type RequestSchemas } from './schemas.js';
@@ -161,14 +161,8 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     if (model.manifest.kind === 'image') checkGridSize('query', model, n, q.columns, scale, 'png');
     // The response is a pure function of the model file and the parameters: a strong ETag.
     const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, scale, q.columns ?? null]);
-    const etag = `"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`;
-    res.setHeader('ETag', etag);
-    res.setHeader('Cache-Control', 'no-cache'); // revalidate: the model may be replaced
-    const inm = req.headers['if-none-match'];
-    if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
-      res.status(304).end();
-      return;
-    }
+    // Revalidated on every use: the model may be replaced.
+    if (etagFresh(req, res, createHash('sha256').update(key).digest('base64url').slice(0, 27))) return void res.status(304).end();
     const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
     const range = model.manifest.output.range;

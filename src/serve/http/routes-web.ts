@@ -11,13 +11,13 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import express, { type Router } from 'express';
+import { readRegularFile } from '../../runtime/model-folder.js';
 import { VERSION } from '../../version.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
-import { info, lookupModel } from './http-util.js';
+import { etagFresh, info, lookupModel } from './http-util.js';
 
 /** Everything from this origin; WebAssembly may compile; workers from this origin or blobs. */
 export const PAGE_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' blob: data:; style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -32,14 +32,8 @@ function isolate(res: express.Response): void {
   for (const [k, v] of Object.entries(ISOLATION)) res.setHeader(k, v);
 }
 
-/** `ETag` and `Cache-Control: no-cache`; true when the client's copy is current (the caller answers 304). */
-function fresh(req: express.Request, res: express.Response, tag: string): boolean {
-  const etag = `"${tag}"`;
-  res.setHeader('ETag', etag);
-  res.setHeader('Cache-Control', 'no-cache');
-  const inm = req.headers['if-none-match'];
-  return inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
-}
+/** The page's own files: one path segment with an extension (`/app.js`, `/ort-….wasm`); never a folder. */
+export const PAGE_ASSET = /^\/[A-Za-z0-9_-][A-Za-z0-9._-]*\.[A-Za-z0-9]+$/;
 
 export function webRouter(engine: Engine, webDir: string): Router {
   const r = express.Router();
@@ -69,26 +63,40 @@ export function webRouter(engine: Engine, webDir: string): Router {
     isolate(res);
     if (req.params.file === 'manifest.json') {
       const text = `${JSON.stringify(model.manifest, null, 2)}\n`;
-      if (fresh(req, res, createHash('sha256').update(text).digest('base64url').slice(0, 27))) return void res.status(304).end();
+      if (etagFresh(req, res, createHash('sha256').update(text).digest('base64url').slice(0, 27))) return void res.status(304).end();
       res.type('application/json').send(text);
       return;
     }
     if (req.params.file !== model.manifest.export.file) {
       throw new HttpError(404, `model "${model.name}" has manifest.json and ${model.manifest.export.file}, not ${JSON.stringify(req.params.file)}`);
     }
-    if (fresh(req, res, model.sha256)) return void res.status(304).end();
-    const bytes = await readFile(join(model.dir, model.manifest.export.file));
-    // The folder changed since the model loaded: never hand out bytes that do not match the manifest.
-    if (createHash('sha256').update(bytes).digest('hex') !== model.sha256) throw new HttpError(503, `model "${model.name}" is being replaced; try again`, {}, 1);
+    if (etagFresh(req, res, model.sha256)) return void res.status(304).end();
+    // The folder changed since the model loaded (another file, or one that is not a regular file):
+    // never hand out bytes that do not match the manifest.
+    const bytes = await readRegularFile(model.dir, model.manifest.export.file).catch(() => null);
+    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== model.sha256) throw new HttpError(503, `model "${model.name}" is being replaced; try again`, {}, 1);
     res.type('application/octet-stream').send(bytes);
   });
 
   // The page's own files (scripts, styles, onnxruntime-web's .wasm/.mjs), read-only, never a listing.
-  const assets = express.static(webDir, { index: false, redirect: false, dotfiles: 'ignore', etag: true, lastModified: false, cacheControl: true, maxAge: 0, setHeaders: (res) => isolate(res) });
+  const assets = express.static(webDir, {
+    index: false,
+    redirect: false,
+    dotfiles: 'ignore',
+    etag: true,
+    lastModified: false,
+    cacheControl: true,
+    maxAge: 0,
+    setHeaders: (res, file) => {
+      isolate(res);
+      if (file.endsWith('.html')) res.setHeader('Content-Security-Policy', PAGE_CSP);
+    },
+  });
   r.use((req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    // The static copy's models/ folder is for static hosts; here /models/ is the served models.
-    if (req.path.startsWith('/models/')) return next();
+    // Top-level files only: the static copy's models/ folder is for static hosts (here /models/ is
+    // the served models), and a raw single-segment path cannot be decoded into a folder.
+    if (!PAGE_ASSET.test(req.path)) return next();
     info(res).endpoint = 'page-asset';
     return assets(req, res, next);
   });
