@@ -6,9 +6,9 @@
  * WebGPU on a hardware adapter (./webgpu.ts: Dawn's Node bindings over Vulkan), else the
  * fastest portable backend that has every kernel the run needs: `wasm` (with the patches of
  * ./wasm-kernels.ts) is several times faster than `cpu` for the MLP nets (bench/train-backends.bench.ts).
- * tfjs-backend-wasm has no `Conv2DBackpropFilter` (the filter gradient of a convolution) and the
- * cpu backend's is pathologically slow, so both portable backends get the kernel of
- * ./conv-filter-grad.ts before a run starts: a DCGAN trains on wasm too. The choice and the reason
+ * The convolution gradients are replaced before a run starts: on wasm by XNNPACK matrix products
+ * (./wasm-conv-kernels.ts, through ./wasm-kernels.ts), on cpu by ./conv-filter-grad.ts (its own
+ * filter gradient is pathologically slow): a DCGAN trains on wasm too. The choice and the reason
  * are returned for the log line, the report and the manifest.
  *
  * @example
@@ -33,7 +33,7 @@ export const PORTABLE_BACKENDS = ['wasm', 'cpu'] as const;
 export type PortableBackend = (typeof PORTABLE_BACKENDS)[number];
 
 export interface BackendInfo {
-  /** tfjs backend name: `tensorflow`, `wasm` or `cpu`. */
+  /** tfjs backend name: `tensorflow`, `webgpu`, `wasm` or `cpu`. */
   name: string;
   requested: BackendChoice;
   reason: string;

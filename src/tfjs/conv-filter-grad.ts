@@ -17,7 +17,6 @@ import * as tf from '@tensorflow/tfjs';
 
 /** Backends that get the kernel. */
 export const CONV_FILTER_GRAD_BACKENDS = ['cpu'] as const;
-export type ConvFilterGradBackend = (typeof CONV_FILTER_GRAD_BACKENDS)[number];
 
 /** The two backend methods the kernel needs. */
 interface KernelBackend {

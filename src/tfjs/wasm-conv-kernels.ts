@@ -53,14 +53,14 @@ function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs, ker
   };
 }
 
-/**
- * The patch matrix cols[n, (ky·KW + kx)·Ci + c] = x[b, oy·sh + ky − padTop, ox·sw + kx − padLeft, c]
- * (0 outside the image), for n = (b·OH + oy)·OW + ox: the image patch of every output position.
- */
 /** Positions gathered together by {@link im2colTransposed}: a block's patch rows stay in cache. */
 const POSITION_BLOCK = 16;
 
-/** colsT[(ky·KW + kx)·Ci + c, n] = cols[n, (ky·KW + kx)·Ci + c] (see {@link im2col}), written row by row of colsT. */
+/**
+ * The transposed patch matrix colsT[(ky·KW + kx)·Ci + c, n] = x[b, oy·sh + ky − padTop, ox·sw + kx − padLeft, c]
+ * (0 outside the image), for n = (b·OH + oy)·OW + ox: the image patch of every output position,
+ * written row by row of colsT.
+ */
 function im2colTransposed(heap: Float32Array, x: number, colsT: number, g: Geometry): void {
   const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
   const n = batch * oh * ow;

@@ -127,6 +127,8 @@ function unfusedMatMul(backend: WasmBackend, inputs: tf.NamedTensorInfoMap, attr
 }
 
 const elements = (t: tf.TensorInfo) => t.shape.reduce((x, y) => x * y, 1);
+/** Matrices in a batched operand (the product of its leading axes). */
+const batchOf = (t: tf.TensorInfo) => t.shape.slice(0, -2).reduce((x, y) => x * y, 1);
 
 /**
  * Whether op(a)·op(b) costs fewer copied floats as (op(b)ᵀ·op(a)ᵀ)ᵀ: e.g. a layer's input gradient
@@ -135,7 +137,7 @@ const elements = (t: tf.TensorInfo) => t.shape.reduce((x, y) => x * y, 1);
  */
 function swapIsCheaper(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): boolean {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || (!transposeA && !transposeB)) return false;
-  const batch = Math.max(elements(a) / (a.shape.at(-1)! * a.shape.at(-2)!), elements(b) / (b.shape.at(-1)! * b.shape.at(-2)!));
+  const batch = Math.max(batchOf(a), batchOf(b));
   const m = transposeA ? a.shape.at(-1)! : a.shape.at(-2)!;
   const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
   const direct = (transposeA ? elements(a) : 0) + (transposeB ? elements(b) : 0);
@@ -174,7 +176,7 @@ function withExplicitTranspose(kernelName: string): void {
           return transposeLastTwo(backend, product);
         }
         const inputs = { ...args.inputs, a: attrs.transposeA ? flip(a) : a, b: attrs.transposeB ? flip(b) : b };
-        if (kernelName === '_FusedMatMul' && args.inputs.bias && a.shape.slice(0, -2).reduce((x, y) => x * y, 1) > 1) {
+        if (kernelName === '_FusedMatMul' && args.inputs.bias && batchOf(a) * batchOf(b) > 1) {
           return unfusedMatMul(backend, inputs, plainAttrs, temporaries);
         }
         return original.kernelFunc({ ...args, inputs, attrs: plainAttrs });

@@ -28,6 +28,8 @@ interface GpuLike {
 
 let started: Promise<WebgpuStart> | null = null;
 
+const softwareRefusal = (name: string) => `the only WebGPU adapter is a software renderer (${name}), slower than the wasm backend; --backend webgpu forces it (for tests)`;
+
 function describe(info: AdapterInfoLike): string {
   return [info.vendor, info.architecture, info.device, info.description].filter((x) => x && x.length > 0).join(' ') || 'unnamed adapter';
 }
@@ -49,7 +51,7 @@ async function start(allowSoftware: boolean): Promise<WebgpuStart> {
   const name = describe(info);
   const software = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || softwareVulkan() || /swiftshader|llvmpipe|lavapipe|software/i.test(name);
   if (software && !allowSoftware) {
-    return { ok: false, reason: `the only WebGPU adapter is a software renderer (${name}), slower than the wasm backend; --backend webgpu forces it (for tests)` };
+    return { ok: false, reason: softwareRefusal(name) };
   }
   // tfjs-backend-webgpu asks navigator.gpu for its adapter. Node 21+ has a navigator object without gpu.
   const nav = (globalThis as { navigator?: object }).navigator;
@@ -68,6 +70,8 @@ export function startWebgpu(opts: { allowSoftware: boolean }): Promise<WebgpuSta
       started = start(true);
       return started;
     }
+    // …and a start that accepted one must not hand it to a cautious caller later in the process.
+    if (r.ok && r.software && !opts.allowSoftware) return { ok: false, reason: softwareRefusal(r.adapter) };
     return r;
   });
 }

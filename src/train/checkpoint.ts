@@ -148,7 +148,8 @@ const LATER_FIELD_DEFAULTS: Partial<TrainConfig> = { gNorm: 'none', acWeight: 0,
 
 /** The config a checkpoint was trained with (what builds its nets and data), for a run folder `out`. */
 export function configFromCheckpoint(saved: Partial<TrainConfig>, out: string): TrainConfig {
-  return { ...resolveTrainConfig({ dataset: saved.dataset, out }), ...LATER_FIELD_DEFAULTS, ...saved, out, resume: false };
+  // The name is the export's, not the run's: a placeholder keeps any run folder's name acceptable.
+  return { ...resolveTrainConfig({ dataset: saved.dataset, out, name: 'checkpoint' }), ...LATER_FIELD_DEFAULTS, ...saved, out, resume: false };
 }
 
 /** Refuse to resume with a config that would build different nets, data or random streams. */

@@ -103,7 +103,7 @@ export const TRAIN_FLAGS = {
   resume: { type: 'boolean', flag: '--resume', default: false, help: 'continue from the newest checkpoint in --out (same flags; --steps may grow)' },
   backend: {
     type: 'choice', flag: '--backend', arg: '<name>', choices: BACKEND_CHOICES, default: 'auto',
-    help: 'tfjs backend: auto = tfjs-node-gpu, tfjs-node if installed, else the fastest of wasm/cpu with every kernel the run needs',
+    help: 'tfjs backend: auto = tfjs-node-gpu, tfjs-node if installed, then webgpu on a hardware GPU, else the fastest of wasm/cpu with every kernel the run needs',
   },
   sampleEvery: { type: 'int', flag: '--sample-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a sample sheet every k steps (0: never)' },
   checkpointEvery: { type: 'int', flag: '--checkpoint-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a checkpoint every k steps (0: only at the end)' },

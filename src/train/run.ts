@@ -244,7 +244,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
   if (stopped() && step < config.steps) {
     metrics.close();
-    log(`interrupted at step ${step}; checkpoint written — continue with the same command plus --resume`);
+    log(step > 0 ? `interrupted at step ${step}; checkpoint written — continue with the same command plus --resume` : 'interrupted before the first step; nothing to resume (start the same command again)');
     disposeNets(nets);
     optD.dispose();
     optG.dispose();

@@ -1,8 +1,8 @@
 /**
  * Backend choice: without tfjs-node installed, `auto` takes the fastest portable backend that has
- * every kernel the run needs — wasm for MLP and DCGAN runs alike, since the convolution filter
- * gradient is registered for both portable backends — and says why; an explicit backend is used
- * as asked.
+ * every kernel the run needs — wasm for MLP and DCGAN runs alike, since wganx registers the
+ * convolution gradients on wasm (and a faster filter gradient on cpu) — and says why; an explicit
+ * backend is used as asked.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';

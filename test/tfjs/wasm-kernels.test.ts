@@ -140,9 +140,15 @@ test('matrix products with transposed operands and a broadcast batch (one side h
     const [m, k, n] = [6, 40, 33];
     const av = values(ba * m * k);
     const bv = values(bb * k * n);
-    for (const [ta, tb] of [[true, false], [false, true], [true, true]]) {
-      const { wasm, cpu } = await onBoth(() => tf.matMul(tf.tensor3d(av, ta ? [ba, k, m] : [ba, m, k]), tf.tensor3d(bv, tb ? [bb, n, k] : [bb, k, n]), ta, tb));
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const biasV = values(n);
+      const { wasm, cpu } = await onBoth(() => {
+        const a = tf.tensor3d(av, ta ? [ba, k, m] : [ba, m, k]);
+        const b = tf.tensor3d(bv, tb ? [bb, n, k] : [bb, k, n]);
+        return [tf.matMul(a, b, ta, tb), tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation: 'relu' })];
+      });
       assertClose(wasm[0], cpu[0], `matMul batches ${ba}/${bb} ${ta} ${tb}`);
+      assertClose(wasm[1], cpu[1], `fused matMul batches ${ba}/${bb} ${ta} ${tb}`);
     }
   }
 });
@@ -189,10 +195,13 @@ test('the wasm kernels leak no tensors and no backend memory over a training-lik
     w.assign(tf.sub(w, tf.mul(grads[w.name], 1e-3)));
   });
   step();
-  const before = tf.memory();
+  // The kernels' temporaries are backend data the engine never sees: count those too.
+  const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+  const before = { ...tf.memory(), dataIds: dataIds() };
   for (let i = 0; i < 5; i++) step();
-  const after = tf.memory();
+  const after = { ...tf.memory(), dataIds: dataIds() };
   assert.equal(after.numTensors, before.numTensors);
   assert.equal(after.numBytes, before.numBytes);
+  assert.equal(after.dataIds, before.dataIds);
   tf.dispose([x, w]);
 });

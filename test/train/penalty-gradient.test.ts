@@ -116,7 +116,7 @@ async function check(c: Case, entries = Infinity): Promise<{ worst: number; deta
         const t = tf.tensor(p, v.shape);
         v.assign(t);
         t.dispose();
-        const y = penalty();
+        const y = tf.tidy(penalty);
         const value = (await y.data())[0];
         y.dispose();
         return value;
