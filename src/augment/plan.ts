@@ -21,11 +21,11 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { classIndex, defaultLabel } from '../core/labels.js';
 import type { Manifest } from '../core/manifest.js';
+import { IMAGE_FORMATS as ENCODED_IMAGE_FORMATS } from '../encode/encode.js';
 import type { AugmentFormat } from './flags.js';
 
-export const IMAGE_FORMATS: readonly AugmentFormat[] = ['png', 'webp', 'jpeg'];
-/** Formats that pack a chunk of samples into one file. */
-export const CHUNK_FORMATS: readonly AugmentFormat[] = ['npz', 'tar', 'csv'];
+/** Formats written as one image file per sample (the others pack a chunk of samples into one file). */
+export const IMAGE_FORMATS: readonly AugmentFormat[] = ENCODED_IMAGE_FORMATS;
 
 export interface PlanArgs {
   perClass?: number;

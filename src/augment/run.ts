@@ -120,15 +120,16 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
     await remote?.close();
     throw err;
   }
+  const manifestPath = join(out, plan.metaFile('manifest'));
+  const summaryPath = join(out, plan.metaFile('summary'));
+  const base = { out, total: plan.total, samples, manifest: manifestPath, summary: summaryPath };
+  if (state.finished) {
+    await remote?.close();
+    log(`nothing to do: ${out} already holds the complete data set (${samples} samples${plan.shard ? `, shard ${identity.shard}` : ''})`);
+    return { ...base, written: 0, seconds: 0, samplesPerSecond: 0, complete: true };
+  }
   const source = remote ?? (await openLocal(f.model, f.device, f.threads, log));
   try {
-    const manifestPath = join(out, plan.metaFile('manifest'));
-    const summaryPath = join(out, plan.metaFile('summary'));
-    const base = { out, total: plan.total, samples, manifest: manifestPath, summary: summaryPath };
-    if (state.finished) {
-      log(`nothing to do: ${out} already holds the complete data set (${samples} samples${plan.shard ? `, shard ${identity.shard}` : ''})`);
-      return { ...base, written: 0, seconds: 0, samplesPerSecond: 0, complete: true };
-    }
     log(`augment: ${samples} samples of ${manifest.name} (${source.where}) → ${out}${plan.shard ? ` (shard ${identity.shard} of ${plan.total})` : ''}${state.doneSamples ? `; resuming after ${state.doneSamples} whole` : ''}`);
     if (IMAGE_FORMATS.includes(f.format)) {
       mkdirSync(out, { recursive: true });
@@ -138,8 +139,8 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
     const { dim, distribution } = manifest.latent;
     const range = manifest.output.range;
     const labelNames = manifest.conditional?.labels ?? null;
-    const pool = new WriterPool(writers);
     const lines = await ManifestWriter.open(manifestPath);
+    const pool = new WriterPool(writers);
     const progress = hooks.progress === false ? null : createProgress({ label: 'augment', unit: 'samples', total: samples, start: state.doneSamples });
     const t0 = performance.now();
     let written = 0;
@@ -201,8 +202,11 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
       progress?.stop();
       // Later chunks may still be writing: let them end, without lines (a rerun writes them again).
       const settled = await Promise.allSettled(inFlight.map((c) => c.written));
-      await lines.close();
-      await pool.close();
+      try {
+        await lines.close();
+      } finally {
+        await pool.close();
+      }
       // A chunk that failed may have left image files cut short: remove them (npz/tar/csv files are renamed into place whole).
       if (IMAGE_FORMATS.includes(f.format)) {
         settled.forEach((r, i) => {

@@ -2,7 +2,8 @@
  * The bookkeeping that makes an augmentation run resumable: `summary.json` records the arguments
  * that shape the files (written first, with status `running`; `complete` at the end), and
  * `manifest.jsonl` gains one chunk's lines at a time, after that chunk's files are written. After
- * a crash at any moment, a rerun keeps the lines of the chunks that are whole, cuts a torn tail,
+ * the process dies at any moment (a crash, SIGKILL; not a power loss: only the manifest is synced
+ * to the disk), a rerun keeps the lines of the chunks that are whole, cuts a torn tail,
  * and writes every other chunk again (the same bytes, since they are a pure function of the
  * arguments). Shards keep their own `summary.i-of-k.json` and `manifest.i-of-k.jsonl`.
  */
@@ -96,7 +97,8 @@ export async function prepareFolder(out: string, plan: Plan, identity: Identity,
   const mine = await readSummary(summaryPath);
   if (mine) checkIdentity(out, summaryName, mine.identity, identity);
   else if (existsSync(out)) {
-    const entries = readdirSync(out);
+    // Hidden files are not the data set's (e.g. another shard's summary being written atomically).
+    const entries = readdirSync(out).filter((e) => !e.startsWith('.'));
     const summaries = entries.filter((e) => SUMMARY_FILE.test(e));
     if (summaries.length === 0 && entries.length > 0) {
       throw new InvalidArgumentError('--out', out, `a new or empty folder, or one written by wganx augment (it holds ${entries.length} other entries)`);

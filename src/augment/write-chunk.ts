@@ -45,9 +45,13 @@ const ARCHIVE_TIME = new Date(Date.UTC(2000, 0, 1));
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-/** Write `bytes` to `file` through a temporary name in the same folder, so the file is whole or absent. */
+/**
+ * Write `bytes` to `file` through a temporary name in the same folder, so the file is whole or
+ * absent. The name is fixed (no pid): a run killed mid-write leaves `<file>.tmp`, which the rerun
+ * that writes this chunk again overwrites and renames.
+ */
 function writeWhole(file: string, bytes: Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.tmp`;
   try {
     writeFileSync(tmp, bytes);
     renameSync(tmp, file);

@@ -26,6 +26,8 @@ export class ChunkWriteError extends Error {
 interface Thread {
   worker: Worker;
   pending: Map<number, { resolve: (sha: string[]) => void; reject: (err: Error) => void }>;
+  /** Why the thread is gone (its jobs would never be answered), or null. */
+  dead: Error | null;
 }
 
 export class WriterPool {
@@ -34,7 +36,7 @@ export class WriterPool {
 
   constructor(size: number) {
     this.threads = Array.from({ length: Math.max(1, size) }, () => {
-      const t: Thread = { worker: startWorker(new URL('./writer-worker.js', import.meta.url)), pending: new Map() };
+      const t: Thread = { worker: startWorker(new URL('./writer-worker.js', import.meta.url)), pending: new Map(), dead: null };
       t.worker.on('message', (r: ChunkResult) => {
         const p = t.pending.get(r.id);
         if (!p) return;
@@ -43,10 +45,12 @@ export class WriterPool {
         else p.resolve(r.sha256);
       });
       const fail = (err: Error) => {
+        t.dead ??= err;
         for (const p of t.pending.values()) p.reject(err);
         t.pending.clear();
       };
       t.worker.on('error', (err) => fail(new Error(`a writer thread crashed: ${err.message}`)));
+      t.worker.on('messageerror', (err) => fail(new Error(`a writer thread's answer could not be read: ${err.message}`)));
       t.worker.on('exit', (code) => fail(new Error(`a writer thread exited (code ${code})`)));
       return t;
     });
@@ -56,6 +60,7 @@ export class WriterPool {
   write(job: ChunkJob): Promise<string[]> {
     const t = this.threads[this.next++ % this.threads.length];
     return new Promise<string[]>((resolve, reject) => {
+      if (t.dead) return reject(t.dead);
       t.pending.set(job.id, { resolve, reject });
       const data = ownMemory(job.data);
       t.worker.postMessage({ ...job, data }, [data.buffer as ArrayBuffer]);

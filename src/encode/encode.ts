@@ -205,7 +205,6 @@ export function numberArrayJson(data: Float32Array): Buffer {
   return out;
 }
 
-/** NumPy .npy (format 1.0), little-endian float32, C order. */
 /** NumPy's name of each typed array's element type, little-endian. */
 const NPY_DTYPES = { float32: '<f4', uint8: '|u1', int32: '<i4', int64: '<i8' } as const;
 

@@ -16,6 +16,8 @@ import { InvalidArgumentError } from '../../src/core/errors.js';
 import { defaultLabel } from '../../src/core/labels.js';
 import { augment, type AugmentOptions } from '../../src/augment/run.js';
 import { openRemote } from '../../src/augment/remote.js';
+import type { ChunkJob } from '../../src/augment/write-chunk.js';
+import { WriterPool } from '../../src/augment/writers.js';
 import { startServer } from '../../src/serve/http/server.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { fixtureModels, testOptions } from '../serve/fixtures.js';
@@ -187,6 +189,33 @@ test('a run killed with SIGKILL at any moment resumes to exactly the files of an
   const again = spawnSync(process.execPath, [...CLI, ...args, '--out', killed], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(again.status, 0);
   assert.match(again.stderr, /nothing to do: .* already holds the complete data set \(20000 samples\)/);
+});
+
+test('a chunk file cut off mid-write (tar) is gone after the rerun; a dead writer thread fails its jobs at once', async () => {
+  const out = dir('tar-torn');
+  await run({ out, count: 300, chunk: 100, format: 'tar', seed: 4 });
+  const whole = dataFiles(out);
+  const wholeLines = manifestLines(out);
+  const last = [...whole.keys()].filter((f) => f.endsWith('.tar')).sort().pop()!;
+  // What a kill during the last chunk's write leaves: its lines missing, its file only as the temporary.
+  const lines = readFileSync(join(out, 'manifest.jsonl'), 'utf8').trim().split('\n');
+  writeFileSync(join(out, 'manifest.jsonl'), `${lines.slice(0, 200).join('\n')}\n`);
+  rmSync(join(out, last));
+  writeFileSync(join(out, `${last}.tmp`), 'cut off');
+  await run({ out, count: 300, chunk: 100, format: 'tar', seed: 4 });
+  assert.deepEqual(dataFiles(out), whole); // the same files, and no temporary left
+  assert.deepEqual(manifestLines(out), wholeLines);
+
+  // Another shard writing its summary (atomically, under a hidden name) does not make the folder foreign.
+  const shared = dir('shared-start');
+  mkdirSync(shared);
+  writeFileSync(join(shared, '.summary.2-of-2.json.tmp-1-ab'), '{');
+  assert.equal((await run({ out: shared, count: 20, chunk: 10, format: 'npz', shard: '1/2' })).complete, true);
+
+  const pool = new WriterPool(1);
+  await pool.close();
+  const job: ChunkJob = { id: 0, out, format: 'npz', files: ['x.npz'], keys: ['x'], data: new Float32Array(4), rowShape: [2, 2, 1], range: [-1, 1], scale: 1, labels: [null], indices: [0], seed: 0 };
+  await assert.rejects(pool.write(job), /writer thread exited/);
 });
 
 test('bad input gets one line naming the flag and a non-zero exit, and leaves nothing half-written', async () => {
