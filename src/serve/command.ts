@@ -6,8 +6,9 @@ import type { ServeOptions } from './options.js';
 import { startServer } from './http/server.js';
 
 /**
- * After a drain, how long the process may take to end on its own before it is ended: a model load
- * stuck on a hung file system keeps a libuv thread (and so the process) busy forever.
+ * After a drain, how long the process may take to end on its own before it is killed: a read stuck
+ * on a hung file system keeps a libuv thread busy forever, and `process.exit()` would wait for it
+ * too; SIGKILL does not (the exit status, 137, then says the end was forced).
  */
 const EXIT_GRACE_MS = 1000;
 
@@ -22,5 +23,8 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => void srv.engine.rescan());
   });
-  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+  setTimeout(() => {
+    srv.engine.logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
+    process.kill(process.pid, 'SIGKILL');
+  }, EXIT_GRACE_MS).unref();
 }

@@ -90,6 +90,30 @@ test('a load that never finishes fails after --load-timeout; the other models lo
   }
 });
 
+test('a load that timed out and then finished after all is loaded again at the next scan (the hang was transient)', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let petsLoads = 0;
+  const engine = await Engine.start(testOptions(fx.models, { loadTimeoutMs: 3000 }), {
+    logger: silentLogger,
+    createBackend: (o) => (o.manifest.name === 'pets' && ++petsLoads === 1 ? gate.then(() => SessionInstance.create(o)) : SessionInstance.create(o)),
+  });
+  try {
+    assert.equal(engine.entry('pets')!.state, 'failed');
+    await engine.rescan();
+    assert.equal(petsLoads, 1, 'no second load while the first one hangs');
+    release();
+    for (let i = 0; i < 100 && petsLoads === 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await engine.rescan();
+    }
+    assert.equal(engine.entry('pets')!.state, 'ready', String(engine.entry('pets')!.reason));
+    assert.equal(petsLoads, 2);
+  } finally {
+    await engine.close();
+  }
+});
+
 /** A port that was free a moment ago. */
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -197,6 +221,18 @@ test('client-visible reasons give paths relative to --models; the log keeps the 
       }
     }
     assert.ok(logged.some((l) => l.includes(resolve(m.dir))), 'the log keeps the full path');
+    // Device refusals (e.g. a provider library missing under node_modules) name files, not folders.
+    const auto = await Engine.start(testOptions(m.dir, { device: 'auto' }), { logger: silentLogger });
+    try {
+      const app = createApp(auto);
+      const device = (await request(app).get('/v1/models').expect(200)).body.device as { refused: { reason: string }[] };
+      const one = (await request(app).get('/v1/models/ring').expect(200)).body.refusedDevices as { reason: string }[];
+      assert.equal(one.length, device.refused.length);
+      for (const r of [...device.refused, ...one]) assert.doesNotMatch(r.reason, /\/[^\s/]+\//, r.reason);
+      assert.deepEqual(auto.device.refused.map((r) => r.device), device.refused.map((r) => (r as unknown as { device: string }).device));
+    } finally {
+      await auto.close();
+    }
   } finally {
     m.cleanup();
   }

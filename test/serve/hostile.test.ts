@@ -211,6 +211,12 @@ test('deeply nested JSON gets a 400 JSON error (no stack, no path, bounded value
         assert.match(JSON.parse(res.body).error, /nested more than 32 levels/);
       }
     }
+    // The nesting check reads bytes: a body in another charset (UTF-16 hides quotes and brackets from it) is refused.
+    const utf16 = Buffer.from(`{"n":1,"x":"\u2200",${'['.repeat(5000)}${']'.repeat(5000)}}`, 'utf16le');
+    const wide = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json; charset=utf-16le' }, body: utf16 });
+    assert.equal(wide.status, 415, wide.body.slice(0, 200));
+    assert.match(wide.headers['content-type']!, /^application\/json/);
+    assert.equal(JSON.parse(wide.body).field, 'content-type charset');
     // A huge value is quoted, never echoed in full.
     const huge = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 'x'.repeat(3_000_000) }) });
     assert.equal(huge.status, 400);

@@ -136,19 +136,7 @@ export class SessionInstance implements InferenceBackend {
       if (msg.type === 'result') p.resolve({ data: msg.data, dims: msg.dims, computeMs: msg.computeMs });
       else p.reject(new Error(msg.message));
     });
-    const fail = (cause: Error) => {
-      const err = this.abandoned ?? cause;
-      const unexpected = this.dead === null; // close() sets `dead` before it stops the threads
-      this.dead ??= err;
-      for (const p of this.pending.values()) p.reject(this.dead);
-      this.pending.clear();
-      if (unexpected) {
-        this.lost = err;
-        for (const l of this.lostListeners.splice(0)) l(err);
-        // Whichever thread is left has nothing to do without the other.
-        void Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
-      }
-    };
+    const fail = (cause: Error) => this.fail(cause);
     this.worker.on('error', (err) => fail(new Error(`worker for ${label} crashed: ${err.message}`)));
     this.worker.on('exit', (code) => fail(new Error(`worker for ${label} exited (code ${code})`)));
     this.sampler?.on('error', (err) => fail(new Error(`latent thread for ${label} crashed: ${err.message}`)));
@@ -191,10 +179,29 @@ export class SessionInstance implements InferenceBackend {
     });
   }
 
+  /** The threads stopped (or were given up): fail what is pending, tell the listeners, stop the rest. */
+  private fail(cause: Error): void {
+    const err = this.abandoned ?? cause;
+    const unexpected = this.dead === null; // close() sets `dead` before it stops the threads
+    this.dead ??= err;
+    for (const p of this.pending.values()) p.reject(this.dead);
+    this.pending.clear();
+    if (unexpected) {
+      this.lost = err;
+      for (const l of this.lostListeners.splice(0)) l(err);
+      // Whichever thread is left has nothing to do without the other.
+      void Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
+    }
+  }
+
+  /**
+   * Give up a session that stopped answering: its requests fail and its listeners hear of it now,
+   * since a thread stuck in a native call only stops (and says so) once that call returns.
+   */
   abandon(reason: Error): void {
     if (this.dead !== null || this.abandoned !== null) return;
     this.abandoned = reason;
-    void Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
+    this.fail(reason);
   }
 
   onLost(listener: (err: Error) => void): void {
@@ -237,7 +244,9 @@ export class SessionInstance implements InferenceBackend {
         turns?.release();
       }
     }
-    await Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
+    const stopped = Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
+    // An abandoned thread may be stuck in a native call until it returns: do not wait for it.
+    if (this.abandoned === null) await stopped;
   }
 
   /** Asks the worker to release its session; resolves when it has, or its thread stopped, or the time is up. */

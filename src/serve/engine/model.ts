@@ -15,13 +15,9 @@
 import type { Manifest } from '../../core/manifest.js';
 import { NODE_DEVICES, type DeviceChoice, type NodeDevice } from '../../runtime/devices.js';
 import { generatorIO, type GeneratorIO } from '../../runtime/generator.js';
-import { readModelFolder } from '../../runtime/model-folder.js';
+import { ModelLoadError, readModelFolder } from '../../runtime/model-folder.js';
 import { DynamicBatcher, type BatcherHooks } from './batcher.js';
 import { SessionInstance, type InferenceBackend } from './instance.js';
-
-import { ModelLoadError } from '../../runtime/model-folder.js';
-
-export { ModelLoadError };
 
 /** What a session factory gets: the model's bytes and manifest, and the device to run it on. */
 export interface BackendOptions {

@@ -108,16 +108,17 @@ export class ModelRegistry {
   /**
    * Run the loader with a deadline: a load that hangs (a file on a dead network mount, a driver
    * that never answers) fails with {@link LoadTimeout} and frees the queue of loads; if it ever
-   * finishes, its sessions are closed.
+   * finishes, its sessions are closed and `lateEnd` runs (the hang was transient: load again).
+   * No new load of the folder starts while one hangs: each would hold a thread of libuv's pool.
    */
-  private loadWithin(dir: string, name: string): Promise<LoadedModel> {
+  private loadWithin(dir: string, name: string, lateEnd: () => void): Promise<LoadedModel> {
     const ms = this.opts.loadTimeoutMs;
     const load = this.loader(dir, name);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         reject(new LoadTimeout(`loading did not finish within --load-timeout (${ms} ms); a model file may be on a hung mount`));
-        void load.then((late) => late.batcher.close(), () => {});
+        void load.then((late) => late.batcher.close(), () => {}).finally(lateEnd);
       }, ms);
     });
     return Promise.race([load, deadline]).finally(() => clearTimeout(timer));
@@ -221,7 +222,10 @@ export class ModelRegistry {
     this.entries.set(name, entry);
     this.onChange();
     try {
-      const model = await this.loadWithin(dir, name);
+      // A timed-out load that ends after all: forget the fingerprint, so the next scan loads the folder again.
+      const model = await this.loadWithin(dir, name, () => {
+        if (this.entries.get(name) === entry && entry.fingerprint === fp) entry.fingerprint = '';
+      });
       if (this.closed || this.entries.get(name) !== entry) {
         await model.batcher.close();
         return;

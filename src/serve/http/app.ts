@@ -19,7 +19,7 @@ import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
 import { HttpError } from './http-error.js';
 import { info } from './http-util.js';
-import { checkJsonDepth } from './json-limits.js';
+import { checkJsonCharset, checkJsonDepth } from './json-limits.js';
 import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
 import { outcomeOf, ServeMetrics } from './metrics.js';
 import { docsPage, openApiSpec } from './openapi.js';
@@ -89,8 +89,16 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
 
   const schemas = requestSchemas(opts);
   const spec = openApiSpec(schemas);
-  // Nesting is checked on the raw bytes, before JSON.parse: deep bodies are refused with a 400.
-  const jsonParser = express.json({ limit: opts.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'], verify: (_req, _res, buf) => checkJsonDepth(buf, 'body') });
+  // Nesting is checked on the raw bytes, before JSON.parse: deep bodies are refused with a 400 (UTF-8 only: 415 otherwise).
+  const jsonParser = express.json({
+    limit: opts.maxBodyBytes,
+    strict: true,
+    type: ['application/json', 'application/*+json'],
+    verify: (_req, _res, buf, encoding) => {
+      checkJsonCharset(encoding);
+      checkJsonDepth(buf, 'body');
+    },
+  });
   const rawParser = express.raw({ limit: opts.maxBodyBytes, type: () => true });
 
   // Bookkeeping: in-flight count and metrics for every request; no content sniffing, ever.

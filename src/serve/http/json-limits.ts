@@ -4,6 +4,7 @@
  * message). No valid request nests deeper than a KServe tensor (8 levels of data inside the
  * request object), so anything deeper than {@link MAX_JSON_DEPTH} is refused before parsing.
  */
+import { HttpError } from './http-error.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 
 /** Deepest nesting of arrays and objects a request body may have. */
@@ -44,5 +45,15 @@ export function checkJsonDepth(bytes: Uint8Array, field: string): void {
     const err = new InvalidArgumentError(field, `JSON nested more than ${MAX_JSON_DEPTH} levels deep`, `at most ${MAX_JSON_DEPTH} levels of nested arrays and objects`);
     // body-parser keeps this status for errors thrown by `verify`.
     throw Object.assign(err, { status: 400 });
+  }
+}
+
+/**
+ * Throws a 415 unless the body is UTF-8: the nesting check reads bytes as ASCII, which another
+ * encoding (UTF-16 turns `"` into other characters' bytes) would walk past.
+ */
+export function checkJsonCharset(encoding: string): void {
+  if (encoding.toLowerCase().replace('_', '-') !== 'utf-8') {
+    throw new HttpError(415, `content-type charset ${JSON.stringify(encoding)} is not accepted; send utf-8`, { field: 'content-type charset', value: encoding, allowed: 'utf-8' });
   }
 }

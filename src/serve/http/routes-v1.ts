@@ -45,7 +45,12 @@ export function modelSummary(engine: Engine, e: ModelEntry) {
 
 /** The JSON `device` block of /v1/models: what was chosen and why each faster device was refused. */
 export function deviceSummary(engine: Engine) {
-  return { requested: engine.device.requested, device: engine.device.device, providers: engine.device.providers, refused: engine.device.refused };
+  return { requested: engine.device.requested, device: engine.device.device, providers: engine.device.providers, refused: publicRefusals(engine) };
+}
+
+/** The device refusals as clients see them: file names without the server's folders (the log keeps those). */
+function publicRefusals(engine: Engine): { device: string; reason: string }[] {
+  return engine.device.refused.map((r) => ({ device: r.device, reason: r.reason.replace(/(?:\/[^\s/'"(),;:]+)+\/([^\s/'"(),;:]+)/g, '$1') }));
 }
 
 /** Names the endpoint for metrics before anything else can fail. */
@@ -98,7 +103,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const name = String(req.params.name);
     const entry = engine.entry(name);
     if (!entry) lookupModel(engine, name, res); // throws the 400/404
-    res.json({ ...modelSummary(engine, entry!), refusedDevices: engine.device.refused });
+    res.json({ ...modelSummary(engine, entry!), refusedDevices: publicRefusals(engine) });
   });
 
   r.post('/v1/models/:name/samples', endpoint('samples'), admit, jsonParser, async (req, res) => {
