@@ -37,6 +37,11 @@ const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   '.': ['...', '...', '...', '...', '.#.'],
 };
 
+/** Side of a scatter plot at `scale` (256 pixels a unit of scale, at most 2048): the server's and the browser's. */
+export function scatterSide(scale: number): number {
+  return Math.min(256 * scale, 2048);
+}
+
 export interface ScatterOptions {
   /** The span of both axes (the manifest's `output.range`). */
   range: readonly [number, number];

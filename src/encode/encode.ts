@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import type { CreateRaw, Sharp } from 'sharp';
 import { InvalidArgumentError } from '../core/errors.js';
 import { gridLayout, tileGrid, toUint8, upscale } from '../core/image.js';
-import { scatterPlot, type ScatterOptions } from '../core/plot.js';
+import { scatterPlot, scatterSide, type ScatterOptions } from '../core/plot.js';
 import { encodeSmallPng } from './png.js';
 
 export const IMAGE_FORMATS = ['png', 'webp', 'jpeg'] as const;
@@ -31,9 +31,6 @@ export const CONTENT_TYPES = Object.freeze({
 
 /** Pixels between grid tiles (and strip frames). */
 const GRID_PADDING = 2;
-/** Side of a scatter plot at scale 1, and the largest side at any scale. */
-const SCATTER_SIDE = 256;
-const SCATTER_MAX_SIDE = 2048;
 /** Per-sample PNGs up to this many pixels use the small encoder (./png.ts) instead of sharp. */
 const SMALL_PNG_PIXELS = 128 * 128;
 /** JPEG/WebP quality: generated samples are small, keep them crisp. */
@@ -165,7 +162,7 @@ export async function encodeScatter(
   labels: Int32Array | null,
   opts: { format: ImageFormat; scale: number; modes?: ScatterOptions['modes'] },
 ): Promise<Buffer> {
-  const img = scatterPlot(data, rowSize, count, { range, labels, modes: opts.modes ?? null, side: Math.min(SCATTER_SIDE * opts.scale, SCATTER_MAX_SIDE) });
+  const img = scatterPlot(data, rowSize, count, { range, labels, modes: opts.modes ?? null, side: scatterSide(opts.scale) });
   return encodeRaw(img.data, img.width, img.height, 3, opts.format, 1);
 }
 

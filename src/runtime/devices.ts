@@ -20,7 +20,10 @@ export const NODE_DEVICES = Object.freeze({
 
 /** Browsers (onnxruntime-web): the same for WebGPU and WebAssembly. */
 export const WEB_DEVICES = Object.freeze({
-  webgpu: Object.freeze(['webgpu', 'wasm']),
+  // WebGPU alone: with 'wasm' listed too, onnxruntime-web would quietly build the session on WASM
+  // when its WebGPU backend fails to start (a warning in the console, nothing in `refused`).
+  // Nodes WebGPU lacks kernels for still run on the CPU inside the session.
+  webgpu: Object.freeze(['webgpu']),
   wasm: Object.freeze(['wasm']),
 } as const);
 

@@ -12,17 +12,16 @@
  * CPU, measured in bench:web). Each loads its binary only when a session needs it.
  *
  * @example
- *   const g = await openGenerator('/models/mnist-cgan/', { device: 'auto' });
- *   g.device  // 'webgpu' or 'wasm'
- *   g.refused // [{ device: 'webgpu', reason: 'navigator.gpu is missing …' }]
- *   const { data, dims, labels } = await g.sample({ seed: 7, n: 16 });
+ *   const { manifest, session, choice } = await openWebSession('/models/mnist-cgan/', { device: 'auto' });
+ *   choice.device  // 'webgpu' or 'wasm'
+ *   choice.refused // [{ device: 'webgpu', reason: 'navigator.gpu is missing …' }]
+ *   const g = new Generator(manifest, session, choice); // src/web's WebGenerator adds pictures
  */
 import * as ortAll from 'onnxruntime-web';
 import * as ortWasm from 'onnxruntime-web/wasm';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { resolveDevice, WEB_DEVICES, type DeviceChoice, type WebDevice } from './devices.js';
-import { Generator } from './generator.js';
 import { runtimeMessage, type Session, type TensorValue } from './session.js';
 
 export { Generator } from './generator.js';
@@ -54,7 +53,7 @@ class WebSession implements Session {
     const out = outputs ? await this.inner.run(tensors, [...outputs]) : await this.inner.run(tensors);
     const values: Record<string, TensorValue> = {};
     for (const [name, t] of Object.entries(out)) {
-      // WebGPU outputs are copied to the CPU (getData), then the GPU buffer is released.
+      // Outputs are on the CPU already (no preferredOutputLocation): getData returns their data.
       const data = (await t.getData(true)) as TensorValue['data'];
       values[name] = { dtype: t.type as TensorValue['dtype'], data, dims: t.dims };
     }
@@ -91,7 +90,11 @@ export async function probeWebDevice(device: WebDevice): Promise<string | null> 
 export interface WebOpenOptions {
   /** `auto` (default: WebGPU, else WASM), `webgpu` or `wasm`. */
   device?: string;
-  /** WASM threads (onnxruntime-web needs a cross-origin isolated page for more than 1); default: its own choice. */
+  /**
+   * WASM threads (onnxruntime-web needs a cross-origin isolated page for more than 1); default: its
+   * own choice. onnxruntime-web reads it once, at its first session in the page: a different count
+   * afterwards is refused (reload the page to change it).
+   */
   threads?: number;
   /** Where onnxruntime-web's `.wasm`/`.mjs` files are, when not beside the bundled script (a URL prefix ending in `/`). */
   wasmPaths?: string;
@@ -147,7 +150,7 @@ export async function createWebSession(bytes: Uint8Array, device: WebDevice): Pr
   return new WebSession(ort, inner);
 }
 
-/** What {@link openGenerator} builds a generator from: the manifest, a session and the device choice. */
+/** What a generator is built from: the manifest, a session and the device choice. */
 export interface WebSessionParts {
   manifest: Manifest;
   session: Session;
@@ -157,9 +160,16 @@ export interface WebSessionParts {
 /** Fetch the model folder at `url` and create its session on the first device that works (see module header). */
 export async function openWebSession(url: string, opts: WebOpenOptions = {}): Promise<WebSessionParts> {
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) throw new InvalidArgumentError('threads', opts.threads, 'a positive integer');
+  const requested = opts.device === 'webgpu' || opts.device === 'wasm' ? [ORT_FOR[opts.device]] : ORT_BUILDS;
+  for (const ort of requested) {
+    const running = startedThreads.get(ort);
+    if (opts.threads !== undefined && running !== undefined && running !== opts.threads) {
+      throw new InvalidArgumentError('threads', opts.threads, `${running}, the count onnxruntime-web started with in this page (it reads it once: reload the page to change it)`);
+    }
+  }
   for (const ort of ORT_BUILDS) {
     if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
-    if (opts.threads !== undefined) ort.env.wasm.numThreads = opts.threads;
+    if (opts.threads !== undefined && !startedThreads.has(ort)) ort.env.wasm.numThreads = opts.threads;
   }
   const { manifest, bytes } = await fetchModel(url, opts);
   let session: Session | null = null;
@@ -170,6 +180,8 @@ export async function openWebSession(url: string, opts: WebOpenOptions = {}): Pr
     if (reason !== null) return reason;
     try {
       session = await createWebSession(bytes, device);
+      const ort = ORT_FOR[device];
+      if (!startedThreads.has(ort)) startedThreads.set(ort, threadsOf(ort));
       return null;
     } catch (err) {
       return `onnxruntime-web could not create a session: ${runtimeMessage(err)}`;
@@ -180,23 +192,24 @@ export async function openWebSession(url: string, opts: WebOpenOptions = {}): Pr
   return { manifest, session: s, choice };
 }
 
-/** WASM threads onnxruntime-web uses (1 unless the page is cross-origin isolated). */
-export function wasmThreads(): number {
-  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  const asked = ortWasm.env.wasm.numThreads;
-  if (!isolated) return 1;
-  if (typeof asked === 'number' && asked > 0) return asked;
+/** The thread count each onnxruntime-web build started with (it reads `numThreads` at its first session only). */
+const startedThreads = new Map<Ort, number>();
+
+/** Threads a build runs with: 1 unless the page is cross-origin isolated; else the count it was given or chose. */
+function threadsOf(ort: Ort): number {
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== true) return 1;
+  const n = ort.env.wasm.numThreads; // onnxruntime-web writes its own choice here when it starts
+  if (typeof n === 'number' && n > 0) return n;
   const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
   return Math.max(1, Math.min(4, Math.ceil(cores / 2)));
 }
 
-/** Open the model folder at `url` as a {@link Generator} (see module header). */
-export async function openGenerator(url: string, opts: WebOpenOptions = {}): Promise<Generator<WebDevice>> {
-  const { manifest, session, choice } = await openWebSession(url, opts);
-  try {
-    return new Generator(manifest, session, choice);
-  } catch (err) {
-    await session.release();
-    throw err;
-  }
+/** WASM threads of the `wasm` device: those it started with, or (before its first session) those it will use. */
+export function wasmThreads(): number {
+  return startedThreads.get(ortWasm as Ort) ?? threadsOf(ortWasm as Ort);
+}
+
+/** Whether the `wasm` device has started (its thread count can no longer change in this page). */
+export function wasmStarted(): boolean {
+  return startedThreads.has(ortWasm as Ort);
 }

@@ -15,12 +15,12 @@
  * (same origin); pass `wasmPaths` when they live elsewhere.
  */
 import { gridImage, toRgba, type RasterImage } from '../core/image.js';
-import { scatterPlot } from '../core/plot.js';
+import { scatterPlot, scatterSide } from '../core/plot.js';
 import { Generator, type GeneratorOutput, type SampleOutput } from '../runtime/generator.js';
 import { openWebSession, type WebOpenOptions } from '../runtime/web.js';
 import type { WebDevice } from '../runtime/devices.js';
 
-export { fetchModel, probeWebDevice, runtimeVersion, wasmThreads, WEB_DEVICES, type WebDevice, type WebOpenOptions } from '../runtime/web.js';
+export { fetchModel, probeWebDevice, runtimeVersion, wasmStarted, wasmThreads, WEB_DEVICES, type WebDevice, type WebOpenOptions } from '../runtime/web.js';
 export type { SampleOutput, SampleRequest, GeneratorOutput } from '../runtime/generator.js';
 export type { Manifest } from '../core/manifest.js';
 export { classIndex, resolveLabels } from '../core/labels.js';
@@ -32,8 +32,6 @@ export interface PictureOptions {
   scale?: number;
 }
 
-/** Side of a scatter plot at scale 1 (the server's). */
-const SCATTER_SIDE = 256;
 
 /** A generator in the browser: {@link Generator} plus pictures of its outputs. */
 export class WebGenerator extends Generator<WebDevice> {
@@ -42,7 +40,7 @@ export class WebGenerator extends Generator<WebDevice> {
     const [rows, ...rowShape] = out.dims;
     const m = this.manifest;
     if (m.kind === 'image') return gridImage(out.data, rowShape, rows, m.output.range, opts);
-    return scatterPlot(out.data, rowShape.reduce((a, b) => a * b, 1), rows, { range: m.output.range, labels: out.labels ?? null, modes: m.output.modes, side: Math.min(SCATTER_SIDE * (opts.scale ?? 1), 2048) });
+    return scatterPlot(out.data, rowShape.reduce((a, b) => a * b, 1), rows, { range: m.output.range, labels: out.labels ?? null, modes: m.output.modes, side: scatterSide(opts.scale ?? 1) });
   }
 
   /** {@link picture} as an `ImageData` for `ctx.putImageData`. */

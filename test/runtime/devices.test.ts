@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { DeviceUnavailableError, NODE_DEVICES, resolveDevice, WEB_DEVICES } from '../../src/runtime/devices.js';
 
-test('tables: Node tries cuda, webgpu, cpu; browsers webgpu, wasm; every GPU device falls back to a CPU provider', () => {
+test('tables: Node tries cuda, webgpu, cpu; browsers webgpu, wasm; a Node GPU session lists the CPU provider, a browser WebGPU session WebGPU alone (so a failed WebGPU start is refused, not silently WASM)', () => {
   assert.deepEqual(Object.keys(NODE_DEVICES), ['cuda', 'webgpu', 'cpu']);
   assert.deepEqual(Object.keys(WEB_DEVICES), ['webgpu', 'wasm']);
   assert.deepEqual(NODE_DEVICES.webgpu, ['webgpu', 'cpu']);
-  assert.deepEqual(WEB_DEVICES.webgpu, ['webgpu', 'wasm']);
+  assert.deepEqual(WEB_DEVICES.webgpu, ['webgpu']);
   assert.ok(Object.isFrozen(NODE_DEVICES) && Object.isFrozen(NODE_DEVICES.cuda));
 });
 
@@ -24,7 +24,7 @@ test('auto takes the first device the probe accepts and keeps every refusal with
   assert.deepEqual(choice.providers, ['cpu']);
   assert.deepEqual(choice.refused, [{ device: 'cuda', reason: 'no cuda here' }, { device: 'webgpu', reason: 'no webgpu here' }]);
   const web = await resolveDevice(WEB_DEVICES, 'auto', async () => null);
-  assert.deepEqual([web.device, web.providers, web.refused], ['webgpu', ['webgpu', 'wasm'], []]);
+  assert.deepEqual([web.device, web.providers, web.refused], ['webgpu', ['webgpu'], []]);
 });
 
 test('an auto-only refusal skips the probe; an explicit request of the same device probes it', async () => {

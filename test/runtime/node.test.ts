@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import request from 'supertest';
@@ -13,7 +13,7 @@ import { InvalidArgumentError } from '../../src/core/errors.js';
 import { defaultLabels } from '../../src/core/labels.js';
 import { interpolateLatents, sampleLatents } from '../../src/core/latent.js';
 import { ModelLoadError, readModelFolder } from '../../src/runtime/model-folder.js';
-import { createSession, openGenerator, probeNodeDevice, resolveNodeDevice } from '../../src/runtime/node.js';
+import { createSession, cudaProviderLibrary, openGenerator, probeNodeDevice, resolveNodeDevice } from '../../src/runtime/node.js';
 import { Generator } from '../../src/runtime/generator.js';
 import { Engine } from '../../src/serve/engine/engine.js';
 import { createApp } from '../../src/serve/http/app.js';
@@ -139,10 +139,15 @@ test('the server serves the very floats the runtime computes (bit for bit)', asy
   }
 });
 
-test('device resolution on this machine: cpu always; cuda refused with the missing library named', async () => {
+test('device resolution on Node: cpu always; auto keeps each refusal; an explicit device that is refused says why; a missing CUDA library is named', async () => {
   assert.equal(await probeNodeDevice('cpu'), null);
-  const auto = await resolveNodeDevice('auto', async (d) => (d === 'cpu' ? null : await probeNodeDevice(d)));
-  assert.ok(['cuda', 'webgpu', 'cpu'].includes(auto.device));
+  const refuse = async (d: string) => (d === 'cpu' ? null : `no ${d} here (test)`);
+  const auto = await resolveNodeDevice('auto', refuse);
+  assert.equal(auto.device, 'cpu');
+  assert.deepEqual(auto.refused, [{ device: 'cuda', reason: 'no cuda here (test)' }, { device: 'webgpu', reason: 'no webgpu here (test)' }]);
+  await assert.rejects(resolveNodeDevice('cuda', refuse), /--device cuda is unavailable: no cuda here \(test\)/);
+  // npm ci skips the CUDA provider (.npmrc): then the probe names the file and how to install it.
   const cuda = await probeNodeDevice('cuda');
-  if (cuda !== null) assert.match(cuda, /CUDA provider library is not installed .* ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  if (existsSync(cudaProviderLibrary())) assert.doesNotMatch(String(cuda), /is not installed/);
+  else assert.equal(cuda, `onnxruntime-node's CUDA provider library is not installed (${cudaProviderLibrary()} is missing; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12)`);
 });

@@ -10,12 +10,7 @@
  * (`?model=mnist-cgan&seed=3&n=16&class=7&device=wasm&threads=2&compare=1`). State for tests and scripts:
  * `document.body.dataset.state` (`loading`, `ready`, `error`) and `window.wganx`.
  */
-import { openGenerator, runtimeVersion, wasmThreads, type WebGenerator } from '../index.js';
-
-interface ModelInfo {
-  name: string;
-  ready: boolean;
-}
+import { openGenerator, runtimeVersion, wasmStarted, wasmThreads, type WebGenerator } from '../index.js';
 
 /** What the last run did, for people and for tests. */
 interface PageState {
@@ -59,7 +54,7 @@ function showError(message: string | null): void {
  * The models to offer: `models/index.json`, which the server answers too (with an
  * `X-Wganx-Server` header: then the server can be compared with).
  */
-async function listModels(): Promise<ModelInfo[]> {
+async function listModels(): Promise<string[]> {
   const res = await authedFetch('models/index.json');
   if (res.status === 401) {
     $('key-field').hidden = false;
@@ -69,7 +64,7 @@ async function listModels(): Promise<ModelInfo[]> {
   state.mode = res.headers.has('X-Wganx-Server') ? 'server' : 'static';
   const names = (await res.json()) as unknown;
   if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new Error('models/index.json must be a JSON array of model folder names');
-  return names.map((name) => ({ name, ready: true }));
+  return names;
 }
 
 function readForm() {
@@ -92,7 +87,8 @@ function readForm() {
 
 /** Open (or keep) the generator of the chosen model on the chosen device. */
 async function ensureGenerator(model: string, device: string, threads: number | undefined): Promise<WebGenerator> {
-  const key = `${model}|${device}|${threads}`;
+  // Threads count only until the WASM build starts (onnxruntime-web reads them once per page).
+  const key = `${model}|${device}`;
   if (generator && openedKey === key) return generator;
   if (generator) await generator.dispose();
   generator = null;
@@ -104,6 +100,11 @@ async function ensureGenerator(model: string, device: string, threads: number | 
   state.device = g.device;
   state.refused = g.refused.map((r) => ({ device: r.device, reason: r.reason }));
   state.threads = g.device === 'wasm' ? wasmThreads() : 1;
+  if (wasmStarted()) {
+    const picker = $<HTMLSelectElement>('threads');
+    picker.disabled = true;
+    picker.title = `onnxruntime-web runs WASM with ${wasmThreads()} thread(s) in this page: reload the page to change it`;
+  }
   const refused = g.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('');
   const line = $('device-line');
   line.dataset.device = g.device;
@@ -231,9 +232,9 @@ async function start(): Promise<void> {
   $('compare-field').hidden = state.mode !== 'server';
   $('docs-link').hidden = state.mode !== 'server';
   const select = $<HTMLSelectElement>('model');
-  select.replaceChildren(...models.map((m) => new Option(m.ready ? m.name : `${m.name} (not ready)`, m.name)));
+  select.replaceChildren(...models.map((m) => new Option(m, m)));
   const wanted = params.get('model');
-  select.value = wanted && models.some((m) => m.name === wanted) ? wanted : (models.find((m) => m.ready)?.name ?? models[0].name);
+  select.value = wanted && models.includes(wanted) ? wanted : models[0];
   await generate();
 }
 
