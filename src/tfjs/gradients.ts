@@ -13,6 +13,11 @@
  *    terms of the saved *input* `x`, which keeps every path on the tape. (Sigmoid has the same
  *    flaw; no critic uses it, so it is left alone.)
  *
+ * 3. LeakyRelu's gradient as `dy·step(x, α)`: the same numbers as tfjs's `where(x > 0, dy, α·dy)`
+ *    bit for bit (both multiply dy by 1 or by α), in two kernels instead of three, and a second-order
+ *    path through one Multiply instead of Select, LogicalNot and zeros (the critic's every layer has
+ *    one: ~7 % of a DCGAN iteration on wasm went to Greater and Select).
+ *
  * These registrations are global and mathematically identical to the originals for first-order
  * use. test/train/penalty-gradient.test.ts checks the result against finite differences for every
  * critic the trainer offers.
@@ -49,6 +54,15 @@ export function registerTrainingGradients(): void {
       },
     });
   }
+  tf.registerGradient({
+    kernelName: 'LeakyRelu',
+    inputsToSave: ['x'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+      const [x] = saved;
+      const alpha = (attrs as { alpha: number }).alpha;
+      return { x: () => tf.mul(dy as tf.Tensor, tf.step(x, alpha)) };
+    },
+  });
   tf.registerGradient({
     kernelName: 'Tanh',
     inputsToSave: ['x'],
