@@ -19,7 +19,7 @@ function stub(onnx?: Uint8Array): typeof fetch {
   return (async (url: string | URL) => {
     const [model, file] = String(url).split('/').slice(-2);
     const bytes = file.endsWith('.onnx') && onnx ? onnx : await readFile(join(MODELS, model, file));
-    return new Response(bytes, { status: 200 });
+    return new Response(new Uint8Array(bytes), { status: 200 });
   }) as typeof fetch;
 }
 
