@@ -50,20 +50,22 @@ function swapsLastTwo(perm: readonly number[]): boolean {
   return r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.slice(0, -2).every((p, i) => p === i);
 }
 
+/** Put `kernel` in place of wasm's own `name` kernel; it gets the original for the calls it leaves alone. */
+function replaceWasmKernel(name: string, kernel: (args: Parameters<tf.KernelFunc>[0], original: tf.KernelFunc) => ReturnType<tf.KernelFunc>): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: (args) => kernel(args, original.kernelFunc) });
+}
+
 /** `Transpose` through the heap for float32 last-two-axes swaps; the original kernel otherwise. */
 function fasterTranspose(): void {
-  const original = tf.getKernel('Transpose', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('Transpose', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      const perm = (args.attrs as { perm: number[] }).perm;
-      // Only float32: copying int32 words through float registers could alter NaN-looking bit patterns.
-      if (x.dtype === 'float32' && swapsLastTwo(perm)) return transposeLastTwo(args.backend as WasmBackend, x);
-      return original.kernelFunc(args);
-    },
+  replaceWasmKernel('Transpose', (args, original) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const perm = (args.attrs as { perm: number[] }).perm;
+    // Only float32: copying int32 words through float registers could alter NaN-looking bit patterns.
+    if (x.dtype === 'float32' && swapsLastTwo(perm)) return transposeLastTwo(args.backend as WasmBackend, x);
+    return original(args);
   });
 }
 
@@ -92,20 +94,14 @@ function tileInHeap(heap: Float32Array, src: number, dst: number, xShape: readon
 
 /** `Tile` as block copies for float32 (any rank ≥ 1); the original kernel otherwise. */
 function fasterTile(): void {
-  const original = tf.getKernel('Tile', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('Tile', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      const reps = (args.attrs as { reps: number[] }).reps;
-      if (x.dtype !== 'float32' || x.shape.length === 0 || reps.length !== x.shape.length) return original.kernelFunc(args);
-      const backend = args.backend as WasmBackend;
-      const out = backend.makeOutput(x.shape.map((d, i) => d * reps[i]), 'float32');
-      tileInHeap(backend.wasm.HEAPF32, heapIndex(backend, x), heapIndex(backend, out), x.shape, reps);
-      return out;
-    },
+  replaceWasmKernel('Tile', (args, original) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const reps = (args.attrs as { reps: number[] }).reps;
+    if (x.dtype !== 'float32' || x.shape.length === 0 || reps.length !== x.shape.length) return original(args);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput(x.shape.map((d, i) => d * reps[i]), 'float32');
+    tileInHeap(backend.wasm.HEAPF32, heapIndex(backend, x), heapIndex(backend, out), x.shape, reps);
+    return out;
   });
 }
 
