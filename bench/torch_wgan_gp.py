@@ -1,5 +1,6 @@
 """The PyTorch peer of bench/train.bench.ts: one WGAN-GP iteration (5 critic updates with the
-gradient penalty + 1 generator update, Adam) of the nets `wganx train` builds, timed on the CPU.
+gradient penalty + 1 generator update, Adam) of the nets `wganx train` builds, timed on the CPU
+(or on CUDA with "device": "cuda" in the spec, for GPU machines).
 
     python3 bench/torch_wgan_gp.py '{"arch": "dcgan", "hidden": 32, "batch": 64, ...}'
 
@@ -111,23 +112,25 @@ def build(spec):
 def iteration_ms(spec, threads, iters):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    dev = torch.device(spec.get('device', 'cpu'))
     g, d, shape = build(spec)
+    g, d = g.to(dev), d.to(dev)
     classes = spec.get('classes', 0)
     batch, latent, n_critic, lam = spec['batch'], spec['latent'], spec['n_critic'], spec['lambda']
     opt_d = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.0, 0.9))
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.0, 0.9))
 
     def labels():
-        return torch.randint(0, classes, (batch,)) if classes else None
+        return torch.randint(0, classes, (batch,), device=dev) if classes else None
 
     def critic_step():
-        real = torch.randn(shape)
+        real = torch.randn(shape, device=dev)
         y = labels()
         with torch.no_grad():
-            fake = g(torch.randn(batch, latent), y).view(shape)
+            fake = g(torch.randn(batch, latent, device=dev), y).view(shape)
         both = d(torch.cat([real, fake]), torch.cat([y, y]) if y is not None else None)
         d_real, d_fake = both[:batch], both[batch:]
-        eps = torch.rand(batch, *([1] * (len(shape) - 1)))
+        eps = torch.rand(batch, *([1] * (len(shape) - 1)), device=dev)
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
         grad = torch.autograd.grad(d(x_hat, y).sum(), x_hat, create_graph=True)[0]
         penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
@@ -138,7 +141,7 @@ def iteration_ms(spec, threads, iters):
 
     def generator_step():
         y = labels()
-        loss = -d(g(torch.randn(batch, latent), y).view(shape), y).mean()
+        loss = -d(g(torch.randn(batch, latent, device=dev), y).view(shape), y).mean()
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
@@ -147,6 +150,8 @@ def iteration_ms(spec, threads, iters):
         for _ in range(n_critic):
             critic_step()
         generator_step()
+        if dev.type == 'cuda':
+            torch.cuda.synchronize()
 
     iteration()  # warm-up
     times = []
@@ -162,7 +167,7 @@ def main():
     spec = json.loads(sys.argv[1])
     iters = spec.get('iters', 3)
     best = None
-    for threads in spec.get('threads', [1, 2]):
+    for threads in spec.get('threads', [1, 2]) if spec.get('device', 'cpu') == 'cpu' else [1]:
         ms = iteration_ms(spec, threads, iters)
         if best is None or ms < best[0]:
             best = (ms, threads)

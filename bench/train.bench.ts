@@ -6,12 +6,14 @@
  * PyTorch's time.
  *
  *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm,cpu --batches 64,256 --torch-threads 1,2]
+ *   npm run bench:train -- --backends webgpu,wasm --torch-device cuda   (a GPU machine: PyTorch on CUDA)
  *
  * `--backends webgpu,wasm` adds tfjs's WebGPU backend (src/tfjs/webgpu.ts): on a GPU machine with
  * the Vulkan loader and the driver's ICD; without a GPU, SwiftShader stands in when the environment
  * points at it (LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json).
  *
- * PyTorch comes from Debian (`apt-get install python3-torch libopenblas0-pthread`); when it is
+ * PyTorch comes from Debian (`apt-get install python3-torch libopenblas0-pthread`), or from the
+ * python3 that WGANX_PYTHON names; when it is
  * missing the script says so and prints the tfjs columns alone. The cpu backend is slow on the
  * convolutional nets (tens of seconds per iteration): `--backends wasm` leaves it out.
  */
@@ -39,13 +41,17 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     backends: { type: 'string', default: 'wasm,cpu' },
     'torch-threads': { type: 'string', default: '1,2' },
+    'torch-device': { type: 'string', default: 'cpu' },
     batches: { type: 'string', default: '64' },
   },
 });
 const ROUNDS = Number(args.rounds);
+const TORCH_DEVICE = args['torch-device']!;
+if (TORCH_DEVICE !== 'cpu' && TORCH_DEVICE !== 'cuda') throw new Error(`--torch-device: got ${JSON.stringify(TORCH_DEVICE)}; allowed: cpu, cuda`);
 const ITERS = Number(args.iters);
 const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_wgan_gp.py');
-const PYTHON = '/usr/bin/python3';
+/** Debian's python3 by default; WGANX_PYTHON names another one (a venv with its own torch). */
+const PYTHON = process.env.WGANX_PYTHON ?? '/usr/bin/python3';
 
 interface Case {
   label: string;
@@ -62,7 +68,7 @@ const CASES: Case[] = args.batches!.split(',').map(Number).flatMap((batch) => NE
 
 /** The PyTorch script's description of the same nets. */
 function torchSpec(config: TrainConfig, shape: readonly number[], classes: number) {
-  const base = { hidden: config.hidden, batch: config.batch, latent: config.latent, n_critic: config.nCritic, lambda: config.lambda, classes, iters: ITERS, threads: args['torch-threads']!.split(',').map(Number) };
+  const base = { hidden: config.hidden, batch: config.batch, latent: config.latent, n_critic: config.nCritic, lambda: config.lambda, classes, iters: ITERS, threads: args['torch-threads']!.split(',').map(Number), device: TORCH_DEVICE };
   return config.arch === 'dcgan' ? { ...base, arch: 'dcgan', size: shape[0], channels: shape[2] } : { ...base, arch: 'mlp', layers: config.layers, shape };
 }
 
@@ -118,7 +124,7 @@ registerTrainingGradients();
 const backends = args.backends!.split(',') as BackendChoice[];
 const missing = torchMissing();
 console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs} (1 thread)`);
-console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, the best of ${args['torch-threads']} threads`);
+console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : TORCH_DEVICE === 'cuda' ? `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, on CUDA` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, the best of ${args['torch-threads']} threads`);
 const contenders = [...backends, ...(missing ? [] : ['pytorch'])];
 const header = `${'net'.padEnd(34)}${contenders.map((c) => `${c} ms`.padStart(12)).join('')}${missing ? '' : backends.map((b) => `${b}/pytorch`.padStart(15)).join('')}`;
 console.log(`\n${header}`);
