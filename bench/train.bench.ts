@@ -13,9 +13,9 @@
  * points at it (LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json).
  *
  * PyTorch comes from Debian (`apt-get install python3-torch libopenblas0-pthread`), or from the
- * python3 that WGANX_PYTHON names; when it is
- * missing the script says so and prints the tfjs columns alone. The cpu backend is slow on the
- * convolutional nets (tens of seconds per iteration): `--backends wasm` leaves it out.
+ * python3 that WGANX_PYTHON names; when it is missing the script says so and prints the tfjs
+ * columns alone. The cpu backend is slow on the convolutional nets (tens of seconds per
+ * iteration): `--backends wasm` leaves it out.
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
