@@ -46,9 +46,9 @@ const { values: args } = parseArgs({
   },
 });
 const ROUNDS = Number(args.rounds);
+const ITERS = Number(args.iters);
 const TORCH_DEVICE = args['torch-device']!;
 if (TORCH_DEVICE !== 'cpu' && TORCH_DEVICE !== 'cuda') throw new Error(`--torch-device: got ${JSON.stringify(TORCH_DEVICE)}; allowed: cpu, cuda`);
-const ITERS = Number(args.iters);
 const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_wgan_gp.py');
 /** Debian's python3 by default; WGANX_PYTHON names another one (a venv with its own torch). */
 const PYTHON = process.env.WGANX_PYTHON ?? '/usr/bin/python3';
@@ -124,7 +124,8 @@ registerTrainingGradients();
 const backends = args.backends!.split(',') as BackendChoice[];
 const missing = torchMissing();
 console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs} (1 thread)`);
-console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : TORCH_DEVICE === 'cuda' ? `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, on CUDA` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, the best of ${args['torch-threads']} threads`);
+const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} threads`;
+console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
 const contenders = [...backends, ...(missing ? [] : ['pytorch'])];
 const header = `${'net'.padEnd(34)}${contenders.map((c) => `${c} ms`.padStart(12)).join('')}${missing ? '' : backends.map((b) => `${b}/pytorch`.padStart(15)).join('')}`;
 console.log(`\n${header}`);
