@@ -5,8 +5,12 @@
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
  * PyTorch's time.
  *
- *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm,cpu --batches 64,256 --torch-threads 1,2]
+ *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm:1,wasm,cpu --batches 64,256 --torch-threads 1,2]
  *   npm run bench:train -- --backends webgpu,wasm --torch-device cuda   (a GPU machine: PyTorch on CUDA)
+ *
+ * A backend is `name` or `wasm:<threads>`: `wasm` alone has every core (at most 8,
+ * src/tfjs/wasm-threads.ts), `wasm:1` is the one-thread build. Each measurement runs in a fresh
+ * process, since the wasm backend's threads are fixed when it first starts.
  *
  * `--backends webgpu,wasm` adds tfjs's WebGPU backend (src/tfjs/webgpu.ts): on a GPU machine with
  * the Vulkan loader and the driver's ICD; without a GPU, SwiftShader stands in when the environment
@@ -27,6 +31,7 @@ import { openDataset } from '../src/data/index.js';
 import { createRunRngs } from '../src/core/random.js';
 import { registerTrainingGradients } from '../src/tfjs/gradients.js';
 import { startBackend, type BackendChoice } from '../src/tfjs/backend.js';
+import { MAX_WASM_THREADS, planWasmThreads } from '../src/tfjs/wasm-threads.js';
 import { resolveTrainConfig, type TrainConfig, type TrainOptions } from '../src/train/config.js';
 import { buildNets, disposeNets } from '../src/train/models/index.js';
 import { createOptimizer } from '../src/train/optimizers.js';
@@ -39,10 +44,11 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     iters: { type: 'string', default: '3' },
     only: { type: 'string' },
-    backends: { type: 'string', default: 'wasm,cpu' },
+    backends: { type: 'string', default: 'wasm:1,wasm,cpu' },
     'torch-threads': { type: 'string', default: '1,2' },
     'torch-device': { type: 'string', default: 'cpu' },
     batches: { type: 'string', default: '64' },
+    child: { type: 'string' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -84,8 +90,9 @@ function torchIteration(spec: object): { ms: number; threads: number } {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-async function tfjsIteration(config: TrainConfig, backend: BackendChoice): Promise<number> {
-  await startBackend(backend, []);
+/** One measurement, in this (child) process: the median ms of ITERS iterations after a warm-up. */
+async function tfjsIteration(config: TrainConfig, backend: BackendChoice, threads: number): Promise<number> {
+  await startBackend(backend, [], { threads });
   const dataset = await openDataset(config);
   const rngs = createRunRngs(0);
   const nets = buildNets(config.arch, netSpec(config, dataset), rngs.init);
@@ -120,34 +127,67 @@ async function tfjsIteration(config: TrainConfig, backend: BackendChoice): Promi
   return median(times);
 }
 
-registerTrainingGradients();
-const backends = args.backends!.split(',') as BackendChoice[];
-const missing = torchMissing();
-console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs} (1 thread)`);
-const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} threads`;
-console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
-const contenders = [...backends, ...(missing ? [] : ['pytorch'])];
-const header = `${'net'.padEnd(34)}${contenders.map((c) => `${c} ms`.padStart(12)).join('')}${missing ? '' : backends.map((b) => `${b}/pytorch`.padStart(15)).join('')}`;
-console.log(`\n${header}`);
-for (const c of CASES.filter((k) => !args.only || k.label.includes(args.only))) {
-  const config = resolveTrainConfig({ ...c.opts, out: 'runs/bench', algo: 'wgan-gp', export: false });
-  const dataset = await openDataset(config);
-  const classes = config.conditional ? (dataset.labels?.length ?? 0) : 0;
-  const times = new Map<string, number[]>(contenders.map((k) => [k, []]));
-  const torchThreads: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? contenders : [...contenders].reverse();
-    for (const who of order) {
-      if (who === 'pytorch') {
-        const t = torchIteration(torchSpec(config, dataset.shape, classes));
-        times.get(who)!.push(t.ms);
-        torchThreads.push(t.threads);
-      } else times.get(who)!.push(await tfjsIteration(config, who as BackendChoice));
-    }
-  }
-  const med = (k: string) => median(times.get(k)!);
-  const cols = contenders.map((k) => med(k).toFixed(0).padStart(12)).join('');
-  const ratios = missing ? '' : backends.map((b) => `${(med(b) / med('pytorch')).toFixed(2)}×`.padStart(15)).join('');
-  console.log(`${c.label.padEnd(34)}${cols}${ratios}${missing ? '' : `   (PyTorch threads: ${torchThreads.join(', ')})`}`);
+interface Contender {
+  /** Column label: `wasm×2`, `cpu`, … */
+  label: string;
+  backend: BackendChoice;
+  threads: number;
 }
-console.log(`\ntensors alive at the end: ${tf.memory().numTensors}`);
+
+/** `name` or `wasm:<threads>` → what the child process starts. */
+function parseContender(spec: string): Contender {
+  const [name, t] = spec.split(':') as [BackendChoice, string | undefined];
+  const threads = t === undefined ? 0 : Number(t);
+  if (t !== undefined && name !== 'wasm') throw new Error(`--backends: ${JSON.stringify(spec)}; only wasm takes a thread count (wasm:<n>)`);
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_WASM_THREADS) throw new Error(`--backends: ${JSON.stringify(spec)}; threads allowed: 0 to ${MAX_WASM_THREADS}`);
+  return { label: name === 'wasm' ? `wasm×${planWasmThreads(threads).threads}` : name, backend: name, threads };
+}
+
+/** Measure in a fresh process (the same node flags, this script with --child). */
+function childIteration(opts: TrainOptions, c: Contender): number {
+  const job = JSON.stringify({ opts, backend: c.backend, threads: c.threads, iters: ITERS });
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', job], { encoding: 'utf8', timeout: 1_800_000 });
+  if (r.status !== 0) throw new Error(`${c.label} failed: ${r.stderr || r.error?.message}`);
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms;
+}
+
+function benchConfig(opts: TrainOptions): TrainConfig {
+  return resolveTrainConfig({ ...opts, out: 'runs/bench', algo: 'wgan-gp', export: false });
+}
+
+registerTrainingGradients();
+if (args.child) {
+  const job = JSON.parse(args.child) as { opts: TrainOptions; backend: BackendChoice; threads: number };
+  const ms = await tfjsIteration(benchConfig(job.opts), job.backend, job.threads);
+  if (tf.memory().numTensors > 0 && tf.getBackend() !== 'webgpu') console.error(`tensors alive at the end: ${tf.memory().numTensors}`);
+  console.log(JSON.stringify({ ms }));
+} else {
+  const contenders = args.backends!.split(',').map(parseContender);
+  const labels = contenders.map((c) => c.label);
+  if (new Set(labels).size !== labels.length) throw new Error(`--backends: ${args.backends} names the same contender twice (${labels.join(', ')})`);
+  const missing = torchMissing();
+  console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs}; wasm×n = n threads`);
+  const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} threads`;
+  console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
+  const columns = [...contenders.map((c) => c.label), ...(missing ? [] : ['pytorch'])];
+  const header = `${'net'.padEnd(34)}${columns.map((c) => `${c} ms`.padStart(12)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(16)).join('')}`;
+  console.log(`\n${header}`);
+  for (const c of CASES.filter((k) => !args.only || k.label.includes(args.only))) {
+    const config = benchConfig(c.opts);
+    const dataset = await openDataset(config);
+    const classes = config.conditional ? (dataset.labels?.length ?? 0) : 0;
+    const times = new Map<string, number[]>(columns.map((k) => [k, []]));
+    const torchThreads: number[] = [];
+    const runners: { label: string; run: () => number }[] = [
+      ...contenders.map((k) => ({ label: k.label, run: () => childIteration(c.opts, k) })),
+      ...(missing ? [] : [{ label: 'pytorch', run: () => { const t = torchIteration(torchSpec(config, dataset.shape, classes)); torchThreads.push(t.threads); return t.ms; } }]),
+    ];
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const who of r % 2 === 0 ? runners : [...runners].reverse()) times.get(who.label)!.push(who.run());
+    }
+    const med = (k: string) => median(times.get(k)!);
+    const cols = columns.map((k) => med(k).toFixed(0).padStart(12)).join('');
+    const ratios = missing ? '' : contenders.map((k) => `${(med(k.label) / med('pytorch')).toFixed(2)}×`.padStart(16)).join('');
+    console.log(`${c.label.padEnd(34)}${cols}${ratios}${missing ? '' : `   (PyTorch threads: ${torchThreads.join(', ')})`}`);
+  }
+}

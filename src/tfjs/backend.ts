@@ -22,6 +22,7 @@ import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
 import type { BackendChoice } from './choices.js';
 import { patchWasmKernels } from './wasm-kernels.js';
+import { planWasmThreads, startThreadedWasm, type WasmThreadPlan } from './wasm-threads.js';
 import { startWebgpu } from './webgpu.js';
 
 export { BACKEND_CHOICES, type BackendChoice } from './choices.js';
@@ -37,6 +38,13 @@ export interface BackendInfo {
   name: string;
   requested: BackendChoice;
   reason: string;
+  /** wasm: the threads of its matrix products (1: the one-thread build). */
+  threads?: number;
+}
+
+export interface BackendOptions {
+  /** wasm threads: 0 (default) every core, at most 8; 1 the one-thread build (./wasm-threads.ts). */
+  threads?: number;
 }
 
 /** Kernels that not every backend has, by feature of the run. */
@@ -65,18 +73,44 @@ export function requiredKernels(config: KernelFeatures): string[] {
   return [...new Set(out)];
 }
 
-let wasmLoaded = false;
+type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
+let wasmModule: WasmModule | null = null;
+/** How the wasm backend was started: the first start fixes its threads for the process. */
+let wasmStarted: WasmThreadPlan | null = null;
 
 async function loadPortable(name: PortableBackend): Promise<void> {
   if (name === 'cpu') registerConv2DBackpropFilter(); // cpu's own is very slow
-  if (name === 'wasm' && !wasmLoaded) {
+  if (name === 'wasm' && !wasmModule) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);
     // In Node the .wasm files are read from the package's dist folder.
     wasm.setWasmPaths(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep);
     patchWasmKernels();
-    wasmLoaded = true;
+    wasmModule = wasm;
   }
+}
+
+/** Start the wasm backend: threaded on its first start when more than one thread is planned. */
+async function activateWasm(threads: number): Promise<WasmThreadPlan> {
+  if (wasmStarted) {
+    await activate('wasm');
+    return wasmStarted;
+  }
+  let plan = planWasmThreads(threads);
+  if (plan.threads > 1) {
+    try {
+      await startThreadedWasm(plan.threads, wasmModule!.setThreadsCount, () => activate('wasm'));
+    } catch (err) {
+      // The one-thread build still works where the threaded one did not start.
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      wasmModule!.setThreadsCount(1);
+      await activate('wasm');
+      plan = { threads: 1, reason: `1 thread: the threaded build failed to start (${(err as Error).message.split('\n')[0]})` };
+    }
+  } else await activate('wasm');
+  const actual = wasmModule!.getThreadsCount();
+  wasmStarted = actual === plan.threads ? plan : { threads: actual, reason: `${actual} thread${actual === 1 ? '' : 's'} (${plan.threads} asked for)` };
+  return wasmStarted;
 }
 
 export function missingKernels(backend: string, kernels: readonly string[]): string[] {
@@ -100,7 +134,7 @@ async function activate(name: string): Promise<void> {
 }
 
 /** Pick, start and report a backend. Throws when the requested one cannot run this config. */
-export async function startBackend(choice: BackendChoice, kernels: readonly string[]): Promise<BackendInfo> {
+export async function startBackend(choice: BackendChoice, kernels: readonly string[], opts: BackendOptions = {}): Promise<BackendInfo> {
   const failures: string[] = [];
   if (choice === 'auto' || choice === 'tensorflow') {
     for (const pkg of NATIVE_PACKAGES) {
@@ -146,7 +180,8 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
       skipped.push(`${name} lacks ${missing.join(', ')}`);
       continue;
     }
-    await activate(name);
+    const wasm = name === 'wasm' ? await activateWasm(opts.threads ?? 0) : null;
+    if (!wasm) await activate(name);
     let reason: string;
     if (choice !== 'auto') reason = 'requested with --backend';
     else {
@@ -155,6 +190,7 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
         ? `${native}; ${skipped.join('; ')}; ${name} has every kernel this run needs${skipped.length === refusedGpu.length ? ' and is the fastest portable backend for these nets' : ''}`
         : `${native}; ${name} has every kernel this run needs and is the fastest portable backend for these nets`;
     }
+    if (wasm) return { name, requested: choice, reason: `${reason}; ${wasm.reason}`, threads: wasm.threads };
     return { name, requested: choice, reason };
   }
   throw new WganxError(`no backend can run this configuration: ${[...failures, ...skipped].join('; ')}`);

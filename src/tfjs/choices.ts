@@ -4,3 +4,6 @@
  */
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** Threads of tfjs-backend-wasm's threaded build at most: Emscripten's pre-started pool (./wasm-threads.ts). */
+export const MAX_WASM_THREADS = 8;

@@ -121,7 +121,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   registerTrainingGradients();
   assertCriticSupported(config);
-  const backend = await startBackend(config.backend, requiredKernels(config));
+  const backend = await startBackend(config.backend, requiredKernels(config), { threads: config.threads });
   log(`backend: ${backend.name} (${backend.reason})`);
   // --log-every 0: every step where reading is free (CPU backends), every GPU_LOG_EVERY steps on a GPU.
   const logEvery = config.logEvery > 0 ? config.logEvery : backend.name === 'webgpu' || backend.name === 'tensorflow' ? GPU_LOG_EVERY : 1;

@@ -1,0 +1,51 @@
+/**
+ * The wasm backend's threaded build under Node (src/tfjs/wasm-threads.ts): the thread plan, and
+ * training runs with 1 and 2 threads. The threads are fixed when the backend first starts, so each
+ * run is its own process; each must end by itself (the pool's threads must not hold Node open),
+ * say how many threads it has, and log the same figures to the last bit (XNNPACK splits a
+ * product by output tiles, each computed whole by one thread).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MAX_WASM_THREADS, planWasmThreads } from '../../src/tfjs/wasm-threads.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'wganx-wasm-threads-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('the plan: 0 takes every core up to the pool size, 1 the one-thread build, and bad counts are refused', () => {
+  const all = planWasmThreads(0);
+  assert.equal(all.threads, Math.min(os.availableParallelism(), MAX_WASM_THREADS));
+  assert.match(all.reason, /^\d+ threads? \((every core|the most the build starts, of \d+ cores)\)$/);
+  assert.deepEqual(planWasmThreads(1), { threads: 1, reason: '1 thread (--threads 1)' });
+  assert.deepEqual(planWasmThreads(3), { threads: 3, reason: '3 threads (--threads 3)' });
+  for (const bad of [-1, 1.5, MAX_WASM_THREADS + 1]) assert.throws(() => planWasmThreads(bad), new RegExp(`got ${bad}; allowed: an integer from 0 \\(every core\\) to ${MAX_WASM_THREADS}`));
+});
+
+function train(threads: number): { stdout: string; metrics: unknown[] } {
+  const out = join(tmp, `t${threads}`);
+  const args = [
+    '--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'train', '--dataset', 'mnist', '--conditional', '--arch', 'dcgan', '--hidden', '8', '--batch', '16', '--latent', '8',
+    '--steps', '3', '--backend', 'wasm', '--threads', String(threads), '--no-eval', '--no-export', '--sample-every', '0', '--log-every', '1', '--out', out,
+  ];
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.error, undefined, `--threads ${threads}: ${r.error?.message} (a run that does not end by itself times out)`);
+  assert.equal(r.status, 0, r.stderr);
+  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  // Wall-clock fields differ between runs; every figure of the training must not.
+  return { stdout: r.stdout, metrics: metrics.map(({ seconds: _s, stepsPerSecond: _r, ...rest }) => rest) };
+}
+
+test('a DCGAN run on 2 threads ends by itself, says so, and logs exactly what the one-thread build logs', () => {
+  const one = train(1);
+  const two = train(2);
+  assert.match(one.stdout, /backend: wasm \(requested with --backend; 1 thread \(--threads 1\)\)/);
+  assert.match(two.stdout, /backend: wasm \(requested with --backend; 2 threads \(--threads 2\)\)/);
+  assert.equal(one.metrics.length, 3);
+  assert.deepEqual(two.metrics, one.metrics);
+});
