@@ -45,6 +45,8 @@ export interface BackendInfo {
 export interface BackendOptions {
   /** wasm threads: 0 (default) every core, at most 8; 1 the one-thread build (./wasm-threads.ts). */
   threads?: number;
+  /** The run's nets are small (the toy MLPs): threads 0 then means one thread. */
+  smallNets?: boolean;
 }
 
 /** Kernels that not every backend has, by feature of the run. */
@@ -91,12 +93,12 @@ async function loadPortable(name: PortableBackend): Promise<void> {
 }
 
 /** Start the wasm backend: threaded on its first start when more than one thread is planned. */
-async function activateWasm(threads: number): Promise<WasmThreadPlan> {
+async function activateWasm(threads: number, smallNets: boolean): Promise<WasmThreadPlan> {
   if (wasmStarted) {
     await activate('wasm');
     return wasmStarted;
   }
-  let plan = planWasmThreads(threads);
+  let plan = planWasmThreads(threads, { smallNets });
   if (plan.threads > 1) {
     try {
       await startThreadedWasm(plan.threads, wasmModule!.setThreadsCount, () => activate('wasm'));
@@ -180,7 +182,7 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
       skipped.push(`${name} lacks ${missing.join(', ')}`);
       continue;
     }
-    const wasm = name === 'wasm' ? await activateWasm(opts.threads ?? 0) : null;
+    const wasm = name === 'wasm' ? await activateWasm(opts.threads ?? 0, opts.smallNets ?? false) : null;
     if (!wasm) await activate(name);
     let reason: string;
     if (choice !== 'auto') reason = 'requested with --backend';

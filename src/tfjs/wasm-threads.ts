@@ -60,12 +60,15 @@ function threadedFiles(): { packageJson: string; worker: string; glue: string } 
 
 /**
  * How many threads the wasm backend gets: `requested` (0: every core the process may use, at most
- * {@link MAX_WASM_THREADS}), or 1 when the threaded build cannot start here (with the reason).
+ * {@link MAX_WASM_THREADS}; 1 for small nets), or 1 when the threaded build cannot start here
+ * (with the reason).
  */
-export function planWasmThreads(requested: number): WasmThreadPlan {
+export function planWasmThreads(requested: number, opts: { smallNets?: boolean } = {}): WasmThreadPlan {
   if (!Number.isInteger(requested) || requested < 0 || requested > MAX_WASM_THREADS) {
     throw new RangeError(`wasm threads: got ${requested}; allowed: an integer from 0 (every core) to ${MAX_WASM_THREADS}`);
   }
+  // Measured (bench:train): the toy MLP's products are too small to share; 2 threads took 1.3× as long.
+  if (requested === 0 && opts.smallNets) return { threads: 1, reason: '1 thread (small nets: handing their products to threads costs more than it saves)' };
   const cores = os.availableParallelism();
   const threads = requested === 0 ? Math.min(cores, MAX_WASM_THREADS) : requested;
   const why = requested === 0 ? (cores > MAX_WASM_THREADS ? `the most the build starts, of ${cores} cores` : 'every core') : `--threads ${requested}`;

@@ -17,6 +17,7 @@ import { checkResumeConfig, findLatestCheckpoint, readCheckpoint, restoreModel, 
 import type { TrainConfig } from './config.js';
 import { assertCriticSupported } from './critic-support.js';
 import { openDataset } from '../data/index.js';
+import { isToyDataset } from '../data/toy.js';
 import type { Dataset } from '../data/dataset.js';
 import { exportableGenerator, exportTrainedGenerator } from './export-generator.js';
 import { registerTrainingGradients } from '../tfjs/gradients.js';
@@ -121,7 +122,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   registerTrainingGradients();
   assertCriticSupported(config);
-  const backend = await startBackend(config.backend, requiredKernels(config), { threads: config.threads });
+  const backend = await startBackend(config.backend, requiredKernels(config), { threads: config.threads, smallNets: isToyDataset(config.dataset) });
   log(`backend: ${backend.name} (${backend.reason})`);
   // --log-every 0: every step where reading is free (CPU backends), every GPU_LOG_EVERY steps on a GPU.
   const logEvery = config.logEvery > 0 ? config.logEvery : backend.name === 'webgpu' || backend.name === 'tensorflow' ? GPU_LOG_EVERY : 1;

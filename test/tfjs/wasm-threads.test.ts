@@ -18,12 +18,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'wganx-wasm-threads-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('the plan: 0 takes every core up to the pool size, 1 the one-thread build, and bad counts are refused', () => {
+test('the plan: 0 takes every core up to the pool size (one thread for small nets), 1 the one-thread build, and bad counts are refused', () => {
   const all = planWasmThreads(0);
   assert.equal(all.threads, Math.min(os.availableParallelism(), MAX_WASM_THREADS));
   assert.match(all.reason, /^\d+ threads? \((every core|the most the build starts, of \d+ cores)\)$/);
   assert.deepEqual(planWasmThreads(1), { threads: 1, reason: '1 thread (--threads 1)' });
   assert.deepEqual(planWasmThreads(3), { threads: 3, reason: '3 threads (--threads 3)' });
+  assert.equal(planWasmThreads(0, { smallNets: true }).threads, 1);
+  assert.match(planWasmThreads(0, { smallNets: true }).reason, /small nets/);
+  assert.equal(planWasmThreads(2, { smallNets: true }).threads, 2);
   for (const bad of [-1, 1.5, MAX_WASM_THREADS + 1]) assert.throws(() => planWasmThreads(bad), new RegExp(`got ${bad}; allowed: an integer from 0 \\(every core\\) to ${MAX_WASM_THREADS}`));
 });
 
