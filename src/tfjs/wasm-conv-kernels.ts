@@ -12,6 +12,13 @@
  *                                as such, so that XNNPACK packs the small dy, not the patches)
  *   dx = col2im(dy · Wᵀ)        ([N, Co] · [Co, K] → [N, K], each patch added back where it came from)
  *
+ * Where the stride tiles the input (a DCGAN's 4×4, stride 2 layers), dx is instead computed by
+ * phases: the rows and columns of dx with the same remainder modulo the stride take dy through the
+ * same few filter taps, so each of the sh·sw phases is a small stride-1 convolution of dy (XNNPACK,
+ * on every thread), interleaved into dx. Same products, no [N, K] intermediate and no scatter:
+ * the input gradient of a 32-channel DCGAN layer went from 14.7 to 9.1 ms on one thread (7.9 to
+ * 6.0 ms on two).
+ *
  * The patches are gathered and scattered in the wasm heap itself (no copies through JavaScript
  * arrays). Every temporary tensor is released before the kernel returns.
  *
@@ -135,12 +142,121 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   }
 }
 
-/** dx = col2im(dy · Wᵀ). */
+/**
+ * One phase of one spatial axis of a strided transposed convolution: output rows iy = s·m + r take
+ * dy rows m − d for d in [dmin, dmax] (filter tap ky = s·d + r + pad), a stride-1 correlation of
+ * dy over `taps` = dmax − dmin + 1 rows with `before` = dmax rows of zeros ahead of dy and `after`
+ * behind it (ty = dmax − d).
+ */
+export interface AxisPhase {
+  r: number;
+  taps: number;
+  dmax: number;
+  before: number;
+  after: number;
+}
+
+/**
+ * The `s` phases of an axis, or null when they do not tile it: the input size is not a multiple of
+ * the stride, a phase has no taps, or a phase would need dy cropped rather than padded.
+ */
+export function axisPhases(k: number, s: number, pad: number, inSize: number, outSize: number): AxisPhase[] | null {
+  if (inSize % s !== 0) return null;
+  const rows = inSize / s;
+  const phases: AxisPhase[] = [];
+  for (let r = 0; r < s; r++) {
+    const dmin = Math.ceil(-(r + pad) / s);
+    const dmax = Math.floor((k - 1 - r - pad) / s);
+    const after = rows - 1 - dmin - (outSize - 1);
+    if (dmax < dmin || dmax < 0 || after < 0) return null;
+    phases.push({ r, taps: dmax - dmin + 1, dmax, before: dmax, after });
+  }
+  return phases;
+}
+
+/** The phase's filter: F[ty, tx, co, ci] = W[s·(dmax_y − ty) + ry + padTop, s·(dmax_x − tx) + rx + padLeft, ci, co]. */
+function phaseFilter(heap: Float32Array, w: number, f: number, g: Geometry, py: AxisPhase, px: AxisPhase): void {
+  const { kw, ci, co, sh, sw, padTop, padLeft } = g;
+  let dst = f;
+  for (let ty = 0; ty < py.taps; ty++) {
+    const ky = sh * (py.dmax - ty) + py.r + padTop;
+    for (let tx = 0; tx < px.taps; tx++) {
+      const kx = sw * (px.dmax - tx) + px.r + padLeft;
+      const src = w + (ky * kw + kx) * ci * co;
+      for (let o = 0; o < co; o++, dst += ci) {
+        for (let c = 0; c < ci; c++) heap[dst + c] = heap[src + c * co + o];
+      }
+    }
+  }
+}
+
+/** dx[b, s·m + ry, s·n + rx, :] = phase[b, m, n, :]: one phase's rows interleaved into dx. */
+function interleavePhase(heap: Float32Array, phase: number, dx: number, g: Geometry, ry: number, rx: number): void {
+  const { batch, h, w, ci, sh, sw } = g;
+  const rows = h / sh;
+  const cols = w / sw;
+  let src = phase;
+  for (let b = 0; b < batch; b++) {
+    for (let m = 0; m < rows; m++) {
+      let dst = dx + ((b * h + sh * m + ry) * w + rx) * ci;
+      for (let n = 0; n < cols; n++, src += ci, dst += sw * ci) {
+        for (let c = 0; c < ci; c++) heap[dst + c] = heap[src + c];
+      }
+    }
+  }
+}
+
+/** Input channels below which {@link backpropInputByPhases} leaves dx to col2im. */
+const MIN_PHASE_CHANNELS = 8;
+
+/**
+ * dx as sh·sw stride-1 convolutions of dy on XNNPACK, one per output phase, each with only the
+ * filter taps that reach it, interleaved into dx: the products' work, no col2im scatter, and
+ * convolutions run on every thread. null when the geometry does not split into phases.
+ */
+function backpropInputByPhases(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, g: Geometry): tf.TensorInfo | null {
+  // Few input channels make each phase a thin convolution: there one product and col2im is faster
+  // (the critic's first layer, Ci = 1: 2.6 ms a call by phases, 1.9 ms by col2im at batch 64).
+  if (g.ci < MIN_PHASE_CHANNELS) return null;
+  const rowsY = axisPhases(g.kh, g.sh, g.padTop, g.h, g.oh);
+  const rowsX = axisPhases(g.kw, g.sw, g.padLeft, g.w, g.ow);
+  if (!rowsY || !rowsX) return null;
+  const dx = backend.makeOutput([g.batch, g.h, g.w, g.ci], 'float32');
+  try {
+    forEachPhase(backend, dy, filter, dx, g, rowsY, rowsX);
+  } catch (err) {
+    backend.disposeData(dx.dataId);
+    throw err;
+  }
+  return dx;
+}
+
+function forEachPhase(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, dx: tf.TensorInfo, g: Geometry, rowsY: AxisPhase[], rowsX: AxisPhase[]): void {
+  for (const py of rowsY) {
+    for (const px of rowsX) {
+      const f = backend.makeOutput([py.taps, px.taps, g.co, g.ci], 'float32');
+      let phase: tf.TensorInfo | null = null;
+      try {
+        phaseFilter(backend.wasm.HEAPF32, at(backend, filter), at(backend, f), g, py, px);
+        const pad = [[0, 0], [py.before, py.after], [px.before, px.after], [0, 0]];
+        phase = call('Conv2D', backend, { x: dy, filter: f }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap);
+        interleavePhase(backend.wasm.HEAPF32, at(backend, phase), at(backend, dx), g, py.r, px.r);
+      } finally {
+        backend.disposeData(f.dataId);
+        if (phase) backend.disposeData(phase.dataId);
+      }
+    }
+  }
+}
+
+/** dx: by phases where the geometry allows, else col2im(dy · Wᵀ). */
 function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
   const g = geometry(attrs.inputShape, filter.shape, attrs, 'Conv2DBackpropInput');
+  const byPhases = backpropInputByPhases(backend, dy, filter, g);
+  if (byPhases) return byPhases;
   const n = g.batch * g.oh * g.ow;
   const k = g.kh * g.kw * g.ci;
   const temporaries: tf.TensorInfo[] = [];

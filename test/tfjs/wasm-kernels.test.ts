@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { CounterRng } from '../../src/core/random.js';
 import { startBackend } from '../../src/tfjs/backend.js';
+import { axisPhases } from '../../src/tfjs/wasm-conv-kernels.js';
 
 const ATOL = 1e-4;
 const CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
@@ -82,6 +83,17 @@ test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal the cpu backend
     assertClose(wasm[1], cpu[1], `${what} dx (Conv2DBackpropInput)`);
     assertClose(wasm[2], cpu[2], `${what} dW (Conv2DBackpropFilter)`);
   }
+});
+
+test('the input gradient splits into stride phases where the stride tiles the input, and falls back to col2im where not', () => {
+  // A DCGAN layer (4×4, stride 2, 'same': pad 1): each phase takes 2 taps per axis.
+  assert.deepEqual(axisPhases(4, 2, 1, 14, 7), [
+    { r: 0, taps: 2, dmax: 1, before: 1, after: 0 },
+    { r: 1, taps: 2, dmax: 0, before: 0, after: 1 },
+  ]);
+  assert.equal(axisPhases(3, 1, 1, 6, 6)?.length, 1); // stride 1: one phase, the flipped filter
+  assert.equal(axisPhases(4, 2, 1, 13, 7), null); // 13 rows do not tile into phases of 2
+  assert.equal(axisPhases(1, 3, 0, 6, 2), null); // a 1-tap filter at stride 3: phases 1 and 2 get nothing
 });
 
 test('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
