@@ -145,8 +145,8 @@ function parseContender(spec: string): Contender {
 
 /** Measure in a fresh process (the same node flags, this script with --child). */
 function childIteration(opts: TrainOptions, c: Contender): number {
-  const job = JSON.stringify({ opts, backend: c.backend, threads: c.threads, iters: ITERS });
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', job], { encoding: 'utf8', timeout: 1_800_000 });
+  const job = JSON.stringify({ opts, backend: c.backend, threads: c.threads });
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--iters', String(ITERS), '--child', job], { encoding: 'utf8', timeout: 1_800_000 });
   if (r.status !== 0) throw new Error(`${c.label} failed: ${r.stderr || r.error?.message}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms;
 }

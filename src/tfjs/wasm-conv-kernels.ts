@@ -12,12 +12,12 @@
  *                                as such, so that XNNPACK packs the small dy, not the patches)
  *   dx = col2im(dy · Wᵀ)        ([N, Co] · [Co, K] → [N, K], each patch added back where it came from)
  *
- * Where the stride tiles the input (a DCGAN's 4×4, stride 2 layers), dx is instead computed by
- * phases: the rows and columns of dx with the same remainder modulo the stride take dy through the
- * same few filter taps, so each of the sh·sw phases is a small stride-1 convolution of dy (XNNPACK,
- * on every thread), interleaved into dx. Same products, no [N, K] intermediate and no scatter:
- * the input gradient of a 32-channel DCGAN layer went from 14.7 to 9.1 ms on one thread (7.9 to
- * 6.0 ms on two).
+ * Where the stride tiles the input and there are 8 or more input channels (a DCGAN's 4×4, stride 2
+ * layers after the first), dx is computed by phases instead: the rows and columns of dx with the
+ * same remainder modulo the stride take dy through the same few filter taps, so each of the sh·sw
+ * phases is a small stride-1 convolution of dy (XNNPACK, on every thread), interleaved into dx.
+ * Same products, no [N, K] intermediate and no scatter: the input gradient of a 32-channel DCGAN
+ * layer went from 14.7 to 9.1 ms on one thread (7.9 to 6.0 ms on two).
  *
  * The patches are gathered and scattered in the wasm heap itself (no copies through JavaScript
  * arrays). Every temporary tensor is released before the kernel returns.
@@ -231,6 +231,7 @@ function backpropInputByPhases(backend: WasmBackend, dy: tf.TensorInfo, filter: 
   return dx;
 }
 
+/** Each phase's filter, convolution and interleave into dx, in turn (temporaries freed as it goes). */
 function forEachPhase(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, dx: tf.TensorInfo, g: Geometry, rowsY: AxisPhase[], rowsX: AxisPhase[]): void {
   for (const py of rowsY) {
     for (const px of rowsX) {

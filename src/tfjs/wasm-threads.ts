@@ -18,8 +18,9 @@
  * computed whole by one thread.
  *
  * @example
+ *   const wasm = await import('@tensorflow/tfjs-backend-wasm');
  *   const plan = planWasmThreads(0);            // 0: every core, at most 8
- *   if (plan.threads > 1) await startThreadedWasm(plan.threads, () => tf.setBackend('wasm'));
+ *   if (plan.threads > 1) await startThreadedWasm(plan.threads, wasm.setThreadsCount, () => tf.setBackend('wasm'));
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
