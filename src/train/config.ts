@@ -105,7 +105,7 @@ export const TRAIN_FLAGS = {
     type: 'choice', flag: '--backend', arg: '<name>', choices: BACKEND_CHOICES, default: 'auto',
     help: 'tfjs backend: auto = tfjs-node-gpu, tfjs-node if installed, then webgpu on a hardware GPU, else the fastest of wasm/cpu with every kernel the run needs',
   },
-  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: MAX_WASM_THREADS, default: 0, help: `threads of the wasm backend's matrix products (0: every core, at most ${MAX_WASM_THREADS}; 1: the one-thread build)` },
+  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: MAX_WASM_THREADS, default: 0, help: `threads of the wasm backend's matrix products (0: every core, at most ${MAX_WASM_THREADS}, and 1 for points data, whose nets are too small to share; 1: the one-thread build)` },
   sampleEvery: { type: 'int', flag: '--sample-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a sample sheet every k steps (0: never)' },
   checkpointEvery: { type: 'int', flag: '--checkpoint-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a checkpoint every k steps (0: only at the end)' },
   logEvery: { type: 'int', flag: '--log-every', arg: '<k>', min: 0, max: 1e9, default: 0, help: 'append to metrics.jsonl every k steps (0: every step on CPU backends, every 20 on a GPU, where each read waits for it)' },
