@@ -40,15 +40,21 @@ export interface WasmThreadPlan {
   reason: string;
 }
 
-/** The files of tfjs-backend-wasm the threaded build needs under Node, or why they are not there. */
-function threadedFiles(): { packageJson: string; worker: string; glue: string } | string {
-  if (typeof SharedArrayBuffer !== 'function') return 'this Node has no SharedArrayBuffer';
-  let packageJson: string;
+function installedPackageJson(): string | null {
   try {
-    packageJson = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+    return require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   } catch {
-    return '@tensorflow/tfjs-backend-wasm is not installed';
+    return null;
   }
+}
+
+/**
+ * The files of tfjs-backend-wasm (at `packageJson`, by default the installed one) that the
+ * threaded build needs under Node, or why they are not there.
+ */
+export function threadedFiles(packageJson: string | null = installedPackageJson()): { packageJson: string; worker: string; glue: string } | string {
+  if (typeof SharedArrayBuffer !== 'function') return 'this Node has no SharedArrayBuffer';
+  if (!packageJson) return '@tensorflow/tfjs-backend-wasm is not installed';
   const dir = path.dirname(packageJson);
   const worker = path.join(dir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js');
   const glue = path.join(dir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js');

@@ -8,11 +8,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_WASM_THREADS, planWasmThreads } from '../../src/tfjs/wasm-threads.js';
+import { MAX_WASM_THREADS, planWasmThreads, threadedFiles } from '../../src/tfjs/wasm-threads.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'wganx-wasm-threads-'));
@@ -28,6 +28,16 @@ test('the plan: 0 takes every core up to the pool size (one thread for small net
   assert.match(planWasmThreads(0, { smallNets: true }).reason, /small nets/);
   assert.equal(planWasmThreads(2, { smallNets: true }).threads, 2);
   for (const bad of [-1, 1.5, MAX_WASM_THREADS + 1]) assert.throws(() => planWasmThreads(bad), new RegExp(`got ${bad}; allowed: an integer from 0 \\(every core\\) to ${MAX_WASM_THREADS}`));
+});
+
+test('the threaded build is found in the installed tfjs-backend-wasm, and a copy without its wasm-out files is named as the reason', () => {
+  const found = threadedFiles();
+  assert.equal(typeof found, 'object', String(found));
+  const pkg = join(tmp, 'no-wasm-out', 'package.json');
+  mkdirSync(join(tmp, 'no-wasm-out', 'dist'), { recursive: true });
+  writeFileSync(pkg, '{}');
+  assert.equal(threadedFiles(pkg), `tfjs-backend-wasm has no ${join('wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')}`);
+  assert.equal(threadedFiles(null), '@tensorflow/tfjs-backend-wasm is not installed');
 });
 
 function train(threads: number): { stdout: string; metrics: unknown[] } {
