@@ -101,7 +101,7 @@ async function activateWasm(threads: number, smallNets: boolean): Promise<WasmTh
   let plan = planWasmThreads(threads, { smallNets });
   if (plan.threads > 1) {
     try {
-      await startThreadedWasm(plan.threads, wasmModule!.setThreadsCount, () => activate('wasm'));
+      await startThreadedWasm(plan, wasmModule!.setThreadsCount, () => activate('wasm'));
     } catch (err) {
       // The one-thread build still works where the threaded one did not start.
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);

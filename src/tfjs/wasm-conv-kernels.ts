@@ -26,7 +26,7 @@
  *   registerWasmConvKernels(); // after the wasm backend package is imported, before training
  */
 import * as tf from '@tensorflow/tfjs';
-import { callKernel as call, heapIndex as at, reshape, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+import { callKernel as call, heapIndex as at, reshape, transposeInHeap, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 
 interface ConvAttrs {
   strides: [number, number] | number;
@@ -174,18 +174,18 @@ export function axisPhases(k: number, s: number, pad: number, inSize: number, ou
   return phases;
 }
 
-/** The phase's filter: F[ty, tx, co, ci] = W[s·(dmax_y − ty) + ry + padTop, s·(dmax_x − tx) + rx + padLeft, ci, co]. */
+/**
+ * The phase's filter: F[ty, tx, co, ci] = W[s·(dmax_y − ty) + ry + padTop, s·(dmax_x − tx) + rx + padLeft, ci, co],
+ * each tap's [Ci, Co] block of W transposed.
+ */
 function phaseFilter(heap: Float32Array, w: number, f: number, g: Geometry, py: AxisPhase, px: AxisPhase): void {
   const { kw, ci, co, sh, sw, padTop, padLeft } = g;
   let dst = f;
   for (let ty = 0; ty < py.taps; ty++) {
     const ky = sh * (py.dmax - ty) + py.r + padTop;
-    for (let tx = 0; tx < px.taps; tx++) {
+    for (let tx = 0; tx < px.taps; tx++, dst += ci * co) {
       const kx = sw * (px.dmax - tx) + px.r + padLeft;
-      const src = w + (ky * kw + kx) * ci * co;
-      for (let o = 0; o < co; o++, dst += ci) {
-        for (let c = 0; c < ci; c++) heap[dst + c] = heap[src + c * co + o];
-      }
+      transposeInHeap(heap, w + (ky * kw + kx) * ci * co, dst, 1, ci, co);
     }
   }
 }

@@ -20,7 +20,7 @@
  * @example
  *   const wasm = await import('@tensorflow/tfjs-backend-wasm');
  *   const plan = planWasmThreads(0);            // 0: every core, at most 8
- *   if (plan.threads > 1) await startThreadedWasm(plan.threads, wasm.setThreadsCount, () => tf.setBackend('wasm'));
+ *   if (plan.threads > 1) await startThreadedWasm(plan, wasm.setThreadsCount, () => tf.setBackend('wasm'));
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,6 +38,8 @@ export interface WasmThreadPlan {
   threads: number;
   /** Why, for the backend line: "2 threads (every core)", "1 thread (--threads 1)", … */
   reason: string;
+  /** With more than one thread: the tfjs-backend-wasm package.json whose threaded build starts. */
+  packageJson?: string;
 }
 
 function installedPackageJson(): string | null {
@@ -82,7 +84,7 @@ export function planWasmThreads(requested: number, opts: { smallNets?: boolean }
   if (threads === 1) return { threads: 1, reason: `1 thread (${why})` };
   const files = threadedFiles();
   if (typeof files === 'string') return { threads: 1, reason: `1 thread: the threaded build cannot start (${files})` };
-  return { threads, reason: `${threads} threads (${why})` };
+  return { threads, reason: `${threads} threads (${why})`, packageJson: files.packageJson };
 }
 
 /** The ES module each thread worker runs: tfjs's worker code, with the glue found on disk. */
@@ -101,14 +103,14 @@ function workerModule(packageJson: string): string {
 }
 
 /**
- * Run `init` (which starts the `wasm` backend: `tf.setBackend('wasm')`) with the threaded build,
- * `threads` threads. Call before the backend's first initialisation, with `setThreadsCount` not
- * yet called; `setThreadsCount` must be tfjs-backend-wasm's.
+ * Run `init` (which starts the `wasm` backend: `tf.setBackend('wasm')`) with the threaded build and
+ * the plan's threads. Call before the backend's first initialisation; `setThreadsCount` must be
+ * tfjs-backend-wasm's.
  */
-export async function startThreadedWasm<T>(threads: number, setThreadsCount: (n: number) => void, init: () => Promise<T>): Promise<T> {
-  const files = threadedFiles();
-  if (typeof files === 'string') throw new Error(`the threaded wasm build cannot start: ${files}`);
-  const workerUrl = new URL(`data:text/javascript,${encodeURIComponent(workerModule(files.packageJson))}`);
+export async function startThreadedWasm<T>(plan: WasmThreadPlan, setThreadsCount: (n: number) => void, init: () => Promise<T>): Promise<T> {
+  const { threads, packageJson } = plan;
+  if (threads < 2 || !packageJson) throw new Error(`the threaded wasm build needs a plan of 2 or more threads (${plan.reason})`);
+  const workerUrl = new URL(`data:text/javascript,${encodeURIComponent(workerModule(packageJson))}`);
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   setThreadsCount(threads);
   const createObjectURL = URL.createObjectURL;
