@@ -148,6 +148,7 @@ function childIteration(opts: TrainOptions, c: Contender): number {
   const job = JSON.stringify({ opts, backend: c.backend, threads: c.threads });
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--iters', String(ITERS), '--child', job], { encoding: 'utf8', timeout: 1_800_000 });
   if (r.status !== 0) throw new Error(`${c.label} failed: ${r.stderr || r.error?.message}`);
+  if (r.stderr.trim()) process.stderr.write(`${c.label}: ${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms;
 }
 
