@@ -5,12 +5,15 @@
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
  * PyTorch's time.
  *
- *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm:1,wasm,cpu --batches 64,256 --torch-threads 1,2]
+ *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm:1,wasm,wasm+ort,cpu --batches 64,256 --torch-threads 1,2]
  *   npm run bench:train -- --backends webgpu,wasm --torch-device cuda   (a GPU machine: PyTorch on CUDA)
  *
  * A backend is `name` or `wasm:<threads>`: `wasm` alone has every core (at most 8,
- * src/tfjs/wasm-threads.ts), `wasm:1` is the one-thread build. Each measurement runs in a fresh
- * process, since the wasm backend's threads are fixed when it first starts.
+ * src/tfjs/wasm-threads.ts), `wasm:1` is the one-thread build. A `+ort` suffix (`wasm+ort`,
+ * `wasm:1+ort`) runs wasm's matrix products on onnxruntime-node's native kernels
+ * (src/runtime/node-gemm.ts, `wganx train --matmul auto`, the default); without it they stay on
+ * XNNPACK (`--matmul xnnpack`). Each measurement runs in a fresh process, since the wasm backend's
+ * threads are fixed when it first starts.
  *
  * `--backends webgpu,wasm` adds tfjs's WebGPU backend (src/tfjs/webgpu.ts): on a GPU machine with
  * the Vulkan loader and the driver's ICD; without a GPU, SwiftShader stands in when the environment
@@ -32,6 +35,7 @@ import { createRunRngs } from '../src/core/random.js';
 import { registerTrainingGradients } from '../src/tfjs/gradients.js';
 import { startBackend, type BackendChoice } from '../src/tfjs/backend.js';
 import { MAX_WASM_THREADS, planWasmThreads } from '../src/tfjs/wasm-threads.js';
+import { openNodeGemm } from '../src/runtime/node-gemm.js';
 import { resolveTrainConfig, type TrainConfig, type TrainOptions } from '../src/train/config.js';
 import { buildNets, disposeNets } from '../src/train/models/index.js';
 import { createOptimizer } from '../src/train/optimizers.js';
@@ -44,7 +48,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     iters: { type: 'string', default: '3' },
     only: { type: 'string' },
-    backends: { type: 'string', default: 'wasm:1,wasm,cpu' },
+    backends: { type: 'string', default: 'wasm:1,wasm,wasm+ort,cpu' },
     'torch-threads': { type: 'string', default: '1,2' },
     'torch-device': { type: 'string', default: 'cpu' },
     batches: { type: 'string', default: '64' },
@@ -91,8 +95,8 @@ function torchIteration(spec: object): { ms: number; threads: number } {
 }
 
 /** One measurement, in this (child) process: the median ms of ITERS iterations after a warm-up. */
-async function tfjsIteration(config: TrainConfig, backend: BackendChoice, threads: number): Promise<number> {
-  await startBackend(backend, [], { threads });
+async function tfjsIteration(config: TrainConfig, backend: BackendChoice, threads: number, ort: boolean): Promise<number> {
+  await startBackend(backend, [], { threads, matmul: ort ? 'onnxruntime' : 'xnnpack', openGemm: (n) => openNodeGemm({ threads: n }) });
   const dataset = await openDataset(config);
   const rngs = createRunRngs(0);
   const nets = buildNets(config.arch, netSpec(config, dataset), rngs.init);
@@ -132,20 +136,23 @@ interface Contender {
   label: string;
   backend: BackendChoice;
   threads: number;
+  /** wasm's matrix products on onnxruntime-node (`+ort`). */
+  ort: boolean;
 }
 
-/** `name` or `wasm:<threads>` → what the child process starts. */
+/** `name`, `wasm:<threads>`, either with `+ort` (wasm only) → what the child process starts. */
 function parseContender(spec: string): Contender {
-  const [name, t] = spec.split(':') as [BackendChoice, string | undefined];
+  const ort = spec.endsWith('+ort');
+  const [name, t] = spec.replace(/\+ort$/, '').split(':') as [BackendChoice, string | undefined];
   const threads = t === undefined ? 0 : Number(t);
-  if (t !== undefined && name !== 'wasm') throw new Error(`--backends: ${JSON.stringify(spec)}; only wasm takes a thread count (wasm:<n>)`);
+  if ((t !== undefined || ort) && name !== 'wasm') throw new Error(`--backends: ${JSON.stringify(spec)}; only wasm takes a thread count (wasm:<n>) or +ort`);
   if (!Number.isInteger(threads) || threads < 0 || threads > MAX_WASM_THREADS) throw new Error(`--backends: ${JSON.stringify(spec)}; threads allowed: 0 to ${MAX_WASM_THREADS}`);
-  return { label: name === 'wasm' ? `wasm×${planWasmThreads(threads).threads}` : name, backend: name, threads };
+  return { label: name === 'wasm' ? `wasm×${planWasmThreads(threads).threads}${ort ? '+ort' : ''}` : name, backend: name, threads, ort };
 }
 
 /** Measure in a fresh process (the same node flags, this script with --child). */
 function childIteration(opts: TrainOptions, c: Contender): number {
-  const job = JSON.stringify({ opts, backend: c.backend, threads: c.threads });
+  const job = JSON.stringify({ opts, backend: c.backend, threads: c.threads, ort: c.ort });
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--iters', String(ITERS), '--child', job], { encoding: 'utf8', timeout: 1_800_000 });
   if (r.status !== 0) throw new Error(`${c.label} failed: ${r.stderr || r.error?.message}`);
   if (r.stderr.trim()) process.stderr.write(`${c.label}: ${r.stderr}`);
@@ -158,8 +165,8 @@ function benchConfig(opts: TrainOptions): TrainConfig {
 
 registerTrainingGradients();
 if (args.child) {
-  const job = JSON.parse(args.child) as { opts: TrainOptions; backend: BackendChoice; threads: number };
-  const ms = await tfjsIteration(benchConfig(job.opts), job.backend, job.threads);
+  const job = JSON.parse(args.child) as { opts: TrainOptions; backend: BackendChoice; threads: number; ort: boolean };
+  const ms = await tfjsIteration(benchConfig(job.opts), job.backend, job.threads, job.ort);
   // Every tensor of a measurement is disposed (stdout carries only the result line).
   if (tf.memory().numTensors > 0) console.error(`tensors alive at the end: ${tf.memory().numTensors}`);
   console.log(JSON.stringify({ ms }));
@@ -172,7 +179,7 @@ if (args.child) {
   const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} threads`;
   console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
   const columns = [...contenders.map((c) => c.label), ...(missing ? [] : ['pytorch'])];
-  const header = `${'net'.padEnd(34)}${columns.map((c) => `${c} ms`.padStart(12)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(16)).join('')}`;
+  const header = `${'net'.padEnd(34)}${columns.map((c) => `${c} ms`.padStart(15)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(20)).join('')}`;
   console.log(`\n${header}`);
   for (const c of CASES.filter((k) => !args.only || k.label.includes(args.only))) {
     const config = benchConfig(c.opts);
@@ -188,8 +195,8 @@ if (args.child) {
       for (const who of r % 2 === 0 ? runners : [...runners].reverse()) times.get(who.label)!.push(who.run());
     }
     const med = (k: string) => median(times.get(k)!);
-    const cols = columns.map((k) => med(k).toFixed(0).padStart(12)).join('');
-    const ratios = missing ? '' : contenders.map((k) => `${(med(k.label) / med('pytorch')).toFixed(2)}×`.padStart(16)).join('');
+    const cols = columns.map((k) => med(k).toFixed(0).padStart(15)).join('');
+    const ratios = missing ? '' : contenders.map((k) => `${(med(k.label) / med('pytorch')).toFixed(2)}×`.padStart(20)).join('');
     console.log(`${c.label.padEnd(34)}${cols}${ratios}${missing ? '' : `   (PyTorch threads: ${torchThreads.join(', ')})`}`);
   }
 }

@@ -20,12 +20,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
-import type { BackendChoice } from './choices.js';
+import type { BackendChoice, MatmulChoice } from './choices.js';
+import { useHostGemm, type HostGemm } from './wasm-host-gemm.js';
 import { patchWasmKernels } from './wasm-kernels.js';
 import { planWasmThreads, startThreadedWasm, type WasmThreadPlan } from './wasm-threads.js';
 import { startWebgpu } from './webgpu.js';
 
-export { BACKEND_CHOICES, type BackendChoice } from './choices.js';
+export { BACKEND_CHOICES, MATMUL_CHOICES, type BackendChoice, type MatmulChoice } from './choices.js';
 
 /** Native packages in order of preference; each registers the `tensorflow` backend. */
 export const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -40,6 +41,8 @@ export interface BackendInfo {
   reason: string;
   /** wasm: the threads of its matrix products (1: the one-thread build). */
   threads?: number;
+  /** wasm: what runs its matrix products (a host engine, or XNNPACK and why). */
+  matmul?: string;
 }
 
 export interface BackendOptions {
@@ -47,6 +50,10 @@ export interface BackendOptions {
   threads?: number;
   /** The run's nets are small (the toy MLPs): threads 0 then means one thread. */
   smallNets?: boolean;
+  /** wasm: `auto` / `onnxruntime` run products on `openGemm`'s engine (./wasm-host-gemm.ts); default xnnpack. */
+  matmul?: MatmulChoice;
+  /** Opens the host engine on the wasm backend's threads; a string says why it cannot. */
+  openGemm?: (threads: number) => HostGemm | string;
 }
 
 /** Kernels that not every backend has, by feature of the run. */
@@ -135,6 +142,23 @@ async function activate(name: string): Promise<void> {
   await tf.ready();
 }
 
+/** Route wasm's products as `opts` asks; returns what runs them, for the backend line. */
+function startHostGemm(opts: BackendOptions, threads: number): string {
+  const choice = opts.matmul ?? 'xnnpack';
+  if (choice === 'xnnpack' || !opts.openGemm) {
+    useHostGemm(null);
+    return choice === 'xnnpack' ? 'XNNPACK' : 'XNNPACK (no host engine in this process)';
+  }
+  const gemm = opts.openGemm(threads);
+  if (typeof gemm === 'string') {
+    if (choice === 'onnxruntime') throw new InvalidArgumentError('--matmul', choice, `auto or xnnpack here: the host engine did not open (${gemm})`);
+    useHostGemm(null);
+    return `XNNPACK (${gemm})`;
+  }
+  useHostGemm(gemm);
+  return gemm.describe;
+}
+
 /** Pick, start and report a backend. Throws when the requested one cannot run this config. */
 export async function startBackend(choice: BackendChoice, kernels: readonly string[], opts: BackendOptions = {}): Promise<BackendInfo> {
   const failures: string[] = [];
@@ -192,7 +216,10 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
         ? `${native}; ${skipped.join('; ')}; ${name} has every kernel this run needs${skipped.length === refusedGpu.length ? ' and is the fastest portable backend for these nets' : ''}`
         : `${native}; ${name} has every kernel this run needs and is the fastest portable backend for these nets`;
     }
-    if (wasm) return { name, requested: choice, reason: `${reason}; ${wasm.reason}`, threads: wasm.threads };
+    if (wasm) {
+      const matmul = startHostGemm(opts, wasm.threads);
+      return { name, requested: choice, reason: `${reason}; ${wasm.reason}; matrix products on ${matmul}`, threads: wasm.threads, matmul };
+    }
     return { name, requested: choice, reason };
   }
   throw new WganxError(`no backend can run this configuration: ${[...failures, ...skipped].join('; ')}`);

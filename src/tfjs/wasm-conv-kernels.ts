@@ -26,6 +26,7 @@
  *   registerWasmConvKernels(); // after the wasm backend package is imported, before training
  */
 import * as tf from '@tensorflow/tfjs';
+import { HOST_ACTIVATIONS, hostGemm, operand, PATCHES, scratch } from './wasm-host-gemm.js';
 import { callKernel as call, heapIndex as at, reshape, transposeInHeap, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 
 interface ConvAttrs {
@@ -66,16 +67,18 @@ const POSITION_BLOCK = 16;
 /**
  * The transposed patch matrix colsT[(ky·KW + kx)·Ci + c, n] = x[b, oy·sh + ky − padTop, ox·sw + kx − padLeft, c]
  * (0 outside the image), for n = (b·OH + oy)·OW + ox: the image patch of every output position,
- * written row by row of colsT.
+ * written row by row of colsT. The positions come in blocks of `blockN` (a multiple of OH·OW
+ * dividing B·OH·OW): block j is its own [K, blockN] matrix at colsT + j·K·blockN.
  */
-function im2colTransposed(heap: Float32Array, x: number, colsT: number, g: Geometry): void {
+function im2colTransposed(heap: Float32Array, x: number, out: Float32Array, colsT: number, g: Geometry, blockN: number): void {
   const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
   const n = batch * oh * ow;
+  const k = kh * kw * ci;
   for (let n0 = 0; n0 < n; n0 += POSITION_BLOCK) {
     const n1 = Math.min(n, n0 + POSITION_BLOCK);
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
-        const row0 = colsT + (ky * kw + kx) * ci * n;
+        const tap = (ky * kw + kx) * ci * blockN;
         for (let p = n0; p < n1; p++) {
           const ox = p % ow;
           const rest = (p - ox) / ow;
@@ -83,13 +86,59 @@ function im2colTransposed(heap: Float32Array, x: number, colsT: number, g: Geome
           const b = (rest - oy) / oh;
           const iy = oy * sh + ky - padTop;
           const ix = ox * sw + kx - padLeft;
-          let dst = row0 + p;
+          const q = p % blockN;
+          let dst = colsT + (p - q) * k + tap + q;
           if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-            for (let c = 0; c < ci; c++, dst += n) heap[dst] = 0;
+            for (let c = 0; c < ci; c++, dst += blockN) out[dst] = 0;
             continue;
           }
           const src = x + ((b * h + iy) * w + ix) * ci;
-          for (let c = 0; c < ci; c++, dst += n) heap[dst] = heap[src + c];
+          for (let c = 0; c < ci; c++, dst += blockN) out[dst] = heap[src + c];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Terms per float32 partial sum of the filter gradient, at most (whole images; see
+ * {@link filterGradBlock}): MLAS's products stay within 1e-4 of float64 on blocks of 1,024 terms,
+ * XNNPACK's wasm products (no fused multiply-add) need blocks of 256.
+ */
+export const FILTER_GRAD_BLOCK = { host: 1024, xnnpack: 256 } as const;
+
+/**
+ * Positions per partial product of dW: the most whole images (a divisor of the batch) whose
+ * positions fit in `terms`, one image at least. dW's sums over B·OH·OW positions (12,544 in a
+ * DCGAN's first layer at batch 64) then run as float32 sums of a few hundred terms, whose partials
+ * are added in float64: one long float32 sum is off by ~1.5e-4 of its size there (against float64).
+ */
+export function filterGradBlock(batch: number, positionsPerImage: number, terms: number): number {
+  let images = 1;
+  for (let d = 1; d <= batch; d++) if (batch % d === 0 && d * positionsPerImage <= terms) images = d;
+  return images * positionsPerImage;
+}
+
+/**
+ * The patch matrix cols[n, (ky·KW + kx)·Ci + c] (the rows of {@link im2colTransposed}'s columns),
+ * into `out` from 0: each position's Ci floats of a tap are contiguous in x.
+ */
+function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry): void {
+  const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
+  let dst = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh + ky - padTop;
+          for (let kx = 0; kx < kw; kx++, dst += ci) {
+            const ix = ox * sw + kx - padLeft;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) out.fill(0, dst, dst + ci);
+            else {
+              const src = x + ((b * h + iy) * w + ix) * ci;
+              for (let c = 0; c < ci; c++) out[dst + c] = heap[src + c];
+            }
+          }
         }
       }
     }
@@ -97,7 +146,7 @@ function im2colTransposed(heap: Float32Array, x: number, colsT: number, g: Geome
 }
 
 /** dx[b, iy, ix, c] += cols[n, (ky·KW + kx)·Ci + c]: each patch added back where im2col took it from. */
-function col2im(heap: Float32Array, cols: number, dx: number, g: Geometry): void {
+function col2im(colsArray: Float32Array, cols: number, heap: Float32Array, dx: number, g: Geometry): void {
   const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
   const k = kh * kw * ci;
   heap.fill(0, dx, dx + batch * h * w * ci);
@@ -112,7 +161,7 @@ function col2im(heap: Float32Array, cols: number, dx: number, g: Geometry): void
             const ix = ox * sw + kx - padLeft;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
             const dst = dx + ((b * h + iy) * w + ix) * ci;
-            for (let c = 0; c < ci; c++) heap[dst + c] += heap[src + c];
+            for (let c = 0; c < ci; c++) heap[dst + c] += colsArray[src + c];
           }
         }
       }
@@ -120,7 +169,7 @@ function col2im(heap: Float32Array, cols: number, dx: number, g: Geometry): void
   }
 }
 
-/** dW = colsᵀ · dy. */
+/** dW = Σ over position blocks of colsᵀ · dy (see {@link filterGradBlock}). */
 function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -128,18 +177,44 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const g = geometry(x.shape, attrs.filterShape, attrs, 'Conv2DBackpropFilter');
   const n = g.batch * g.oh * g.ow;
   const k = g.kh * g.kw * g.ci;
-  const colsT = backend.makeOutput([1, k, n], 'float32');
-  const temporaries: tf.TensorInfo[] = [colsT];
-  try {
-    im2colTransposed(backend.wasm.HEAPF32, at(backend, x), at(backend, colsT), g);
-    const dy3 = reshape(backend, dy, [1, n, g.co]);
-    temporaries.push(dy3);
-    const dW = call('BatchMatMul', backend, { a: colsT, b: dy3 }, { transposeA: false, transposeB: false });
-    temporaries.push(dW);
-    return reshape(backend, dW, [...attrs.filterShape]);
-  } finally {
-    for (const t of temporaries) backend.disposeData(t.dataId);
+  const gemm = hostGemm();
+  const blockN = filterGradBlock(g.batch, g.oh * g.ow, gemm ? FILTER_GRAD_BLOCK.host : FILTER_GRAD_BLOCK.xnnpack);
+  const blocks = n / blockN;
+  if (gemm) {
+    // Patches in a private buffer, each block's product on the host engine, the partials added in float64.
+    const heap = backend.wasm.HEAPF32;
+    const colsT = scratch(PATCHES, k * n);
+    im2colTransposed(heap, at(backend, x), colsT, 0, g, blockN);
+    const sum = new Float64Array(k * g.co);
+    for (let j = 0; j < blocks; j++) {
+      const dyBlock = operand(heap, at(backend, dy) + j * blockN * g.co, blockN * g.co, 1);
+      const partial = gemm.run(colsT.subarray(j * k * blockN, (j + 1) * k * blockN), dyBlock, null, k, blockN, g.co, false, false);
+      for (let i = 0; i < partial.length; i++) sum[i] += partial[i];
+    }
+    return backend.makeOutput([...attrs.filterShape], 'float32', undefined, Float32Array.from(sum));
   }
+  // On XNNPACK, block by block (its batched products run a slow loop), the partials added in float64.
+  const sum = new Float64Array(k * g.co);
+  const images = blockN / (g.oh * g.ow);
+  for (let j = 0; j < blocks; j++) {
+    const temporaries: tf.TensorInfo[] = [];
+    try {
+      const colsT = backend.makeOutput([1, k, blockN], 'float32');
+      temporaries.push(colsT);
+      const dyBlock = backend.makeOutput([1, blockN, g.co], 'float32');
+      temporaries.push(dyBlock);
+      const heap = backend.wasm.HEAPF32;
+      im2colTransposed(heap, at(backend, x) + j * images * g.h * g.w * g.ci, heap, at(backend, colsT), { ...g, batch: images }, blockN);
+      heap.copyWithin(at(backend, dyBlock), at(backend, dy) + j * blockN * g.co, at(backend, dy) + (j + 1) * blockN * g.co);
+      const partial = call('BatchMatMul', backend, { a: colsT, b: dyBlock }, { transposeA: false, transposeB: false });
+      temporaries.push(partial);
+      const values = backend.wasm.HEAPF32.subarray(at(backend, partial), at(backend, partial) + sum.length);
+      for (let i = 0; i < sum.length; i++) sum[i] += values[i];
+    } finally {
+      for (const t of temporaries) backend.disposeData(t.dataId);
+    }
+  }
+  return backend.makeOutput([...attrs.filterShape], 'float32', undefined, Float32Array.from(sum));
 }
 
 /**
@@ -256,10 +331,19 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
   const g = geometry(attrs.inputShape, filter.shape, attrs, 'Conv2DBackpropInput');
-  const byPhases = backpropInputByPhases(backend, dy, filter, g);
-  if (byPhases) return byPhases;
   const n = g.batch * g.oh * g.ow;
   const k = g.kh * g.kw * g.ci;
+  const gemm = hostGemm();
+  if (gemm) {
+    // cols = dy · Wᵀ on the host engine (a private array), scattered into dx.
+    const heap = backend.wasm.HEAPF32;
+    const cols = gemm.run(operand(heap, at(backend, dy), n * g.co, 0), operand(heap, at(backend, filter), k * g.co, 1), null, n, g.co, k, false, true);
+    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
+    col2im(cols, 0, backend.wasm.HEAPF32, at(backend, dx), g);
+    return dx;
+  }
+  const byPhases = backpropInputByPhases(backend, dy, filter, g);
+  if (byPhases) return byPhases;
   const temporaries: tf.TensorInfo[] = [];
   try {
     const dy3 = reshape(backend, dy, [1, n, g.co]);
@@ -269,12 +353,44 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     const cols = call('BatchMatMul', backend, { a: dy3, b: w3 }, { transposeA: false, transposeB: true });
     temporaries.push(cols);
     const dx = backend.makeOutput([...attrs.inputShape], 'float32');
-    col2im(backend.wasm.HEAPF32, at(backend, cols), at(backend, dx), g);
+    const heap = backend.wasm.HEAPF32;
+    col2im(heap, at(backend, cols), heap, at(backend, dx), g);
     return dx;
   } finally {
     for (const t of temporaries) backend.disposeData(t.dataId);
   }
 }
+
+/**
+ * A forward convolution (`Conv2D`, `FusedConv2D`) on the host engine: patches (im2col) in a private
+ * buffer times the filter [K, Co], plus the bias row, then the activation; the product is the NHWC
+ * output itself. null for what the engine path does not take (dilations, NCHW, other dtypes,
+ * activations other than linear / relu / leakyrelu, a bias that is not one row per channel).
+ */
+function convOnHost(args: KernelArgs): tf.TensorInfo | null {
+  const gemm = hostGemm();
+  if (!gemm) return null;
+  const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  const attrs = args.attrs as unknown as ConvAttrs & { dilations?: number | [number, number]; activation?: string; leakyreluAlpha?: number };
+  const activation = HOST_ACTIVATIONS[attrs.activation ?? 'linear'];
+  const dilated = [attrs.dilations ?? 1].flat().some((d) => d !== 1);
+  if (!x || !filter || x.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat === 'NCHW' || dilated || !activation || preluActivationWeights) return null;
+  const co = filter.shape[3];
+  if (bias && (bias.dtype !== 'float32' || bias.shape.reduce((a, b) => a * b, 1) !== co)) return null;
+  const g = geometry(x.shape, filter.shape, attrs, 'Conv2D');
+  const n = g.batch * g.oh * g.ow;
+  const k = g.kh * g.kw * g.ci;
+  const be = wasmOf(args);
+  const heap = be.wasm.HEAPF32;
+  const cols = scratch(PATCHES, n * k);
+  im2col(heap, at(be, x), cols, g);
+  const biasRow = bias ? operand(heap, at(be, bias), co, 2) : null;
+  const y = gemm.run(cols, operand(heap, at(be, filter), k * co, 1), biasRow, n, k, co, false, false);
+  activation(y, attrs.leakyreluAlpha ?? 0.2);
+  return be.makeOutput([g.batch, g.oh, g.ow, co], 'float32', undefined, y);
+}
+
+const wasmOf = (args: KernelArgs) => args.backend as WasmBackend;
 
 let registered = false;
 
@@ -285,5 +401,12 @@ export function registerWasmConvKernels(): void {
   for (const [kernelName, kernelFunc] of [[tf.Conv2DBackpropFilter, conv2DBackpropFilter], [tf.Conv2DBackpropInput, conv2DBackpropInput]] as const) {
     if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
+  }
+  // The forward convolutions stay XNNPACK's unless a host engine is in use.
+  for (const kernelName of [tf.Conv2D, tf.FusedConv2D]) {
+    const before = tf.getKernel(kernelName, 'wasm');
+    if (!before) continue;
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ ...before, kernelFunc: (args) => convOnHost(args as KernelArgs) ?? before.kernelFunc(args) });
   }
 }

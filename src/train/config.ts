@@ -18,7 +18,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { resolveFlags, type FlagInput, type FlagTable } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
 import { isToyDataset, TOY_DATASETS } from '../data/toy.js';
-import { BACKEND_CHOICES, MAX_WASM_THREADS, type BackendChoice } from '../tfjs/choices.js';
+import { BACKEND_CHOICES, MATMUL_CHOICES, MAX_WASM_THREADS, type BackendChoice, type MatmulChoice } from '../tfjs/choices.js';
 
 export { isToyDataset, TOY_DATASETS, type ToyDatasetName } from '../data/toy.js';
 export { BACKEND_CHOICES, type BackendChoice } from '../tfjs/choices.js';
@@ -106,6 +106,10 @@ export const TRAIN_FLAGS = {
     help: 'tfjs backend: auto = tfjs-node-gpu, tfjs-node if installed, then webgpu on a hardware GPU, else the fastest of wasm/cpu with every kernel the run needs',
   },
   threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: MAX_WASM_THREADS, default: 0, help: `threads of the wasm backend's matrix products (0: every core, at most ${MAX_WASM_THREADS}, and 1 for points data, whose nets are too small to share; 1: the one-thread build)` },
+  matmul: {
+    type: 'choice', flag: '--matmul', arg: '<engine>', choices: MATMUL_CHOICES, default: 'auto',
+    help: "wasm backend's matrix products: auto = onnxruntime-node's native kernels (MLAS) when they load, else XNNPACK; onnxruntime = fail if they do not; xnnpack = tfjs's own",
+  },
   sampleEvery: { type: 'int', flag: '--sample-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a sample sheet every k steps (0: never)' },
   checkpointEvery: { type: 'int', flag: '--checkpoint-every', arg: '<k>', min: 0, max: 1e9, default: 500, help: 'write a checkpoint every k steps (0: only at the end)' },
   logEvery: { type: 'int', flag: '--log-every', arg: '<k>', min: 0, max: 1e9, default: 0, help: 'append to metrics.jsonl every k steps (0: every step on CPU backends, every 20 on a GPU, where each read waits for it)' },
@@ -167,6 +171,8 @@ export interface TrainConfig {
   backend: BackendChoice;
   /** wasm backend threads (0: every core). */
   threads: number;
+  /** wasm backend matrix products: onnxruntime-node (auto, onnxruntime) or XNNPACK. */
+  matmul: MatmulChoice;
   sampleEvery: number;
   checkpointEvery: number;
   logEvery: number;
@@ -267,6 +273,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     resume: f.resume,
     backend: f.backend,
     threads: f.threads,
+    matmul: f.matmul,
     sampleEvery: f.sampleEvery,
     checkpointEvery: f.checkpointEvery,
     logEvery: f.logEvery,

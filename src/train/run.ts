@@ -21,6 +21,7 @@ import { isToyDataset } from '../data/toy.js';
 import type { Dataset } from '../data/dataset.js';
 import { exportableGenerator, exportTrainedGenerator } from './export-generator.js';
 import { registerTrainingGradients } from '../tfjs/gradients.js';
+import { openNodeGemm } from '../runtime/node-gemm.js';
 import { MetricsLog, METRICS_FILE, readMetrics, type MetricsRecord } from './metrics-log.js';
 import { buildNets, disposeNets, type NetSpec } from './models/index.js';
 import { createOptimizer } from './optimizers.js';
@@ -122,7 +123,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   registerTrainingGradients();
   assertCriticSupported(config);
-  const backend = await startBackend(config.backend, requiredKernels(config), { threads: config.threads, smallNets: isToyDataset(config.dataset) });
+  const backend = await startBackend(config.backend, requiredKernels(config), {
+    threads: config.threads,
+    smallNets: isToyDataset(config.dataset),
+    matmul: config.matmul,
+    openGemm: (threads) => openNodeGemm({ threads }),
+  });
   log(`backend: ${backend.name} (${backend.reason})`);
   // --log-every 0: every step where reading is free (CPU backends), every GPU_LOG_EVERY steps on a GPU.
   const logEvery = config.logEvery > 0 ? config.logEvery : backend.name === 'webgpu' || backend.name === 'tensorflow' ? GPU_LOG_EVERY : 1;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { missingKernels, requiredKernels, startBackend } from '../../src/tfjs/backend.js';
+import { hostGemm } from '../../src/tfjs/wasm-host-gemm.js';
 
 test('a DCGAN run needs the convolution kernels, and auto picks wasm for it with the reason', async () => {
   const kernels = requiredKernels({ arch: 'dcgan', conditional: true, criticNorm: 'none' });
@@ -40,4 +41,19 @@ test('an explicit --backend is used as asked', async () => {
   const info = await startBackend('cpu', requiredKernels({ arch: 'mlp', conditional: false, criticNorm: 'none' }));
   assert.equal(info.name, 'cpu');
   assert.equal(info.reason, 'requested with --backend');
+});
+
+test('--matmul: auto takes the host engine when it opens and says why not when it does not; onnxruntime refuses to run without it; xnnpack leaves it off', async () => {
+  const engine = { describe: 'a test engine', run: () => new Float32Array(0) };
+  const on = await startBackend('wasm', [], { matmul: 'auto', openGemm: () => engine });
+  assert.match(on.reason, /; matrix products on a test engine$/);
+  assert.equal(on.matmul, 'a test engine');
+  assert.equal(hostGemm(), engine);
+  const off = await startBackend('wasm', [], { matmul: 'auto', openGemm: () => 'the binding did not load' });
+  assert.match(off.reason, /; matrix products on XNNPACK \(the binding did not load\)$/);
+  assert.equal(hostGemm(), null);
+  await assert.rejects(startBackend('wasm', [], { matmul: 'onnxruntime', openGemm: () => 'the binding did not load' }), /--matmul: "onnxruntime" is not allowed; expected auto or xnnpack here: the host engine did not open \(the binding did not load\)/);
+  const asked = await startBackend('wasm', [], { matmul: 'xnnpack', openGemm: () => engine });
+  assert.match(asked.reason, /; matrix products on XNNPACK$/);
+  assert.equal(hostGemm(), null);
 });

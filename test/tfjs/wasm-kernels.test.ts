@@ -4,28 +4,49 @@
  * filter and input gradients (im2col / col2im + XNNPACK), the transposed convolution that
  * generators run forward, the last-two-axes transpose, matrix products with transposed operands,
  * and UnsortedSegmentSum. atol 1e-4 relative to each value's size.
+ *
+ * Each comparison runs twice: with wasm's matrix products and convolutions on XNNPACK
+ * (`--matmul xnnpack`) and on onnxruntime-node's native kernels (src/tfjs/wasm-host-gemm.ts,
+ * src/runtime/node-gemm.ts; `--matmul auto`, the default of `wganx train`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { CounterRng } from '../../src/core/random.js';
-import { startBackend } from '../../src/tfjs/backend.js';
+import { startBackend, type BackendOptions, type MatmulChoice } from '../../src/tfjs/backend.js';
 import { axisPhases } from '../../src/tfjs/wasm-conv-kernels.js';
+import { hostGemm } from '../../src/tfjs/wasm-host-gemm.js';
+import { openNodeGemm } from '../../src/runtime/node-gemm.js';
 
 const ATOL = 1e-4;
 const CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+
+/** How the wasm side runs its products in the tests being defined (see the loop at the end). */
+let matmul: MatmulChoice = 'xnnpack';
+const wasmOptions = (): BackendOptions => ({ matmul, openGemm: (threads) => openNodeGemm({ threads }) });
 
 /** Run `f` on both backends with the same inputs (given as plain arrays) and return both results. */
 async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: Float32Array[]; cpu: Float32Array[] }> {
   const out: Record<string, Float32Array[]> = {};
   for (const backend of ['wasm', 'cpu'] as const) {
-    await startBackend(backend, CONV_KERNELS);
+    await startBackend(backend, CONV_KERNELS, backend === 'wasm' ? wasmOptions() : {});
+    if (backend === 'wasm') assert.equal(hostGemm() !== null, matmul !== 'xnnpack', `the host engine is ${hostGemm() ? 'on' : 'off'} with --matmul ${matmul}`);
     out[backend] = tf.tidy(() => {
       const r = f();
       return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
     });
   }
   return { wasm: out.wasm, cpu: out.cpu };
+}
+
+/** Define the test twice: products on XNNPACK and on onnxruntime-node. */
+function bothEngines(name: string, fn: () => Promise<void>): void {
+  for (const mode of ['xnnpack', 'onnxruntime'] as const) {
+    test(`${name} [--matmul ${mode}]`, async () => {
+      matmul = mode;
+      await fn();
+    });
+  }
 }
 
 function assertClose(got: Float32Array, want: Float32Array, what: string): void {
@@ -64,7 +85,7 @@ function convCases(): ConvCase[] {
   return cases;
 }
 
-test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal the cpu backend (gradients of conv2d w.r.t. filter and input)', async () => {
+bothEngines('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal the cpu backend (gradients of conv2d w.r.t. filter and input)', async () => {
   for (const c of convCases()) {
     const xv = values(c.batch * c.h * c.w * c.ci);
     const wv = values(c.k * c.k * c.ci * c.co);
@@ -96,7 +117,7 @@ test('the input gradient splits into stride phases where the stride tiles the in
   assert.equal(axisPhases(1, 3, 0, 6, 2), null); // a 1-tap filter at stride 3: phases 1 and 2 get nothing
 });
 
-test('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
+bothEngines('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
   for (const [batch, h, ci, co, k, stride] of [[64, 7, 64, 32, 4, 2], [1, 14, 32, 1, 4, 2], [3, 5, 3, 4, 3, 1], [2, 6, 8, 2, 5, 2]]) {
     const out = h * stride;
     const xv = values(batch * h * h * ci);
@@ -130,7 +151,7 @@ test('Transpose of the last two axes (float32 through the heap, int32 by the ori
   assert.deepEqual(Array.from(wasm[0]), Array.from(cpu[0]));
 });
 
-test('matrix products with transposed operands (explicit transpose + XNNPACK) equal cpu, batch 1 and 64', async () => {
+bothEngines('matrix products with transposed operands (explicit transpose + XNNPACK) equal cpu, batch 1 and 64', async () => {
   for (const [batch, m, k, n] of [[1, 64, 512, 512], [64, 3, 5, 7], [1, 1, 9, 1], [2, 128, 784, 512]]) {
     const av = values(batch * m * k);
     const bv = values(batch * k * n);
@@ -147,7 +168,7 @@ test('matrix products with transposed operands (explicit transpose + XNNPACK) eq
   }
 });
 
-test('matrix products with transposed operands and a broadcast batch (one side has batch 1) equal cpu', async () => {
+bothEngines('matrix products with transposed operands and a broadcast batch (one side has batch 1) equal cpu', async () => {
   for (const [ba, bb] of [[3, 1], [1, 3]]) {
     const [m, k, n] = [6, 40, 33];
     const av = values(ba * m * k);
@@ -165,7 +186,21 @@ test('matrix products with transposed operands and a broadcast batch (one side h
   }
 });
 
-test('batched fused products with a bias (wrong in tfjs-backend-wasm 4.22 itself) equal cpu for every activation', async () => {
+bothEngines('fused convolutions (bias, then an activation: what a Conv2D layer runs forward) equal cpu for every activation', async () => {
+  for (const [batch, h, ci, co, k, stride, pad] of [[64, 14, 32, 64, 4, 2, 'same'], [3, 9, 3, 5, 3, 1, 'valid'], [2, 7, 8, 4, 5, 3, 'same']] as const) {
+    const xv = values(batch * h * h * ci);
+    const wv = values(k * k * ci * co);
+    const biasV = values(co);
+    for (const activation of ['linear', 'relu', 'leakyrelu', 'elu'] as const) {
+      const { wasm, cpu } = await onBoth(() =>
+        tf.fused.conv2d({ x: tf.tensor4d(xv, [batch, h, h, ci]), filter: tf.tensor4d(wv, [k, k, ci, co]), strides: stride, pad, bias: tf.tensor1d(biasV), activation, leakyreluAlpha: 0.3 }),
+      );
+      assertClose(wasm[0], cpu[0], `fused conv2d ${[batch, h, ci, co, k, stride, pad]} ${activation}`);
+    }
+  }
+});
+
+bothEngines('batched fused products with a bias (wrong in tfjs-backend-wasm 4.22 itself) equal cpu for every activation', async () => {
   const av = values(64 * 3 * 5);
   const bv = values(64 * 5 * 7);
   const biasV = values(7);
@@ -198,8 +233,8 @@ test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () =>
   assertClose(wasm[0], cpu[0], 'unsortedSegmentSum');
 });
 
-test('the wasm kernels leak no tensors and no backend memory over a training-like loop', async () => {
-  await startBackend('wasm', CONV_KERNELS);
+bothEngines('the wasm kernels leak no tensors and no backend memory over a training-like loop', async () => {
+  await startBackend('wasm', CONV_KERNELS, wasmOptions());
   const x = tf.randomNormal([8, 14, 14, 4]) as tf.Tensor4D;
   const w = tf.variable(tf.randomNormal([4, 4, 4, 8]) as tf.Tensor4D);
   const step = () => tf.tidy(() => {

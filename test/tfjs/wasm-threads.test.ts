@@ -42,11 +42,11 @@ test('the threaded build is found in the installed tfjs-backend-wasm, and a copy
   assert.equal(threadedFiles(null), '@tensorflow/tfjs-backend-wasm is not installed');
 });
 
-function train(threads: number): { stdout: string; metrics: unknown[] } {
-  const out = join(tmp, `t${threads}`);
+function train(threads: number, matmul = 'auto'): { stdout: string; metrics: unknown[] } {
+  const out = join(tmp, `t${threads}-${matmul}`);
   const args = [
     '--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'train', '--dataset', 'mnist', '--conditional', '--arch', 'dcgan', '--hidden', '8', '--batch', '16', '--latent', '8',
-    '--steps', '3', '--backend', 'wasm', '--threads', String(threads), '--no-eval', '--no-export', '--sample-every', '0', '--log-every', '1', '--out', out,
+    '--steps', '3', '--backend', 'wasm', '--threads', String(threads), '--matmul', matmul, '--no-eval', '--no-export', '--sample-every', '0', '--log-every', '1', '--out', out,
   ];
   const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.error, undefined, `--threads ${threads}: ${r.error?.message} (a run that does not end by itself times out)`);
@@ -56,11 +56,14 @@ function train(threads: number): { stdout: string; metrics: unknown[] } {
   return { stdout: r.stdout, metrics: metrics.map(({ seconds: _s, stepsPerSecond: _r, ...rest }) => rest) };
 }
 
-test('a DCGAN run on 2 threads ends by itself, says so, and logs exactly what the one-thread build logs', () => {
-  const one = train(1);
-  const two = train(2);
-  assert.match(one.stdout, /backend: wasm \(requested with --backend; 1 thread \(--threads 1\)\)/);
-  assert.match(two.stdout, /backend: wasm \(requested with --backend; 2 threads \(--threads 2\)\)/);
-  assert.equal(one.metrics.length, 3);
-  assert.deepEqual(two.metrics, one.metrics);
+test('a DCGAN run on 2 threads ends by itself, says so, and logs exactly what the one-thread build logs (products on onnxruntime-node and on XNNPACK)', () => {
+  for (const matmul of ['auto', 'xnnpack']) {
+    const one = train(1, matmul);
+    const two = train(2, matmul);
+    const engine = (n: number) => (matmul === 'auto' ? `onnxruntime-node [\\d.]+ \\(MLAS\\), ${n} threads?` : 'XNNPACK');
+    assert.match(one.stdout, new RegExp(`backend: wasm \\(requested with --backend; 1 thread \\(--threads 1\\); matrix products on ${engine(1)}\\)`));
+    assert.match(two.stdout, new RegExp(`backend: wasm \\(requested with --backend; 2 threads \\(--threads 2\\); matrix products on ${engine(2)}\\)`));
+    assert.equal(one.metrics.length, 3);
+    assert.deepEqual(two.metrics, one.metrics, `--matmul ${matmul}`);
+  }
 });
