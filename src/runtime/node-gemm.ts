@@ -1,17 +1,19 @@
 /**
- * Synchronous float32 matrix products on onnxruntime-node's native CPU kernels (MLAS: AVX2 /
- * AVX-512 where the processor has them), for training: tfjs kernels are synchronous, and the
- * wasm backend's XNNPACK has only 128-bit SIMD, 3–15× slower per product on the machine in
- * bench/RESULTS.md. src/tfjs routes wasm's `BatchMatMul` and `_FusedMatMul` here when a run has it.
+ * Synchronous float32 matrix products and convolutions on onnxruntime-node's native CPU kernels
+ * (MLAS: AVX2 / AVX-512 where the processor has them), for training: tfjs kernels are synchronous,
+ * and the wasm backend's XNNPACK has only 128-bit SIMD, 3–15× slower per product on the machine in
+ * bench/RESULTS.md. src/tfjs routes wasm's `BatchMatMul`, `_FusedMatMul` and convolutions here when
+ * a run has it (`wganx train --matmul auto`, the default).
  *
  * onnxruntime-node's public `InferenceSession.run` returns a promise; its native binding's `run`
  * itself is synchronous (the public one wraps it in `setImmediate`). This module uses that binding
  * (`onnxruntime-node/dist/binding.js`, an internal module of the version in package-lock.json),
- * checks its shape first, and reports why when it cannot: callers then keep XNNPACK.
+ * checks its shape and a known product first, and reports why when it cannot: callers then keep
+ * XNNPACK.
  *
- * One small session per operand layout: `Gemm` (transA, transB) with symbolic m, k, n, and a
- * second with a bias row C [n]. Inputs may be views on the wasm heap (no copy in); the product
- * comes back as a new Float32Array.
+ * One small session per layout, made on first use: `Gemm` (transA, transB, with or without a bias
+ * row) with symbolic m, k, n; `Conv` / `ConvTranspose` between NHWC Transposes per filter size,
+ * strides and pads. Results come back as new Float32Arrays.
  *
  * @example
  *   const gemm = openNodeGemm({ threads: 2 });
@@ -30,6 +32,21 @@ export interface NodeGemm {
    * [k, n] ([n, k] when `transB`).
    */
   run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean): Float32Array;
+  /**
+   * y = conv2d(x, w) (+ bias [Co]) in tfjs's layouts: x NHWC [B, H, W, Ci], w [KH, KW, Ci, Co], y
+   * NHWC; explicit pads, no dilation. With `transposed`, the adjoint instead (ConvTranspose: the
+   * input gradient, or a transposed convolution's forward pass): x is dy [B, OH, OW, Co] and the
+   * result is [B, H, W, Ci] with `outSize` = [H, W].
+   */
+  conv(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], bias: Float32Array | null, geometry: ConvGeometry): Float32Array;
+}
+
+/** A 2-D convolution's strides and explicit pads; `transposed` asks for its adjoint at `outSize`. */
+export interface ConvGeometry {
+  strides: readonly [number, number];
+  /** top, left, bottom, right */
+  pads: readonly [number, number, number, number];
+  transposed?: { outSize: readonly [number, number] };
 }
 
 interface BindingTensor {
@@ -61,6 +78,35 @@ function gemmModel(transA: boolean, transB: boolean, withBias: boolean): Uint8Ar
     producerName: 'wganx-gemm',
     graph: { name: 'gemm', node: [{ opType: 'Gemm', input: inputs.map((v) => v.name), output: ['y'], attribute }], input: inputs, output: [value('y', ['m', 'n'])] },
   });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * NHWC in, NHWC out: Transpose → Conv (or ConvTranspose) → Transpose, with tfjs's filter
+ * [KH, KW, Ci, Co] transposed to ONNX's [Co, Ci, KH, KW] (the same tensor serves ConvTranspose,
+ * whose input channels are the convolution's outputs).
+ */
+function convModel(kernel: readonly [number, number], g: ConvGeometry, outputPadding: readonly [number, number], withBias: boolean): Uint8Array {
+  const { onnx } = require('onnx-proto') as typeof import('onnx-proto');
+  const f = onnx.TensorProto.DataType.FLOAT;
+  const INTS = onnx.AttributeProto.AttributeType.INTS;
+  const value = (name: string) => ({ name, type: { tensorType: { elemType: f, shape: { dim: ['d0', 'd1', 'd2', 'd3'].map((p) => ({ dimParam: `${name}_${p}` })) } } } });
+  const inputs = [value('x'), value('w')];
+  if (withBias) inputs.push({ name: 'c', type: { tensorType: { elemType: f, shape: { dim: [{ dimParam: 'co' }] } } } });
+  const perm = (p: number[]) => [{ name: 'perm', type: INTS, ints: p }];
+  const attribute = [
+    { name: 'kernel_shape', type: INTS, ints: [...kernel] },
+    { name: 'strides', type: INTS, ints: [...g.strides] },
+    { name: 'pads', type: INTS, ints: [g.pads[0], g.pads[1], g.pads[2], g.pads[3]] },
+    ...(g.transposed ? [{ name: 'output_padding', type: INTS, ints: [...outputPadding] }] : []),
+  ];
+  const node = [
+    { opType: 'Transpose', input: ['x'], output: ['xt'], attribute: perm([0, 3, 1, 2]) },
+    { opType: 'Transpose', input: ['w'], output: ['wt'], attribute: perm([3, 2, 0, 1]) },
+    { opType: g.transposed ? 'ConvTranspose' : 'Conv', input: ['xt', 'wt', ...(withBias ? ['c'] : [])], output: ['yt'], attribute },
+    { opType: 'Transpose', input: ['yt'], output: ['y'], attribute: perm([0, 2, 3, 1]) },
+  ];
+  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], producerName: 'wganx-conv', graph: { name: 'conv', node, input: inputs, output: [value('y')] } });
   return onnx.ModelProto.encode(model).finish();
 }
 
@@ -110,17 +156,21 @@ function open(threads: number): NodeGemm | string {
     executionProviders: ['cpu'],
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
-  const sessions = new Map<number, BindingSession>();
-  const session = (transA: boolean, transB: boolean, withBias: boolean): BindingSession => {
-    const key = (transA ? 1 : 0) | (transB ? 2 : 0) | (withBias ? 4 : 0);
+  const sessions = new Map<string, BindingSession>();
+  const session = (key: string, model: () => Uint8Array): BindingSession => {
     let s = sessions.get(key);
     if (!s) {
-      const bytes = gemmModel(transA, transB, withBias);
+      const bytes = model();
       s = new mod.binding.InferenceSession();
       s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, options);
       sessions.set(key, s);
     }
     return s;
+  };
+  const output = (out: Record<string, BindingTensor>, length: number, what: string): Float32Array => {
+    const y = out.y?.data;
+    if (!(y instanceof Float32Array) || y.length !== length) throw new Error(`onnxruntime-node's ${what} returned ${y?.length ?? 'nothing'} values, not ${length}`);
+    return y;
   };
   const gemm: NodeGemm = {
     describe: `onnxruntime-node ${runtimePackageVersion()} (MLAS), ${threads} thread${threads === 1 ? '' : 's'}`,
@@ -130,10 +180,29 @@ function open(threads: number): NodeGemm | string {
         b: new Tensor('float32', b, transB ? [n, k] : [k, n]),
       };
       if (bias) feeds.c = new Tensor('float32', bias, [n]);
-      const out = session(transA, transB, bias !== null).run(feeds, { y: null }, {});
-      const y = out.y?.data;
-      if (!(y instanceof Float32Array) || y.length !== m * n) throw new Error(`onnxruntime-node's Gemm returned ${y?.length ?? 'nothing'} values for [${m}, ${n}]`);
-      return y;
+      const s = session(`gemm ${transA} ${transB} ${bias !== null}`, () => gemmModel(transA, transB, bias !== null));
+      return output(s.run(feeds, { y: null }, {}), m * n, 'Gemm');
+    },
+    conv(x, xShape, w, wShape, bias, g) {
+      const [batch, inH, inW] = xShape;
+      const [kh, kw, ci, co] = wShape;
+      let outH: number;
+      let outW: number;
+      let outputPadding: [number, number] = [0, 0];
+      if (g.transposed) {
+        [outH, outW] = g.transposed.outSize;
+        // ConvTranspose gives (in − 1)·s + k − pads; output_padding adds the rows a stride left over.
+        outputPadding = [outH - ((inH - 1) * g.strides[0] + kh - g.pads[0] - g.pads[2]), outW - ((inW - 1) * g.strides[1] + kw - g.pads[1] - g.pads[3])];
+        if (outputPadding.some((p, i) => p < 0 || p >= g.strides[i])) throw new Error(`ConvTranspose cannot reach [${outH}, ${outW}] from [${inH}, ${inW}]`);
+      } else {
+        outH = Math.floor((inH + g.pads[0] + g.pads[2] - kh) / g.strides[0]) + 1;
+        outW = Math.floor((inW + g.pads[1] + g.pads[3] - kw) / g.strides[1]) + 1;
+      }
+      const feeds: Record<string, unknown> = { x: new Tensor('float32', x, [...xShape]), w: new Tensor('float32', w, [...wShape]) };
+      if (bias) feeds.c = new Tensor('float32', bias, [co]);
+      const key = `conv ${[kh, kw, ...g.strides, ...g.pads, ...outputPadding]} ${!!g.transposed} ${bias !== null}`;
+      const s = session(key, () => convModel([kh, kw], g, outputPadding, bias !== null));
+      return output(s.run(feeds, { y: null }, {}), batch * outH * outW * (g.transposed ? ci : co), g.transposed ? 'ConvTranspose' : 'Conv');
     },
   };
   try {

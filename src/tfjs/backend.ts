@@ -8,8 +8,10 @@
  * ./wasm-kernels.ts) is several times faster than `cpu` for the MLP nets (bench/train-backends.bench.ts).
  * The convolution gradients are replaced before a run starts: on wasm by XNNPACK matrix products
  * (./wasm-conv-kernels.ts, through ./wasm-kernels.ts), on cpu by ./conv-filter-grad.ts (its own
- * filter gradient is pathologically slow): a DCGAN trains on wasm too. The choice and the reason
- * are returned for the log line, the report and the manifest.
+ * filter gradient is pathologically slow): a DCGAN trains on wasm too. On wasm the matrix products
+ * and convolutions go to a host engine when the caller offers one (`openGemm`, `matmul`:
+ * ./wasm-host-gemm.ts; `wganx train` offers onnxruntime-node's). The choice and the reason are
+ * returned for the log line, the report and the manifest.
  *
  * @example
  *   const info = await startBackend('auto', requiredKernels(config));

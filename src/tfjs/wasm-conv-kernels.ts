@@ -1,26 +1,26 @@
 /**
- * The two backward kernels of a 2-D convolution for the tfjs `wasm` backend, as matrix products on
- * the backend's XNNPACK path (im2col / col2im), registered in place of what tfjs-backend-wasm 4.22
- * offers: no `Conv2DBackpropFilter` at all (src/tfjs/conv-filter-grad.ts's typed-array loop stood
- * in for it), and a `Conv2DBackpropInput` that runs a plain loop. Both dominated a DCGAN WGAN-GP
- * step (the penalty's double back-propagation calls each of them many times); see
- * bench/RESULTS.md for the before and after.
+ * The convolution kernels of the tfjs `wasm` backend that training runs: the two backward kernels,
+ * in place of what tfjs-backend-wasm 4.22 offers (no `Conv2DBackpropFilter` at all, and a
+ * `Conv2DBackpropInput` that runs a plain loop), and, when the run has a host engine
+ * (./wasm-host-gemm.ts: onnxruntime-node's MLAS), the forward `Conv2D` / `FusedConv2D` too. The
+ * penalty's double back-propagation calls each of them many times a step; see bench/RESULTS.md.
  *
  * For NHWC `x` [B, H, W, Ci], filter [KH, KW, Ci, Co] and `dy` [B, OH, OW, Co], with
  * N = B·OH·OW and K = KH·KW·Ci, and `cols` the [N, K] matrix of image patches (im2col):
- *   dW = colsᵀ · dy             ([K, N] · [N, Co] → [K, Co] = [KH, KW, Ci, Co]; colsᵀ is gathered
- *                                as such, so that XNNPACK packs the small dy, not the patches)
- *   dx = col2im(dy · Wᵀ)        ([N, Co] · [Co, K] → [N, K], each patch added back where it came from)
+ *   y  = cols · W (+ bias)      (host engine; else XNNPACK's own convolution)
+ *   dW = Σ_blocks colsᵀ · dy    ([K, N] · [N, Co] → [K, Co] = [KH, KW, Ci, Co], summed over blocks
+ *                                of whole images: see filterGradBlock)
+ *   dx = the convolution's adjoint: ConvTranspose on the host engine, else col2im(dy · Wᵀ)
+ *                               ([N, Co] · [Co, K] → [N, K], each patch added back where it came from)
  *
- * Where the stride tiles the input and there are 8 or more input channels (a DCGAN's 4×4, stride 2
- * layers after the first), dx is computed by phases instead: the rows and columns of dx with the
- * same remainder modulo the stride take dy through the same few filter taps, so each of the sh·sw
- * phases is a small stride-1 convolution of dy (XNNPACK, on every thread), interleaved into dx.
- * Same products, no [N, K] intermediate and no scatter: the input gradient of a 32-channel DCGAN
- * layer went from 14.7 to 9.1 ms on one thread (7.9 to 6.0 ms on two).
+ * On XNNPACK, where the stride tiles the input and there are 8 or more input channels (a DCGAN's
+ * 4×4, stride 2 layers after the first), dx is computed by phases instead: the rows and columns of
+ * dx with the same remainder modulo the stride take dy through the same few filter taps, so each of
+ * the sh·sw phases is a small stride-1 convolution of dy (on every thread), interleaved into dx.
  *
- * The patches are gathered and scattered in the wasm heap itself (no copies through JavaScript
- * arrays). Every temporary tensor is released before the kernel returns.
+ * On the host engine the patches live in private buffers (im2col copies each filter row's run of
+ * x at once); on XNNPACK they are gathered and scattered in the wasm heap itself. Every temporary
+ * tensor is released before the kernel returns.
  *
  * @example
  *   registerWasmConvKernels(); // after the wasm backend package is imported, before training
@@ -50,6 +50,8 @@ interface Geometry {
   sw: number;
   padTop: number;
   padLeft: number;
+  padBottom: number;
+  padRight: number;
 }
 
 function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs, kernelName: string): Geometry {
@@ -57,7 +59,7 @@ function geometry(xShape: number[], filterShape: number[], attrs: ConvAttrs, ker
   const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   return {
     batch: info.batchSize, h: info.inHeight, w: info.inWidth, ci: info.inChannels, oh: info.outHeight, ow: info.outWidth, co: info.outChannels,
-    kh: info.filterHeight, kw: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    kh: info.filterHeight, kw: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left, padBottom: info.padInfo.bottom, padRight: info.padInfo.right,
   };
 }
 
@@ -67,18 +69,16 @@ const POSITION_BLOCK = 16;
 /**
  * The transposed patch matrix colsT[(ky·KW + kx)·Ci + c, n] = x[b, oy·sh + ky − padTop, ox·sw + kx − padLeft, c]
  * (0 outside the image), for n = (b·OH + oy)·OW + ox: the image patch of every output position,
- * written row by row of colsT. The positions come in blocks of `blockN` (a multiple of OH·OW
- * dividing B·OH·OW): block j is its own [K, blockN] matrix at colsT + j·K·blockN.
+ * written row by row of colsT (in the heap, for XNNPACK's product).
  */
-function im2colTransposed(heap: Float32Array, x: number, out: Float32Array, colsT: number, g: Geometry, blockN: number): void {
+function im2colTransposed(heap: Float32Array, x: number, colsT: number, g: Geometry): void {
   const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
   const n = batch * oh * ow;
-  const k = kh * kw * ci;
   for (let n0 = 0; n0 < n; n0 += POSITION_BLOCK) {
     const n1 = Math.min(n, n0 + POSITION_BLOCK);
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
-        const tap = (ky * kw + kx) * ci * blockN;
+        const row0 = colsT + (ky * kw + kx) * ci * n;
         for (let p = n0; p < n1; p++) {
           const ox = p % ow;
           const rest = (p - ox) / ow;
@@ -86,14 +86,13 @@ function im2colTransposed(heap: Float32Array, x: number, out: Float32Array, cols
           const b = (rest - oy) / oh;
           const iy = oy * sh + ky - padTop;
           const ix = ox * sw + kx - padLeft;
-          const q = p % blockN;
-          let dst = colsT + (p - q) * k + tap + q;
+          let dst = row0 + p;
           if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-            for (let c = 0; c < ci; c++, dst += blockN) out[dst] = 0;
+            for (let c = 0; c < ci; c++, dst += n) heap[dst] = 0;
             continue;
           }
           const src = x + ((b * h + iy) * w + ix) * ci;
-          for (let c = 0; c < ci; c++, dst += blockN) out[dst] = heap[src + c];
+          for (let c = 0; c < ci; c++, dst += n) heap[dst] = heap[src + c];
         }
       }
     }
@@ -119,50 +118,65 @@ export function filterGradBlock(batch: number, positionsPerImage: number, terms:
   return images * positionsPerImage;
 }
 
+/** Runs of at least this many floats are copied with `TypedArray.set` (a memmove), shorter ones by a loop. */
+const SET_RUN = 32;
+
 /**
- * The patch matrix cols[n, (ky·KW + kx)·Ci + c] (the rows of {@link im2colTransposed}'s columns),
- * into `out` from 0: each position's Ci floats of a tap are contiguous in x.
+ * The patch matrix cols[n, (ky·KW + kx)·Ci + c] (the rows of {@link im2colTransposed}'s columns)
+ * of positions [n0, n0 + count), into `out` from 0. Within a filter row the taps inside the image
+ * are one contiguous run of x ((kx1 − kx0)·Ci floats), copied at once.
  */
-function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry): void {
-  const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
+function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry, n0: number, count: number): void {
+  const { h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
+  const rowLength = kw * ci;
   let dst = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh + ky - padTop;
-          for (let kx = 0; kx < kw; kx++, dst += ci) {
-            const ix = ox * sw + kx - padLeft;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) out.fill(0, dst, dst + ci);
-            else {
-              const src = x + ((b * h + iy) * w + ix) * ci;
-              for (let c = 0; c < ci; c++) out[dst + c] = heap[src + c];
-            }
-          }
-        }
+  for (let p = n0; p < n0 + count; p++) {
+    const ox = p % ow;
+    const rest = (p - ox) / ow;
+    const oy = rest % oh;
+    const b = (rest - oy) / oh;
+    const ix0 = ox * sw - padLeft;
+    const kx0 = Math.max(0, -ix0);
+    const kx1 = Math.min(kw, w - ix0);
+    for (let ky = 0; ky < kh; ky++, dst += rowLength) {
+      const iy = oy * sh + ky - padTop;
+      if (iy < 0 || iy >= h || kx1 <= kx0) {
+        out.fill(0, dst, dst + rowLength);
+        continue;
       }
+      if (kx0 > 0) out.fill(0, dst, dst + kx0 * ci);
+      if (kx1 < kw) out.fill(0, dst + kx1 * ci, dst + rowLength);
+      const src = x + ((b * h + iy) * w + ix0 + kx0) * ci;
+      const run = (kx1 - kx0) * ci;
+      const to = dst + kx0 * ci;
+      if (run >= SET_RUN) out.set(heap.subarray(src, src + run), to);
+      else for (let i = 0; i < run; i++) out[to + i] = heap[src + i];
     }
   }
 }
 
-/** dx[b, iy, ix, c] += cols[n, (ky·KW + kx)·Ci + c]: each patch added back where im2col took it from. */
+/**
+ * dx[b, iy, ix, c] += cols[n, (ky·KW + kx)·Ci + c]: each patch added back where im2col took it
+ * from; within a filter row the taps inside the image are one contiguous run of dx.
+ */
 function col2im(colsArray: Float32Array, cols: number, heap: Float32Array, dx: number, g: Geometry): void {
   const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
-  const k = kh * kw * ci;
+  const rowLength = kw * ci;
   heap.fill(0, dx, dx + batch * h * w * ci);
   let row = cols;
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++, row += k) {
-        let src = row;
-        for (let ky = 0; ky < kh; ky++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const ix0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -ix0);
+        const kx1 = Math.min(kw, w - ix0);
+        const run = (kx1 - kx0) * ci;
+        for (let ky = 0; ky < kh; ky++, row += rowLength) {
           const iy = oy * sh + ky - padTop;
-          for (let kx = 0; kx < kw; kx++, src += ci) {
-            const ix = ox * sw + kx - padLeft;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            const dst = dx + ((b * h + iy) * w + ix) * ci;
-            for (let c = 0; c < ci; c++) heap[dst + c] += colsArray[src + c];
-          }
+          if (iy < 0 || iy >= h || run <= 0) continue;
+          const src = row + kx0 * ci;
+          const dst = dx + ((b * h + iy) * w + ix0 + kx0) * ci;
+          for (let i = 0; i < run; i++) heap[dst + i] += colsArray[src + i];
         }
       }
     }
@@ -183,12 +197,12 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   if (gemm) {
     // Patches in a private buffer, each block's product on the host engine, the partials added in float64.
     const heap = backend.wasm.HEAPF32;
-    const colsT = scratch(PATCHES, k * n);
-    im2colTransposed(heap, at(backend, x), colsT, 0, g, blockN);
     const sum = new Float64Array(k * g.co);
     for (let j = 0; j < blocks; j++) {
+      const cols = scratch(PATCHES, blockN * k);
+      im2col(heap, at(backend, x), cols, g, j * blockN, blockN);
       const dyBlock = operand(heap, at(backend, dy) + j * blockN * g.co, blockN * g.co, 1);
-      const partial = gemm.run(colsT.subarray(j * k * blockN, (j + 1) * k * blockN), dyBlock, null, k, blockN, g.co, false, false);
+      const partial = gemm.run(cols, dyBlock, null, k, blockN, g.co, true, false);
       for (let i = 0; i < partial.length; i++) sum[i] += partial[i];
     }
     return backend.makeOutput([...attrs.filterShape], 'float32', undefined, Float32Array.from(sum));
@@ -204,7 +218,7 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
       const dyBlock = backend.makeOutput([1, blockN, g.co], 'float32');
       temporaries.push(dyBlock);
       const heap = backend.wasm.HEAPF32;
-      im2colTransposed(heap, at(backend, x) + j * images * g.h * g.w * g.ci, heap, at(backend, colsT), { ...g, batch: images }, blockN);
+      im2colTransposed(heap, at(backend, x) + j * images * g.h * g.w * g.ci, at(backend, colsT), { ...g, batch: images });
       heap.copyWithin(at(backend, dyBlock), at(backend, dy) + j * blockN * g.co, at(backend, dy) + (j + 1) * blockN * g.co);
       const partial = call('BatchMatMul', backend, { a: colsT, b: dyBlock }, { transposeA: false, transposeB: false });
       temporaries.push(partial);
@@ -325,7 +339,21 @@ function forEachPhase(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.Tensor
   }
 }
 
-/** dx: by phases where the geometry allows, else col2im(dy · Wᵀ). */
+/** Explicit pads in ONNX's order: top, left, bottom, right. */
+const pads = (g: Geometry): [number, number, number, number] => [g.padTop, g.padLeft, g.padBottom, g.padRight];
+
+/**
+ * Whether a transposed convolution of dy with these pads reaches the input's size: it gives
+ * (OH − 1)·s + KH − pads, plus an output padding below the stride for the rows a strided
+ * convolution skipped.
+ */
+function adjointReaches(g: Geometry): boolean {
+  const extraH = g.h - ((g.oh - 1) * g.sh + g.kh - g.padTop - g.padBottom);
+  const extraW = g.w - ((g.ow - 1) * g.sw + g.kw - g.padLeft - g.padRight);
+  return extraH >= 0 && extraH < g.sh && extraW >= 0 && extraW < g.sw;
+}
+
+/** dx: natively where the host engine has convolutions, else by products on it, else by phases where the geometry allows, else col2im(dy · Wᵀ). */
 function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
@@ -334,13 +362,23 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const n = g.batch * g.oh * g.ow;
   const k = g.kh * g.kw * g.ci;
   const gemm = hostGemm();
+  if (gemm?.conv && adjointReaches(g)) {
+    // The convolution's adjoint (ConvTranspose) natively, on the engine's threads.
+    const heap = backend.wasm.HEAPF32;
+    const dys = operand(heap, at(backend, dy), n * g.co, 0);
+    const ws = operand(heap, at(backend, filter), k * g.co, 1);
+    const dx = gemm.conv(dys, dy.shape, ws, filter.shape, null, { strides: [g.sh, g.sw], pads: pads(g), transposed: { outSize: [g.h, g.w] } });
+    return backend.makeOutput([...attrs.inputShape], 'float32', undefined, dx);
+  }
   if (gemm) {
     // cols = dy · Wᵀ on the host engine (a private array), scattered into dx.
     const heap = backend.wasm.HEAPF32;
     const cols = gemm.run(operand(heap, at(backend, dy), n * g.co, 0), operand(heap, at(backend, filter), k * g.co, 1), null, n, g.co, k, false, true);
-    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
-    col2im(cols, 0, backend.wasm.HEAPF32, at(backend, dx), g);
-    return dx;
+    // Scattered into a private buffer, then copied into the heap at once (read-modify-write on the
+    // threaded build's shared heap is several times slower than on a private array).
+    const dx = scratch(PATCHES, g.batch * g.h * g.w * g.ci);
+    col2im(cols, 0, dx, 0, g);
+    return backend.makeOutput([...attrs.inputShape], 'float32', undefined, dx);
   }
   const byPhases = backpropInputByPhases(backend, dy, filter, g);
   if (byPhases) return byPhases;
@@ -383,7 +421,7 @@ function convOnHost(args: KernelArgs): tf.TensorInfo | null {
   const be = wasmOf(args);
   const heap = be.wasm.HEAPF32;
   const cols = scratch(PATCHES, n * k);
-  im2col(heap, at(be, x), cols, g);
+  im2col(heap, at(be, x), cols, g, 0, n);
   const biasRow = bias ? operand(heap, at(be, bias), co, 2) : null;
   const y = gemm.run(cols, operand(heap, at(be, filter), k * co, 1), biasRow, n, k, co, false, false);
   activation(y, attrs.leakyreluAlpha ?? 0.2);

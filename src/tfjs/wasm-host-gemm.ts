@@ -1,11 +1,13 @@
 /**
  * wasm's matrix products on a faster engine outside tfjs, when the run has one: `BatchMatMul` and
- * `_FusedMatMul` (dense layers, and through them the convolution gradients of
- * ./wasm-conv-kernels.ts) hand their operands, read in place in the wasm heap, to a synchronous
- * `HostGemm` (in Node: onnxruntime-node's MLAS, src/runtime/node-gemm.ts) and write its product
- * back. What the engine cannot take (other dtypes, broadcast batches it cannot stride, fused
- * activations other than linear / relu / leakyrelu, biases that are not one row, tiny products
- * where a call costs more than it saves) goes to the kernels registered before (./wasm-kernels.ts).
+ * `_FusedMatMul` (dense layers) hand their operands, read in place in the wasm heap, to a
+ * synchronous `HostGemm` (in Node: onnxruntime-node's MLAS, src/runtime/node-gemm.ts) and write its
+ * product back; ./wasm-conv-kernels.ts runs the convolutions on it too. What the engine cannot take
+ * (other dtypes, broadcast batches it cannot stride, fused activations other than linear / relu /
+ * leakyrelu, biases that are not one row) goes to the kernels registered before (./wasm-kernels.ts).
+ *
+ * The threaded build's heap is a SharedArrayBuffer, which onnxruntime-node refuses: operands are
+ * then copied into private buffers first (`operand`), reused from call to call.
  *
  * @example
  *   useHostGemm(gemm);  // after the wasm backend is active; null puts XNNPACK back
@@ -18,13 +20,20 @@ export interface HostGemm {
   /** What runs the products, for the backend line. */
   readonly describe: string;
   run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean): Float32Array;
+  /**
+   * A 2-D convolution in tfjs's layouts (x NHWC, w [KH, KW, Ci, Co], + bias [Co]), or with
+   * `transposed` its adjoint from dy to [B, H, W, Ci] (src/runtime/node-gemm.ts). Engines without
+   * it leave convolutions to patches and `run`.
+   */
+  conv?(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], bias: Float32Array | null, geometry: HostConvGeometry): Float32Array;
 }
 
-/**
- * Products with fewer multiply-adds than this stay on XNNPACK: a call to the engine costs tens of
- * microseconds, about what XNNPACK takes for 64×64×64.
- */
-export const MIN_HOST_GEMM_MACS = 0;
+/** Strides, explicit pads (top, left, bottom, right), and for the adjoint its output size. */
+export interface HostConvGeometry {
+  strides: readonly [number, number];
+  pads: readonly [number, number, number, number];
+  transposed?: { outSize: readonly [number, number] };
+}
 
 let engine: HostGemm | null = null;
 let registered = false;
@@ -87,7 +96,7 @@ function hostProduct(args: Parameters<tf.KernelFunc>[0], fused: boolean): tf.Ten
   const m = transA ? a.shape.at(-1)! : a.shape.at(-2)!;
   const k = transA ? a.shape.at(-2)! : a.shape.at(-1)!;
   const n = transB ? b.shape.at(-2)! : b.shape.at(-1)!;
-  if ((transB ? b.shape.at(-1)! : b.shape.at(-2)!) !== k || m * k * n < MIN_HOST_GEMM_MACS) return null;
+  if ((transB ? b.shape.at(-1)! : b.shape.at(-2)!) !== k) return null;
   const activation = fused ? HOST_ACTIVATIONS[attrs.activation ?? 'linear'] : HOST_ACTIVATIONS.linear;
   if (!activation || preluActivationWeights) return null;
   if (bias && (bias.dtype !== 'float32' || bias.shape.at(-1) !== n || product(bias.shape) !== n)) return null;

@@ -56,3 +56,45 @@ test('two threads give the same products, bit for bit, as one', () => {
   const b = rng.normal(k * n);
   assert.deepEqual(two.run(a, b, null, m, k, n, false, true), one.run(a, b, null, m, k, n, false, true));
 });
+
+/** conv2d in float64, tfjs layouts (x NHWC, w [KH, KW, Ci, Co]), explicit pads. */
+function convReference(x: Float32Array, [b, h, w, ci]: number[], f: Float32Array, [kh, kw, , co]: number[], bias: Float32Array | null, s: number, [pt, pl, pb, pr]: number[]): { y: Float64Array; oh: number; ow: number } {
+  const oh = Math.floor((h + pt + pb - kh) / s) + 1;
+  const ow = Math.floor((w + pl + pr - kw) / s) + 1;
+  const y = new Float64Array(b * oh * ow * co);
+  for (let n = 0; n < b; n++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let o = 0; o < co; o++) {
+    let sum = bias ? bias[o] : 0;
+    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+      const iy = oy * s + ky - pt;
+      const ix = ox * s + kx - pl;
+      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+      for (let c = 0; c < ci; c++) sum += x[((n * h + iy) * w + ix) * ci + c] * f[((ky * kw + kx) * ci + c) * co + o];
+    }
+    y[((n * oh + oy) * ow + ox) * co + o] = sum;
+  }
+  return { y, oh, ow };
+}
+
+test('conv computes a convolution in NHWC, and with `transposed` its adjoint: <conv(x), dy> = <x, convᵀ(dy)>', () => {
+  const gemm = openNodeGemm({ threads: 2 });
+  assert.ok(typeof gemm !== 'string', String(gemm));
+  for (const [b, h, ci, co, k, s, pads] of [[2, 14, 3, 5, 4, 2, [1, 1, 1, 1]], [1, 9, 2, 4, 3, 1, [0, 0, 0, 0]], [3, 8, 4, 2, 5, 3, [2, 1, 2, 2]]] as const) {
+    const x = rng.normal(b * h * h * ci);
+    const f = rng.normal(k * k * ci * co);
+    const bias = rng.normal(co);
+    const want = convReference(x, [b, h, h, ci], f, [k, k, ci, co], bias, s, [...pads]);
+    const got = gemm.conv(x, [b, h, h, ci], f, [k, k, ci, co], bias, { strides: [s, s], pads });
+    assert.equal(got.length, want.y.length);
+    for (let i = 0; i < got.length; i++) if (!(Math.abs(got[i] - want.y[i]) <= 1e-4 * (1 + Math.abs(want.y[i])))) assert.fail(`conv ${[b, h, ci, co, k, s]} [${i}]: ${got[i]} vs ${want.y[i]}`);
+    // The adjoint: for any dy, Σ conv(x)·dy (no bias) equals Σ x·convᵀ(dy).
+    const dy = rng.normal(b * want.oh * want.ow * co);
+    const plain = convReference(x, [b, h, h, ci], f, [k, k, ci, co], null, s, [...pads]).y;
+    const dx = gemm.conv(dy, [b, want.oh, want.ow, co], f, [k, k, ci, co], null, { strides: [s, s], pads, transposed: { outSize: [h, h] } });
+    assert.equal(dx.length, x.length);
+    let left = 0;
+    let right = 0;
+    for (let i = 0; i < dy.length; i++) left += plain[i] * dy[i];
+    for (let i = 0; i < x.length; i++) right += x[i] * dx[i];
+    assert.ok(Math.abs(left - right) <= 1e-4 * (1 + Math.abs(left)), `adjoint ${[b, h, ci, co, k, s]}: ${left} vs ${right}`);
+  }
+});
