@@ -10,13 +10,15 @@
  *   y  = cols · W (+ bias)      (host engine; else XNNPACK's own convolution)
  *   dW = Σ_blocks colsᵀ · dy    ([K, N] · [N, Co] → [K, Co] = [KH, KW, Ci, Co], summed over blocks
  *                                of whole images: see filterGradBlock)
- *   dx = the convolution's adjoint: ConvTranspose on the host engine, else col2im(dy · Wᵀ)
- *                               ([N, Co] · [Co, K] → [N, K], each patch added back where it came from)
+ *   dx = col2im(dy · Wᵀ)        ([N, Co] · [Co, K] → [N, K], each patch added back where it came
+ *                                from), or by phases (below); with the host engine and < 8 input
+ *                                channels, its ConvTranspose
  *
- * On XNNPACK, where the stride tiles the input and there are 8 or more input channels (a DCGAN's
- * 4×4, stride 2 layers after the first), dx is computed by phases instead: the rows and columns of
- * dx with the same remainder modulo the stride take dy through the same few filter taps, so each of
- * the sh·sw phases is a small stride-1 convolution of dy (on every thread), interleaved into dx.
+ * Where the stride tiles the input and there are 8 or more input channels (a DCGAN's 4×4, stride 2
+ * layers after the first), dx is computed by phases: the rows and columns of dx with the same
+ * remainder modulo the stride take dy through the same few filter taps, so each of the sh·sw phases
+ * is a small stride-1 convolution of dy (XNNPACK's, or im2col · the phase's filter on the host
+ * engine), interleaved into dx: no [N, K] intermediate and no scatter.
  *
  * On the host engine the patches live in private buffers (im2col copies each filter row's run of
  * x at once); on XNNPACK they are gathered and scattered in the wasm heap itself. Every temporary
@@ -26,7 +28,7 @@
  *   registerWasmConvKernels(); // after the wasm backend package is imported, before training
  */
 import * as tf from '@tensorflow/tfjs';
-import { HOST_ACTIVATIONS, hostGemm, operand, PATCHES, scratch } from './wasm-host-gemm.js';
+import { HOST_ACTIVATIONS, hostGemm, operand, PATCHES, scratch, type HostGemm } from './wasm-host-gemm.js';
 import { callKernel as call, heapIndex as at, reshape, transposeInHeap, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 
 interface ConvAttrs {
@@ -124,7 +126,8 @@ const SET_RUN = 32;
 /**
  * The patch matrix cols[n, (ky·KW + kx)·Ci + c] (the rows of {@link im2colTransposed}'s columns)
  * of positions [n0, n0 + count), into `out` from 0. Within a filter row the taps inside the image
- * are one contiguous run of x ((kx1 − kx0)·Ci floats), copied at once.
+ * are one contiguous run of x ((kx1 − kx0)·Ci floats), copied at once. `src` should be a private
+ * array (see `operand`): element loops over the threaded build's shared heap run ~3.5× slower.
  */
 function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry, n0: number, count: number): void {
   const { h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
@@ -159,7 +162,7 @@ function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry, n
  * dx[b, iy, ix, c] += cols[n, (ky·KW + kx)·Ci + c]: each patch added back where im2col took it
  * from; within a filter row the taps inside the image are one contiguous run of dx.
  */
-function col2im(colsArray: Float32Array, cols: number, heap: Float32Array, dx: number, g: Geometry): void {
+function col2im(heap: Float32Array, cols: number, dx: number, g: Geometry): void {
   const { batch, h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
   const rowLength = kw * ci;
   heap.fill(0, dx, dx + batch * h * w * ci);
@@ -176,7 +179,7 @@ function col2im(colsArray: Float32Array, cols: number, heap: Float32Array, dx: n
           if (iy < 0 || iy >= h || run <= 0) continue;
           const src = row + kx0 * ci;
           const dst = dx + ((b * h + iy) * w + ix0 + kx0) * ci;
-          for (let i = 0; i < run; i++) heap[dst + i] += colsArray[src + i];
+          for (let i = 0; i < run; i++) heap[dst + i] += heap[src + i];
         }
       }
     }
@@ -197,10 +200,11 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   if (gemm) {
     // Patches in a private buffer, each block's product on the host engine, the partials added in float64.
     const heap = backend.wasm.HEAPF32;
+    const xs = operand(heap, at(backend, x), g.batch * g.h * g.w * g.ci, 0);
     const sum = new Float64Array(k * g.co);
     for (let j = 0; j < blocks; j++) {
       const cols = scratch(PATCHES, blockN * k);
-      im2col(heap, at(backend, x), cols, g, j * blockN, blockN);
+      im2col(xs, 0, cols, g, j * blockN, blockN);
       const dyBlock = operand(heap, at(backend, dy) + j * blockN * g.co, blockN * g.co, 1);
       const partial = gemm.run(cols, dyBlock, null, k, blockN, g.co, true, false);
       for (let i = 0; i < partial.length; i++) sum[i] += partial[i];
@@ -339,6 +343,58 @@ function forEachPhase(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.Tensor
   }
 }
 
+/**
+ * dx by stride phases on the host engine: each phase is a stride-1 convolution of dy (im2col of
+ * dy over the phase's taps, times the phase's filter), written into its rows and columns of dx.
+ */
+function phasesOnHost(backend: WasmBackend, gemm: HostGemm, dy: tf.TensorInfo, filter: tf.TensorInfo, g: Geometry): tf.TensorInfo | null {
+  const rowsY = axisPhases(g.kh, g.sh, g.padTop, g.h, g.oh);
+  const rowsX = axisPhases(g.kw, g.sw, g.padLeft, g.w, g.ow);
+  if (!rowsY || !rowsX) return null;
+  const heap = backend.wasm.HEAPF32;
+  const rows = g.h / g.sh;
+  const cols = g.w / g.sw;
+  const dx = scratch(DX, g.batch * g.h * g.w * g.ci);
+  const dys = operand(heap, at(backend, dy), g.batch * g.oh * g.ow * g.co, 0);
+  for (const py of rowsY) {
+    for (const px of rowsX) {
+      const pg: Geometry = {
+        batch: g.batch, h: g.oh, w: g.ow, ci: g.co, oh: rows, ow: cols, co: g.ci, kh: py.taps, kw: px.taps,
+        sh: 1, sw: 1, padTop: py.before, padLeft: px.before, padBottom: py.after, padRight: px.after,
+      };
+      const n = g.batch * rows * cols;
+      const k = py.taps * px.taps * g.co;
+      const patches = scratch(PATCHES, n * k);
+      im2col(dys, 0, patches, pg, 0, n);
+      // F[ty, tx, co, ci] = W[s·(dmax_y − ty) + ry + padTop, s·(dmax_x − tx) + rx + padLeft, ci, co]
+      const f = scratch(PHASE_FILTER, k * g.ci);
+      const w = at(backend, filter);
+      let dst = 0;
+      for (let ty = 0; ty < py.taps; ty++) {
+        const ky = g.sh * (py.dmax - ty) + py.r + g.padTop;
+        for (let tx = 0; tx < px.taps; tx++) {
+          const kx = g.sw * (px.dmax - tx) + px.r + g.padLeft;
+          const tap = w + (ky * g.kw + kx) * g.ci * g.co;
+          for (let co = 0; co < g.co; co++) for (let ci = 0; ci < g.ci; ci++) f[dst++] = heap[tap + ci * g.co + co];
+        }
+      }
+      const phase = gemm.run(patches, f, null, n, k, g.ci, false, false);
+      let src = 0;
+      for (let b = 0; b < g.batch; b++) {
+        for (let m = 0; m < rows; m++) {
+          let to = ((b * g.h + g.sh * m + py.r) * g.w + px.r) * g.ci;
+          for (let c = 0; c < cols; c++, src += g.ci, to += g.sw * g.ci) dx.set(phase.subarray(src, src + g.ci), to);
+        }
+      }
+    }
+  }
+  return backend.makeOutput([g.batch, g.h, g.w, g.ci], 'float32', undefined, dx);
+}
+
+/** Private buffers of the host phases (besides PATCHES): dx, and a phase's filter. */
+const DX = PATCHES + 1;
+const PHASE_FILTER = PATCHES + 2;
+
 /** Explicit pads in ONNX's order: top, left, bottom, right. */
 const pads = (g: Geometry): [number, number, number, number] => [g.padTop, g.padLeft, g.padBottom, g.padRight];
 
@@ -353,7 +409,11 @@ function adjointReaches(g: Geometry): boolean {
   return extraH >= 0 && extraH < g.sh && extraW >= 0 && extraW < g.sw;
 }
 
-/** dx: natively where the host engine has convolutions, else by products on it, else by phases where the geometry allows, else col2im(dy · Wᵀ). */
+/**
+ * dx: with a host engine by phases of products on it (≥ 8 input channels), else its ConvTranspose;
+ * otherwise by XNNPACK phases where the geometry allows, else col2im(dy · Wᵀ) (whose product still
+ * goes to the host engine when there is one, through BatchMatMul).
+ */
 function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
@@ -362,22 +422,18 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const n = g.batch * g.oh * g.ow;
   const k = g.kh * g.kw * g.ci;
   const gemm = hostGemm();
+  if (gemm && g.ci >= MIN_PHASE_CHANNELS) {
+    // By phases: each a product on the engine (a DCGAN layer: ~4.2 ms vs ~4.6 ms for onnxruntime's
+    // own ConvTranspose, batch 64, two threads; bench/RESULTS.md).
+    const dx = phasesOnHost(backend, gemm, dy, filter, g);
+    if (dx) return dx;
+  }
   if (gemm?.conv && adjointReaches(g)) {
     // The convolution's adjoint (ConvTranspose) natively, on the engine's threads.
     const heap = backend.wasm.HEAPF32;
     const dys = operand(heap, at(backend, dy), n * g.co, 0);
     const ws = operand(heap, at(backend, filter), k * g.co, 1);
     const dx = gemm.conv(dys, dy.shape, ws, filter.shape, null, { strides: [g.sh, g.sw], pads: pads(g), transposed: { outSize: [g.h, g.w] } });
-    return backend.makeOutput([...attrs.inputShape], 'float32', undefined, dx);
-  }
-  if (gemm) {
-    // cols = dy · Wᵀ on the host engine (a private array), scattered into dx.
-    const heap = backend.wasm.HEAPF32;
-    const cols = gemm.run(operand(heap, at(backend, dy), n * g.co, 0), operand(heap, at(backend, filter), k * g.co, 1), null, n, g.co, k, false, true);
-    // Scattered into a private buffer, then copied into the heap at once (read-modify-write on the
-    // threaded build's shared heap is several times slower than on a private array).
-    const dx = scratch(PATCHES, g.batch * g.h * g.w * g.ci);
-    col2im(cols, 0, dx, 0, g);
     return backend.makeOutput([...attrs.inputShape], 'float32', undefined, dx);
   }
   const byPhases = backpropInputByPhases(backend, dy, filter, g);
@@ -392,7 +448,7 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     temporaries.push(cols);
     const dx = backend.makeOutput([...attrs.inputShape], 'float32');
     const heap = backend.wasm.HEAPF32;
-    col2im(heap, at(backend, cols), heap, at(backend, dx), g);
+    col2im(heap, at(backend, cols), at(backend, dx), g);
     return dx;
   } finally {
     for (const t of temporaries) backend.disposeData(t.dataId);
@@ -421,7 +477,7 @@ function convOnHost(args: KernelArgs): tf.TensorInfo | null {
   const be = wasmOf(args);
   const heap = be.wasm.HEAPF32;
   const cols = scratch(PATCHES, n * k);
-  im2col(heap, at(be, x), cols, g, 0, n);
+  im2col(operand(heap, at(be, x), g.batch * g.h * g.w * g.ci, 0), 0, cols, g, 0, n);
   const biasRow = bias ? operand(heap, at(be, bias), co, 2) : null;
   const y = gemm.run(cols, operand(heap, at(be, filter), k * co, 1), biasRow, n, k, co, false, false);
   activation(y, attrs.leakyreluAlpha ?? 0.2);
