@@ -10,9 +10,9 @@
  *
  * A backend is `name` or `wasm:<threads>`: `wasm` alone has every core (at most 8,
  * src/tfjs/wasm-threads.ts), `wasm:1` is the one-thread build. A `+ort` suffix (`wasm+ort`,
- * `wasm:1+ort`) runs wasm's matrix products on onnxruntime-node's native kernels
- * (src/runtime/node-gemm.ts, `wganx train --matmul auto`, the default); without it they stay on
- * XNNPACK (`--matmul xnnpack`). Each measurement runs in a fresh process, since the wasm backend's
+ * `wasm:1+ort`; column `wasm+ort×n`) runs wasm's matrix products on onnxruntime-node's native
+ * kernels with that many threads, the wasm backend on its one-thread build (src/runtime/node-gemm.ts,
+ * `wganx train --matmul auto`, the default); without it they stay on XNNPACK (`--matmul xnnpack`). Each measurement runs in a fresh process, since the wasm backend's
  * threads are fixed when it first starts.
  *
  * `--backends webgpu,wasm` adds tfjs's WebGPU backend (src/tfjs/webgpu.ts): on a GPU machine with
@@ -147,7 +147,8 @@ function parseContender(spec: string): Contender {
   const threads = t === undefined ? 0 : Number(t);
   if ((t !== undefined || ort) && name !== 'wasm') throw new Error(`--backends: ${JSON.stringify(spec)}; only wasm takes a thread count (wasm:<n>) or +ort`);
   if (!Number.isInteger(threads) || threads < 0 || threads > MAX_WASM_THREADS) throw new Error(`--backends: ${JSON.stringify(spec)}; threads allowed: 0 to ${MAX_WASM_THREADS}`);
-  return { label: name === 'wasm' ? `wasm×${planWasmThreads(threads).threads}${ort ? '+ort' : ''}` : name, backend: name, threads, ort };
+  const n = planWasmThreads(threads).threads;
+  return { label: name !== 'wasm' ? name : ort ? `wasm+ort×${n}` : `wasm×${n}`, backend: name, threads, ort };
 }
 
 /** Measure in a fresh process (the same node flags, this script with --child). */

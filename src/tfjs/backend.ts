@@ -25,7 +25,7 @@ import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
 import type { BackendChoice, MatmulChoice } from './choices.js';
 import { useHostGemm, type HostGemm } from './wasm-host-gemm.js';
 import { patchWasmKernels } from './wasm-kernels.js';
-import { planWasmThreads, startThreadedWasm, type WasmThreadPlan } from './wasm-threads.js';
+import { planWasmThreads, productThreads, startThreadedWasm, type WasmThreadPlan } from './wasm-threads.js';
 import { startWebgpu } from './webgpu.js';
 
 export { BACKEND_CHOICES, MATMUL_CHOICES, type BackendChoice, type MatmulChoice } from './choices.js';
@@ -41,7 +41,7 @@ export interface BackendInfo {
   name: string;
   requested: BackendChoice;
   reason: string;
-  /** wasm: the threads of its matrix products (1: the one-thread build). */
+  /** wasm: the threads of its matrix products (on the host engine, or XNNPACK's: 1 is the one-thread build). */
   threads?: number;
   /** wasm: what runs its matrix products (a host engine, or XNNPACK and why). */
   matmul?: string;
@@ -102,12 +102,12 @@ async function loadPortable(name: PortableBackend): Promise<void> {
 }
 
 /** Start the wasm backend: threaded on its first start when more than one thread is planned. */
-async function activateWasm(threads: number, smallNets: boolean): Promise<WasmThreadPlan> {
+async function activateWasm(threads: number, smallNets: boolean, why?: string): Promise<WasmThreadPlan> {
   if (wasmStarted) {
     await activate('wasm');
     return wasmStarted;
   }
-  let plan = planWasmThreads(threads, { smallNets });
+  let plan = threads === 1 && why ? { threads: 1, reason: why } : planWasmThreads(threads, { smallNets });
   if (plan.threads > 1) {
     try {
       await startThreadedWasm(plan, wasmModule!.setThreadsCount, () => activate('wasm'));
@@ -144,21 +144,33 @@ async function activate(name: string): Promise<void> {
   await tf.ready();
 }
 
-/** Route wasm's products as `opts` asks; returns what runs them, for the backend line. */
-function startHostGemm(opts: BackendOptions, threads: number): string {
+/**
+ * Start wasm for a run: with a host engine (`matmul` auto / onnxruntime, and `openGemm` opens), the
+ * products run on its threads and the wasm backend keeps the one-thread build (its own threads
+ * would only serve XNNPACK, and element loops over the threaded build's shared heap are slower);
+ * otherwise XNNPACK on the threaded build. Returns the backend line's words.
+ */
+async function startWasm(opts: BackendOptions): Promise<{ reason: string; threads: number; matmul: string }> {
+  const requested = opts.threads ?? 0;
+  const smallNets = opts.smallNets ?? false;
   const choice = opts.matmul ?? 'xnnpack';
-  if (choice === 'xnnpack' || !opts.openGemm) {
-    useHostGemm(null);
-    return choice === 'xnnpack' ? 'XNNPACK' : 'XNNPACK (no host engine in this process)';
+  let refusal = choice === 'xnnpack' ? null : opts.openGemm ? null : 'no host engine in this process';
+  if (choice !== 'xnnpack' && opts.openGemm) {
+    const products = productThreads(requested, smallNets);
+    const gemm = opts.openGemm(products.threads);
+    if (typeof gemm !== 'string') {
+      const pool = await activateWasm(1, smallNets, 'the one-thread wasm build for the rest');
+      useHostGemm(gemm);
+      const rest = pool.threads === 1 ? pool.reason : `wasm ${pool.reason}`;
+      return { reason: `matrix products on ${gemm.describe} (${products.why}); ${rest}`, threads: products.threads, matmul: gemm.describe };
+    }
+    refusal = gemm;
   }
-  const gemm = opts.openGemm(threads);
-  if (typeof gemm === 'string') {
-    if (choice === 'onnxruntime') throw new InvalidArgumentError('--matmul', choice, `auto or xnnpack here: the host engine did not open (${gemm})`);
-    useHostGemm(null);
-    return `XNNPACK (${gemm})`;
-  }
-  useHostGemm(gemm);
-  return gemm.describe;
+  if (choice === 'onnxruntime') throw new InvalidArgumentError('--matmul', choice, `auto or xnnpack here: the host engine did not open (${refusal})`);
+  useHostGemm(null);
+  const pool = await activateWasm(requested, smallNets);
+  const matmul = refusal ? `XNNPACK (${refusal})` : 'XNNPACK';
+  return { reason: `${pool.reason}; matrix products on ${matmul}`, threads: pool.threads, matmul };
 }
 
 /** Pick, start and report a backend. Throws when the requested one cannot run this config. */
@@ -208,7 +220,7 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
       skipped.push(`${name} lacks ${missing.join(', ')}`);
       continue;
     }
-    const wasm = name === 'wasm' ? await activateWasm(opts.threads ?? 0, opts.smallNets ?? false) : null;
+    const wasm = name === 'wasm' ? await startWasm(opts) : null;
     if (!wasm) await activate(name);
     let reason: string;
     if (choice !== 'auto') reason = 'requested with --backend';
@@ -218,10 +230,7 @@ export async function startBackend(choice: BackendChoice, kernels: readonly stri
         ? `${native}; ${skipped.join('; ')}; ${name} has every kernel this run needs${skipped.length === refusedGpu.length ? ' and is the fastest portable backend for these nets' : ''}`
         : `${native}; ${name} has every kernel this run needs and is the fastest portable backend for these nets`;
     }
-    if (wasm) {
-      const matmul = startHostGemm(opts, wasm.threads);
-      return { name, requested: choice, reason: `${reason}; ${wasm.reason}; matrix products on ${matmul}`, threads: wasm.threads, matmul };
-    }
+    if (wasm) return { name, requested: choice, reason: `${reason}; ${wasm.reason}`, threads: wasm.threads, matmul: wasm.matmul };
     return { name, requested: choice, reason };
   }
   throw new WganxError(`no backend can run this configuration: ${[...failures, ...skipped].join('; ')}`);

@@ -72,15 +72,23 @@ export function threadedFiles(packageJson: string | null = installedPackageJson(
  * {@link MAX_WASM_THREADS}; 1 for small nets), or 1 when the threaded build cannot start here
  * (with the reason).
  */
+/**
+ * How many threads a run's matrix products get for `--threads <requested>` (0: every core, at most
+ * MAX_WASM_THREADS; small nets one), and why, whichever engine runs them.
+ */
+export function productThreads(requested: number, smallNets: boolean): { threads: number; why: string } {
+  // Measured (bench:train): the toy MLP's products are too small to share; 2 threads took 1.3× as long.
+  if (requested === 0 && smallNets) return { threads: 1, why: 'small nets: handing their products to threads costs more than it saves' };
+  const cores = os.availableParallelism();
+  const threads = requested === 0 ? Math.min(cores, MAX_WASM_THREADS) : requested;
+  return { threads, why: requested === 0 ? (cores > MAX_WASM_THREADS ? `the most wganx starts, of ${cores} cores` : 'every core') : `--threads ${requested}` };
+}
+
 export function planWasmThreads(requested: number, opts: { smallNets?: boolean } = {}): WasmThreadPlan {
   if (!Number.isInteger(requested) || requested < 0 || requested > MAX_WASM_THREADS) {
     throw new RangeError(`wasm threads: got ${requested}; allowed: an integer from 0 (every core) to ${MAX_WASM_THREADS}`);
   }
-  // Measured (bench:train): the toy MLP's products are too small to share; 2 threads took 1.3× as long.
-  if (requested === 0 && opts.smallNets) return { threads: 1, reason: '1 thread (small nets: handing their products to threads costs more than it saves)' };
-  const cores = os.availableParallelism();
-  const threads = requested === 0 ? Math.min(cores, MAX_WASM_THREADS) : requested;
-  const why = requested === 0 ? (cores > MAX_WASM_THREADS ? `the most the build starts, of ${cores} cores` : 'every core') : `--threads ${requested}`;
+  const { threads, why } = productThreads(requested, opts.smallNets ?? false);
   if (threads === 1) return { threads: 1, reason: `1 thread (${why})` };
   const files = threadedFiles();
   if (typeof files === 'string') return { threads: 1, reason: `1 thread: the threaded build cannot start (${files})` };

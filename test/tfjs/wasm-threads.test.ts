@@ -21,7 +21,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 test('the plan: 0 takes every core up to the pool size (one thread for small nets), 1 the one-thread build, and bad counts are refused', () => {
   const all = planWasmThreads(0);
   assert.equal(all.threads, Math.min(os.availableParallelism(), MAX_WASM_THREADS));
-  assert.match(all.reason, /^\d+ threads? \((every core|the most the build starts, of \d+ cores)\)$/);
+  assert.match(all.reason, /^\d+ threads? \((every core|the most wganx starts, of \d+ cores)\)$/);
   assert.deepEqual(planWasmThreads(1), { threads: 1, reason: '1 thread (--threads 1)' });
   const installed = threadedFiles();
   assert.ok(typeof installed === 'object', String(installed));
@@ -56,13 +56,19 @@ function train(threads: number, matmul = 'auto'): { stdout: string; metrics: unk
   return { stdout: r.stdout, metrics: metrics.map(({ seconds: _s, stepsPerSecond: _r, ...rest }) => rest) };
 }
 
-test('a DCGAN run on 2 threads ends by itself, says so, and logs exactly what the one-thread build logs (products on onnxruntime-node and on XNNPACK)', () => {
+test('a DCGAN run on 2 threads ends by itself, says so, and logs exactly what the one-thread run logs (products on onnxruntime-node, and on XNNPACK)', () => {
   for (const matmul of ['auto', 'xnnpack']) {
     const one = train(1, matmul);
     const two = train(2, matmul);
-    const engine = (n: number) => (matmul === 'auto' ? `onnxruntime-node [\\d.]+ \\(MLAS\\), ${n} threads?` : 'XNNPACK');
-    assert.match(one.stdout, new RegExp(`backend: wasm \\(requested with --backend; 1 thread \\(--threads 1\\); matrix products on ${engine(1)}\\)`));
-    assert.match(two.stdout, new RegExp(`backend: wasm \\(requested with --backend; 2 threads \\(--threads 2\\); matrix products on ${engine(2)}\\)`));
+    if (matmul === 'auto') {
+      // The products on onnxruntime's threads; the wasm backend on its one-thread build.
+      for (const [r, n] of [[one, 1], [two, 2]] as const) {
+        assert.match(r.stdout, new RegExp(`backend: wasm \\(requested with --backend; matrix products on onnxruntime-node [\\d.]+ \\(MLAS\\), ${n} threads? \\(--threads ${n}\\); the one-thread wasm build for the rest\\)`));
+      }
+    } else {
+      assert.match(one.stdout, /backend: wasm \(requested with --backend; 1 thread \(--threads 1\); matrix products on XNNPACK\)/);
+      assert.match(two.stdout, /backend: wasm \(requested with --backend; 2 threads \(--threads 2\); matrix products on XNNPACK\)/);
+    }
     assert.equal(one.metrics.length, 3);
     assert.deepEqual(two.metrics, one.metrics, `--matmul ${matmul}`);
   }
