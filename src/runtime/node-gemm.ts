@@ -29,9 +29,10 @@ export interface NodeGemm {
   readonly describe: string;
   /**
    * c [m, n] = op(a) · op(b) (+ bias [n] on every row). `a` is [m, k] ([k, m] when `transA`), `b` is
-   * [k, n] ([n, k] when `transB`).
+   * [k, n] ([n, k] when `transB`). With `out` (m·n floats, not on a SharedArrayBuffer) the product
+   * is written there and `out` returned; else it comes back as a new array.
    */
-  run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean): Float32Array;
+  run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
   /**
    * y = conv2d(x, w) (+ bias [Co]) in tfjs's layouts: x NHWC [B, H, W, Ci], w [KH, KW, Ci, Co], y
    * NHWC; explicit pads, no dilation. With `transposed`, the adjoint instead (ConvTranspose: the
@@ -54,7 +55,7 @@ interface BindingTensor {
 }
 interface BindingSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
-  run(feeds: Record<string, unknown>, fetches: Record<string, null>, options: object): Record<string, BindingTensor>;
+  run(feeds: Record<string, unknown>, fetches: Record<string, unknown>, options: object): Record<string, BindingTensor>;
 }
 interface BindingModule {
   binding: { InferenceSession: new () => BindingSession };
@@ -174,14 +175,18 @@ function open(threads: number): NodeGemm | string {
   };
   const gemm: NodeGemm = {
     describe: `onnxruntime-node ${runtimePackageVersion()} (MLAS), ${threads} thread${threads === 1 ? '' : 's'}`,
-    run(a, b, bias, m, k, n, transA, transB) {
+    run(a, b, bias, m, k, n, transA, transB, out) {
       const feeds: Record<string, unknown> = {
         a: new Tensor('float32', a, transA ? [k, m] : [m, k]),
         b: new Tensor('float32', b, transB ? [n, k] : [k, n]),
       };
       if (bias) feeds.c = new Tensor('float32', bias, [n]);
       const s = session(`gemm ${transA} ${transB} ${bias !== null}`, () => gemmModel(transA, transB, bias !== null));
-      return output(s.run(feeds, { y: null }, {}), m * n, 'Gemm');
+      if (!out) return output(s.run(feeds, { y: null }, {}), m * n, 'Gemm');
+      // A pre-allocated output: onnxruntime writes the product into `out` itself.
+      if (out.length !== m * n) throw new Error(`Gemm output: ${out.length} floats for [${m}, ${n}]`);
+      s.run(feeds, { y: new Tensor('float32', out, [m, n]) }, {});
+      return out;
     },
     conv(x, xShape, w, wShape, bias, g) {
       const [batch, inH, inW] = xShape;

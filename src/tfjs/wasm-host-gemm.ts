@@ -19,7 +19,8 @@ import { heapIndex, type WasmBackend } from './wasm-heap.js';
 export interface HostGemm {
   /** What runs the products, for the backend line. */
   readonly describe: string;
-  run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean): Float32Array;
+  /** With `out` (not on a SharedArrayBuffer) the product is written there and `out` returned. */
+  run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
   /**
    * A 2-D convolution in tfjs's layouts (x NHWC, w [KH, KW, Ci, Co], + bias [Co]), or with
    * `transposed` its adjoint from dy to [B, H, W, Ci] (src/runtime/node-gemm.ts). Engines without
@@ -62,7 +63,12 @@ function staged(slot: number, values: Float32Array): Float32Array {
  */
 export function operand(heap: Float32Array, from: number, length: number, slot: OperandSlot): Float32Array {
   const view = heap.subarray(from, from + length);
-  return typeof SharedArrayBuffer !== 'undefined' && heap.buffer instanceof SharedArrayBuffer ? staged(slot, view) : view;
+  return isShared(heap) ? staged(slot, view) : view;
+}
+
+/** Whether `heap` is the threaded build's SharedArrayBuffer. */
+export function isShared(heap: Float32Array): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && heap.buffer instanceof SharedArrayBuffer;
 }
 
 /** Private buffers of {@link operand}: a, b, bias. Patch matrices use PATCHES. */
@@ -80,7 +86,7 @@ export const HOST_ACTIVATIONS: Readonly<Record<string, (y: Float32Array, alpha: 
   },
 };
 
-const product = (dims: readonly number[]) => dims.reduce((x, y) => x * y, 1);
+const elements = (dims: readonly number[]) => dims.reduce((x, y) => x * y, 1);
 
 /**
  * op(a)·op(b) on the engine, or null to leave it to the kernel before. Batches: equal, or one
@@ -99,16 +105,16 @@ function hostProduct(args: Parameters<tf.KernelFunc>[0], fused: boolean): tf.Ten
   if ((transB ? b.shape.at(-1)! : b.shape.at(-2)!) !== k) return null;
   const activation = fused ? HOST_ACTIVATIONS[attrs.activation ?? 'linear'] : HOST_ACTIVATIONS.linear;
   if (!activation || preluActivationWeights) return null;
-  if (bias && (bias.dtype !== 'float32' || bias.shape.at(-1) !== n || product(bias.shape) !== n)) return null;
+  if (bias && (bias.dtype !== 'float32' || bias.shape.at(-1) !== n || elements(bias.shape) !== n)) return null;
   let outer: number[];
   try {
     outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   } catch {
     return null; // the kernel before reports the mismatch in its own words
   }
-  const batch = product(outer);
-  const batchA = product(a.shape.slice(0, -2));
-  const batchB = product(b.shape.slice(0, -2));
+  const batch = elements(outer);
+  const batchA = elements(a.shape.slice(0, -2));
+  const batchB = elements(b.shape.slice(0, -2));
   if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
 
   const backend = args.backend as WasmBackend;
@@ -121,21 +127,26 @@ function hostProduct(args: Parameters<tf.KernelFunc>[0], fused: boolean): tf.Ten
   const view = (slot: OperandSlot, from: number, length: number) => operand(heap, from, length, slot);
   const biasView = bias ? view(2, heapIndex(backend, bias), n) : null;
   const alpha = attrs.leakyreluAlpha ?? 0.2;
-  const write = (y: Float32Array, at: number) => {
+  // Unshared heap: the engine writes into the output tensor itself.
+  const direct = !isShared(heap);
+  const product = (a0: number, b0: number, rows: number, ta: boolean, at: number) => {
+    const into = direct ? heap.subarray(at, at + rows * n) : undefined;
+    const y = engine!.run(view(0, a0, rows * k), view(1, b0, k * n), biasView, rows, k, n, ta, transB, into);
     activation(y, alpha);
-    heap.set(y, at);
+    if (!direct) heap.set(y, at);
   };
-  if (batchA === batch && batchB === 1 && !transA) {
-    // Every matrix of a times one b: a single product of [batch·m, k].
-    write(engine.run(view(0, ai, batch * m * k), view(1, bi, k * n), biasView, batch * m, k, n, false, transB), oi);
+  try {
+    if (batchA === batch && batchB === 1 && !transA) {
+      // Every matrix of a times one b: a single product of [batch·m, k].
+      product(ai, bi, batch * m, false, oi);
+      return out;
+    }
+    for (let i = 0; i < batch; i++) product(ai + (batchA === 1 ? 0 : i * m * k), bi + (batchB === 1 ? 0 : i * k * n), m, transA, oi + i * m * n);
     return out;
+  } catch (err) {
+    backend.disposeData(out.dataId);
+    throw err;
   }
-  for (let i = 0; i < batch; i++) {
-    const a0 = ai + (batchA === 1 ? 0 : i * m * k);
-    const b0 = bi + (batchB === 1 ? 0 : i * k * n);
-    write(engine.run(view(0, a0, m * k), view(1, b0, k * n), biasView, m, k, n, transA, transB), oi + i * m * n);
-  }
-  return out;
 }
 
 function wrap(kernelName: string): void {

@@ -1,0 +1,271 @@
+/**
+ * Every kernel wganx registers or replaces on the wasm backend, against the cpu backend on random
+ * shapes (strides, padding, kernel sizes, channel counts, batch 1 and 64): the convolution's
+ * filter and input gradients (im2col / col2im + XNNPACK), the transposed convolution that
+ * generators run forward, the last-two-axes transpose, matrix products with transposed operands,
+ * and UnsortedSegmentSum. atol 1e-4 relative to each value's size.
+ *
+ * Each comparison runs twice: with wasm's matrix products and convolutions on XNNPACK
+ * (`--matmul xnnpack`) and on onnxruntime-node's native kernels (src/tfjs/wasm-host-gemm.ts,
+ * src/runtime/node-gemm.ts; `--matmul auto`, the default of `wganx train`). And the whole set runs
+ * in two processes (the wasm backend's build is fixed when it first starts): on the one-thread
+ * build (wasm-kernels.test.ts: a plain heap, which onnxruntime reads and writes in place) and on
+ * the threaded build (wasm-kernels-threaded.test.ts: a SharedArrayBuffer heap, operands copied out).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { CounterRng } from '../../src/core/random.js';
+import { startBackend, type BackendOptions, type MatmulChoice } from '../../src/tfjs/backend.js';
+import { axisPhases } from '../../src/tfjs/wasm-conv-kernels.js';
+import { hostGemm } from '../../src/tfjs/wasm-host-gemm.js';
+import { openNodeGemm } from '../../src/runtime/node-gemm.js';
+
+/** How the wasm side runs its products in the test running now (set by bothEngines). */
+let matmul: MatmulChoice = 'xnnpack';
+/** The wasm backend's threads in this process (fixed by its first start). */
+let wasmThreads = 1;
+
+/** Define every test, with the wasm backend started on `threads` threads (1: the one-thread build). */
+export function defineKernelTests(threads: number): void {
+  wasmThreads = threads;
+
+  const ATOL = 1e-4;
+  const CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+
+  const wasmOptions = (): BackendOptions => ({ matmul, threads: wasmThreads, openGemm: (threads) => openNodeGemm({ threads }) });
+
+  test(`the wasm backend starts on ${threads === 1 ? 'the one-thread build (a plain heap)' : `${threads} threads (a SharedArrayBuffer heap)`}`, async () => {
+    await startBackend('wasm', CONV_KERNELS, { threads });
+    const heap = (tf.backend() as unknown as { wasm: { HEAPF32: Float32Array } }).wasm.HEAPF32;
+    assert.equal(heap.buffer instanceof SharedArrayBuffer, threads > 1);
+  });
+
+  /** Run `f` on both backends with the same inputs (given as plain arrays) and return both results. */
+  async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: Float32Array[]; cpu: Float32Array[] }> {
+    const out: Record<string, Float32Array[]> = {};
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await startBackend(backend, CONV_KERNELS, backend === 'wasm' ? wasmOptions() : {});
+      if (backend === 'wasm') assert.equal(hostGemm() !== null, matmul !== 'xnnpack', `the host engine is ${hostGemm() ? 'on' : 'off'} with --matmul ${matmul}`);
+      out[backend] = tf.tidy(() => {
+        const r = f();
+        return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
+      });
+    }
+    return { wasm: out.wasm, cpu: out.cpu };
+  }
+
+  /** Define the test twice: products on XNNPACK and on onnxruntime-node. */
+  function bothEngines(name: string, fn: () => Promise<void>): void {
+    for (const mode of ['xnnpack', 'onnxruntime'] as const) {
+      test(`${name} [--matmul ${mode}]`, async () => {
+        matmul = mode;
+        await fn();
+      });
+    }
+  }
+
+  function assertClose(got: Float32Array, want: Float32Array, what: string): void {
+    assert.equal(got.length, want.length, `${what}: length`);
+    for (let i = 0; i < want.length; i++) {
+      if (!(Math.abs(got[i] - want[i]) <= ATOL * (1 + Math.abs(want[i])))) assert.fail(`${what} [${i}]: wasm ${got[i]}, cpu ${want[i]}`);
+    }
+  }
+
+  const rng = new CounterRng(20261129, 7);
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(1, xs.length)[0]];
+  const values = (n: number) => rng.normal(n);
+
+  interface ConvCase {
+    batch: number;
+    h: number;
+    w: number;
+    ci: number;
+    co: number;
+    k: number;
+    stride: number;
+    pad: 'same' | 'valid';
+  }
+
+  /** Random convolution shapes, plus the two of the DCGAN critic at batch 64. */
+  function convCases(): ConvCase[] {
+    const cases: ConvCase[] = [
+      { batch: 64, h: 28, w: 28, ci: 1, co: 32, k: 4, stride: 2, pad: 'same' },
+      { batch: 64, h: 14, w: 14, ci: 32, co: 64, k: 4, stride: 2, pad: 'same' },
+    ];
+    for (let i = 0; i < 14; i++) {
+      const k = pick([1, 3, 4, 5]);
+      const h = pick([5, 7, 8, 9, 14]);
+      cases.push({ batch: pick([1, 2, 5]), h, w: pick([h, 6, 11]), ci: pick([1, 3, 8, 32]), co: pick([1, 2, 16]), k: Math.min(k, h), stride: pick([1, 2, 3]), pad: pick(['same', 'valid'] as const) });
+    }
+    return cases;
+  }
+
+  bothEngines('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal the cpu backend (gradients of conv2d w.r.t. filter and input)', async () => {
+    for (const c of convCases()) {
+      const xv = values(c.batch * c.h * c.w * c.ci);
+      const wv = values(c.k * c.k * c.ci * c.co);
+      let gv: Float32Array | null = null;
+      const { wasm, cpu } = await onBoth(() => {
+        const x = tf.tensor4d(xv, [c.batch, c.h, c.w, c.ci]);
+        const w = tf.tensor4d(wv, [c.k, c.k, c.ci, c.co]);
+        const y = tf.conv2d(x, w, c.stride, c.pad);
+        gv ??= values(y.size);
+        const g = tf.tensor(gv, y.shape);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), g)))([x, w]);
+        return [y, dx, dw];
+      });
+      const what = JSON.stringify(c);
+      assertClose(wasm[0], cpu[0], `${what} conv2d`);
+      assertClose(wasm[1], cpu[1], `${what} dx (Conv2DBackpropInput)`);
+      assertClose(wasm[2], cpu[2], `${what} dW (Conv2DBackpropFilter)`);
+    }
+  });
+
+  test('the input gradient splits into stride phases where the stride tiles the input, and falls back to col2im where not', () => {
+    // A DCGAN layer (4×4, stride 2, 'same': pad 1): each phase takes 2 taps per axis.
+    assert.deepEqual(axisPhases(4, 2, 1, 14, 7), [
+      { r: 0, taps: 2, dmax: 1, before: 1, after: 0 },
+      { r: 1, taps: 2, dmax: 0, before: 0, after: 1 },
+    ]);
+    assert.equal(axisPhases(3, 1, 1, 6, 6)?.length, 1); // stride 1: one phase, the flipped filter
+    assert.equal(axisPhases(4, 2, 1, 13, 7), null); // 13 rows do not tile into phases of 2
+    assert.equal(axisPhases(1, 3, 0, 6, 2), null); // a 1-tap filter at stride 3: phases 1 and 2 get nothing
+  });
+
+  bothEngines('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
+    for (const [batch, h, ci, co, k, stride] of [[64, 7, 64, 32, 4, 2], [1, 14, 32, 1, 4, 2], [3, 5, 3, 4, 3, 1], [2, 6, 8, 2, 5, 2]]) {
+      const out = h * stride;
+      const xv = values(batch * h * h * ci);
+      const wv = values(k * k * co * ci);
+      const gv = values(batch * out * out * co);
+      const { wasm, cpu } = await onBoth(() => {
+        const x = tf.tensor4d(xv, [batch, h, h, ci]);
+        const w = tf.tensor4d(wv, [k, k, co, ci]);
+        const g = tf.tensor4d(gv, [batch, out, out, co]);
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [batch, out, out, co], stride, 'same');
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), g)))([x, w]);
+        return [f(x, w), dx, dw];
+      });
+      for (const [i, name] of ['output', 'dx', 'dW'].entries()) assertClose(wasm[i], cpu[i], `conv2dTranspose ${[batch, h, ci, co, k, stride]} ${name}`);
+    }
+  });
+
+  test('Transpose of the last two axes (float32 through the heap, int32 by the original kernel) equals cpu', async () => {
+    for (const shape of [[1, 1], [3, 7], [64, 512], [2, 33, 65], [2, 3, 40, 17]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const v = values(n);
+      const perm = [...shape.keys()];
+      [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+      const { wasm, cpu } = await onBoth(() => [tf.transpose(tf.tensor(v, shape), perm), tf.transpose(tf.tensor(Int32Array.from(v, (x) => Math.round(x * 1000)), shape, 'int32'), perm).toFloat()]);
+      assert.deepEqual(Array.from(wasm[0]), Array.from(cpu[0]), `float32 ${shape}`);
+      assert.deepEqual(Array.from(wasm[1]), Array.from(cpu[1]), `int32 ${shape}`);
+    }
+    // Other permutations still go through the original kernel.
+    const v = values(2 * 3 * 4);
+    const { wasm, cpu } = await onBoth(() => tf.transpose(tf.tensor(v, [2, 3, 4]), [2, 0, 1]));
+    assert.deepEqual(Array.from(wasm[0]), Array.from(cpu[0]));
+  });
+
+  bothEngines('matrix products with transposed operands (explicit transpose + XNNPACK) equal cpu, batch 1 and 64', async () => {
+    for (const [batch, m, k, n] of [[1, 64, 512, 512], [64, 3, 5, 7], [1, 1, 9, 1], [2, 128, 784, 512]]) {
+      const av = values(batch * m * k);
+      const bv = values(batch * k * n);
+      const biasV = values(n);
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const { wasm, cpu } = await onBoth(() => {
+          const a = tf.tensor3d(av, ta ? [batch, k, m] : [batch, m, k]);
+          const b = tf.tensor3d(bv, tb ? [batch, n, k] : [batch, k, n]);
+          return [tf.matMul(a, b, ta, tb), tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation: 'relu' })];
+        });
+        assertClose(wasm[0], cpu[0], `matMul ${[batch, m, k, n]} ${ta} ${tb}`);
+        assertClose(wasm[1], cpu[1], `fused matMul ${[batch, m, k, n]} ${ta} ${tb}`);
+      }
+    }
+  });
+
+  bothEngines('matrix products with transposed operands and a broadcast batch (one side has batch 1) equal cpu', async () => {
+    for (const [ba, bb] of [[3, 1], [1, 3]]) {
+      const [m, k, n] = [6, 40, 33];
+      const av = values(ba * m * k);
+      const bv = values(bb * k * n);
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const biasV = values(n);
+        const { wasm, cpu } = await onBoth(() => {
+          const a = tf.tensor3d(av, ta ? [ba, k, m] : [ba, m, k]);
+          const b = tf.tensor3d(bv, tb ? [bb, n, k] : [bb, k, n]);
+          return [tf.matMul(a, b, ta, tb), tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: tf.tensor1d(biasV), activation: 'relu' })];
+        });
+        assertClose(wasm[0], cpu[0], `matMul batches ${ba}/${bb} ${ta} ${tb}`);
+        assertClose(wasm[1], cpu[1], `fused matMul batches ${ba}/${bb} ${ta} ${tb}`);
+      }
+    }
+  });
+
+  bothEngines('fused convolutions (bias, then an activation: what a Conv2D layer runs forward) equal cpu for every activation', async () => {
+    for (const [batch, h, ci, co, k, stride, pad] of [[64, 14, 32, 64, 4, 2, 'same'], [3, 9, 3, 5, 3, 1, 'valid'], [2, 7, 8, 4, 5, 3, 'same']] as const) {
+      const xv = values(batch * h * h * ci);
+      const wv = values(k * k * ci * co);
+      const biasV = values(co);
+      for (const activation of ['linear', 'relu', 'leakyrelu', 'elu'] as const) {
+        const { wasm, cpu } = await onBoth(() =>
+          tf.fused.conv2d({ x: tf.tensor4d(xv, [batch, h, h, ci]), filter: tf.tensor4d(wv, [k, k, ci, co]), strides: stride, pad, bias: tf.tensor1d(biasV), activation, leakyreluAlpha: 0.3 }),
+        );
+        assertClose(wasm[0], cpu[0], `fused conv2d ${[batch, h, ci, co, k, stride, pad]} ${activation}`);
+      }
+    }
+  });
+
+  bothEngines('batched fused products with a bias (wrong in tfjs-backend-wasm 4.22 itself) equal cpu for every activation', async () => {
+    const av = values(64 * 3 * 5);
+    const bv = values(64 * 5 * 7);
+    const biasV = values(7);
+    for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const) {
+      const { wasm, cpu } = await onBoth(() => {
+        const extra = activation === 'prelu' ? { preluActivationWeights: tf.fill([7], 0.3) } : activation === 'leakyrelu' ? { leakyreluAlpha: 0.2 } : {};
+        return tf.fused.matMul({ a: tf.tensor3d(av, [64, 3, 5]), b: tf.tensor3d(bv, [64, 5, 7]), bias: tf.tensor1d(biasV), activation, ...extra });
+      });
+      assertClose(wasm[0], cpu[0], `fused ${activation}`);
+    }
+  });
+
+  test('Tile and broadcastTo (block copies in the heap for float32) equal cpu, every rank, repeats of 1 and 0, int32 by the original kernel', async () => {
+    const cases: [number[], number[]][] = [[[5], [3]], [[1, 1, 1, 32], [6, 4, 3, 1]], [[1, 31], [7, 1]], [[2, 3], [1, 1]], [[2, 1, 3], [2, 5, 2]], [[3, 2, 1, 2], [1, 2, 3, 2]], [[4, 2], [0, 3]]];
+    for (const [shape, reps] of cases) {
+      const v = values(shape.reduce((a, b) => a * b, 1));
+      const { wasm, cpu } = await onBoth(() => [tf.tile(tf.tensor(v, shape), reps), tf.tile(tf.tensor(Int32Array.from(v, (x) => Math.round(x * 1000)), shape, 'int32'), reps).toFloat()]);
+      assertClose(wasm[0], cpu[0], `tile ${shape} × ${reps}`);
+      assertClose(wasm[1], cpu[1], `tile int32 ${shape} × ${reps}`);
+    }
+    const v = values(32);
+    const { wasm, cpu } = await onBoth(() => tf.broadcastTo(tf.tensor(v, [1, 1, 1, 32]), [8, 5, 5, 32]));
+    assertClose(wasm[0], cpu[0], 'broadcastTo');
+  });
+
+  test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () => {
+    const v = values(64 * 12);
+    const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10);
+    const { wasm, cpu } = await onBoth(() => tf.unsortedSegmentSum(tf.tensor2d(v, [64, 12]), tf.tensor1d(ids, 'int32'), 10));
+    assertClose(wasm[0], cpu[0], 'unsortedSegmentSum');
+  });
+
+  bothEngines('the wasm kernels leak no tensors and no backend memory over a training-like loop', async () => {
+    await startBackend('wasm', CONV_KERNELS, wasmOptions());
+    const x = tf.randomNormal([8, 14, 14, 4]) as tf.Tensor4D;
+    const w = tf.variable(tf.randomNormal([4, 4, 4, 8]) as tf.Tensor4D);
+    const step = () => tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.conv2d(x, w, 2, 'same'))), [w]);
+      w.assign(tf.sub(w, tf.mul(grads[w.name], 1e-3)));
+    });
+    step();
+    // The kernels' temporaries are backend data the engine never sees: count those too.
+    const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const before = { ...tf.memory(), dataIds: dataIds() };
+    for (let i = 0; i < 5; i++) step();
+    const after = { ...tf.memory(), dataIds: dataIds() };
+    assert.equal(after.numTensors, before.numTensors);
+    assert.equal(after.numBytes, before.numBytes);
+    assert.equal(after.dataIds, before.dataIds);
+    tf.dispose([x, w]);
+  });
+}
