@@ -242,6 +242,25 @@ export function defineKernelTests(threads: number): void {
     assertClose(wasm[0], cpu[0], 'broadcastTo');
   });
 
+  test('GatherV2 (an Embedding lookup: row copies in the heap for float32) equals cpu on every axis, 1-D and 2-D indices; out-of-range indices are refused', async () => {
+    const v = values(4 * 10 * 6);
+    const ids1 = Int32Array.from({ length: 128 }, (_, i) => (i * 7) % 10);
+    const ids2 = Int32Array.from({ length: 6 }, (_, i) => (i * 3) % 4);
+    const { wasm, cpu } = await onBoth(() => {
+      const x = tf.tensor3d(v, [4, 10, 6]);
+      return [
+        tf.gather(tf.tensor2d(v.subarray(0, 60), [10, 6]), tf.tensor1d(ids1, 'int32')),
+        tf.gather(x, tf.tensor1d(ids1, 'int32'), 1),
+        tf.gather(x, tf.tensor2d(ids2, [2, 3], 'int32'), 0),
+        tf.gather(x, tf.tensor1d(Int32Array.of(5, 0), 'int32'), 2),
+        tf.gather(tf.tensor2d(Int32Array.from(v.subarray(0, 60), (t) => Math.round(t * 100)), [10, 6], 'int32'), tf.tensor1d(ids1, 'int32')).toFloat(),
+      ];
+    });
+    for (let i = 0; i < cpu.length; i++) assert.deepEqual(Array.from(wasm[i]), Array.from(cpu[i]), `gather case ${i}`);
+    await startBackend('wasm', CONV_KERNELS, wasmOptions());
+    assert.throws(() => tf.tidy(() => tf.gather(tf.zeros([10, 6]), tf.tensor1d([3, 10], 'int32'))), /GatherV2: the index value 10 is not in \[0, 9\]/);
+  });
+
   test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () => {
     const v = values(64 * 12);
     const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10);
