@@ -1,5 +1,5 @@
 /**
- * Synchronous float32 matrix products and convolutions on onnxruntime-node's native CPU kernels
+ * Synchronous float32 matrix products and transposed convolutions on onnxruntime-node's native CPU kernels
  * (MLAS: AVX2 / AVX-512 where the processor has them), for training: tfjs kernels are synchronous,
  * and the wasm backend's XNNPACK has only 128-bit SIMD, 3–15× slower per product on the machine in
  * bench/RESULTS.md. src/tfjs routes wasm's `BatchMatMul`, `_FusedMatMul` and convolutions here when
@@ -12,8 +12,9 @@
  * XNNPACK.
  *
  * One small session per layout, made on first use: `Gemm` (transA, transB, with or without a bias
- * row) with symbolic m, k, n; `Conv` / `ConvTranspose` between NHWC Transposes per filter size,
- * strides and pads. Results come back as new Float32Arrays.
+ * row) with symbolic m, k, n; `ConvTranspose` between NHWC Transposes per filter size, strides
+ * and pads (onnxruntime's forward `Conv` measured slower than XNNPACK here: src/tfjs runs forward
+ * convolutions as im2col · `Gemm`). Results come back as new Float32Arrays.
  *
  * @example
  *   const gemm = openNodeGemm({ threads: 2 });
@@ -34,20 +35,19 @@ export interface NodeGemm {
    */
   run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
   /**
-   * y = conv2d(x, w) (+ bias [Co]) in tfjs's layouts: x NHWC [B, H, W, Ci], w [KH, KW, Ci, Co], y
-   * NHWC; explicit pads, no dilation. With `transposed`, the adjoint instead (ConvTranspose: the
-   * input gradient, or a transposed convolution's forward pass): x is dy [B, OH, OW, Co] and the
-   * result is [B, H, W, Ci] with `outSize` = [H, W].
+   * dx = the adjoint of conv2d(·, w) applied to dy (ONNX ConvTranspose: a convolution's input
+   * gradient), in tfjs's layouts: dy NHWC [B, OH, OW, Co], w [KH, KW, Ci, Co], dx NHWC
+   * [B, H, W, Ci] with `outSize` = [H, W]; explicit pads, no dilation.
    */
-  conv(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], bias: Float32Array | null, geometry: ConvGeometry): Float32Array;
+  convTranspose(dy: Float32Array, dyShape: readonly number[], w: Float32Array, wShape: readonly number[], geometry: ConvGeometry): Float32Array;
 }
 
-/** A 2-D convolution's strides and explicit pads; `transposed` asks for its adjoint at `outSize`. */
+/** A 2-D convolution's strides and explicit pads, and the input size its adjoint gives back. */
 export interface ConvGeometry {
   strides: readonly [number, number];
   /** top, left, bottom, right */
   pads: readonly [number, number, number, number];
-  transposed?: { outSize: readonly [number, number] };
+  outSize: readonly [number, number];
 }
 
 interface BindingTensor {
@@ -83,31 +83,29 @@ function gemmModel(transA: boolean, transB: boolean, withBias: boolean): Uint8Ar
 }
 
 /**
- * NHWC in, NHWC out: Transpose → Conv (or ConvTranspose) → Transpose, with tfjs's filter
- * [KH, KW, Ci, Co] transposed to ONNX's [Co, Ci, KH, KW] (the same tensor serves ConvTranspose,
- * whose input channels are the convolution's outputs).
+ * NHWC in, NHWC out: Transpose → ConvTranspose → Transpose, with tfjs's filter [KH, KW, Ci, Co]
+ * transposed to ONNX's [Co, Ci, KH, KW] (ConvTranspose's input channels are the convolution's
+ * outputs).
  */
-function convModel(kernel: readonly [number, number], g: ConvGeometry, outputPadding: readonly [number, number], withBias: boolean): Uint8Array {
+function convTransposeModel(kernel: readonly [number, number], g: ConvGeometry, outputPadding: readonly [number, number]): Uint8Array {
   const { onnx } = require('onnx-proto') as typeof import('onnx-proto');
   const f = onnx.TensorProto.DataType.FLOAT;
   const INTS = onnx.AttributeProto.AttributeType.INTS;
   const value = (name: string) => ({ name, type: { tensorType: { elemType: f, shape: { dim: ['d0', 'd1', 'd2', 'd3'].map((p) => ({ dimParam: `${name}_${p}` })) } } } });
-  const inputs = [value('x'), value('w')];
-  if (withBias) inputs.push({ name: 'c', type: { tensorType: { elemType: f, shape: { dim: [{ dimParam: 'co' }] } } } });
   const perm = (p: number[]) => [{ name: 'perm', type: INTS, ints: p }];
   const attribute = [
     { name: 'kernel_shape', type: INTS, ints: [...kernel] },
     { name: 'strides', type: INTS, ints: [...g.strides] },
-    { name: 'pads', type: INTS, ints: [g.pads[0], g.pads[1], g.pads[2], g.pads[3]] },
-    ...(g.transposed ? [{ name: 'output_padding', type: INTS, ints: [...outputPadding] }] : []),
+    { name: 'pads', type: INTS, ints: [...g.pads] },
+    { name: 'output_padding', type: INTS, ints: [...outputPadding] },
   ];
   const node = [
     { opType: 'Transpose', input: ['x'], output: ['xt'], attribute: perm([0, 3, 1, 2]) },
     { opType: 'Transpose', input: ['w'], output: ['wt'], attribute: perm([3, 2, 0, 1]) },
-    { opType: g.transposed ? 'ConvTranspose' : 'Conv', input: ['xt', 'wt', ...(withBias ? ['c'] : [])], output: ['yt'], attribute },
+    { opType: 'ConvTranspose', input: ['xt', 'wt'], output: ['yt'], attribute },
     { opType: 'Transpose', input: ['yt'], output: ['y'], attribute: perm([0, 2, 3, 1]) },
   ];
-  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], producerName: 'wganx-conv', graph: { name: 'conv', node, input: inputs, output: [value('y')] } });
+  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], producerName: 'wganx-conv-transpose', graph: { name: 'conv_transpose', node, input: [value('x'), value('w')], output: [value('y')] } });
   return onnx.ModelProto.encode(model).finish();
 }
 
@@ -188,26 +186,16 @@ function open(threads: number): NodeGemm | string {
       s.run(feeds, { y: new Tensor('float32', out, [m, n]) }, {});
       return out;
     },
-    conv(x, xShape, w, wShape, bias, g) {
-      const [batch, inH, inW] = xShape;
-      const [kh, kw, ci, co] = wShape;
-      let outH: number;
-      let outW: number;
-      let outputPadding: [number, number] = [0, 0];
-      if (g.transposed) {
-        [outH, outW] = g.transposed.outSize;
-        // ConvTranspose gives (in − 1)·s + k − pads; output_padding adds the rows a stride left over.
-        outputPadding = [outH - ((inH - 1) * g.strides[0] + kh - g.pads[0] - g.pads[2]), outW - ((inW - 1) * g.strides[1] + kw - g.pads[1] - g.pads[3])];
-        if (outputPadding.some((p, i) => p < 0 || p >= g.strides[i])) throw new Error(`ConvTranspose cannot reach [${outH}, ${outW}] from [${inH}, ${inW}]`);
-      } else {
-        outH = Math.floor((inH + g.pads[0] + g.pads[2] - kh) / g.strides[0]) + 1;
-        outW = Math.floor((inW + g.pads[1] + g.pads[3] - kw) / g.strides[1]) + 1;
-      }
-      const feeds: Record<string, unknown> = { x: new Tensor('float32', x, [...xShape]), w: new Tensor('float32', w, [...wShape]) };
-      if (bias) feeds.c = new Tensor('float32', bias, [co]);
-      const key = `conv ${[kh, kw, ...g.strides, ...g.pads, ...outputPadding]} ${!!g.transposed} ${bias !== null}`;
-      const s = session(key, () => convModel([kh, kw], g, outputPadding, bias !== null));
-      return output(s.run(feeds, { y: null }, {}), batch * outH * outW * (g.transposed ? ci : co), g.transposed ? 'ConvTranspose' : 'Conv');
+    convTranspose(dy, dyShape, w, wShape, g) {
+      const [batch, inH, inW] = dyShape;
+      const [kh, kw, ci] = wShape;
+      const [outH, outW] = g.outSize;
+      // ConvTranspose gives (in − 1)·s + k − pads; output_padding adds the rows a stride left over.
+      const outputPadding = [outH - ((inH - 1) * g.strides[0] + kh - g.pads[0] - g.pads[2]), outW - ((inW - 1) * g.strides[1] + kw - g.pads[1] - g.pads[3])] as const;
+      if (outputPadding.some((p, i) => p < 0 || p >= g.strides[i])) throw new Error(`ConvTranspose cannot reach [${outH}, ${outW}] from [${inH}, ${inW}]`);
+      const feeds = { x: new Tensor('float32', dy, [...dyShape]), w: new Tensor('float32', w, [...wShape]) };
+      const s = session(`convT ${[kh, kw, ...g.strides, ...g.pads, ...outputPadding]}`, () => convTransposeModel([kh, kw], g, outputPadding));
+      return output(s.run(feeds, { y: null }, {}), batch * outH * outW * ci, 'ConvTranspose');
     },
   };
   try {

@@ -269,22 +269,22 @@ export function axisPhases(k: number, s: number, pad: number, inSize: number, ou
 
 /**
  * The phase's filter: F[ty, tx, co, ci] = W[s·(dmax_y − ty) + ry + padTop, s·(dmax_x − tx) + rx + padLeft, ci, co],
- * each tap's [Ci, Co] block of W transposed.
+ * each tap's [Ci, Co] block of W (in the heap) transposed, into `out` at `f`.
  */
-function phaseFilter(heap: Float32Array, w: number, f: number, g: Geometry, py: AxisPhase, px: AxisPhase): void {
+function phaseFilter(heap: Float32Array, w: number, out: Float32Array, f: number, g: Geometry, py: AxisPhase, px: AxisPhase): void {
   const { kw, ci, co, sh, sw, padTop, padLeft } = g;
   let dst = f;
   for (let ty = 0; ty < py.taps; ty++) {
     const ky = sh * (py.dmax - ty) + py.r + padTop;
     for (let tx = 0; tx < px.taps; tx++, dst += ci * co) {
       const kx = sw * (px.dmax - tx) + px.r + padLeft;
-      transposeInHeap(heap, w + (ky * kw + kx) * ci * co, dst, 1, ci, co);
+      transposeInHeap(heap, w + (ky * kw + kx) * ci * co, dst, 1, ci, co, out);
     }
   }
 }
 
 /** dx[b, s·m + ry, s·n + rx, :] = phase[b, m, n, :]: one phase's rows interleaved into dx. */
-function interleavePhase(heap: Float32Array, phase: number, dx: number, g: Geometry, ry: number, rx: number): void {
+function interleavePhase(from: Float32Array, phase: number, to: Float32Array, dx: number, g: Geometry, ry: number, rx: number): void {
   const { batch, h, w, ci, sh, sw } = g;
   const rows = h / sh;
   const cols = w / sw;
@@ -293,7 +293,7 @@ function interleavePhase(heap: Float32Array, phase: number, dx: number, g: Geome
     for (let m = 0; m < rows; m++) {
       let dst = dx + ((b * h + sh * m + ry) * w + rx) * ci;
       for (let n = 0; n < cols; n++, src += ci, dst += sw * ci) {
-        for (let c = 0; c < ci; c++) heap[dst + c] = heap[src + c];
+        for (let c = 0; c < ci; c++) to[dst + c] = from[src + c];
       }
     }
   }
@@ -331,10 +331,10 @@ function forEachPhase(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.Tensor
       const f = backend.makeOutput([py.taps, px.taps, g.co, g.ci], 'float32');
       let phase: tf.TensorInfo | null = null;
       try {
-        phaseFilter(backend.wasm.HEAPF32, at(backend, filter), at(backend, f), g, py, px);
+        phaseFilter(backend.wasm.HEAPF32, at(backend, filter), backend.wasm.HEAPF32, at(backend, f), g, py, px);
         const pad = [[0, 0], [py.before, py.after], [px.before, px.after], [0, 0]];
         phase = call('Conv2D', backend, { x: dy, filter: f }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap);
-        interleavePhase(backend.wasm.HEAPF32, at(backend, phase), at(backend, dx), g, py.r, px.r);
+        interleavePhase(backend.wasm.HEAPF32, at(backend, phase), backend.wasm.HEAPF32, at(backend, dx), g, py.r, px.r);
       } finally {
         backend.disposeData(f.dataId);
         if (phase) backend.disposeData(phase.dataId);
@@ -366,26 +366,10 @@ function phasesOnHost(backend: WasmBackend, gemm: HostGemm, dy: tf.TensorInfo, f
       const k = py.taps * px.taps * g.co;
       const patches = scratch(PATCHES, n * k);
       im2col(dys, 0, patches, pg, 0, n);
-      // F[ty, tx, co, ci] = W[s·(dmax_y − ty) + ry + padTop, s·(dmax_x − tx) + rx + padLeft, ci, co]
       const f = scratch(PHASE_FILTER, k * g.ci);
-      const w = at(backend, filter);
-      let dst = 0;
-      for (let ty = 0; ty < py.taps; ty++) {
-        const ky = g.sh * (py.dmax - ty) + py.r + g.padTop;
-        for (let tx = 0; tx < px.taps; tx++) {
-          const kx = g.sw * (px.dmax - tx) + px.r + g.padLeft;
-          const tap = w + (ky * g.kw + kx) * g.ci * g.co;
-          for (let co = 0; co < g.co; co++) for (let ci = 0; ci < g.ci; ci++) f[dst++] = heap[tap + ci * g.co + co];
-        }
-      }
+      phaseFilter(heap, at(backend, filter), f, 0, g, py, px);
       const phase = gemm.run(patches, f, null, n, k, g.ci, false, false);
-      let src = 0;
-      for (let b = 0; b < g.batch; b++) {
-        for (let m = 0; m < rows; m++) {
-          let to = ((b * g.h + g.sh * m + py.r) * g.w + px.r) * g.ci;
-          for (let c = 0; c < cols; c++, src += g.ci, to += g.sw * g.ci) dx.set(phase.subarray(src, src + g.ci), to);
-        }
-      }
+      interleavePhase(phase, 0, dx, 0, g, py.r, px.r);
     }
   }
   return backend.makeOutput([g.batch, g.h, g.w, g.ci], 'float32', undefined, dx);
@@ -428,12 +412,12 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     const dx = phasesOnHost(backend, gemm, dy, filter, g);
     if (dx) return dx;
   }
-  if (gemm?.conv && adjointReaches(g)) {
+  if (gemm?.convTranspose && adjointReaches(g)) {
     // The convolution's adjoint (ConvTranspose) natively, on the engine's threads.
     const heap = backend.wasm.HEAPF32;
     const dys = operand(heap, at(backend, dy), n * g.co, 0);
     const ws = operand(heap, at(backend, filter), k * g.co, 1);
-    const dx = gemm.conv(dys, dy.shape, ws, filter.shape, null, { strides: [g.sh, g.sw], pads: pads(g), transposed: { outSize: [g.h, g.w] } });
+    const dx = gemm.convTranspose(dys, dy.shape, ws, filter.shape, { strides: [g.sh, g.sw], pads: pads(g), outSize: [g.h, g.w] });
     return backend.makeOutput([...attrs.inputShape], 'float32', undefined, dx);
   }
   const byPhases = backpropInputByPhases(backend, dy, filter, g);

@@ -42,10 +42,10 @@ export function reshape(backend: WasmBackend, x: tf.TensorInfo, shape: number[])
 const TILE = 32;
 
 /**
- * dst[b, j, i] = src[b, i, j] for `batch` matrices of `rows × cols` floats in the heap, tile by tile
- * so that reads and writes both stay in cache.
+ * dst[b, j, i] = src[b, i, j] for `batch` matrices of `rows × cols` floats in the heap (or from the
+ * heap into `out`), tile by tile so that reads and writes both stay in cache.
  */
-export function transposeInHeap(heap: Float32Array, src: number, dst: number, batch: number, rows: number, cols: number): void {
+export function transposeInHeap(heap: Float32Array, src: number, dst: number, batch: number, rows: number, cols: number, out: Float32Array = heap): void {
   const size = rows * cols;
   for (let b = 0; b < batch; b++) {
     const s0 = src + b * size;
@@ -56,7 +56,7 @@ export function transposeInHeap(heap: Float32Array, src: number, dst: number, ba
         const j1 = Math.min(cols, j0 + TILE);
         for (let i = i0; i < i1; i++) {
           const s = s0 + i * cols;
-          for (let j = j0; j < j1; j++) heap[d0 + j * rows + i] = heap[s + j];
+          for (let j = j0; j < j1; j++) out[d0 + j * rows + i] = heap[s + j];
         }
       }
     }

@@ -22,18 +22,17 @@ export interface HostGemm {
   /** With `out` (not on a SharedArrayBuffer) the product is written there and `out` returned. */
   run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
   /**
-   * A 2-D convolution in tfjs's layouts (x NHWC, w [KH, KW, Ci, Co], + bias [Co]), or with
-   * `transposed` its adjoint from dy to [B, H, W, Ci] (src/runtime/node-gemm.ts). Engines without
-   * it leave convolutions to patches and `run`.
+   * A convolution's input gradient (its adjoint: dy NHWC [B, OH, OW, Co], w [KH, KW, Ci, Co] →
+   * [B, H, W, Ci]; src/runtime/node-gemm.ts). Engines without it leave dx to products.
    */
-  conv?(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], bias: Float32Array | null, geometry: HostConvGeometry): Float32Array;
+  convTranspose?(dy: Float32Array, dyShape: readonly number[], w: Float32Array, wShape: readonly number[], geometry: HostConvGeometry): Float32Array;
 }
 
-/** Strides, explicit pads (top, left, bottom, right), and for the adjoint its output size. */
+/** Strides, explicit pads (top, left, bottom, right), and the input size [H, W] to give back. */
 export interface HostConvGeometry {
   strides: readonly [number, number];
   pads: readonly [number, number, number, number];
-  transposed?: { outSize: readonly [number, number] };
+  outSize: readonly [number, number];
 }
 
 let engine: HostGemm | null = null;
