@@ -54,7 +54,7 @@ export interface BackendOptions {
   smallNets?: boolean;
   /** wasm: `auto` / `onnxruntime` run products on `openGemm`'s engine (./wasm-host-gemm.ts); default xnnpack. */
   matmul?: MatmulChoice;
-  /** Opens the host engine on the wasm backend's threads; a string says why it cannot. */
+  /** Opens the host engine with this many threads for its products; a string says why it cannot. */
   openGemm?: (threads: number) => HostGemm | string;
 }
 
@@ -154,7 +154,7 @@ async function startWasm(opts: BackendOptions): Promise<{ reason: string; thread
   const requested = opts.threads ?? 0;
   const smallNets = opts.smallNets ?? false;
   const choice = opts.matmul ?? 'xnnpack';
-  let refusal = choice === 'xnnpack' ? null : opts.openGemm ? null : 'no host engine in this process';
+  let refusal: string | null = choice !== 'xnnpack' && !opts.openGemm ? 'no host engine in this process' : null;
   if (choice !== 'xnnpack' && opts.openGemm) {
     const products = productThreads(requested, smallNets);
     const gemm = opts.openGemm(products.threads);

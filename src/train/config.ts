@@ -105,7 +105,7 @@ export const TRAIN_FLAGS = {
     type: 'choice', flag: '--backend', arg: '<name>', choices: BACKEND_CHOICES, default: 'auto',
     help: 'tfjs backend: auto = tfjs-node-gpu, tfjs-node if installed, then webgpu on a hardware GPU, else the fastest of wasm/cpu with every kernel the run needs',
   },
-  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: MAX_WASM_THREADS, default: 0, help: `threads of the wasm backend's matrix products (0: every core, at most ${MAX_WASM_THREADS}, and 1 for points data, whose nets are too small to share; 1: the one-thread build)` },
+  threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: MAX_WASM_THREADS, default: 0, help: `threads of the wasm backend's matrix products, on onnxruntime or XNNPACK (0: every core, at most ${MAX_WASM_THREADS}, and 1 for points data, whose nets are too small to share)` },
   matmul: {
     type: 'choice', flag: '--matmul', arg: '<engine>', choices: MATMUL_CHOICES, default: 'auto',
     help: "wasm backend's matrix products: auto = onnxruntime-node's native kernels (MLAS) when they load, else XNNPACK; onnxruntime = fail if they do not; xnnpack = tfjs's own",
