@@ -25,6 +25,7 @@ import { buildMlpCritic } from '../../src/train/models/mlp.js';
 import type { NetSpec } from '../../src/train/models/spec.js';
 import { CounterRng } from '../../src/core/random.js';
 import { startBackend } from '../../src/tfjs/backend.js';
+import { openNodeGemm } from '../../src/runtime/node-gemm.js';
 import { criticOutputs } from '../../src/train/steps.js';
 
 /** Largest and smallest finite-difference steps. */
@@ -155,14 +156,16 @@ const WEBGPU_CASES: Case[] = [
   { arch: 'dcgan', activation: 'leaky_relu', norm: 'none', dCond: null },
   { arch: 'dcgan', activation: 'leaky_relu', norm: 'none', dCond: 'projection', ac: true },
 ];
-const BACKENDS = process.env.WGANX_WEBGPU_TEST === '1' ? (['webgpu'] as const) : (['cpu', 'wasm'] as const);
+/** `wasm+onnxruntime`: wasm with its products and convolutions on onnxruntime-node (`wganx train`'s default). */
+const BACKENDS = process.env.WGANX_WEBGPU_TEST === '1' ? (['webgpu'] as const) : (['cpu', 'wasm', 'wasm+onnxruntime'] as const);
 
 for (const backend of BACKENDS) {
   for (const c of backend === 'webgpu' ? WEBGPU_CASES : cases) {
     const name = `${backend}: penalty gradient of the ${c.arch} critic (${c.activation}, norm ${c.norm}${c.dCond ? `, conditional ${c.dCond}` : ''}${c.ac ? ', classifier head' : ''}) matches finite differences`;
     test(name, async () => {
       registerTrainingGradients();
-      await startBackend(backend, []);
+      if (backend === 'wasm+onnxruntime') await startBackend('wasm', [], { matmul: 'onnxruntime', openGemm: (threads) => openNodeGemm({ threads }) });
+      else await startBackend(backend, [], { matmul: 'xnnpack' });
       // On SwiftShader each evaluation is slow: a seeded sample of 4 entries per weight tensor.
       const { worst, detail } = await check(c, backend === 'webgpu' ? 4 : Infinity);
       assert.ok(worst <= 1, `${detail.join('; ')}`);
