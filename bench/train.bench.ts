@@ -12,8 +12,9 @@
  * src/tfjs/wasm-threads.ts), `wasm:1` is the one-thread build. A `+ort` suffix (`wasm+ort`,
  * `wasm:1+ort`; column `wasm+ort×n`) runs wasm's matrix products on onnxruntime-node's native
  * kernels with that many threads, the wasm backend on its one-thread build (src/runtime/node-gemm.ts,
- * `wganx train --matmul auto`, the default); without it they stay on XNNPACK (`--matmul xnnpack`). Each measurement runs in a fresh process, since the wasm backend's
- * threads are fixed when it first starts.
+ * `wganx train --matmul auto`, the default); without it they stay on XNNPACK (`--matmul xnnpack`).
+ * Each measurement runs in a fresh process, since the wasm backend's threads are fixed when it first
+ * starts.
  *
  * `--backends webgpu,wasm` adds tfjs's WebGPU backend (src/tfjs/webgpu.ts): on a GPU machine with
  * the Vulkan loader and the driver's ICD; without a GPU, SwiftShader stands in when the environment

@@ -106,7 +106,7 @@ function im2colTransposed(heap: Float32Array, x: number, colsT: number, g: Geome
  * {@link filterGradBlock}): MLAS's products stay within 1e-4 of float64 on blocks of 1,024 terms,
  * XNNPACK's wasm products (no fused multiply-add) need blocks of 256.
  */
-export const FILTER_GRAD_BLOCK = { host: 1024, xnnpack: 256 } as const;
+const FILTER_GRAD_BLOCK = { host: 1024, xnnpack: 256 } as const;
 
 /**
  * Positions per partial product of dW: the most whole images (a divisor of the batch) whose
@@ -114,7 +114,7 @@ export const FILTER_GRAD_BLOCK = { host: 1024, xnnpack: 256 } as const;
  * DCGAN's first layer at batch 64) then run as float32 sums of a few hundred terms, whose partials
  * are added in float64: one long float32 sum is off by ~1.5e-4 of its size there (against float64).
  */
-export function filterGradBlock(batch: number, positionsPerImage: number, terms: number): number {
+function filterGradBlock(batch: number, positionsPerImage: number, terms: number): number {
   let images = 1;
   for (let d = 1; d <= batch; d++) if (batch % d === 0 && d * positionsPerImage <= terms) images = d;
   return images * positionsPerImage;
@@ -126,7 +126,7 @@ const SET_RUN = 32;
 /**
  * The patch matrix cols[n, (ky·KW + kx)·Ci + c] (the rows of {@link im2colTransposed}'s columns)
  * of positions [n0, n0 + count), into `out` from 0. Within a filter row the taps inside the image
- * are one contiguous run of x ((kx1 − kx0)·Ci floats), copied at once. `src` should be a private
+ * are one contiguous run of x ((kx1 − kx0)·Ci floats), copied at once. `heap` should be a private
  * array (see `operand`): element loops over the threaded build's shared heap run ~3.5× slower.
  */
 function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry, n0: number, count: number): void {
