@@ -1,9 +1,10 @@
 /**
  * `wganx export --checkpoint <dir>`: the generator of a training checkpoint as a model folder, so a
  * long run can be measured (and served) at any checkpoint without stopping it. The checkpoint's
- * config rebuilds the same nets; its generator weights (batch-norm statistics included) are
- * exported exactly as the run's own export at the end would be, then measured with src/eval
- * where wganx has metrics for the data set (toys, conditional MNIST).
+ * config rebuilds the same nets; its generator weights (batch-norm statistics included; the weight
+ * average of a run with `--ema`) are exported exactly as the run's own export at the end would
+ * be, then measured with src/eval where wganx has metrics for the data set (toys, conditional
+ * MNIST).
  *
  * @example
  *   wganx export --checkpoint runs/digits --out models/digits-step4000   # the run's newest checkpoint
@@ -54,7 +55,8 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
   const nets = buildNets(config.arch, spec, createRunRngs(config.seed).init);
   const model = (() => {
     try {
-      restoreModel(nets.generator, ck.tensors.generator);
+      // A run with --ema exports its weight average; so does its checkpoint.
+      restoreModel(nets.generator, ck.tensors.ema.length > 0 ? ck.tensors.ema : ck.tensors.generator);
       return exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
     } finally {
       disposeNets(nets);

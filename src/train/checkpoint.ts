@@ -4,7 +4,8 @@
  * `<out>/checkpoints/step-<000000100>/` holds `state.json` (step, random-stream counters,
  * optimiser step counts, the config fields that must not change, the length of metrics.jsonl at
  * that step, elapsed time, and an index of the tensors) and `tensors.bin` (every generator and
- * critic weight, trainable or not, and both optimisers' moment tensors, float32 little-endian).
+ * critic weight, trainable or not, both optimisers' moment tensors and, with `--ema`, the
+ * generator's weight average; float32 little-endian).
  * A checkpoint is written into a hidden temporary folder and renamed into place, so a run killed
  * at any moment leaves either the complete new checkpoint or none; the two newest are kept.
  *
@@ -27,7 +28,8 @@ export const CHECKPOINTS_KEPT = 2;
 const STEP_DIGITS = 9;
 const STEP_DIR = /^step-(\d+)$/;
 
-export const TENSOR_GROUPS = ['generator', 'critic', 'optD', 'optG'] as const;
+/** `ema`: the generator's weight average (`--ema`; none without it, or in checkpoints older than it). */
+export const TENSOR_GROUPS = ['generator', 'critic', 'optD', 'optG', 'ema'] as const;
 export type TensorGroup = (typeof TENSOR_GROUPS)[number];
 
 export interface CheckpointState {
@@ -144,7 +146,7 @@ export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  * Options added after checkpoint format 1 was fixed, with the value that reproduces the behaviour
  * before they existed: a checkpoint that lacks one was trained with that value.
  */
-const LATER_FIELD_DEFAULTS: Partial<TrainConfig> = { gNorm: 'none', acWeight: 0, acWeightG: 0 };
+const LATER_FIELD_DEFAULTS: Partial<TrainConfig> = { gNorm: 'none', acWeight: 0, acWeightG: 0, ema: 0 };
 
 /** The config a checkpoint was trained with (what builds its nets and data), for a run folder `out`. */
 export function configFromCheckpoint(saved: Partial<TrainConfig>, out: string): TrainConfig {

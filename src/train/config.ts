@@ -132,6 +132,10 @@ export const TRAIN_FLAGS = {
     type: 'number', flag: '--data-scale', arg: '<s>', min: 0, max: 1e6, exclusiveMin: true, default: 1,
     help: 'points: multiply the data by s inside training (the exported model outputs data coordinates)',
   },
+  ema: {
+    type: 'number', flag: '--ema', arg: '<decay>', min: 0, max: 1, exclusiveMax: true, default: 0,
+    help: "keep an exponential moving average of the generator's weights with this decay (e.g. 0.999) and export it, not the last weights (0: off)",
+  },
   lrSchedule: { type: 'choice', flag: '--lr-schedule', arg: '<s>', choices: LR_SCHEDULES, default: 'constant', help: 'constant, or linear decay to 0 at the last step' },
   imageSize: { type: 'int', flag: '--image-size', arg: '<px>', min: 8, max: 256, default: 28, help: 'image folders: resize to px × px' },
   channels: { type: 'choice', flag: '--channels', arg: '<c>', choices: CHANNEL_CHOICES, default: 'auto', help: 'image folders: 1 (grey), 3 (RGB) or auto' },
@@ -195,6 +199,8 @@ export interface TrainConfig {
   /** Points are multiplied by this inside training; the exported generator undoes it. */
   dataScale: number;
   lrSchedule: LrSchedule;
+  /** Decay of the generator's weight average that is exported (0: none, the last weights). */
+  ema: number;
   imageSize: number;
   channels: 'auto' | 1 | 3;
   /** Model name for the export (default: the last segment of `out`). */
@@ -288,6 +294,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     dCond: f.dCond,
     dataScale: f.dataScale,
     lrSchedule: f.lrSchedule,
+    ema: f.ema,
     imageSize: dataset === 'mnist' ? 28 : imageSize,
     channels: dataset === 'mnist' ? 1 : channels,
     name,
@@ -303,7 +310,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
 export const RESUME_LOCKED_FIELDS = [
   'dataset', 'algo', 'arch', 'conditional', 'batch', 'nCritic', 'warmupCritic', 'lambda', 'clip', 'optimizer',
   'lr', 'beta1', 'beta2', 'latent', 'seed', 'hidden', 'layers', 'criticActivation', 'criticNorm', 'gNorm', 'acWeight', 'acWeightG', 'gCond', 'dCond',
-  'dataScale', 'lrSchedule', 'imageSize', 'channels',
+  'dataScale', 'lrSchedule', 'imageSize', 'channels', 'ema',
 ] as const satisfies readonly (keyof TrainConfig)[];
 
 /** Flag name of a config field, for error messages (`nCritic` → `--n-critic`). */

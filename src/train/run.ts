@@ -32,6 +32,7 @@ import { writeReport, type RunSummary } from './report.js';
 import { makeSampleSheet, writeSampleSheet } from './samples.js';
 import { criticIterations, learningRate } from './schedule.js';
 import { criticStepTensor, generatorStepTensor, readCriticStep, trainableVariables, type StepContext } from './steps.js';
+import { WeightAverage } from './weight-average.js';
 
 export interface TrainHooks {
   /** Progress and status lines (default: stderr). */
@@ -96,6 +97,7 @@ export function hyperparameters(config: TrainConfig): Record<string, unknown> {
     dataScale: config.dataScale,
     seed: config.seed,
   };
+  if (config.ema > 0) hp.ema = config.ema;
   if (config.optimizer === 'adam') Object.assign(hp, { beta1: config.beta1, beta2: config.beta2 });
   else hp.rmspropAlpha = config.beta2;
   if (config.algo === 'wgan-gp') hp.lambda = config.lambda;
@@ -150,6 +152,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const hp = { lr: config.lr, beta1: config.beta1, beta2: config.beta2 };
   const optD = createOptimizer(config.optimizer, criticVars, hp);
   const optG = createOptimizer(config.optimizer, generatorVars, hp);
+  const average = config.ema > 0 ? new WeightAverage(nets.generator, config.ema) : null;
 
   let start = 0;
   let elapsedBefore = 0;
@@ -162,6 +165,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     restoreModel(nets.critic, ck.tensors.critic);
     restoreVariables(optD.slots(), ck.tensors.optD, 'critic optimiser');
     restoreVariables(optG.slots(), ck.tensors.optG, 'generator optimiser');
+    average?.restore(ck.tensors.ema);
     optD.step = ck.state.optimizerSteps.optD;
     optG.step = ck.state.optimizerSteps.optG;
     rngs = restoreRunRngs(ck.state.rng);
@@ -199,7 +203,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       metricsBytes: metrics.bytes(),
       elapsedSeconds: elapsed(),
       last: { w: lastW },
-      tensors: { generator: nets.generator.weights.map((w) => w.read()), critic: nets.critic.weights.map((w) => w.read()), optD: optD.slots(), optG: optG.slots() },
+      tensors: { generator: nets.generator.weights.map((w) => w.read()), critic: nets.critic.weights.map((w) => w.read()), optD: optD.slots(), optG: optG.slots(), ema: average?.tensors() ?? [] },
     });
 
   let step = start;
@@ -219,6 +223,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         lastCritic = t;
       }
       const gLoss = generatorStepTensor(ctx, lr);
+      average?.update(step);
       step += 1;
       if (step % logEvery === 0 || step === config.steps) {
         const last = await readCriticStep(lastCritic!);
@@ -231,7 +236,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       // Let the event loop run (signals that abort the run, the progress bar's timer): the steps are synchronous.
       await new Promise((resolve) => setImmediate(resolve));
       if (config.sampleEvery > 0 && step % config.sampleEvery === 0) {
-        await writeSampleSheet(path.join(samplesDir, `step-${String(step).padStart(7, '0')}.png`), nets.generator, sheet, dataset, sheetOpts(step));
+        const write = () => writeSampleSheet(path.join(samplesDir, `step-${String(step).padStart(7, '0')}.png`), nets.generator, sheet, dataset, sheetOpts(step));
+        await (average ? average.swappedIn(nets.generator, write) : write());
       }
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) {
         await readW();
@@ -255,11 +261,18 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     disposeNets(nets);
     optD.dispose();
     optG.dispose();
+    average?.dispose();
     return { config, backend, stepsDone: step, seconds, interrupted: true, exportDir: null, quality: null, reportPath: null, summary: null };
   }
 
   // ── the end: curves, final samples, export, quality, report ─────────────────────────────────
   metrics.close();
+  if (average) {
+    // From here on the generator is the average: the final sheet, the export and its quality.
+    average.writeInto(nets.generator);
+    average.dispose();
+    log(`generator: the exponential moving average of its weights (decay ${config.ema}) is what the sheet and the export show`);
+  }
   if (backend.name === 'webgpu') {
     // The export and its parity check read tensors synchronously, which WebGPU cannot do in Node:
     // read every weight asynchronously (tfjs keeps the values on the CPU), then finish on cpu.

@@ -1,7 +1,8 @@
 /**
  * `wganx export --checkpoint`: the generator of a checkpoint, exported, gives exactly the samples of
  * the run's own export at that step (batch-norm statistics and --data-scale included), with the
- * step in its manifest and the quality figures measured; bad input names the flag.
+ * step in its manifest and the quality figures measured (the weight average of an --ema run);
+ * bad input names the flag.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +45,20 @@ test('export --checkpoint: the newest checkpoint of a run exports to the same sa
     const earlier = await exportCheckpoint({ checkpoint: join(run, 'checkpoints', 'step-000000003'), out: join(dir, 'models', 'ring-step3') }, () => {});
     assert.equal(earlier.step, 3);
     assert.notDeepEqual(await samples(earlier.dir), await samples(fromRun));
+  } finally {
+    cleanup();
+  }
+});
+
+test('export --checkpoint of a run with --ema exports its weight average, as the run itself does', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const run = join(dir, 'ring-ema');
+    const result = await train(tinyConfig(run, { gNorm: 'batch', steps: 6, ema: 0.9, modelsDir: join(dir, 'models'), export: true }), { progress: false, log: () => {} });
+    const fromCheckpoint = await exportCheckpoint({ checkpoint: run, out: join(dir, 'models', 'ring-ema-step6') }, () => {});
+    assert.deepEqual(await samples(fromCheckpoint.dir), await samples(result.exportDir!));
+    const manifest = parseManifest(JSON.parse(readFileSync(join(fromCheckpoint.dir, 'manifest.json'), 'utf8')));
+    assert.equal((manifest.training?.hyperparameters as Record<string, unknown>).ema, 0.9);
   } finally {
     cleanup();
   }

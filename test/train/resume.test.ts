@@ -1,7 +1,8 @@
 /**
  * A run killed with SIGKILL and resumed with --resume ends in exactly the same state as an
  * uninterrupted run with the same seed: identical metrics (every loss, every step) and a
- * byte-identical final checkpoint (weights, optimiser moments, random-stream counters). cpu backend.
+ * byte-identical final checkpoint (weights, optimiser moments, the --ema weight average,
+ * random-stream counters). cpu backend.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ const STEPS = 40;
 function args(out: string): string[] {
   return [
     ...CLI, 'train', '--dataset', 'ring8', '--algo', 'wgan-gp', '--steps', String(STEPS), '--batch', '32', '--hidden', '16', '--layers', '2',
-    '--latent', '2', '--seed', '3', '--backend', 'cpu', '--checkpoint-every', '5', '--sample-every', '0', '--no-export', '--out', out,
+    '--latent', '2', '--seed', '3', '--backend', 'cpu', '--checkpoint-every', '5', '--sample-every', '0', '--no-export', '--ema', '0.9', '--out', out,
   ];
 }
 
@@ -92,9 +93,12 @@ test('a checkpoint written before an option existed resumes with that option at 
   delete saved.acWeight;
   delete saved.acWeightG;
   delete saved.gNorm;
+  delete saved.ema;
   assert.doesNotThrow(() => checkResumeConfig(config, saved, 'ck'));
   const withHead = tinyConfig('runs/x', { dataset: 'mnist', conditional: true, acWeight: 1 });
   assert.throws(() => checkResumeConfig(withHead, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--ac-weight' && /^0, the value the checkpoint in ck/.test(e.allowed));
+  const averaged = tinyConfig('runs/x', { dataset: 'mnist', conditional: true, ema: 0.999 });
+  assert.throws(() => checkResumeConfig(averaged, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--ema');
   saved.hidden = 999;
   assert.throws(() => checkResumeConfig(config, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--hidden');
 });
