@@ -3,7 +3,7 @@
  * shapes (strides, padding, kernel sizes, channel counts, batch 1 and 64): the convolution's
  * filter and input gradients (im2col / col2im + XNNPACK), the transposed convolution that
  * generators run forward, the last-two-axes transpose, matrix products with transposed operands,
- * and UnsortedSegmentSum. atol 1e-4 relative to each value's size.
+ * LeakyRelu, Sum and Mean over leading axes, and UnsortedSegmentSum. atol 1e-4 relative to each value's size.
  *
  * Each comparison runs twice: with wasm's matrix products and convolutions on XNNPACK
  * (`--matmul xnnpack`) and on onnxruntime-node's native kernels (src/tfjs/wasm-host-gemm.ts,
@@ -261,6 +261,40 @@ export function defineKernelTests(threads: number): void {
     assert.throws(() => tf.tidy(() => tf.gather(tf.zeros([10, 6]), tf.tensor1d([3, 10], 'int32'))), /GatherV2: the index value 10 is not in \[0, 9\]/);
   });
 
+  bothEngines('LeakyRelu (four SIMD kernels) and Sum / Mean over leading axes (a product with a row of ones) equal cpu; other reductions and dtypes by the original kernels', async () => {
+    const v = values(16 * 14 * 14 * 32);
+    v[0] = 0;
+    v[1] = -0.5;
+    const { wasm, cpu } = await onBoth(() => {
+      const x = tf.tensor4d(v, [16, 14, 14, 32]);
+      const small = tf.tensor3d(v.subarray(0, 24), [2, 3, 4]);
+      return [
+        tf.leakyRelu(x, 0.2),
+        tf.leakyRelu(small, 1),
+        tf.leakyRelu(small, 0),
+        tf.leakyRelu(small, 1.5), // α outside [0, 1]: the original kernel
+        tf.sum(x, [0, 1, 2]),
+        tf.sum(x, [2, 1, 0], true),
+        tf.mean(x, [0, 1, 2]),
+        tf.mean(x, [-4, -3], true),
+        tf.sum(small, 0),
+        tf.mean(small, [0, 1]),
+        tf.sum(small, 1), // not leading: the original kernels
+        tf.mean(small, [1, 2]),
+        tf.sum(small),
+        tf.sum(tf.tensor2d(Int32Array.from(v.subarray(0, 24), (t) => Math.round(t * 100)), [6, 4], 'int32'), 0).toFloat(),
+      ];
+    });
+    const shapes = [[16, 14, 14, 32], [2, 3, 4], [2, 3, 4], [2, 3, 4], [32], [1, 1, 1, 32], [32], [1, 1, 14, 32], [3, 4], [4], [2, 4], [2], [], [4]];
+    assert.equal(wasm.length, shapes.length);
+    for (let i = 0; i < cpu.length; i++) {
+      assert.equal(wasm[i].length, shapes[i].reduce((p, q) => p * q, 1), `case ${i}: ${wasm[i].length} values`);
+      assertClose(wasm[i], cpu[i], `leakyRelu / sum / mean case ${i}`);
+    }
+    assert.equal(wasm[0][0], 0);
+    assert.ok(Math.abs(wasm[0][1] - -0.1) < 1e-7);
+  });
+
   test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () => {
     const v = values(64 * 12);
     const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10);
@@ -273,7 +307,10 @@ export function defineKernelTests(threads: number): void {
     const x = tf.randomNormal([8, 14, 14, 4]) as tf.Tensor4D;
     const w = tf.variable(tf.randomNormal([4, 4, 4, 8]) as tf.Tensor4D);
     const step = () => tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.conv2d(x, w, 2, 'same'))), [w]);
+      const { grads } = tf.variableGrads(() => {
+        const y = tf.leakyRelu(tf.conv2d(x, w, 2, 'same'), 0.2);
+        return tf.add(tf.sum(tf.square(y)), tf.sum(tf.mean(y, [0, 1, 2])));
+      }, [w]);
       w.assign(tf.sub(w, tf.mul(grads[w.name], 1e-3)));
     });
     step();
