@@ -3,7 +3,8 @@
  * shapes (strides, padding, kernel sizes, channel counts, batch 1 and 64): the convolution's
  * filter and input gradients (im2col / col2im + XNNPACK), the transposed convolution that
  * generators run forward, the last-two-axes transpose, matrix products with transposed operands,
- * LeakyRelu, Sum and Mean over leading axes, and UnsortedSegmentSum. atol 1e-4 relative to each value's size.
+ * LeakyRelu, Tanh, FusedBatchNorm, Identity, Sum and Mean over leading axes, and
+ * UnsortedSegmentSum. atol 1e-4 relative to each value's size.
  *
  * Each comparison runs twice: with wasm's matrix products and convolutions on XNNPACK
  * (`--matmul xnnpack`) and on onnxruntime-node's native kernels (src/tfjs/wasm-host-gemm.ts,
@@ -293,6 +294,30 @@ export function defineKernelTests(threads: number): void {
     }
     assert.equal(wasm[0][0], 0);
     assert.ok(Math.abs(wasm[0][1] - -0.1) < 1e-7);
+  });
+
+  test('Tanh (through sigmoid), FusedBatchNorm (per-channel: two broadcast kernels) and Identity (shared data) equal cpu; other shapes by the original kernels', async () => {
+    const v = values(8 * 7 * 7 * 16);
+    const c = values(16 * 4);
+    const { wasm, cpu } = await onBoth(() => {
+      const x = tf.tensor4d(v, [8, 7, 7, 16]);
+      const mean = tf.tensor1d(c.subarray(0, 16));
+      const variance = tf.tensor1d(c.subarray(16, 32).map((t) => t * t + 0.1));
+      const offset = tf.tensor1d(c.subarray(32, 48));
+      const scale = tf.tensor1d(c.subarray(48, 64));
+      const shifted = tf.add(x, 30); // mean far from 0 against the spread
+      const copy = tf.engine().runKernel('Identity', { x: shifted }) as tf.Tensor;
+      shifted.dispose(); // the copy keeps the shared data
+      return [
+        tf.tanh(tf.mul(x, 4)),
+        tf.batchNorm(x, mean, variance, offset, scale, 1e-3),
+        tf.batchNorm(x, mean, variance, undefined, undefined, 1e-5),
+        tf.batchNorm(copy, tf.moments(copy, [0, 1, 2]).mean, tf.moments(copy, [0, 1, 2]).variance, offset, scale, 1e-3),
+        tf.batchNorm(tf.tensor2d(v.subarray(0, 48), [3, 16]), tf.tensor2d(c.subarray(0, 48), [3, 16]), tf.add(tf.square(tf.tensor2d(c.subarray(16, 64), [3, 16])), 0.1)), // not per channel
+        copy,
+      ];
+    });
+    for (let i = 0; i < cpu.length; i++) assertClose(wasm[i], cpu[i], `tanh / batchNorm / identity case ${i}`);
   });
 
   test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () => {
