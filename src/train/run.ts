@@ -165,7 +165,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     restoreModel(nets.critic, ck.tensors.critic);
     restoreVariables(optD.slots(), ck.tensors.optD, 'critic optimiser');
     restoreVariables(optG.slots(), ck.tensors.optG, 'generator optimiser');
-    average?.restore(ck.tensors.ema);
+    if (average) restoreVariables(average.tensors(), ck.tensors.ema, 'averaged generator');
     optD.step = ck.state.optimizerSteps.optD;
     optG.step = ck.state.optimizerSteps.optG;
     rngs = restoreRunRngs(ck.state.rng);
@@ -237,7 +237,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       await new Promise((resolve) => setImmediate(resolve));
       if (config.sampleEvery > 0 && step % config.sampleEvery === 0) {
         const write = () => writeSampleSheet(path.join(samplesDir, `step-${String(step).padStart(7, '0')}.png`), nets.generator, sheet, dataset, sheetOpts(step));
-        await (average ? average.swappedIn(nets.generator, write) : write());
+        await (average ? average.swappedIn(write) : write());
       }
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) {
         await readW();
@@ -269,7 +269,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   metrics.close();
   if (average) {
     // From here on the generator is the average: the final sheet, the export and its quality.
-    average.writeInto(nets.generator);
+    average.writeInto();
     average.dispose();
     log(`generator: the exponential moving average of its weights (decay ${config.ema}) is what the sheet and the export show`);
   }

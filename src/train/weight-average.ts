@@ -2,8 +2,9 @@
  * `--ema <decay>`: an exponential moving average of the generator's weights, the model a run
  * exports instead of its last weights (Yazıcı et al. 2019, "The Unusual Effectiveness of
  * Averaging in GAN Training"; Karras et al. use it in every StyleGAN). A GAN's generator keeps
- * circling around an equilibrium; the average sits nearer to it, which lowers the Fréchet
- * distance without changing training at all: the average is never fed back.
+ * circling around an equilibrium and the average sits nearer to it, without changing training at
+ * all: the average is never fed back. It helps most at a constant learning rate; at the end of a
+ * linear decay to 0 the last weights are already an average (bench/RESULTS.md).
  *
  * Every generator weight is averaged, batch-norm moving statistics included, after each
  * generator update: `avg ← d·avg + (1 − d)·w` with `d = min(decay, (1 + t) / (10 + t))` after `t`
@@ -13,11 +14,10 @@
  * @example
  *   const avg = new WeightAverage(generator, 0.999);   // starts as a copy of the weights
  *   avg.update(step);                                   // after each generator update
- *   await avg.swappedIn(generator, () => writeSampleSheet(...));
- *   avg.writeInto(generator);                           // at the end: export the average
+ *   await avg.swappedIn(() => writeSampleSheet(...));
+ *   avg.writeInto();                                    // at the end: export the average
  */
 import * as tf from '@tensorflow/tfjs';
-import { WganxError } from '../core/errors.js';
 
 /** The decay used after `updates` earlier updates: the warm-up bound, at most `decay`. */
 export function averageDecay(decay: number, updates: number): number {
@@ -27,6 +27,7 @@ export function averageDecay(decay: number, updates: number): number {
 export class WeightAverage {
   private readonly shadow: tf.Variable[];
 
+  /** Starts as a copy of `model`'s weights (every one, batch-norm statistics included). */
   constructor(
     private readonly model: tf.LayersModel,
     readonly decay: number,
@@ -45,32 +46,24 @@ export class WeightAverage {
     });
   }
 
-  /** The averaged weights, in `model.weights` order, for checkpoints. */
+  /** The averaged weights, in `model.weights` order: checkpoints save them, `restoreVariables` restores them. */
   tensors(): tf.Variable[] {
     return [...this.shadow];
   }
 
-  /** Restore the averages a checkpoint saved. */
-  restore(values: readonly Float32Array[]): void {
-    if (values.length !== this.shadow.length) {
-      throw new WganxError(`checkpoint holds ${values.length} averaged generator tensors, the run has ${this.shadow.length} (was it trained without --ema?)`);
-    }
-    tf.tidy(() => this.shadow.forEach((v, i) => v.assign(tf.tensor(values[i], v.shape))));
-  }
-
   /** Replace the model's weights by the averages, for good (the end of a run). */
-  writeInto(model: tf.LayersModel): void {
-    tf.tidy(() => model.weights.forEach((w, i) => w.write(this.shadow[i].clone())));
+  writeInto(): void {
+    tf.tidy(() => this.model.weights.forEach((w, i) => w.write(this.shadow[i].clone())));
   }
 
   /** Run `fn` with the averages in the model, then put its own weights back (sample sheets mid-run). */
-  async swappedIn<T>(model: tf.LayersModel, fn: () => Promise<T>): Promise<T> {
-    const own = model.weights.map((w) => w.read().clone());
-    this.writeInto(model);
+  async swappedIn<T>(fn: () => Promise<T>): Promise<T> {
+    const own = this.model.weights.map((w) => w.read().clone());
+    this.writeInto();
     try {
       return await fn();
     } finally {
-      tf.tidy(() => model.weights.forEach((w, i) => w.write(own[i])));
+      tf.tidy(() => this.model.weights.forEach((w, i) => w.write(own[i])));
       tf.dispose(own);
     }
   }

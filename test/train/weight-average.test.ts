@@ -58,13 +58,11 @@ test('the average follows avg ← d·avg + (1 − d)·w after each update (float
 
   // Swapped in for a sample sheet, then the model's own weights come back.
   const own = weights(model);
-  const inside = await avg.swappedIn(model, () => Promise.resolve(weights(model)));
+  const inside = await avg.swappedIn(() => Promise.resolve(weights(model)));
   assert.deepEqual(inside, got);
   assert.deepEqual(weights(model), own);
-  avg.writeInto(model);
+  avg.writeInto();
   assert.deepEqual(weights(model), got);
-
-  assert.throws(() => avg.restore([new Float32Array(6)]), /checkpoint holds 1 averaged generator tensors, the run has 2/);
   avg.dispose();
   model.dispose();
 });
