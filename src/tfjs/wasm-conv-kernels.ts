@@ -28,7 +28,7 @@
  *   registerWasmConvKernels(); // after the wasm backend package is imported, before training
  */
 import * as tf from '@tensorflow/tfjs';
-import { HOST_ACTIVATIONS, hostGemm, isShared, operand, PATCHES, scratch, type HostGemm } from './wasm-host-gemm.js';
+import { HOST_ACTIVATIONS, hostGemm, operand, PATCHES, productIntoHeap, scratch, type HostGemm } from './wasm-host-gemm.js';
 import { callKernel as call, heapIndex as at, reshape, transposeInHeap, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 
 interface ConvAttrs {
@@ -463,13 +463,10 @@ function convOnHost(args: KernelArgs): tf.TensorInfo | null {
   im2col(operand(be.wasm.HEAPF32, at(be, x), g.batch * g.h * g.w * g.ci, 0), 0, cols, g, 0, n);
   const out = be.makeOutput([g.batch, g.oh, g.ow, co], 'float32');
   try {
-    // Views after the allocation (the heap may have grown); an unshared heap takes the product directly.
+    // Views after the allocation (the heap may have grown).
     const heap = be.wasm.HEAPF32;
-    const direct = !isShared(heap);
-    const into = direct ? heap.subarray(at(be, out), at(be, out) + n * co) : undefined;
-    const y = gemm.run(cols, operand(heap, at(be, filter), k * co, 1), bias ? operand(heap, at(be, bias), co, 2) : null, n, k, co, false, false, into);
-    activation(y, attrs.leakyreluAlpha ?? 0.2);
-    if (!direct) heap.set(y, at(be, out));
+    const weights = operand(heap, at(be, filter), k * co, 1);
+    productIntoHeap(gemm, heap, at(be, out), cols, weights, bias ? operand(heap, at(be, bias), co, 2) : null, n, k, co, false, false, (y) => activation(y, attrs.leakyreluAlpha ?? 0.2));
     return out;
   } catch (err) {
     be.disposeData(out.dataId);

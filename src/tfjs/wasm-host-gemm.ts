@@ -70,6 +70,22 @@ export function isShared(heap: Float32Array): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && heap.buffer instanceof SharedArrayBuffer;
 }
 
+/**
+ * op(a)·op(b) [m, n] on `gemm`, landing in the heap at `at`: written there by the engine on a plain
+ * heap, copied there from the engine's result on a shared one. `before` (an activation) sees the
+ * product first.
+ */
+export function productIntoHeap(
+  gemm: HostGemm, heap: Float32Array, at: number,
+  a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean,
+  before: (y: Float32Array) => void = () => {},
+): void {
+  const direct = !isShared(heap);
+  const y = gemm.run(a, b, bias, m, k, n, transA, transB, direct ? heap.subarray(at, at + m * n) : undefined);
+  before(y);
+  if (!direct) heap.set(y, at);
+}
+
 /** Private buffers of {@link operand}: a, b, bias. Patch matrices use PATCHES. */
 export type OperandSlot = 0 | 1 | 2;
 export const PATCHES = 3;
@@ -126,14 +142,8 @@ function hostProduct(args: Parameters<tf.KernelFunc>[0], fused: boolean): tf.Ten
   const view = (slot: OperandSlot, from: number, length: number) => operand(heap, from, length, slot);
   const biasView = bias ? view(2, heapIndex(backend, bias), n) : null;
   const alpha = attrs.leakyreluAlpha ?? 0.2;
-  // Unshared heap: the engine writes into the output tensor itself.
-  const direct = !isShared(heap);
-  const product = (a0: number, b0: number, rows: number, ta: boolean, at: number) => {
-    const into = direct ? heap.subarray(at, at + rows * n) : undefined;
-    const y = engine!.run(view(0, a0, rows * k), view(1, b0, k * n), biasView, rows, k, n, ta, transB, into);
-    activation(y, alpha);
-    if (!direct) heap.set(y, at);
-  };
+  const product = (a0: number, b0: number, rows: number, ta: boolean, at: number) =>
+    productIntoHeap(engine!, heap, at, view(0, a0, rows * k), view(1, b0, k * n), biasView, rows, k, n, ta, transB, (y) => activation(y, alpha));
   try {
     if (batchA === batch && batchB === 1 && !transA) {
       // Every matrix of a times one b: a single product of [batch·m, k].

@@ -31,7 +31,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmConvKernels } from './wasm-conv-kernels.js';
 import { callKernel, heapIndex, transposeLastTwo, type KernelArgs, type WasmBackend } from './wasm-heap.js';
-import { hostGemm, isShared, operand } from './wasm-host-gemm.js';
+import { hostGemm, operand, productIntoHeap } from './wasm-host-gemm.js';
 
 let patched = false;
 
@@ -259,17 +259,14 @@ function fasterColumnReductions(): void {
       if (!engine || lead === 0) return original(args);
       const backend = args.backend as WasmBackend;
       const kept = x.shape.slice(lead);
-      const rows = x.shape.slice(0, lead).reduce((p, q) => p * q, 1);
-      const cols = kept.reduce((p, q) => p * q, 1);
+      const rows = tf.util.sizeFromShape(x.shape.slice(0, lead));
+      const cols = tf.util.sizeFromShape(kept);
       const out = backend.makeOutput(keepDims ? [...new Array<number>(lead).fill(1), ...kept] : kept, 'float32');
       // Views after the allocation: the heap may have grown.
       const heap = backend.wasm.HEAPF32;
-      const at = heapIndex(backend, out);
-      const direct = !isShared(heap);
       try {
         const w = constantRow(rows, name === 'Mean' ? 1 / rows : 1);
-        const y = engine.run(w, operand(heap, heapIndex(backend, x), rows * cols, 1), null, 1, rows, cols, false, false, direct ? heap.subarray(at, at + cols) : undefined);
-        if (!direct) heap.set(y, at);
+        productIntoHeap(engine, heap, heapIndex(backend, out), w, operand(heap, heapIndex(backend, x), rows * cols, 1), null, 1, rows, cols, false, false);
         return out;
       } catch (err) {
         backend.disposeData(out.dataId);
