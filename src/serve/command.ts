@@ -1,9 +1,11 @@
 /**
  * `wganx serve`: the entry point that owns process-wide effects (signals, exit code).
- * SIGTERM/SIGINT drain and exit 0; SIGHUP re-scans the models folder at once.
+ * SIGTERM/SIGINT drain and exit 0, whenever they come (also while the models load); SIGHUP
+ * re-scans the models folder at once.
  */
 import type { ServeOptions } from './options.js';
-import { startServer } from './http/server.js';
+import { bindServer, type RunningServer } from './http/server.js';
+import { stderrLogger } from './options.js';
 
 /**
  * After a drain, how long the process may take to end on its own before it is killed: a read stuck
@@ -13,18 +15,35 @@ import { startServer } from './http/server.js';
 const EXIT_GRACE_MS = 1000;
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
-  const srv = await startServer(options);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      srv.engine.logger.info(`${signal} received`);
-      void srv.shutdown().then(() => resolve());
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => void srv.engine.rescan());
-  });
+  // The handlers are in place before anything starts: a signal that comes before the port is bound
+  // is kept and acted on once it is.
+  let srv: RunningServer | null = null;
+  let signalled: string | null = null;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (signal: string) => {
+    (srv?.engine.logger ?? stderrLogger).info(`${signal} received`);
+    signalled ??= signal;
+    if (srv) void srv.shutdown().then(stopped);
+  };
+  const onTerm = () => stop('SIGTERM');
+  const onInt = () => stop('SIGINT');
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
+  try {
+    srv = await bindServer(options);
+  } catch (err) {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    throw err;
+  }
+  const running = srv;
+  process.on('SIGHUP', () => void running.engine.rescan());
+  if (signalled) void running.shutdown().then(stopped);
+  // A failed load rejects (and the command fails); otherwise wait for the signal.
+  await Promise.race([done, running.loaded.then(() => done)]);
   setTimeout(() => {
-    srv.engine.logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
+    running.engine.logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
     process.kill(process.pid, 'SIGKILL');
   }, EXIT_GRACE_MS).unref();
 }

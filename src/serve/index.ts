@@ -7,7 +7,7 @@
  */
 export { createApp } from './http/app.js';
 export { Engine, type EngineDeps } from './engine/engine.js';
-export { createHttpServer, startServer, type RunningServer } from './http/server.js';
+export { bindServer, createHttpServer, startServer, type RunningServer } from './http/server.js';
 export { resolveServeOptions, SERVE_FLAGS, API_KEY_ENV, type ServeOptions, type DeviceRequest, type Logger, silentLogger, stderrLogger } from './options.js';
 export { resolveServeDevice, probeInWorker } from './engine/device.js';
 export { NODE_DEVICES, DeviceUnavailableError, type DeviceChoice, type NodeDevice } from '../runtime/devices.js';

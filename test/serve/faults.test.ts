@@ -198,6 +198,21 @@ test('wganx serve with a FIFO for a model file listens, serves the others, and e
   }
 });
 
+test('wganx serve drains and exits 0 on a SIGTERM that comes while the models are still loading', { timeout: 90_000 }, async () => {
+  const child = spawn(process.execPath, [...CLI, 'serve', '--models', fx.models, '--host', '127.0.0.1', '--port', '0', '--device', 'cpu', '--reload-interval', '0'], { cwd: ROOT });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const deadline = Date.now() + 60_000;
+  while (!/bound http/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.match(stderr, /loading the models/);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /SIGTERM received/);
+  assert.match(stderr, /drained; bye/);
+  assert.doesNotMatch(stderr, /listening on/, 'the drain did not wait for the models to load');
+});
+
 test('client-visible reasons give paths relative to --models; the log keeps the full path', async () => {
   const m = modelsWith((dir) => {
     mkdirSync(join(dir, 'gone'));

@@ -24,6 +24,8 @@ export interface RunningServer {
   url: string;
   /** Drain and close; resolves with whether every in-flight request completed in time. */
   shutdown(): Promise<{ drained: boolean; dropped: number }>;
+  /** Settles once every model folder has loaded or failed (each within `--load-timeout`). */
+  loaded: Promise<void>;
 }
 
 /**
@@ -73,6 +75,17 @@ function listenError(err: NodeJS.ErrnoException, options: ServeOptions): WganxEr
  * Resolves once every model folder has loaded or failed (each within `--load-timeout`).
  */
 export async function startServer(options: ServeOptions, deps: EngineDeps & AppDeps = {}): Promise<RunningServer> {
+  const srv = await bindServer(options, deps);
+  await srv.loaded;
+  return srv;
+}
+
+/**
+ * {@link startServer}, but resolves as soon as the port is bound, with the models still loading
+ * (`loaded` settles when they are done). `shutdown()` works from then on: a SIGTERM that comes
+ * while the models load drains at once instead of waiting for them.
+ */
+export async function bindServer(options: ServeOptions, deps: EngineDeps & AppDeps = {}): Promise<RunningServer> {
   const engine = await Engine.create(options, deps);
   const app = createApp(engine, deps);
   const { inflight } = app.locals as AppLocals;
@@ -95,8 +108,10 @@ export async function startServer(options: ServeOptions, deps: EngineDeps & AppD
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
   engine.logger.info(`bound http://${host}:${addr.port}; loading the models (the API answers 503 until they are loaded)`);
-  await engine.load();
-  engine.logger.info(`listening on http://${host}:${addr.port} (docs: ${url}/docs)`);
+  const loaded = engine.load().then(() => {
+    if (!engine.draining) engine.logger.info(`listening on http://${host}:${addr.port} (docs: ${url}/docs)`);
+  });
+  loaded.catch(() => {}); // the caller awaits it; until then a failure is not "unhandled"
 
   let shuttingDown: Promise<{ drained: boolean; dropped: number }> | null = null;
   const shutdown = () => {
@@ -125,5 +140,5 @@ export async function startServer(options: ServeOptions, deps: EngineDeps & AppD
     })();
     return shuttingDown;
   };
-  return { engine, server, url, shutdown };
+  return { engine, server, url, shutdown, loaded };
 }
