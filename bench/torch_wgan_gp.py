@@ -109,7 +109,7 @@ def build(spec):
     return g, d, shape
 
 
-def iteration_ms(spec, threads, iters):
+def iteration_ms(spec, threads, iters, warmup):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     dev = torch.device(spec.get('device', 'cpu'))
@@ -153,7 +153,8 @@ def iteration_ms(spec, threads, iters):
         if dev.type == 'cuda':
             torch.cuda.synchronize()
 
-    iteration()  # warm-up
+    for _ in range(warmup):
+        iteration()
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
@@ -166,11 +167,12 @@ def iteration_ms(spec, threads, iters):
 def main():
     spec = json.loads(sys.argv[1])
     iters = spec.get('iters', 3)
+    warmup = spec.get('warmup', 1)
     best = None
     # Thread counts matter on the CPU only; on CUDA one run.
     thread_counts = spec.get('threads', [1, 2]) if spec.get('device', 'cpu') == 'cpu' else [1]
     for threads in thread_counts:
-        ms = iteration_ms(spec, threads, iters)
+        ms = iteration_ms(spec, threads, iters, warmup)
         if best is None or ms < best[0]:
             best = (ms, threads)
     print(json.dumps({'ms': best[0], 'threads': best[1], 'torch': torch.__version__}))

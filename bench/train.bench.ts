@@ -3,9 +3,11 @@
  * update, Adam) of the nets `wganx train` builds, on every usable tfjs backend and on PyTorch
  * (bench/torch_wgan_gp.py: the same nets, layer for layer, at its best thread count), in
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
- * PyTorch's time.
+ * PyTorch's time. Both sides first run `--warmup` untimed iterations (JIT, first-use sessions,
+ * heap growth: a wasm+ort MLP iteration took ~270 ms second and ~160 ms from the fourth on),
+ * since a training run's time is its steady state.
  *
- *   npm run bench:train [-- --rounds 3 --iters 3 --only DCGAN --backends wasm:1,wasm,wasm+ort,cpu --batches 64,256 --torch-threads 1,2]
+ *   npm run bench:train [-- --rounds 3 --iters 3 --warmup 3 --only DCGAN --backends wasm:1,wasm,wasm+ort,cpu --batches 64,256 --torch-threads 1,2]
  *   npm run bench:train -- --backends webgpu,wasm --torch-device cuda   (a GPU machine: PyTorch on CUDA)
  *
  * A backend is `name` or `wasm:<threads>`: `wasm` alone has every core (at most 8,
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     iters: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
     only: { type: 'string' },
     backends: { type: 'string', default: 'wasm:1,wasm,wasm+ort,cpu' },
     'torch-threads': { type: 'string', default: '1,2' },
@@ -58,6 +61,10 @@ const { values: args } = parseArgs({
 });
 const ROUNDS = Number(args.rounds);
 const ITERS = Number(args.iters);
+const WARMUP = Number(args.warmup);
+for (const [flag, v, min] of [['--rounds', ROUNDS, 1], ['--iters', ITERS, 1], ['--warmup', WARMUP, 0]] as const) {
+  if (!Number.isInteger(v) || v < min) throw new Error(`${flag}: got ${v}; expected an integer ≥ ${min}`);
+}
 const TORCH_DEVICE = args['torch-device']!;
 if (TORCH_DEVICE !== 'cpu' && TORCH_DEVICE !== 'cuda') throw new Error(`--torch-device: got ${JSON.stringify(TORCH_DEVICE)}; allowed: cpu, cuda`);
 const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_wgan_gp.py');
@@ -79,7 +86,7 @@ const CASES: Case[] = args.batches!.split(',').map(Number).flatMap((batch) => NE
 
 /** The PyTorch script's description of the same nets. */
 function torchSpec(config: TrainConfig, shape: readonly number[], classes: number) {
-  const base = { hidden: config.hidden, batch: config.batch, latent: config.latent, n_critic: config.nCritic, lambda: config.lambda, classes, iters: ITERS, threads: args['torch-threads']!.split(',').map(Number), device: TORCH_DEVICE };
+  const base = { hidden: config.hidden, batch: config.batch, latent: config.latent, n_critic: config.nCritic, lambda: config.lambda, classes, iters: ITERS, warmup: WARMUP, threads: args['torch-threads']!.split(',').map(Number), device: TORCH_DEVICE };
   return config.arch === 'dcgan' ? { ...base, arch: 'dcgan', size: shape[0], channels: shape[2] } : { ...base, arch: 'mlp', layers: config.layers, shape };
 }
 
@@ -95,7 +102,7 @@ function torchIteration(spec: object): { ms: number; threads: number } {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-/** One measurement, in this (child) process: the median ms of ITERS iterations after a warm-up. */
+/** One measurement, in this (child) process: the median ms of ITERS iterations after WARMUP untimed ones. */
 async function tfjsIteration(config: TrainConfig, backend: BackendChoice, threads: number, ort: boolean): Promise<number> {
   await startBackend(backend, [], { threads, matmul: ort ? 'onnxruntime' : 'xnnpack', openGemm: (n) => openNodeGemm({ threads: n }) });
   const dataset = await openDataset(config);
@@ -119,7 +126,7 @@ async function tfjsIteration(config: TrainConfig, backend: BackendChoice, thread
     await g.data();
     tf.dispose([last!, g]);
   };
-  await iteration(); // warm-up (WebGPU compiles its shaders here)
+  for (let i = 0; i < WARMUP; i++) await iteration(); // WebGPU compiles its shaders here
   const times: number[] = [];
   for (let i = 0; i < ITERS; i++) {
     const t0 = performance.now();
@@ -155,7 +162,7 @@ function parseContender(spec: string): Contender {
 /** Measure in a fresh process (the same node flags, this script with --child). */
 function childIteration(opts: TrainOptions, c: Contender): number {
   const job = JSON.stringify({ opts, backend: c.backend, threads: c.threads, ort: c.ort });
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--iters', String(ITERS), '--child', job], { encoding: 'utf8', timeout: 1_800_000 });
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--iters', String(ITERS), '--warmup', String(WARMUP), '--child', job], { encoding: 'utf8', timeout: 1_800_000 });
   if (r.status !== 0) throw new Error(`${c.label} failed: ${r.stderr || r.error?.message}`);
   if (r.stderr.trim()) process.stderr.write(`${c.label}: ${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms;
@@ -177,7 +184,7 @@ if (args.child) {
   const labels = contenders.map((c) => c.label);
   if (new Set(labels).size !== labels.length) throw new Error(`--backends: ${args.backends} names the same contender twice (${labels.join(', ')})`);
   const missing = torchMissing();
-  console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs}; wasm×n = n threads`);
+  console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations after ${WARMUP} untimed (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs}; wasm×n = n threads`);
   const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} threads`;
   console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
   const columns = [...contenders.map((c) => c.label), ...(missing ? [] : ['pytorch'])];
