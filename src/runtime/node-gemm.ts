@@ -12,9 +12,10 @@
  * XNNPACK.
  *
  * One small session per layout, made on first use: `Gemm` (transA, transB, with or without a bias
- * row) with symbolic m, k, n; `ConvTranspose` between NHWC Transposes per filter size, strides
- * and pads (onnxruntime's forward `Conv` measured slower than XNNPACK here: src/tfjs runs forward
- * convolutions as im2col · `Gemm`). Results come back as new Float32Arrays.
+ * row) with symbolic m, k, n, on one thread below ~2M multiply-adds and on `threads` above;
+ * `ConvTranspose` between NHWC Transposes per filter size, strides and pads (onnxruntime's forward
+ * `Conv` measured slower than XNNPACK here: src/tfjs runs forward convolutions as im2col · `Gemm`).
+ * Results come back as new Float32Arrays.
  *
  * @example
  *   const gemm = openNodeGemm({ threads: 2 });
@@ -141,6 +142,12 @@ export function openNodeGemm(opts: { threads: number }): NodeGemm | string {
   return opened;
 }
 
+/**
+ * Products of fewer multiply-adds than this run on one thread: waking the sleeping intra-op thread
+ * costs tens of microseconds, more than it saves on a small product (measured in bench/RESULTS.md).
+ */
+const ONE_THREAD_BELOW = 2 ** 21;
+
 /** Engines by thread count: a process opens each once. */
 const engines = new Map<number, NodeGemm | string>();
 
@@ -148,20 +155,21 @@ function open(threads: number): NodeGemm | string {
   const mod = loadBinding();
   if (typeof mod === 'string') return mod;
   const { Tensor } = require('onnxruntime-common') as typeof import('onnxruntime-common');
-  const options = {
-    intraOpNumThreads: threads,
+  const options = (intraOpNumThreads: number) => ({
+    intraOpNumThreads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionProviders: ['cpu'],
     extra: { session: { intra_op: { allow_spinning: '0' } } },
-  };
+  });
   const sessions = new Map<string, BindingSession>();
-  const session = (key: string, model: () => Uint8Array): BindingSession => {
+  const session = (key: string, model: () => Uint8Array, sessionThreads = threads): BindingSession => {
+    key = `${key} ×${sessionThreads}`;
     let s = sessions.get(key);
     if (!s) {
       const bytes = model();
       s = new mod.binding.InferenceSession();
-      s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, options);
+      s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, options(sessionThreads));
       sessions.set(key, s);
     }
     return s;
@@ -179,7 +187,7 @@ function open(threads: number): NodeGemm | string {
         b: new Tensor('float32', b, transB ? [n, k] : [k, n]),
       };
       if (bias) feeds.c = new Tensor('float32', bias, [n]);
-      const s = session(`gemm ${transA} ${transB} ${bias !== null}`, () => gemmModel(transA, transB, bias !== null));
+      const s = session(`gemm ${transA} ${transB} ${bias !== null}`, () => gemmModel(transA, transB, bias !== null), m * k * n < ONE_THREAD_BELOW ? 1 : threads);
       if (!out) return output(s.run(feeds, { y: null }, {}), m * n, 'Gemm');
       // A pre-allocated output: onnxruntime writes the product into `out` itself.
       if (out.length !== m * n) throw new Error(`Gemm output: ${out.length} floats for [${m}, ${n}]`);

@@ -47,14 +47,21 @@ test('openNodeGemm opens once per thread count and computes op(a)·op(b) + bias 
   }
 });
 
-test('two threads give the same products, bit for bit, as one', () => {
+test('two threads give the same products, bit for bit, as one, small (run on one thread) and large', () => {
   const one = openNodeGemm({ threads: 1 });
   const two = openNodeGemm({ threads: 2 });
   assert.ok(typeof one !== 'string' && typeof two !== 'string');
-  const [m, k, n] = [256, 300, 130];
-  const a = rng.normal(m * k);
-  const b = rng.normal(k * n);
-  assert.deepEqual(two.run(a, b, null, m, k, n, false, true), one.run(a, b, null, m, k, n, false, true));
+  for (const [m, k, n] of [[256, 300, 130], [64, 100, 33]]) {
+    const a = rng.normal(m * k);
+    const b = rng.normal(n * k);
+    const bias = rng.normal(n);
+    const got = two.run(a, b, bias, m, k, n, true, true);
+    assert.deepEqual(got, one.run(a, b, bias, m, k, n, true, true));
+    const want = reference(a, b, bias, m, k, n, true, true);
+    for (let i = 0; i < want.length; i++) {
+      if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) assert.fail(`${[m, k, n]} [${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  }
 });
 
 /** conv2d in float64, tfjs layouts (x NHWC, w [KH, KW, Ci, Co]), explicit pads, no bias. */
