@@ -1,7 +1,8 @@
 /**
  * bench:train — one WGAN-GP iteration (5 critic updates with the gradient penalty + 1 generator
  * update, Adam) of the nets `wganx train` builds, on every usable tfjs backend and on PyTorch
- * (bench/torch_wgan_gp.py: the same nets, layer for layer, at its best thread count), in
+ * (bench/torch_wgan_gp.py: the same nets, layer for layer, at its best intra-op thread count;
+ * Debian's PyTorch does its products in OpenBLAS, which uses every core whatever that count), in
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
  * PyTorch's time. Both sides first run `--warmup` untimed iterations (JIT, first-use sessions,
  * heap growth: a wasm+ort MLP iteration took ~270 ms second and ~160 ms from the fourth on),
@@ -185,7 +186,7 @@ if (args.child) {
   if (new Set(labels).size !== labels.length) throw new Error(`--backends: ${args.backends} names the same contender twice (${labels.join(', ')})`);
   const missing = torchMissing();
   console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations after ${WARMUP} untimed (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs}; wasm×n = n threads`);
-  const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} threads`;
+  const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} intra-op threads (OpenBLAS on every core)`;
   console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
   const columns = [...contenders.map((c) => c.label), ...(missing ? [] : ['pytorch'])];
   const header = `${'net'.padEnd(34)}${columns.map((c) => `${c} ms`.padStart(15)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(20)).join('')}`;

@@ -40,10 +40,21 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   const running = srv;
   process.on('SIGHUP', () => void running.engine.rescan());
   if (signalled) void running.shutdown().then(stopped);
-  // A failed load rejects (and the command fails); otherwise wait for the signal.
-  await Promise.race([done, running.loaded.then(() => done)]);
+  // Wait for a signal; a load that fails as a whole (not one model) drains the server and fails the command.
+  let failure: { error: unknown } | null = null;
+  await Promise.race([
+    done,
+    running.loaded.then(
+      () => done,
+      async (error: unknown) => {
+        failure = { error };
+        await running.shutdown();
+      },
+    ),
+  ]);
   setTimeout(() => {
     running.engine.logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
     process.kill(process.pid, 'SIGKILL');
   }, EXIT_GRACE_MS).unref();
+  if (failure) throw (failure as { error: unknown }).error;
 }
