@@ -30,6 +30,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   const onInt = () => stop('SIGINT');
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onInt);
+  process.on('SIGHUP', () => void srv?.engine.rescan());
   try {
     srv = await bindServer(options);
   } catch (err) {
@@ -38,23 +39,18 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     throw err;
   }
   const running = srv;
-  process.on('SIGHUP', () => void running.engine.rescan());
   if (signalled) void running.shutdown().then(stopped);
   // Wait for a signal; a load that fails as a whole (not one model) drains the server and fails the command.
-  let failure: { error: unknown } | null = null;
-  await Promise.race([
-    done,
+  const failed = await Promise.race([
+    done.then(() => null),
     running.loaded.then(
-      () => done,
-      async (error: unknown) => {
-        failure = { error };
-        await running.shutdown();
-      },
+      () => done.then(() => null),
+      (error: unknown) => running.shutdown().then(() => ({ error })),
     ),
   ]);
   setTimeout(() => {
     running.engine.logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
     process.kill(process.pid, 'SIGKILL');
   }, EXIT_GRACE_MS).unref();
-  if (failure) throw (failure as { error: unknown }).error;
+  if (failed) throw failed.error;
 }
