@@ -177,40 +177,44 @@ test('wganx serve on a taken port exits non-zero at once with one line naming --
   }
 });
 
+/**
+ * `wganx serve` on `modelsDir` (CPU, any port, no polling), once its stderr matches `line` (polled
+ * every 5 ms, up to 60 s). `terminate()` sends SIGTERM and resolves with the exit code.
+ */
+async function serveUntil(modelsDir: string, line: RegExp): Promise<{ stderr(): string; terminate(): Promise<number | null> }> {
+  const child = spawn(process.execPath, [...CLI, 'serve', '--models', modelsDir, '--host', '127.0.0.1', '--port', '0', '--device', 'cpu', '--reload-interval', '0'], { cwd: ROOT });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const deadline = Date.now() + 60_000;
+  while (!line.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return {
+    stderr: () => stderr,
+    terminate: () => (child.kill('SIGTERM'), exited),
+  };
+}
+
 test('wganx serve with a FIFO for a model file listens, serves the others, and exits 0 on SIGTERM', { timeout: 90_000 }, async () => {
   const m = modelsWith((dir) => {
     mkdirSync(join(dir, 'pipe'));
     execFileSync('mkfifo', [join(dir, 'pipe', 'manifest.json')]);
   });
   try {
-    const child = spawn(process.execPath, [...CLI, 'serve', '--models', m.dir, '--host', '127.0.0.1', '--port', '0', '--device', 'cpu', '--reload-interval', '0'], { cwd: ROOT });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    const deadline = Date.now() + 60_000;
-    while (!/models ready/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.match(stderr, /1 of 2 models ready/);
-    assert.match(stderr, /model "pipe" is not ready: manifest.json is not a regular file/);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, stderr);
+    const serve = await serveUntil(m.dir, /models ready/);
+    assert.match(serve.stderr(), /1 of 2 models ready/);
+    assert.match(serve.stderr(), /model "pipe" is not ready: manifest.json is not a regular file/);
+    assert.equal(await serve.terminate(), 0, serve.stderr());
   } finally {
     m.cleanup();
   }
 });
 
 test('wganx serve drains and exits 0 on a SIGTERM that comes while the models are still loading', { timeout: 90_000 }, async () => {
-  const child = spawn(process.execPath, [...CLI, 'serve', '--models', fx.models, '--host', '127.0.0.1', '--port', '0', '--device', 'cpu', '--reload-interval', '0'], { cwd: ROOT });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  const deadline = Date.now() + 60_000;
-  while (!/bound http/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  assert.match(stderr, /loading the models/);
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0, stderr);
-  assert.match(stderr, /SIGTERM received/);
-  assert.match(stderr, /drained; bye/);
-  assert.doesNotMatch(stderr, /listening on/, 'the drain did not wait for the models to load');
+  const serve = await serveUntil(fx.models, /bound http/);
+  assert.match(serve.stderr(), /loading the models/);
+  assert.equal(await serve.terminate(), 0, serve.stderr());
+  assert.match(serve.stderr(), /SIGTERM received/);
+  assert.match(serve.stderr(), /drained; bye/);
 });
 
 test('client-visible reasons give paths relative to --models; the log keeps the full path', async () => {
