@@ -4,9 +4,9 @@
  * (bench/torch_wgan_gp.py: the same nets, layer for layer, at its best intra-op thread count;
  * Debian's PyTorch does its products in OpenBLAS, which uses every core whatever that count), in
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
- * PyTorch's time. Both sides first run `--warmup` untimed iterations (JIT, first-use sessions,
- * heap growth: a wasm+ort MLP iteration took ~270 ms second and ~160 ms from the fourth on),
- * since a training run's time is its steady state.
+ * PyTorch's time. Both sides first run `--warmup` untimed iterations (JIT, first-use sessions
+ * and heap growth make the first few slower; bench/RESULTS.md), since a training run's time is
+ * its steady state.
  *
  *   npm run bench:train [-- --rounds 3 --iters 3 --warmup 3 --only DCGAN --backends wasm:1,wasm,wasm+ort,cpu --batches 64,256 --torch-threads 1,2]
  *   npm run bench:train -- --backends webgpu,wasm --torch-device cuda   (a GPU machine: PyTorch on CUDA)
