@@ -16,18 +16,16 @@ const EXIT_GRACE_MS = 1000;
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
   // The handlers are in place before anything starts: a signal that comes before the port is bound
-  // is kept and acted on once it is.
-  let srv: RunningServer | null = null;
-  let signalled: string | null = null;
-  let stopped!: () => void;
-  const done = new Promise<void>((resolve) => (stopped = resolve));
-  const stop = (signal: string) => {
-    (srv?.engine.logger ?? stderrLogger).info(`${signal} received`);
-    signalled ??= signal;
-    if (srv) void srv.shutdown().then(stopped);
+  // (or while the models load) is acted on as soon as there is a server to drain.
+  let received!: () => void;
+  const signalled = new Promise<void>((resolve) => (received = resolve));
+  const onSignal = (signal: string) => {
+    stderrLogger.info(`${signal} received`);
+    received();
   };
-  const onTerm = () => stop('SIGTERM');
-  const onInt = () => stop('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  const onInt = () => onSignal('SIGINT');
+  let srv: RunningServer | null = null;
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onInt);
   process.on('SIGHUP', () => void srv?.engine.rescan());
@@ -38,18 +36,18 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     process.off('SIGINT', onInt);
     throw err;
   }
-  const running = srv;
-  if (signalled) void running.shutdown().then(stopped);
-  // Wait for a signal; a load that fails as a whole (not one model) drains the server and fails the command.
+  // Wait for a signal; a load that fails as a whole (not one model) fails the command. Either way, drain.
   const failed = await Promise.race([
-    done.then(() => null),
-    running.loaded.then(
-      () => done.then(() => null),
-      (error: unknown) => running.shutdown().then(() => ({ error })),
+    signalled.then(() => null),
+    srv.loaded.then(
+      () => signalled.then(() => null),
+      (error: unknown) => ({ error }),
     ),
   ]);
+  await srv.shutdown();
+  const { logger } = srv.engine;
   setTimeout(() => {
-    running.engine.logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
+    logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
     process.kill(process.pid, 'SIGKILL');
   }, EXIT_GRACE_MS).unref();
   if (failed) throw failed.error;
