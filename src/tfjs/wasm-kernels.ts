@@ -27,8 +27,10 @@
  * 8. wasm's `Tanh` and `FusedBatchNorm` are scalar loops (~1.2 ms for the generator's output,
  *    ~2.2 ms for [64, 14, 14, 32]); they are composed from its SIMD kernels instead, and
  *    `Identity` shares its input's data instead of copying it.
+ * 9. A new kernel, `FusedAdam`: the optimiser's update in one pass (./wasm-adam.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmAdam } from './wasm-adam.js';
 import { registerWasmConvKernels } from './wasm-conv-kernels.js';
 import { callKernel, heapIndex, transposeLastTwo, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 import { hostGemm, operand, productIntoHeap } from './wasm-host-gemm.js';
@@ -372,4 +374,5 @@ export function patchWasmKernels(): void {
   withExplicitTranspose('BatchMatMul');
   withExplicitTranspose('_FusedMatMul');
   registerWasmConvKernels();
+  registerWasmAdam();
 }

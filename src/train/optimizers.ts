@@ -6,7 +6,8 @@
  * the uninterrupted one in the last bits and a resumed run drifts. Here the whole state is the
  * step count (an integer) and the moment tensors; bias corrections are computed from the step
  * count in float64 every step. Update rules follow PyTorch (torch.optim.Adam / RMSprop), the
- * implementations the WGAN and WGAN-GP papers used.
+ * implementations the WGAN and WGAN-GP papers used. On a backend that registers the `FusedAdam`
+ * kernel (wasm), Adam's update of a variable is that one kernel, with the same float32 results.
  *
  * @example
  *   const opt = createOptimizer('adam', critic.trainableWeights.map((w) => w.read() as tf.Variable), { lr: 1e-4, beta1: 0, beta2: 0.9 });
@@ -15,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../core/errors.js';
+import { FUSED_ADAM, type FusedAdamAttrs } from '../tfjs/wasm-adam.js';
 import type { OptimizerName } from './config.js';
 
 /** Added to the denominator of both optimisers (PyTorch default). */
@@ -63,6 +65,18 @@ class Adam implements TrainOptimizer {
     this.step += 1;
     const bc1 = 1 - beta1 ** this.step;
     const bc2 = 1 - beta2 ** this.step;
+    if (tf.getKernel(FUSED_ADAM, tf.getBackend())) {
+      // The same float32 operations in one kernel (wasm: src/tfjs/wasm-adam.ts).
+      const attrs: FusedAdamAttrs = { beta1, beta2, stepSize: lr / bc1, sqrtBc2: Math.sqrt(bc2), epsilon: OPTIMIZER_EPSILON };
+      for (let i = 0; i < this.vars.length; i++) {
+        const inputs = { x: this.vars[i], m: this.m[i], v: this.v[i], g: grads[i] };
+        const [x, m, v] = tf.engine().runKernel(FUSED_ADAM, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        this.vars[i].assign(x);
+        this.m[i].assign(m);
+        this.v[i].assign(v);
+      }
+      return;
+    }
     const stepSize = tf.scalar(lr / bc1);
     const sqrtBc2 = tf.scalar(Math.sqrt(bc2));
     for (let i = 0; i < this.vars.length; i++) {
