@@ -1,7 +1,7 @@
 /**
  * `wganx serve`: the entry point that owns process-wide effects (signals, exit code).
- * SIGTERM/SIGINT drain and exit 0, whenever they come (also while the models load); SIGHUP
- * re-scans the models folder at once.
+ * SIGTERM/SIGINT drain and exit 0, whenever they come (also while the models load: the loads then
+ * finish, and close, before the process ends); SIGHUP re-scans the models folder at once.
  */
 import type { ServeOptions } from './options.js';
 import { bindServer, type RunningServer } from './http/server.js';
@@ -44,8 +44,19 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
       (error: unknown) => ({ error }),
     ),
   ]);
+  let loading = true;
+  const settled = srv.loaded.then(
+    () => (loading = false),
+    () => (loading = false),
+  );
   await srv.shutdown();
   const { logger } = srv.engine;
+  if (loading) {
+    // A load still running ends by itself (each within --load-timeout) and closes its sessions; the
+    // grace below starts after it, so that a slow load is not taken for a stuck thread.
+    logger.info('waiting for the models still loading (each at most --load-timeout)');
+    await settled;
+  }
   setTimeout(() => {
     logger.error(`still running ${EXIT_GRACE_MS} ms after the drain (a thread is stuck, e.g. reading a hung file system): killing the process`);
     process.kill(process.pid, 'SIGKILL');

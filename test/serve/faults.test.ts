@@ -210,11 +210,25 @@ test('wganx serve with a FIFO for a model file listens, serves the others, and e
 });
 
 test('wganx serve drains and exits 0 on a SIGTERM that comes while the models are still loading', { timeout: 90_000 }, async () => {
-  const serve = await serveUntil(fx.models, /bound http/);
-  assert.match(serve.stderr(), /loading the models/);
-  assert.equal(await serve.terminate(), 0, serve.stderr());
-  assert.match(serve.stderr(), /SIGTERM received/);
-  assert.match(serve.stderr(), /drained; bye/);
+  // Sixteen models: their load outlasts the drain and the 1 s exit grace after it.
+  const m = modelsWith((dir) => {
+    for (let i = 1; i < 16; i++) {
+      cpSync(join(dir, 'ring'), join(dir, `ring-${i}`), { recursive: true });
+      const manifest = join(dir, `ring-${i}`, 'manifest.json');
+      writeFileSync(manifest, readFileSyncText(manifest).replace('"name": "ring"', `"name": "ring-${i}"`));
+    }
+  });
+  try {
+    const serve = await serveUntil(m.dir, /bound http/);
+    assert.match(serve.stderr(), /loading the models/);
+    assert.equal(await serve.terminate(), 0, serve.stderr());
+    assert.match(serve.stderr(), /SIGTERM received/);
+    assert.match(serve.stderr(), /drained; bye/);
+    assert.match(serve.stderr(), /waiting for the models still loading/);
+    assert.doesNotMatch(serve.stderr(), /killing the process/);
+  } finally {
+    m.cleanup();
+  }
 });
 
 test('client-visible reasons give paths relative to --models; the log keeps the full path', async () => {
