@@ -4,7 +4,7 @@
  * 0. The backward kernels of a convolution as matrix products (./wasm-conv-kernels.ts).
  * 1. `UnsortedSegmentSum` is missing from tfjs-backend-wasm 4.22. It is the gradient of `gather`,
  *    i.e. of every `Embedding` layer, so without it a conditional model cannot train on wasm.
- *    The kernel below is a plain JavaScript loop over the wasm heap (embedding tables are small).
+ *    The kernel below is a plain JavaScript loop in the wasm heap (embedding tables are small).
  * 2. wasm's `BatchMatMul` and `_FusedMatMul` reach XNNPACK only when neither operand is
  *    transposed; with `transposeA`/`transposeB` (every matmul of a backward pass) they fall back
  *    to a naive loop about 8× slower. We transpose the operand explicitly and run the fast path, or,
@@ -42,19 +42,23 @@ function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
   const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
   const numSegments = Number(args.attrs?.numSegments);
   if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum (wasm polyfill) supports float32 only, got ${x.dtype}`);
-  const values = backend.readSync(x.dataId) as Float32Array;
   const ids = backend.readSync(segmentIds.dataId) as Int32Array;
   const rows = segmentIds.shape.reduce((a, b) => a * b, 1);
-  const inner = values.length / Math.max(rows, 1);
-  const out = new Float32Array(numSegments * inner);
+  const inner = tf.util.sizeFromShape(x.shape) / Math.max(rows, 1);
+  const out = backend.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], 'float32');
+  // In the heap, read after the allocation (it may have grown).
+  const heap = backend.wasm.HEAPF32;
+  const x0 = heapIndex(backend, x);
+  const o0 = heapIndex(backend, out);
+  heap.fill(0, o0, o0 + numSegments * inner);
   for (let r = 0; r < rows; r++) {
     const s = ids[r];
     if (s < 0 || s >= numSegments) continue; // TensorFlow drops out-of-range ids
-    const src = r * inner;
-    const dst = s * inner;
-    for (let j = 0; j < inner; j++) out[dst + j] += values[src + j];
+    const src = x0 + r * inner;
+    const dst = o0 + s * inner;
+    for (let j = 0; j < inner; j++) heap[dst + j] += heap[src + j];
   }
-  return backend.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], 'float32', undefined, out);
+  return out;
 }
 
 /** Whether `perm` swaps the last two axes and keeps the others. */

@@ -322,9 +322,11 @@ export function defineKernelTests(threads: number): void {
 
   test('UnsortedSegmentSum (the gradient of an Embedding) equals cpu', async () => {
     const v = values(64 * 12);
-    const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 10);
-    const { wasm, cpu } = await onBoth(() => tf.unsortedSegmentSum(tf.tensor2d(v, [64, 12]), tf.tensor1d(ids, 'int32'), 10));
+    // Repeated ids, one out of range (dropped), and segments 10 and 11 with no rows (zeros).
+    const ids = Int32Array.from({ length: 64 }, (_, i) => (i === 5 ? 12 : (i * 7) % 10));
+    const { wasm, cpu } = await onBoth(() => tf.unsortedSegmentSum(tf.tensor2d(v, [64, 12]), tf.tensor1d(ids, 'int32'), 12));
     assertClose(wasm[0], cpu[0], 'unsortedSegmentSum');
+    assert.ok(wasm[0].subarray(120).every((x) => x === 0), 'empty segments are zeros');
   });
 
   bothEngines('the wasm kernels leak no tensors and no backend memory over a training-like loop', async () => {
