@@ -19,4 +19,4 @@ COPY models models
 USER node
 EXPOSE 8080
 ENTRYPOINT ["node", "dist/cli.js"]
-CMD ["serve", "--models", "models", "--port", "8080", "--device", "cpu"]
+CMD ["serve", "--models", "models", "--default-model", "mnist-dcgan", "--port", "8080", "--device", "cpu"]

@@ -5,7 +5,9 @@
  * and CSS, onnxruntime-web's WebAssembly files (same origin: no CDN), and a copy of the bundled
  * models with models/index.json, so that the folder works from any static file host.
  *
- *   node scripts/build-web.mjs [--out dist/web] [--models models]
+ *   node scripts/build-web.mjs [--out dist/web] [--models models] [--default-model <name>]
+ *
+ * models/index.json lists the model folders by name, `--default-model` first: the page opens it.
  *
  * onnxruntime-web is bundled in its "extern wasm" form: its .mjs loader and .wasm binary stay
  * separate files beside app.js, which its WASM threads load as their worker script.
@@ -33,7 +35,13 @@ function generatorFolders(modelsDir) {
 }
 
 /** Write the page into `outDir` (files are replaced one by one; other files there are left alone). */
-export async function buildWeb({ outDir = join(ROOT, 'dist', 'web'), modelsDir = join(ROOT, 'models'), minify = true } = {}) {
+export async function buildWeb({ outDir = join(ROOT, 'dist', 'web'), modelsDir = join(ROOT, 'models'), defaultModel = null, minify = true } = {}) {
+  const models = generatorFolders(modelsDir);
+  if (defaultModel !== null) {
+    const i = models.indexOf(defaultModel);
+    if (i < 0) throw new Error(`--default-model ${defaultModel}: no model folder of that name under ${modelsDir} (there are: ${models.join(', ') || 'none'})`);
+    models.unshift(...models.splice(i, 1));
+  }
   mkdirSync(outDir, { recursive: true });
   await build({
     entryPoints: [join(ROOT, 'src', 'web', 'page', 'app.ts')],
@@ -52,7 +60,6 @@ export async function buildWeb({ outDir = join(ROOT, 'dist', 'web'), modelsDir =
   const ortDist = dirname(require.resolve('onnxruntime-web')); // …/onnxruntime-web/dist
   for (const f of ORT_FILES) copyFileSync(join(ortDist, f), join(outDir, f));
   // The bundled generators, for static hosts (the server serves its own --models instead).
-  const models = generatorFolders(modelsDir);
   const modelsOut = join(outDir, 'models');
   rmSync(modelsOut, { recursive: true, force: true });
   for (const name of models) {
@@ -66,7 +73,7 @@ export async function buildWeb({ outDir = join(ROOT, 'dist', 'web'), modelsDir =
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, models: { type: 'string' } } });
-  const { outDir, models } = await buildWeb({ outDir: values.out, modelsDir: values.models });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, models: { type: 'string' }, 'default-model': { type: 'string' } } });
+  const { outDir, models } = await buildWeb({ outDir: values.out, modelsDir: values.models, defaultModel: values['default-model'] ?? null });
   console.log(`web: ${outDir} (page, onnxruntime-web files, models: ${models.join(', ') || 'none'})`);
 }

@@ -14,6 +14,10 @@ export const API_KEY_ENV = 'WGANX_API_KEY';
 
 export const SERVE_FLAGS = {
   modelsDir: { type: 'string', flag: '--models', arg: '<dir>', help: 'folder of model folders (<name>/generator.onnx + manifest.json)', default: 'models', nonEmpty: true },
+  defaultModel: {
+    type: 'string', flag: '--default-model', arg: '<name>', default: null, nonEmpty: true,
+    help: 'the model the browser page opens and /docs shows first (default: the first by name)',
+  },
   host: { type: 'string', flag: '--host', arg: '<host>', help: 'interface to listen on', default: '0.0.0.0', nonEmpty: true },
   port: { type: 'int', flag: '--port', arg: '<n>', help: 'TCP port (0 = any free port)', default: 8080, min: 0, max: 65535 },
   device: { type: 'choice', flag: '--device', arg: '<device>', help: 'execution provider; auto tries cuda, then webgpu, then cpu, and logs why each was refused', default: 'auto', choices: NODE_DEVICE_REQUESTS },

@@ -102,6 +102,21 @@ test('a client that disconnects while its request is queued or running takes it 
   }
 });
 
+test('--default-model naming no model folder is logged as a warning once the models are loaded; the server serves', async () => {
+  const fx = await fixtureModels(['ring']);
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1', defaultModel: 'mnist' }), { logger });
+  try {
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /^--default-model mnist: no such model folder under .+ \(the page opens the first model by name\)$/);
+    assert.deepEqual(await (await fetch(`${srv.url}/models/index.json`)).json(), ['ring']);
+  } finally {
+    await srv.shutdown();
+    fx.cleanup();
+  }
+});
+
 test('clientSignal: aborts once when the response closes unfinished, like an AbortSignal; never after a finished response', () => {
   const fake = () => Object.assign(new EventEmitter(), { writableFinished: false }) as EventEmitter & { writableFinished: boolean };
   const res = fake();

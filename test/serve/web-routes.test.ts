@@ -96,3 +96,20 @@ test('with an API key the page and its files are public, the models are not; an 
   const res = await request(unbuilt).get('/').expect(503);
   assert.match(res.body.error, /the browser page is not built .*run npm run build; the API docs are at \/docs/);
 });
+
+test('--default-model comes first in the page\'s model list and on /docs; a name that is no model folder changes nothing', async () => {
+  const withDefault = await Engine.start(testOptions(fx.models, { defaultModel: 'ring' }), { logger: silentLogger });
+  const unknown = await Engine.start(testOptions(fx.models, { defaultModel: 'nope' }), { logger: silentLogger });
+  try {
+    const app = createApp(withDefault, { webDir });
+    assert.deepEqual((await request(app).get('/models/index.json').expect(200)).body, ['ring', 'digits']);
+    const docs = (await request(app).get('/docs').expect(200)).text;
+    assert.ok(docs.indexOf('/v1/models/ring/samples.png') >= 0 && docs.indexOf('/v1/models/ring/samples.png') < docs.indexOf('/v1/models/digits/samples.png'), 'ring first on /docs');
+    // The API's own listing stays by name.
+    assert.deepEqual((await request(app).get('/v1/models').expect(200)).body.models.map((m: { name: string }) => m.name), ['digits', 'ring']);
+    assert.deepEqual((await request(createApp(unknown, { webDir })).get('/models/index.json').expect(200)).body, ['digits', 'ring']);
+  } finally {
+    await withDefault.close();
+    await unknown.close();
+  }
+});

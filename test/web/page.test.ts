@@ -9,7 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,7 @@ function serveStatic(root: string): Promise<Server> {
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   webDir = mkdtempSync(join(tmpdir(), 'wganx-web-'));
-  await buildWeb({ outDir: webDir, modelsDir: join(ROOT, 'models') });
+  await buildWeb({ outDir: webDir, modelsDir: join(ROOT, 'models'), defaultModel: 'mnist-dcgan' });
   server = await startServer(resolveServeOptions({ modelsDir: join(ROOT, 'models'), port: 0, host: '127.0.0.1', device: 'cpu', threads: 1, reloadIntervalMs: 0 }), { logger: silentLogger, webDir });
   staticServer = await serveStatic(webDir);
   staticUrl = `http://127.0.0.1:${(staticServer.address() as AddressInfo).port}`;
@@ -185,15 +185,18 @@ test('without WebGPU, auto falls back to WASM and says why', async () => {
   }
 });
 
-test('the static copy (dist/web) works from a plain static file server: models from models/index.json, the same samples', async () => {
-  const v = await visit(staticUrl, 'model=mnist-cgan&seed=3&n=16&scale=4&device=wasm');
+test('the static copy (dist/web) works from a plain static file server: models from models/index.json, the default model first and opened, the same samples', async () => {
+  const v = await visit(staticUrl, 'seed=3&n=16&scale=4&device=wasm');
   try {
     assert.equal(v.state.error, null);
     assert.equal(v.state.mode, 'static');
     assert.equal(await v.page.isHidden('#compare-field'), true, 'no server to compare with');
     const options = await v.page.$$eval('#model option', (os) => os.map((o) => (o as HTMLOptionElement).value));
-    assert.deepEqual(options, JSON.parse(readFileSync(join(webDir, 'models', 'index.json'), 'utf8')));
-    const { meanDiff } = await compare(v, 'mnist-cgan/samples.png?n=16&seed=3&scale=4');
+    const index = JSON.parse(readFileSync(join(webDir, 'models', 'index.json'), 'utf8')) as string[];
+    assert.deepEqual(options, index);
+    assert.deepEqual(index, ['mnist-dcgan', ...readdirSync(join(ROOT, 'models')).filter((m) => m !== 'mnist-dcgan' && existsSync(join(ROOT, 'models', m, 'manifest.json'))).sort()]);
+    assert.equal(await v.page.$eval('#model', (s) => (s as HTMLSelectElement).value), 'mnist-dcgan', 'the page opens the first model');
+    const { meanDiff } = await compare(v, 'mnist-dcgan/samples.png?n=16&seed=3&scale=4');
     assert.ok(meanDiff <= MAX_MEAN_DIFF, `mean |browser − server| = ${meanDiff}`);
   } finally {
     await finish(v, 'static');

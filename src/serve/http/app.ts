@@ -18,7 +18,7 @@ import { boundedValue, InvalidArgumentError } from '../../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
 import { HttpError } from './http-error.js';
-import { info } from './http-util.js';
+import { info, shownModels } from './http-util.js';
 import { checkJsonCharset, checkJsonDepth } from './json-limits.js';
 import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
 import { outcomeOf, ServeMetrics } from './metrics.js';
@@ -178,7 +178,7 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
   app.get('/docs', (_req, res) => {
     info(res).endpoint = 'docs';
     res.setHeader('Content-Security-Policy', DOCS_CSP);
-    res.type('html').send(docsPage(spec, engine.list().filter((e) => e.state === 'ready').map((e) => e.name), opts.apiKey !== null));
+    res.type('html').send(docsPage(spec, shownModels(engine), opts.apiKey !== null));
   });
   app.get('/metrics', async (_req, res) => {
     info(res).endpoint = 'metrics';

@@ -102,3 +102,14 @@ export function etagFresh(req: Request, res: Response, tag: string): boolean {
   const inm = req.headers['if-none-match'];
   return inm !== undefined && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
 }
+
+/**
+ * The names of the ready models in the order the page and /docs show them: `--default-model`
+ * first (when it is ready), then the others by name.
+ */
+export function shownModels(engine: Engine): string[] {
+  const { defaultModel } = engine.options;
+  const names = engine.list().filter((e) => e.state === 'ready').map((e) => e.name);
+  const i = defaultModel === null ? -1 : names.indexOf(defaultModel);
+  return i <= 0 ? names : [names[i]!, ...names.slice(0, i), ...names.slice(i + 1)];
+}

@@ -78,7 +78,7 @@ export function openApiSpec(schemas: RequestSchemas) {
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain exposition format' } } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
       '/docs': { get: { summary: 'Human-readable API page', security: [], responses: { '200': { description: 'HTML' } } } },
-      '/models/index.json': { get: { summary: 'Names of the ready models (as a static copy of the page lists them); header X-Wganx-Server', responses: { '200': { description: 'JSON array of names' } } } },
+      '/models/index.json': { get: { summary: 'Names of the ready models, --default-model first (as a static copy of the page lists them; the page opens the first); header X-Wganx-Server', responses: { '200': { description: 'JSON array of names' } } } },
       '/models/{name}/{file}': {
         get: {
           summary: "A ready model's manifest.json or the ONNX file it names, for wganx/web in browsers (strong ETag, If-None-Match → 304)",

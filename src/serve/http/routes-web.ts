@@ -17,7 +17,7 @@ import { readRegularFile } from '../../runtime/model-folder.js';
 import { VERSION } from '../../version.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
-import { etagFresh, info, lookupModel } from './http-util.js';
+import { etagFresh, info, lookupModel, shownModels } from './http-util.js';
 
 /** Everything from this origin; WebAssembly may compile; workers from this origin or blobs. */
 export const PAGE_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' blob: data:; style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -54,7 +54,7 @@ export function webRouter(engine: Engine, webDir: string): Router {
     isolate(res);
     res.setHeader('X-Wganx-Server', VERSION);
     res.setHeader('Cache-Control', 'no-cache');
-    res.json(engine.list().filter((e) => e.state === 'ready').map((e) => e.name));
+    res.json(shownModels(engine));
   });
 
   r.get('/models/:name/:file', async (req, res) => {

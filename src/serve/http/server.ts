@@ -109,7 +109,12 @@ export async function bindServer(options: ServeOptions, deps: EngineDeps & AppDe
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
   engine.logger.info(`bound http://${host}:${addr.port}; loading the models (the API answers 503 until they are loaded)`);
   const loaded = engine.load().then(() => {
-    if (!engine.draining) engine.logger.info(`listening on http://${host}:${addr.port} (docs: ${url}/docs)`);
+    if (engine.draining) return;
+    const { defaultModel } = options;
+    if (defaultModel !== null && !engine.entry(defaultModel)) {
+      engine.logger.warn(`--default-model ${defaultModel}: no such model folder under ${options.modelsDir} (the page opens the first model by name)`);
+    }
+    engine.logger.info(`listening on http://${host}:${addr.port} (docs: ${url}/docs)`);
   });
   loaded.catch(() => {}); // the caller awaits it; until then a failure is not "unhandled"
 
