@@ -84,9 +84,9 @@ if [ "$what" = dcgan ] || [ "$what" = all ]; then
   # deconv 32 → BN → deconv 1, tanh) and critic (conv 32 → conv 64, leaky ReLU, projection + AC
   # head, weight 1 in the critic's loss and 1 in the generator's), the MLP's optimiser recipe,
   # 10,000 steps, seeds 0, 1 and 2 into runs/bundled/dc/models. The bundled `mnist-dcgan` is seed 1's
-  # folder, copied to models/ by hand with its manifest's "name" set to mnist-dcgan: of seeds 0 and
-  # 1, the lower Fréchet distance at latent seed 0 and over five (bench/RESULTS.md; seed 2 was still
-  # training). About 2 h a seed on 2 cores: a stopped run
+  # folder, copied to models/ by hand with its manifest's "name" set to mnist-dcgan: of the three
+  # seeds, the lowest Fréchet distance at latent seed 0 and over five (bench/RESULTS.md). About 2 h a
+  # seed on 2 cores: a stopped run
   # continues with the same line plus --resume, and `wganx export --checkpoint
   # runs/bundled/dc/acg1-s0 --out runs/bundled/dc/now/acg1-s0` measures the newest checkpoint while
   # it trains. (Until 2026-11-30 the generator's classifier weight was 5: FD 16.5 / 16.0 / 16.0.)
