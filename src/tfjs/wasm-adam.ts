@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_WASM_PLAIN, ADAM_WASM_SHARED } from './wasm-adam.binary.js';
 import { heapIndex, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+import { isShared } from './wasm-host-gemm.js';
 
 /** The kernel's name. Inputs `x` (the variable), `m`, `v`, `g`; outputs x', m', v'. */
 export const FUSED_ADAM = 'FusedAdam';
@@ -47,8 +48,7 @@ const instances = new WeakMap<WebAssembly.Memory, AdamExport>();
 export function adamFor(memory: WebAssembly.Memory): AdamExport {
   let fn = instances.get(memory);
   if (!fn) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const module = new WebAssembly.Module(base64Bytes(shared ? ADAM_WASM_SHARED : ADAM_WASM_PLAIN));
+    const module = new WebAssembly.Module(base64Bytes(isShared(memory) ? ADAM_WASM_SHARED : ADAM_WASM_PLAIN));
     fn = new WebAssembly.Instance(module, { env: { memory } }).exports.adam as AdamExport;
     instances.set(memory, fn);
   }

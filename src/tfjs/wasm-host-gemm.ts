@@ -65,8 +65,8 @@ export function operand(heap: Float32Array, from: number, length: number, slot: 
   return isShared(heap) ? staged(slot, view) : view;
 }
 
-/** Whether `heap` is the threaded build's SharedArrayBuffer. */
-export function isShared(heap: Float32Array): boolean {
+/** Whether `heap` (a view of the heap, or the memory itself) is the threaded build's SharedArrayBuffer. */
+export function isShared(heap: { readonly buffer: ArrayBufferLike }): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && heap.buffer instanceof SharedArrayBuffer;
 }
 
