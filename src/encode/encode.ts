@@ -175,21 +175,14 @@ export async function encodeAnimation(
   opts: { format: AnimationFormat; scale: number; delayMs: number },
 ): Promise<Buffer> {
   const [height, width, channels] = rowShape;
-  // Frames stacked vertically = one tall image whose pages are the frames.
-  let pixels: Uint8Array | Buffer = toUint8(data, range);
-  let w = width;
-  let h = height;
   const c = checkChannels(channels);
-  if (opts.scale > 1) {
-    // Nearest-neighbour scaling of the stack keeps frame boundaries on multiples of h·scale.
-    pixels = await sharp(pixels, { raw: { width, height: height * frames, channels: c } })
-      .resize(width * opts.scale, height * frames * opts.scale, { kernel: 'nearest' })
-      .raw()
-      .toBuffer();
-    w *= opts.scale;
-    h *= opts.scale;
-  }
-  const img = sharp(pixels, { raw: { width: w, height: h * frames, channels: c, pageHeight: h } as CreateRaw });
+  // Frames stacked vertically = one tall image whose pages are the frames. Upscaled here, not by
+  // sharp: resize().raw() of 1-channel input hands out 3 channels (sRGB), which read as 1 channel
+  // made grey walks at scale ≥ 2 frames of stripes. Nearest-neighbour scaling of the stack keeps
+  // frame boundaries on multiples of height·scale.
+  const stack = upscale({ data: toUint8(data, range), width, height: height * frames, channels: c, columns: 1, rows: frames }, opts.scale);
+  const h = height * opts.scale;
+  const img = sharp(stack.data, { raw: { width: stack.width, height: stack.height, channels: c, pageHeight: h } as CreateRaw });
   const out = opts.format === 'gif' ? img.gif({ loop: 0, delay: Array(frames).fill(opts.delayMs) }) : img.webp({ lossless: true, loop: 0, delay: Array(frames).fill(opts.delayMs) });
   return out.toBuffer();
 }

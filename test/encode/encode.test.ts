@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { toUint8 } from '../../src/core/image.js';
-import { checkImageSize, encodeEach, encodeGrid, gridImageSize, imageLimitProblem, MAX_RESPONSE_PIXELS } from '../../src/encode/encode.js';
+import { tileGrid, toUint8, upscale } from '../../src/core/image.js';
+import { ANIMATION_FORMATS, checkImageSize, encodeAnimation, encodeEach, encodeGrid, gridImageSize, IMAGE_FORMATS, imageLimitProblem, MAX_RESPONSE_PIXELS } from '../../src/encode/encode.js';
 
 test('gridImageSize is the size encodeGrid writes, for default and given columns and scales', async () => {
   for (const [count, columns, scale] of [[5, undefined, 1], [5, 2, 3], [7, 7, 2], [1, undefined, 4]] as const) {
@@ -76,6 +76,79 @@ test('per-sample PNGs decode to the exact pixels: every channel count, deflated 
         for (let x = 0; x < w * scale; x++)
           for (let ch = 0; ch < c; ch++) expected[(y * w * scale + x) * c + ch] = tile[(Math.floor(y / scale) * w + Math.floor(x / scale)) * c + ch];
       assert.deepEqual(got, expected, `${h}×${w}×${c} scale ${scale}, sample ${k}`);
+    }
+  }
+});
+
+/** Decoded image → `channels` values per pixel (sharp hands grey out as sRGB: keep g of (g, g, g)). */
+async function decodePixels(bytes: Buffer, channels: number, pages = false): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const { data, info } = await sharp(bytes, pages ? { pages: -1 } : {}).raw().toBuffer({ resolveWithObject: true });
+  const keep = channels === 1 ? [0] : [...Array(channels).keys()];
+  const n = info.width * info.height;
+  return { data: Uint8Array.from({ length: n * channels }, (_, i) => data[Math.floor(i / channels) * info.channels + keep[i % channels]]), width: info.width, height: info.height };
+}
+
+/** Generator-like outputs whose pixels take a few levels only, so that GIF's palette holds every colour exactly. */
+function fewLevels(length: number): Float32Array {
+  const levels = [-1, -0.5, 0.2, 1];
+  return Float32Array.from({ length }, (_, i) => levels[(Math.imul(i + 1, 2654435761) >>> 13) % levels.length]); // a hash of i: no two frames alike
+}
+
+test('every animated format decodes, frame by frame, to the PNG path’s pixels: grey and colour, scales 1 and 4', async () => {
+  // Regression: sharp's resize().raw() of 1-channel input hands out 3 channels, which the animation
+  // read as 1: grey walks at scale ≥ 2 were frames of stripes.
+  const frames = 3;
+  for (const [h, w, c] of [[7, 5, 1], [6, 4, 3]] as const) {
+    const data = fewLevels(frames * h * w * c);
+    for (const scale of [1, 4]) {
+      const pngs = await encodeEach(data, [h, w, c], frames, [-1, 1], { format: 'png', scale });
+      for (const format of ANIMATION_FORMATS) {
+        const what = `${format} ${h}×${w}×${c} scale ${scale}`;
+        const anim = await encodeAnimation(data, [h, w, c], frames, [-1, 1], { format, scale, delayMs: 100 });
+        const meta = await sharp(anim, { pages: -1 }).metadata();
+        assert.equal(meta.pages, frames, what);
+        assert.deepEqual([meta.width, meta.pageHeight], [w * scale, h * scale], what);
+        const all = await decodePixels(anim, c, true);
+        const frameSize = w * scale * h * scale * c;
+        for (let k = 0; k < frames; k++) {
+          const png = await decodePixels(pngs[k], c);
+          assert.deepEqual(all.data.subarray(k * frameSize, (k + 1) * frameSize), png.data, `${what}, frame ${k}`);
+        }
+      }
+    }
+  }
+});
+
+test('grids and per-sample images of every format at scale 4 show the scale-1 pixels upscaled: grey and colour', async () => {
+  const count = 4;
+  for (const [h, w, c] of [[7, 5, 1], [6, 4, 3]] as const) {
+    const data = fewLevels(count * h * w * c);
+    const pixels = toUint8(data, [-1, 1]);
+    const tiles = tileGrid(pixels, { count, height: h, width: w, channels: c, padding: 2 });
+    const grid4 = upscale(tiles, 4);
+    for (const format of IMAGE_FORMATS) {
+      // PNG must match exactly; JPEG and lossy WebP (chroma subsampling of one-pixel colour noise) on average within a few levels (misread channels are off by ~100).
+      const tolerance = format === 'png' ? 0 : 10;
+      const close = (got: Uint8Array, want: Uint8Array, what: string) => {
+        assert.equal(got.length, want.length, what);
+        let worst = 0;
+        let sum = 0;
+        for (let i = 0; i < got.length; i++) {
+          const d = Math.abs(got[i] - want[i]);
+          worst = Math.max(worst, d);
+          sum += d;
+        }
+        if (tolerance === 0) assert.equal(worst, 0, what);
+        else assert.ok(sum / got.length < tolerance, `${what}: mean error ${(sum / got.length).toFixed(1)}, worst ${worst}`);
+      };
+      const grid = await decodePixels(await encodeGrid(data, [h, w, c], count, [-1, 1], { format, scale: 4 }), c);
+      assert.deepEqual([grid.width, grid.height], [grid4.width, grid4.height]);
+      close(grid.data, grid4.data, `${format} grid ${h}×${w}×${c}`);
+      const each = await encodeEach(data, [h, w, c], count, [-1, 1], { format, scale: 4 });
+      for (let k = 0; k < count; k++) {
+        const one = upscale({ data: pixels.subarray(k * h * w * c, (k + 1) * h * w * c), width: w, height: h, channels: c, columns: 1, rows: 1 }, 4);
+        close((await decodePixels(each[k], c)).data, one.data, `${format} sample ${k} ${h}×${w}×${c}`);
+      }
     }
   }
 });

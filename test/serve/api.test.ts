@@ -229,6 +229,36 @@ test('interpolate: PNG strip, animated GIF and WebP, JSON frames that start at s
   assertClose(json.frames[2].point, b, 1e-6);
 });
 
+test('interpolate: every animated frame is the PNG path’s frame, for a grey and a colour model at scales 1 and 4', async () => {
+  // Regression: grey walks at scale ≥ 2 came out as frames of horizontal stripes.
+  const steps = 4;
+  /** GIF's palette (libvips quantises and dithers) moves a grey level by up to 12 here; misread channels move it by ~100. */
+  const GIF_PALETTE_ERROR = 16;
+  for (const [model, cls, c] of [['digits', undefined, 1], ['pets', 'dog', 3]] as const) {
+    for (const scale of [1, 4]) {
+      const body = { seedA: 3, seedB: 4, steps, scale, class: cls };
+      const frames = (await post(`/v1/models/${model}/interpolate`, { ...body, format: 'json' }).expect(200)).body.frames as { image: string }[];
+      const pngPixels = await Promise.all(frames.map(async (f) => (await sharp(Buffer.from(f.image, 'base64')).raw().toBuffer({ resolveWithObject: true }))));
+      for (const format of ['gif', 'webp'] as const) {
+        const what = `${model} ${format} scale ${scale}`;
+        const anim = (await post(`/v1/models/${model}/interpolate`, { ...body, format }).buffer(true).parse(binaryParser).expect(200)).body as Buffer;
+        const { data, info } = await sharp(anim, { pages: -1 }).raw().toBuffer({ resolveWithObject: true });
+        assert.deepEqual([info.pages, info.width, info.pageHeight], [steps, 8 * scale, 8 * scale], what);
+        const px = 8 * scale * 8 * scale;
+        let worst = 0;
+        for (let k = 0; k < steps; k++) {
+          const png = pngPixels[k];
+          for (let i = 0; i < px; i++) {
+            for (let ch = 0; ch < c; ch++) worst = Math.max(worst, Math.abs(data[(k * px + i) * info.channels + ch] - png.data[i * png.info.channels + ch]));
+          }
+        }
+        // Lossless WebP is exact.
+        assert.ok(worst <= (format === 'gif' ? GIF_PALETTE_ERROR : 0), `${what}: a pixel differs from the PNG's by ${worst}`);
+      }
+    }
+  }
+});
+
 test('KServe v2: server and model metadata, health, JSON inference', async () => {
   assert.deepEqual((await request(app).get('/v2').expect(200)).body.extensions, ['binary_tensor_data']);
   await request(app).get('/v2/health/live').expect(200);
