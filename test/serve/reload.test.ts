@@ -70,8 +70,12 @@ test('corrupt and invalid model folders are not ready with a reason; the good on
       const r = await request(app).post('/v1/models/garbage/samples').send({ n: 2 }).expect(503);
       assert.match(r.body.error, /not ready: onnxruntime could not load/);
       await request(app).get('/v2/models/garbage/ready').expect(503);
-      // Strict readiness (Triton's default): not ready while a model folder fails.
-      await request(app).get('/v2/health/ready').expect(503);
+      // Strict readiness (Triton's default): not ready while a model folder fails, and the body says which.
+      const ready = (await request(app).get('/v2/health/ready').expect(503)).body;
+      assert.equal(ready.ready, false);
+      assert.deepEqual(ready.models.map((m: { name: string }) => m.name).sort(), ['Bad Name', 'badschema', 'garbage', 'notjson', 'truncated', 'wrongio']);
+      assert.match(ready.models.find((m: { name: string }) => m.name === 'garbage').reason, /onnxruntime could not load/);
+      assert.match(ready.reason, /strict readiness: every model folder must load, and "Bad Name" \(failed\), .* have not \(--no-strict-readiness/);
     } finally {
       await engine.close();
     }
@@ -79,6 +83,83 @@ test('corrupt and invalid model folders are not ready with a reason; the good on
     await request(createApp(lenient)).get('/v2/health/ready').expect(200);
     await lenient.close();
   } finally {
+    fx.cleanup();
+  }
+});
+
+/** A logger that keeps what it is told, by level. */
+function recordingLogger(): Logger & { lines: { level: string; text: string }[] } {
+  const lines: { level: string; text: string }[] = [];
+  return { lines, info: (text) => void lines.push({ level: 'info', text }), warn: (text) => void lines.push({ level: 'warn', text }), error: (text) => void lines.push({ level: 'error', text }) };
+}
+
+test('--models naming one model folder serves that model, and reloads it when its files change', async () => {
+  const fx = await fixtureModels(['ring']);
+  const ring = join(fx.models, 'ring');
+  const logger = recordingLogger();
+  const engine = await Engine.start(testOptions(ring), { logger });
+  const app = createApp(engine);
+  try {
+    const models = (await request(app).get('/v1/models').expect(200)).body.models as { name: string; state: string; warning: string | null }[];
+    assert.deepEqual(models.map((m) => [m.name, m.state, m.warning]), [['ring', 'ready', null]]);
+    assert.ok(logger.lines.some((l) => l.level === 'info' && l.text === `${ring} is one model folder (it holds manifest.json): serving that model as "ring"`), JSON.stringify(logger.lines));
+    assert.deepEqual((await request(app).get('/v2/health/ready').expect(200)).body, { ready: true });
+    const res = await request(app).post('/v1/models/ring/samples').send({ n: 2, seed: 3, format: 'json' }).expect(200);
+    assertClose(res.body.samples.flatMap((s: { point: number[] }) => s.point), await reference(ring, 3, 0, 2), 1e-6);
+    await request(app).get('/models/ring/generator.onnx').expect(200);
+    // Replaced in place: the one model reloads.
+    const staging = join(fx.root, 'staging-ring');
+    await exportRing(staging, '2');
+    for (const f of ['generator.onnx', 'manifest.json']) renameSync(join(staging, f), join(ring, f));
+    await engine.registry.scan();
+    assert.equal((await request(app).get('/v1/models/ring').expect(200)).body.version, '2');
+  } finally {
+    await engine.close();
+    fx.cleanup();
+  }
+});
+
+test('an empty models folder is a warning that names it, and the server is not ready (saying why) until a model appears', async () => {
+  const fx = await fixtureModels([]);
+  mkdirSync(fx.models, { recursive: true });
+  const logger = recordingLogger();
+  const engine = await Engine.start(testOptions(fx.models), { logger });
+  const app = createApp(engine);
+  try {
+    const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => l.text);
+    assert.equal(warnings.length, 1, JSON.stringify(logger.lines));
+    assert.equal(warnings[0].startsWith(`no model folders in ${fx.models}: nothing to serve`), true, warnings[0]);
+    assert.match(warnings[0], /--models models\) or one model folder \(e\.g\. --models models\/ring\)$/);
+    const body = (await request(app).get('/v2/health/ready').expect(503)).body;
+    assert.deepEqual(body, { ready: false, reason: 'no model folders in --models: nothing to serve', models: [] });
+    await exportRing(join(fx.models, 'ring'));
+    await engine.registry.scan();
+    await request(app).get('/v2/health/ready').expect(200);
+  } finally {
+    await engine.close();
+    fx.cleanup();
+  }
+});
+
+test('a copied model folder (cp -r models/ring models/ring2) serves under its folder name with a warning saying how to keep it; readiness holds', async () => {
+  const fx = await fixtureModels(['ring']);
+  cpSync(join(fx.models, 'ring'), join(fx.models, 'ring2'), { recursive: true });
+  const logger = recordingLogger();
+  const engine = await Engine.start(testOptions(fx.models), { logger });
+  const app = createApp(engine);
+  try {
+    const by = Object.fromEntries(((await request(app).get('/v1/models').expect(200)).body.models as { name: string; state: string; warning: string | null }[]).map((m) => [m.name, m]));
+    assert.equal(by.ring.state, 'ready');
+    assert.equal(by.ring.warning, null);
+    assert.equal(by.ring2.state, 'ready');
+    const expected = 'manifest.json names the model "ring" but its folder is "ring2" (a copy?): serving it as "ring2". To keep the copy, set "name": "ring2" in ring2/manifest.json; to serve it as "ring", rename the folder';
+    assert.equal(by.ring2.warning, expected);
+    assert.ok(logger.lines.some((l) => l.level === 'warn' && l.text === `model "ring2": ${expected}`), JSON.stringify(logger.lines));
+    assert.equal((await request(app).get('/models/ring2/manifest.json').expect(200)).body.name, 'ring2');
+    await request(app).post('/v1/models/ring2/samples').send({ n: 2, format: 'json' }).expect(200);
+    await request(app).get('/v2/health/ready').expect(200);
+  } finally {
+    await engine.close();
     fx.cleanup();
   }
 });

@@ -10,6 +10,7 @@
  *   await engine.close();
  */
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { DeviceChoice, DeviceProbe, NodeDevice } from '../../runtime/devices.js';
 import { silentLogger, stderrLogger, type Logger, type ServeOptions } from '../options.js';
@@ -18,7 +19,16 @@ import { resolveServeDevice } from './device.js';
 import { ModelNotFound, ModelNotReady } from './errors.js';
 import { loadModel, type BackendOptions, type LoadContext, type LoadedModel } from './model.js';
 import type { InferenceBackend } from './instance.js';
-import { ModelRegistry, type ModelEntry } from './registry.js';
+import { isModelFolder, ModelRegistry, type ModelEntry, type ModelState } from './registry.js';
+
+/** Why the server is not ready: the model folders that hold readiness back, or what else does. */
+export interface Readiness {
+  ready: boolean;
+  /** Why not, in a sentence (null when ready). */
+  reason: string | null;
+  /** Model folders not ready (with strict readiness, each of them holds the server back). */
+  models: { name: string; state: ModelState; reason: string | null }[];
+}
 
 export interface EngineDeps {
   logger?: Logger;
@@ -65,7 +75,10 @@ export class Engine {
   static async create(options: ServeOptions, deps: EngineDeps = {}): Promise<Engine> {
     const logger = deps.logger ?? stderrLogger;
     const s = await stat(options.modelsDir).catch(() => null);
-    if (!s?.isDirectory()) throw new InvalidArgumentError('--models', options.modelsDir, 'an existing folder of model folders');
+    if (!s?.isDirectory()) throw new InvalidArgumentError('--models', options.modelsDir, 'an existing folder of model folders (e.g. models) or one model folder (e.g. models/ring)');
+    // `--models models/ring`: one model folder (it holds manifest.json), served as that one model.
+    const single = await isModelFolder(options.modelsDir);
+    if (single) logger.info(`${options.modelsDir} is one model folder (it holds manifest.json): serving that model as "${path.basename(path.resolve(options.modelsDir))}"`);
     const device = await resolveServeDevice(options.device, deps.probe);
     for (const r of device.refused) logger.info(`device ${r.device} refused: ${r.reason}`);
     logger.info(`device: ${device.device} (requested ${device.requested}; providers ${device.providers.join(', ')})`);
@@ -78,7 +91,7 @@ export class Engine {
       hooks: (name) => engine!.hooks(name),
       createBackend: deps.createBackend,
     };
-    const registry = new ModelRegistry(options.modelsDir, (dir, name) => loadModel(dir, name, ctx), logger, { loadTimeoutMs: options.loadTimeoutMs });
+    const registry = new ModelRegistry(options.modelsDir, (dir, name) => loadModel(dir, name, ctx), logger, { loadTimeoutMs: options.loadTimeoutMs, single });
     engine = new Engine(options, device, registry, logger);
     return engine;
   }
@@ -89,6 +102,12 @@ export class Engine {
     await registry.scan();
     const ready = registry.list().filter((e) => e.state === 'ready').length;
     this.logger.info(`${ready} of ${registry.list().length} models ready from ${options.modelsDir}`);
+    if (registry.list().length === 0) {
+      this.logger.warn(
+        `no model folders in ${options.modelsDir}: nothing to serve, and not ready until one appears. --models takes a folder of model folders ` +
+          `(each holding manifest.json and its .onnx file, e.g. --models models) or one model folder (e.g. --models models/ring)`,
+      );
+    }
     if (!this.draining) registry.watch(options.reloadIntervalMs);
   }
 
@@ -154,11 +173,25 @@ export class Engine {
     return this.list().map((e) => ({ model: e.name, queued: e.model?.batcher.queueLength ?? 0, ready: e.state === 'ready' }));
   }
 
-  /** Ready for traffic: not draining and (with strict readiness) every model folder loaded. */
+  /** Ready for traffic: not draining, at least one model, and (with strict readiness) every model folder loaded. */
   get ready(): boolean {
-    if (this.draining || !this.registry.initialScanDone) return false;
+    return this.readiness().ready;
+  }
+
+  /** {@link ready}, with what holds it back (for /v2/health/ready): draining, still loading, no models, or the models not ready. */
+  readiness(): Readiness {
     const entries = this.registry.list();
-    return this.options.strictReadiness ? entries.every((e) => e.state === 'ready') : entries.some((e) => e.state === 'ready');
+    const models = entries.filter((e) => e.state !== 'ready').map((e) => ({ name: e.name, state: e.state, reason: e.reason }));
+    if (this.draining) return { ready: false, reason: 'the server is shutting down', models };
+    if (!this.registry.initialScanDone) return { ready: false, reason: 'the models are still loading', models };
+    if (entries.length === 0) return { ready: false, reason: 'no model folders in --models: nothing to serve', models };
+    if (this.options.strictReadiness) {
+      if (models.length === 0) return { ready: true, reason: null, models };
+      const names = models.map((m) => `"${m.name}" (${m.state})`).join(', ');
+      return { ready: false, reason: `strict readiness: every model folder must load, and ${names} ${models.length > 1 ? 'have' : 'has'} not (--no-strict-readiness: ready once one model is)`, models };
+    }
+    if (models.length < entries.length) return { ready: true, reason: null, models };
+    return { ready: false, reason: 'no model is ready', models };
   }
 
   /** Finish queued and running requests, then close every session. */

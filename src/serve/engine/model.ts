@@ -62,6 +62,19 @@ export interface LoadedModel {
   /** Milliseconds the warm-up run took (includes kernel compilation on WebGPU). */
   warmupMs: number;
   device: ModelDevice;
+  /** Something the operator should fix although the model serves (a copied folder), else null. */
+  warning: string | null;
+}
+
+/**
+ * A folder whose manifest names another model (`cp -r models/ring models/ring2`) serves under its
+ * folder's name — requests, /v1/models and the manifest it hands out all say that name — with a
+ * warning that says how to make the copy its own model.
+ */
+function servedManifest(manifest: Manifest, name: string): { manifest: Manifest; warning: string | null } {
+  if (manifest.name === name) return { manifest, warning: null };
+  const warning = `manifest.json names the model "${manifest.name}" but its folder is "${name}" (a copy?): serving it as "${name}". To keep the copy, set "name": "${name}" in ${name}/manifest.json; to serve it as "${manifest.name}", rename the folder`;
+  return { manifest: { ...manifest, name }, warning };
 }
 
 /** Timed runs per device when `auto` compares a GPU with the CPU for a model. */
@@ -125,7 +138,9 @@ function expectedRowShape(manifest: Manifest): (number | string)[] {
 }
 
 export async function loadModel(dir: string, name: string, ctx: LoadContext): Promise<LoadedModel> {
-  const { manifest, file, bytes, sha256 } = await readModelFolder(dir, { name });
+  const folder = await readModelFolder(dir);
+  const { file, bytes, sha256 } = folder;
+  const { manifest, warning } = servedManifest(folder.manifest, name);
   const io = generatorIO(manifest); // refuses inputs and outputs the runtime cannot feed or read, before any thread starts
   const createBackend = ctx.createBackend ?? ((o) => SessionInstance.create(o));
   const create = (device: DeviceChoice<NodeDevice>) => createBackend({ model: bytes, manifest, device, threads: ctx.threads, label: `${name}/${file}` });
@@ -146,7 +161,7 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
     const warmupMs = performance.now() - t0;
     const device = ctx.device.requested === 'auto' && ctx.device.device !== 'cpu' ? await keepFasterDevice(backends, create, ctx, manifest) : { device: ctx.device.device, providers: ctx.device.providers, choice: null };
     const batcher = new DynamicBatcher(name, backends, { ...ctx.batcher, dim: manifest.latent.dim }, ctx.hooks(name));
-    return { name, dir, manifest, sha256, io, rowShape, batcher, loadedAt: new Date().toISOString(), warmupMs, device };
+    return { name, dir, manifest, sha256, io, rowShape, batcher, loadedAt: new Date().toISOString(), warmupMs, device, warning };
   } catch (err) {
     await Promise.all(backends.map((b) => b.close()));
     throw err;

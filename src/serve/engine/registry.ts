@@ -9,6 +9,9 @@
  * model whose session thread crashes is loaded again at once. Loads run one at a time.
  * Names in requests are only ever looked up in this map: no request path reaches the file system.
  *
+ * The models folder is a folder of model folders (`models/`), or one model folder (it holds
+ * manifest.json itself: `models/ring`), which is then the one model, named after the folder.
+ *
  * @example
  *   const reg = new ModelRegistry('models', (dir, name) => loadModel(dir, name, ctx), logger);
  *   await reg.scan();
@@ -64,6 +67,17 @@ async function fingerprint(dir: string): Promise<string> {
   return parts.join('|');
 }
 
+export interface RegistryOptions {
+  loadTimeoutMs: number;
+  /** `modelsDir` is itself one model folder (see {@link isModelFolder}). */
+  single?: boolean;
+}
+
+/** A folder holding manifest.json is one model folder (wganx export writes manifest.json last). */
+export async function isModelFolder(dir: string): Promise<boolean> {
+  return stat(path.join(dir, 'manifest.json')).then(() => true, () => false);
+}
+
 export class ModelRegistry {
   private readonly entries = new Map<string, ModelEntry>();
   private scanning: Promise<void> | null = null;
@@ -88,11 +102,13 @@ export class ModelRegistry {
     readonly modelsDir: string,
     private readonly loader: ModelLoader,
     private readonly logger: Logger,
-    private readonly opts: { loadTimeoutMs: number } = { loadTimeoutMs: 120_000 },
+    private readonly opts: RegistryOptions = { loadTimeoutMs: 120_000 },
     private readonly onChange: () => void = () => {},
   ) {
-    const given = path.normalize(modelsDir);
-    this.prefixes = [...new Set([path.resolve(modelsDir), given])].filter((p) => p !== '.' && p !== '').map((p) => (p.endsWith(path.sep) ? p : p + path.sep));
+    // One model folder: its parent's path is the server's own, and "<name>/generator.onnx" what clients see.
+    const root = opts.single ? path.dirname(modelsDir) : modelsDir;
+    const given = path.normalize(root);
+    this.prefixes = [...new Set([path.resolve(root), given])].filter((p) => p !== '.' && p !== '').map((p) => (p.endsWith(path.sep) ? p : p + path.sep));
   }
 
   /**
@@ -157,6 +173,15 @@ export class ModelRegistry {
   }
 
   private async scanOnce(): Promise<void> {
+    if (this.opts.single) {
+      const name = path.basename(path.resolve(this.modelsDir));
+      if (!(await isModelFolder(this.modelsDir))) {
+        if (this.entries.has(name)) this.remove(name);
+        return;
+      }
+      await this.serial(() => this.refresh(name, this.modelsDir));
+      return;
+    }
     let dirents;
     try {
       dirents = await readdir(this.modelsDir, { withFileTypes: true });
@@ -174,7 +199,7 @@ export class ModelRegistry {
       if (!isDir) continue;
       // A generator folder holds manifest.json (wganx export writes it last). Other folders, such
       // as models/mnist-evaluator (a classifier with its own evaluator.json), are not served.
-      if (!(await stat(path.join(dir, 'manifest.json')).then(() => true, () => false))) {
+      if (!(await isModelFolder(dir))) {
         if (!this.skipped.has(d.name)) this.logger.info(`skipping ${dir}: no manifest.json, so not a generator folder`);
         this.skipped.add(d.name);
         continue;
@@ -237,6 +262,7 @@ export class ModelRegistry {
       entry.state = 'ready';
       entry.reason = null;
       entry.reloadError = null;
+      if (model.warning) this.logger.warn(`model "${name}": ${model.warning}`);
       this.logger.info(`${replacing ? 'replaced' : 'loaded'} model "${name}" version ${model.manifest.version} (sha256 ${model.sha256.slice(0, 12)}…, warm-up ${model.warmupMs.toFixed(0)} ms; device ${model.device.choice ?? model.device.device})`);
       if (replacing) this.retire(previous);
     } catch (err) {
@@ -276,7 +302,7 @@ export class ModelRegistry {
       try {
         // Skipped when the model was removed, or a scan has loaded new files for it since.
         if (this.closed || this.entries.get(entry.name) !== entry || (entry.model !== model && entry.model !== null)) return;
-        await this.refresh(entry.name, path.join(this.modelsDir, entry.name), true);
+        await this.refresh(entry.name, this.opts.single ? this.modelsDir : path.join(this.modelsDir, entry.name), true);
       } finally {
         this.reloading.delete(entry.name);
       }

@@ -175,7 +175,9 @@ export function kserveRouter(engine: Engine, schemas: RequestSchemas, rawParser:
   });
   r.get('/v2/health/ready', (_req, res) => {
     info(res).endpoint = 'v2.ready';
-    sendKserveJson(res, { ready: engine.ready }, engine.ready ? 200 : 503);
+    // KServe's body is { ready }; when not ready, also why and which model folders hold it back.
+    const { ready, reason, models } = engine.readiness();
+    sendKserveJson(res, ready ? { ready } : { ready, reason, models }, ready ? 200 : 503);
   });
 
   const versioned = (path: string) => [`/v2/models/:name${path}`, `/v2/models/:name/versions/:version${path}`];

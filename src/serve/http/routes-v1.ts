@@ -27,6 +27,7 @@ export function modelSummary(engine: Engine, e: ModelEntry) {
     ready: e.state === 'ready',
     reason: e.reason,
     reloadError: e.reloadError,
+    warning: m?.warning ?? null,
     device: m?.device.device ?? engine.device.device,
     providers: m?.device.providers ?? engine.device.providers,
     deviceChoice: m?.device.choice ?? null,
