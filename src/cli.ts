@@ -104,6 +104,7 @@ function buildProgram(): Command {
         config: { epochs: o.epochs, seed: o.seed, backend: o.backend },
         command: `wganx ${process.argv.slice(2).join(' ')}`,
         json: o.json ?? false,
+        force: o.force,
       });
       return;
     }

@@ -7,9 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WganxError } from '../core/errors.js';
-import { convertLayersModel } from '../export/index.js';
+import { convertLayersModel, ModelFolderTaken } from '../export/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { loadMnist, MNIST_PIXELS } from '../data/mnist.js';
 import { VERSION } from '../version.js';
@@ -37,11 +38,34 @@ export interface TrainEvaluatorCommandOptions {
   log?: (line: string) => void;
   /** The final report (default: stdout). */
   print?: (text: string) => void;
+  /** Replace an evaluator already in `outDir` (default: refuse, before training). */
+  force?: boolean;
+}
+
+/**
+ * Refuses (ModelFolderTaken) to replace the evaluator in `dir` unless `force`: every accuracy and
+ * Fréchet distance wganx reports — the bundled models' manifests, the README's tables — is
+ * measured with the shipped one, so replacing it must be asked for. Checked before training.
+ */
+export async function checkEvaluatorFolder(dir: string, opts: { force?: boolean } = {}): Promise<void> {
+  if (opts.force) return;
+  const text = await readFile(join(dir, EVALUATOR_SPEC_FILE), 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : ''));
+  if (text === null) return;
+  let held = `an MNIST evaluator (${EVALUATOR_SPEC_FILE})`;
+  try {
+    const spec = JSON.parse(text) as Partial<EvaluatorSpec>;
+    const accuracy = typeof spec.metrics?.heldoutAccuracy === 'number' ? `, held-out accuracy ${(100 * spec.metrics.heldoutAccuracy).toFixed(2)} %` : '';
+    held = `an MNIST evaluator (${EVALUATOR_SPEC_FILE}: sha256 ${String(spec.sha256).slice(0, 12)}…${accuracy})`;
+  } catch {
+    // unreadable: still someone's evaluator folder
+  }
+  throw new ModelFolderTaken(dir, `${held}, which every accuracy and Fréchet distance measured with it depends on`);
 }
 
 export async function trainEvaluatorCommand(opts: TrainEvaluatorCommandOptions): Promise<EvaluatorSpec> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const print = opts.print ?? ((text: string) => process.stdout.write(text));
+  await checkEvaluatorFolder(opts.outDir, { force: opts.force });
   const trained = await trainEvaluator(opts.config, (r: EpochReport) =>
     log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, train accuracy ${(100 * r.trainAccuracy).toFixed(2)}% (shifted digits), validation ${(100 * r.validationAccuracy).toFixed(2)}%, ${r.seconds.toFixed(1)} s`),
   );

@@ -18,6 +18,7 @@ export const EVAL_FLAGS = {
   threads: { type: 'int', flag: '--threads', arg: '<n>', min: 1, max: 256, default: 2, help: 'onnxruntime intra-op threads' },
   trainEvaluator: { type: 'boolean', flag: '--train-evaluator', default: false, help: 'train the MNIST evaluator on the training split and write it to --out' },
   out: { type: 'string', flag: '--out', arg: '<dir>', default: DEFAULT_EVALUATOR_DIR, nonEmpty: true, help: 'with --train-evaluator: output folder' },
+  force: { type: 'boolean', flag: '--force', default: false, help: 'with --train-evaluator: replace the evaluator already in --out (the shipped one, by default)' },
   epochs: { type: 'int', flag: '--epochs', arg: '<n>', min: 1, max: 1000, default: 12, help: 'with --train-evaluator: epochs' },
   backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: 'with --train-evaluator: tfjs backend' },
 } as const satisfies FlagTable;

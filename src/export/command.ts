@@ -29,6 +29,7 @@ export async function exportCommand(given: ExportCommandOptions): Promise<void> 
     kind: opts.kind,
     labels: opts.labels,
     tolerance: opts.tolerance,
+    force: opts.force,
     log: (m) => process.stderr.write(`${m}\n`),
   });
   const { manifest } = result;

@@ -13,12 +13,14 @@ import { join } from 'node:path';
 import { InvalidArgumentError, ParityError } from '../core/errors.js';
 import { InputSpec, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, MODEL_NAME_PATTERN, Manifest, ModelKind, TrainingProvenance, parseManifest } from '../core/manifest.js';
 import type { LatentDistribution } from '../core/latent.js';
+import { rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_OPSET, convertLayersModel } from './convert.js';
 import { toFloat16Weights } from './fp16.js';
 import { embedManifest } from './metadata.js';
 import { checkParity, makeParityInputs } from './parity.js';
+import { checkModelFolder } from './overwrite.js';
 import { writeTritonRepository } from './triton.js';
 
 export { convertLayersModel, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET } from './convert.js';
@@ -26,6 +28,7 @@ export { SUPPORTED_LAYERS, SUPPORTED_ACTIVATIONS } from './layers.js';
 export { checkParity, maxAbsDiff } from './parity.js';
 export { tritonConfig, writeTritonRepository } from './triton.js';
 export { readOnnxManifest } from './metadata.js';
+export { checkModelFolder, ModelFolderTaken, sameTrainingRun, type FolderWrite } from './overwrite.js';
 
 export { MANIFEST_FILE };
 export const ONNX_FILE = 'generator.onnx';
@@ -52,6 +55,12 @@ export interface ExportOptions {
   training?: TrainingProvenance | null;
   description?: string;
   version?: string;
+  /**
+   * Replace a model folder that holds a different model (another graph and another training
+   * command; see ./overwrite.ts). Default false: such a folder is refused with ModelFolderTaken
+   * and nothing is written.
+   */
+  force?: boolean;
   /** Called with progress messages (the CLI prints them). */
   log?: (message: string) => void;
 }
@@ -100,6 +109,8 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
 
   log(`converting ${model.name} (${model.layers.length} layers) to ONNX opset ${opset}`);
   const converted = convertLayersModel(model, { opset, outputNames: ['samples'], graphName: opts.name });
+  // Before the parity check's runs: a folder holding another model is refused at once.
+  await checkModelFolder(outDir, { graph: converted.bytes, training: opts.training ?? null, force: opts.force });
   const numClasses = embeddingClasses(model);
   const hasLabel = converted.inputs.some((i) => i.role === 'label');
   if (hasLabel && numClasses == null) throw new InvalidArgumentError('model', model.name, 'a label input that feeds an Embedding layer');
@@ -170,6 +181,8 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
     await writeFileAtomic(fp16Path, fp16Final);
   }
   await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  // A float16 variant of an earlier export, which this manifest no longer describes.
+  if (!fp16Final) await rm(join(outDir, ONNX_FP16_FILE), { force: true });
   log(`wrote ${onnxPath} (${onnxBytes.length} bytes, sha256 ${manifest.export.sha256}) and ${manifestPath}`);
   let tritonPath: string | undefined;
   if (opts.tritonDir) {

@@ -1,0 +1,104 @@
+/**
+ * Refusing to replace a model folder that holds a different model. `wganx train --out runs/ring`
+ * exports into `models/ring`, the bundled model, and a running server hot-swaps whatever lands
+ * there: writing over another model must be asked for (`force`, the commands' `--force`).
+ *
+ * The folder holds "the same model" — and may be written without `force` — when it holds no
+ * manifest.json, or its ONNX graph is the one being written (a re-export of the same weights: the
+ * files differ only in the manifest embedded in them), or both come from the same training
+ * command (a run continued with `--resume`, or run again).
+ *
+ * @example
+ *   await checkModelFolder('models/ring', { training: { command: 'wganx train …' } });   // before training
+ *   await checkModelFolder('models/ring', { graph: converted.bytes, training });          // before writing
+ */
+import { lstat, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { WganxError } from '../core/errors.js';
+import { MANIFEST_FILE, MANIFEST_METADATA_KEY, type Manifest } from '../core/manifest.js';
+import { readManifestFile } from '../runtime/model-folder.js';
+import { decodeModel, onnx } from './onnx-builder.js';
+
+/** A folder that holds another model (or an evaluator) that a command would replace; nothing was written. */
+export class ModelFolderTaken extends WganxError {
+  override name = 'ModelFolderTaken';
+  constructor(
+    readonly dir: string,
+    /** What the folder holds, in words: "a different model (…)". */
+    readonly holds: string,
+  ) {
+    super(`${dir} already holds ${holds}; nothing was written. Pass --force (option force: true) to replace it, or write to another folder`);
+  }
+}
+
+/** Flags that do not change which run a training command is: continuing it, or forcing its export. */
+const SAME_RUN_FLAGS = new Set(['--resume', '--force']);
+
+/** Whether two training commands are the same run (equal once `--resume` and `--force` are dropped). */
+export function sameTrainingRun(a: string, b: string): boolean {
+  const words = (command: string) => command.trim().split(/\s+/).filter((w) => !SAME_RUN_FLAGS.has(w)).join(' ');
+  return words(a) === words(b);
+}
+
+/** `bytes` (an ONNX file) without the manifest wganx embeds: the graph and weights alone. */
+function graphOnly(bytes: Uint8Array): Uint8Array {
+  const model = decodeModel(bytes);
+  model.metadataProps = (model.metadataProps ?? []).filter((p) => p.key !== MANIFEST_METADATA_KEY);
+  return onnx.ModelProto.encode(model).finish();
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+function describe(m: Manifest): string {
+  const sha = m.export.sha256 ? `, sha256 ${m.export.sha256.slice(0, 12)}…` : '';
+  const made = m.training ? `, trained by \`${m.training.command.length > 120 ? `${m.training.command.slice(0, 117)}...` : m.training.command}\`` : ', exported without training provenance';
+  return `"${m.name}" version ${m.version}${sha}${made}`;
+}
+
+/** What is about to be written into a model folder. */
+export interface FolderWrite {
+  /** The ONNX graph being written, without an embedded manifest (undefined: not known yet, e.g. before training). */
+  graph?: Uint8Array;
+  /** The training provenance being written (only its command is compared), or null. */
+  training?: { command: string } | null;
+  /** Replace whatever the folder holds. */
+  force?: boolean;
+}
+
+/**
+ * Throws {@link ModelFolderTaken} when `dir` holds a model other than the one about to be written
+ * (see the module comment), unless `force`. A manifest.json that cannot be read counts as another
+ * model. Without `graph` (before training) only the training command can tell that the model is
+ * the same.
+ */
+export async function checkModelFolder(dir: string, next: FolderWrite): Promise<void> {
+  if (next.force) return;
+  const absent = await lstat(path.join(dir, MANIFEST_FILE)).then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === 'ENOENT' || err.code === 'ENOTDIR',
+  );
+  if (absent) return; // no model there (a new or empty folder, or not a folder yet)
+  let manifest: Manifest;
+  try {
+    manifest = (await readManifestFile(dir)).manifest;
+  } catch (err) {
+    throw new ModelFolderTaken(dir, `a different model (a ${MANIFEST_FILE} that cannot be read: ${(err as Error).message})`);
+  }
+  if (next.training && manifest.training && sameTrainingRun(next.training.command, manifest.training.command)) return;
+  if (next.graph) {
+    const file = path.join(dir, path.basename(manifest.export.file));
+    const held = await readFile(file).catch(() => null);
+    if (held) {
+      let same = false;
+      try {
+        same = equalBytes(graphOnly(held), next.graph);
+      } catch {
+        // not an ONNX file: another model (or none), which --force replaces
+      }
+      if (same) return;
+    }
+  }
+  throw new ModelFolderTaken(dir, `a different model (${describe(manifest)})`);
+}
