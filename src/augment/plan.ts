@@ -45,6 +45,20 @@ export interface Sample {
   label: number | null;
 }
 
+/** One line of `manifest.jsonl` (less the sha256 of the sample's bytes). */
+export interface ManifestLine {
+  file: string;
+  /** The sample's member of a tar shard. */
+  member?: string;
+  /** The sample's row in an npz/csv chunk. */
+  row?: number;
+  index: number;
+  label?: number;
+  labelName?: string;
+  seed: number;
+  model: string;
+}
+
 export interface Shard {
   i: number;
   k: number;
@@ -161,6 +175,23 @@ export class Plan {
   /** The WebDataset key of a sample (no dots: loaders split member names at the first one). */
   key(s: Sample): string {
     return `${this.args.seed}-${s.index}`;
+  }
+
+  /**
+   * The manifest line of sample `s`, the `row`-th of chunk `chunk`, less its `sha256`: what a
+   * run appends and what a rerun checks the lines it keeps against.
+   */
+  lineOf(s: Sample, row: number, chunk: number): ManifestLine {
+    const { format, seed } = this.args;
+    const labels = this.manifest.conditional?.labels ?? null;
+    return {
+      file: this.fileOf(s, chunk),
+      ...(format === 'tar' ? { member: `${this.key(s)}.png` } : IMAGE_FORMATS.includes(format) ? {} : { row }),
+      index: s.index,
+      ...(s.label === null ? {} : { label: s.label, labelName: labels![s.label] }),
+      seed,
+      model: this.manifest.name,
+    };
   }
 
   /** `manifest.jsonl` / `summary.json`, or their shard's own (`manifest.1-of-4.jsonl`). */

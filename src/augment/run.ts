@@ -24,7 +24,7 @@ import { AUGMENT_FLAGS } from './flags.js';
 import { IMAGE_FORMATS, Plan, type Sample } from './plan.js';
 import { openRemote } from './remote.js';
 import type { SampleSource } from './sources.js';
-import { finishSummary, ManifestWriter, prepareFolder, type Identity } from './state.js';
+import { finishSummary, lockFolder, ManifestWriter, prepareFolder, type Identity } from './state.js';
 import type { ChunkJob } from './write-chunk.js';
 import { ChunkWriteError, WriterPool } from './writers.js';
 
@@ -86,7 +86,6 @@ function latentsOf(samples: readonly Sample[], seed: number, dim: number, distri
 export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): Promise<AugmentResult> {
   const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const f = resolveFlags(AUGMENT_FLAGS, given);
-  const writers = hooks.writers ?? (availableParallelism() >= 4 ? 2 : 1);
   // The arguments are checked against the manifest (./plan.ts) before a session loads or a device is probed.
   let remote: SampleSource | null = null;
   let manifest: Manifest;
@@ -111,16 +110,46 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
     chunk: f.chunk,
     shard: plan.shard ? `${plan.shard.i}/${plan.shard.k}` : null,
   };
+  let lock;
+  try {
+    lock = lockFolder(out, plan);
+  } catch (err) {
+    await remote?.close();
+    throw err instanceof ChunkWriteError ? outWriteError(err, null, plan.ownedSamples(), plan.metaFile('manifest')) : err;
+  }
+  try {
+    return await writeSet(f, plan, identity, out, remote, hooks, log);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * A failure to write under `--out` (a data file, the manifest, the summary, the lock), in one line
+ * saying what is kept (`done`: samples whole and listed, null before the manifest was read).
+ */
+function outWriteError(err: ChunkWriteError, done: number | null, samples: number, manifestName: string): WganxError {
+  const full = err.code === 'ENOSPC' || err.code === 'EDQUOT';
+  const kept = done === null ? '' : `; ${done} of ${samples} samples are whole and listed in ${manifestName}`;
+  return new WganxError(`--out: ${full ? 'the disk is full' : 'cannot write'} (${err.code ?? err.message}) writing ${err.file}${kept}; ${full ? 'free some space and ' : ''}run the same command again to finish`);
+}
+
+/** The run proper, holding the lock of its part of `out`. */
+async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>, plan: Plan, identity: Identity, out: string, remote: SampleSource | null, hooks: AugmentHooks, log: (line: string) => void): Promise<AugmentResult> {
+  const manifest = plan.manifest;
+  const writers = hooks.writers ?? (availableParallelism() >= 4 ? 2 : 1);
   const owned = plan.ownedChunks();
   const samples = plan.ownedSamples();
+  const manifestName = plan.metaFile('manifest');
   let state;
   try {
     state = await prepareFolder(out, plan, identity, VERSION);
   } catch (err) {
     await remote?.close();
-    throw err;
+    throw err instanceof ChunkWriteError ? outWriteError(err, null, samples, manifestName) : err;
   }
-  const manifestPath = join(out, plan.metaFile('manifest'));
+  if (state.repaired) log(`augment: ${state.repaired}`);
+  const manifestPath = join(out, manifestName);
   const summaryPath = join(out, plan.metaFile('summary'));
   const base = { out, total: plan.total, samples, manifest: manifestPath, summary: summaryPath };
   if (state.finished) {
@@ -138,8 +167,7 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
 
     const { dim, distribution } = manifest.latent;
     const range = manifest.output.range;
-    const labelNames = manifest.conditional?.labels ?? null;
-    const lines = await ManifestWriter.open(manifestPath);
+    const lines = await ManifestWriter.open(out, manifestName);
     const pool = new WriterPool(writers);
     const progress = hooks.progress === false ? null : createProgress({ label: 'augment', unit: 'samples', total: samples, start: state.doneSamples });
     const t0 = performance.now();
@@ -154,17 +182,7 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
       const c = inFlight[0];
       const sha = await c.written;
       inFlight.shift();
-      await lines.append(
-        c.samples.map((s, k) => ({
-          file: c.files[k],
-          ...(f.format === 'tar' ? { member: `${c.keys[k]}.png` } : f.format === 'npz' || f.format === 'csv' ? { row: k } : {}),
-          index: s.index,
-          ...(s.label === null ? {} : { label: s.label, labelName: labelNames![s.label] }),
-          seed: f.seed,
-          model: manifest.name,
-          sha256: sha[k],
-        })),
-      );
+      await lines.append(c.samples.map((s, k) => ({ ...plan.lineOf(s, k, c.chunk), sha256: sha[k] })));
       done += c.samples.length;
       written += c.samples.length;
       progress?.update(done);
@@ -214,19 +232,17 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
         });
       }
     }
-    if (failure) {
-      if (failure instanceof ChunkWriteError) {
-        const full = failure.code === 'ENOSPC' || failure.code === 'EDQUOT';
-        throw new WganxError(
-          `--out: ${full ? 'the disk is full' : 'cannot write'} (${failure.code ?? failure.message}) writing ${failure.file}; ${done} of ${samples} samples are whole and listed in ${plan.metaFile('manifest')}; ${full ? 'free some space and ' : ''}run the same command again to finish`,
-        );
-      }
-      throw failure;
-    }
+    if (failure) throw failure instanceof ChunkWriteError ? outWriteError(failure, done, samples, manifestName) : failure;
     const seconds = (performance.now() - t0) / 1000;
     const samplesPerSecond = written / Math.max(seconds, 1e-6);
     const complete = done === samples;
-    if (complete) await finishSummary(out, plan, { seconds: Math.round(seconds * 10) / 10, samplesPerSecond: Math.round(samplesPerSecond) });
+    if (complete) {
+      try {
+        await finishSummary(out, plan, { seconds: Math.round(seconds * 10) / 10, samplesPerSecond: Math.round(samplesPerSecond) });
+      } catch (err) {
+        throw err instanceof ChunkWriteError ? outWriteError(err, done, samples, manifestName) : err;
+      }
+    }
     log(complete ? `wrote ${written} samples in ${seconds.toFixed(1)} s (${samplesPerSecond.toFixed(0)} samples/s); ${out} holds all ${samples}` : `stopped after ${done} of ${samples} samples; run the same command again to finish`);
     return { ...base, written, seconds, samplesPerSecond, complete };
   } finally {
