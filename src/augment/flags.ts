@@ -9,6 +9,9 @@ import { NODE_DEVICE_REQUESTS } from '../runtime/devices.js';
 export const AUGMENT_FORMATS = ['png', 'webp', 'jpeg', 'npz', 'tar', 'csv'] as const;
 export type AugmentFormat = (typeof AUGMENT_FORMATS)[number];
 
+/** The environment variable of the API key: the same as wganx serve's. */
+export const API_KEY_ENV = 'WGANX_API_KEY';
+
 export const AUGMENT_FLAGS = {
   model: { type: 'string', flag: '--model', arg: '<dir>', required: true, nonEmpty: true, help: 'model folder (manifest.json + ONNX), e.g. models/mnist-cgan; with --remote, also the name of a model the server serves' },
   perClass: { type: 'int', flag: '--per-class', arg: '<k>', min: 1, max: 1e9, help: 'samples per class (conditional models); sample k of class c uses the latent of index k·classes + c' },
@@ -24,4 +27,5 @@ export const AUGMENT_FLAGS = {
   scale: { type: 'int', flag: '--scale', arg: '<f>', min: 1, max: 16, default: 1, help: 'integer upscaling of images (nearest neighbour)' },
   classes: { type: 'list', flag: '--classes', arg: '<a,b,…>', help: 'with --per-class: only these classes (names or indices)' },
   remote: { type: 'string', flag: '--remote', arg: '<url>', nonEmpty: true, help: 'draw the samples from this wganx serve or KServe v2 server (latents still drawn here: the files are the same)' },
+  apiKey: { type: 'string', flag: '--api-key', arg: '<key>', nonEmpty: true, env: API_KEY_ENV, help: `with --remote: the server's API key, sent as Authorization: Bearer (default: $${API_KEY_ENV}); never printed` },
 } as const satisfies FlagTable;

@@ -3,7 +3,10 @@
  * (`wganx serve`, Triton, KServe), through `POST /v2/models/<name>/infer` with the binary tensor
  * extension. The latents and classes are drawn here, so a data set drawn from a server is the one
  * drawn locally; many machines can share one GPU server. Refusals that a retry can cure (503 with
- * Retry-After, 429, 502, 504, a connection that fails) are retried with back-off.
+ * Retry-After, 429, 502, 504, a connection that fails, an answer cut off mid-body) are retried
+ * with back-off; 401 and 403 are reported at once. The API key (`--api-key`, `WGANX_API_KEY`) goes
+ * in an `Authorization: Bearer` header and is never printed; a URL that carries credentials
+ * (`user:key@host`) is refused without echoing them.
  *
  * The manifest comes from `--model` when it is a model folder; otherwise from the server's
  * `GET /v1/models/<name>` (wganx serve publishes it; a plain KServe server does not).
@@ -25,6 +28,8 @@ export interface RemoteOptions {
   url: string;
   /** A model folder (its manifest is read here) or the name of a model the server serves. */
   model: string;
+  /** The server's API key (sent as `Authorization: Bearer`), or null. */
+  apiKey?: string | null;
   /** Attempts per request before giving up (default 8). */
   attempts?: number;
   /** First back-off delay, doubled after each failure (default 250 ms; Retry-After wins). */
@@ -39,15 +44,36 @@ const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const URL_EXAMPLE = 'an http(s) URL such as http://gpu-box:8080';
+
 function baseUrl(url: string): string {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new InvalidArgumentError('--remote', url, 'an http(s) URL such as http://gpu-box:8080');
+    // Whatever was given may hold a key: quote no more than its scheme.
+    throw new InvalidArgumentError('--remote', /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(not a URL)', URL_EXAMPLE);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('--remote', url, 'an http(s) URL such as http://gpu-box:8080');
+  if (u.username || u.password) {
+    u.username = '';
+    u.password = '';
+    throw new InvalidArgumentError('--remote', `${u.origin} with credentials (not shown)`, `${URL_EXAMPLE} without user:key@: give the key with --api-key or WGANX_API_KEY`);
+  }
+  if (u.search || u.hash) throw new InvalidArgumentError('--remote', `${u.origin}${u.pathname} with a query or fragment (not shown)`, `${URL_EXAMPLE} without ?… or #…: give a key with --api-key or WGANX_API_KEY`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('--remote', url, URL_EXAMPLE);
   return u.href.replace(/\/+$/, '');
+}
+
+/** The reason of a failed fetch or body read, with the system's code (`fetch failed (ECONNREFUSED)`, `terminated (UND_ERR_SOCKET)`). */
+function reasonOf(err: unknown): string {
+  const code = (err as { cause?: { code?: string } }).cause?.code;
+  return `${(err as Error).message}${code ? ` (${code})` : ''}`;
+}
+
+/** A 401/403: no retry cures it. */
+function authError(base: string, path: string, status: number, keyGiven: boolean): WganxError {
+  const what = status === 401 ? (keyGiven ? 'the API key given (--api-key or WGANX_API_KEY) was refused' : 'it needs an API key: give it with --api-key or WGANX_API_KEY') : 'the API key given is not allowed to use it';
+  return new WganxError(`--remote: ${base}${path} answered HTTP ${status} (${status === 401 ? 'Unauthorized' : 'Forbidden'}): ${what}`);
 }
 
 export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
@@ -56,22 +82,31 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
   const attempts = opts.attempts ?? 8;
   const log = opts.log ?? (() => {});
 
-  /** One request, retried while the answer says "later" or the connection fails. */
-  async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  const auth: Record<string, string> = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+
+  /**
+   * One request and the reading of its answer, retried while the answer says "later", the
+   * connection fails or the answer is cut off before its end (the server died while sending).
+   */
+  async function request(path: string, init: RequestInit = {}): Promise<{ res: Response; bytes: Buffer }> {
     let delay = opts.backoffMs ?? 250;
     let last = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let res: Response | null = null;
       try {
-        res = await fetcher(`${base}${path}`, init);
-      } catch (err) {
-        last = `${(err as Error).message}${(err as { cause?: { code?: string } }).cause?.code ? ` (${(err as { cause: { code: string } }).cause.code})` : ''}`;
-      }
-      if (res && !RETRY_STATUSES.has(res.status)) return res;
-      if (res) {
-        last = `HTTP ${res.status}${await res.text().then((t) => `: ${t.slice(0, 200)}`, () => '')}`;
+        res = await fetcher(`${base}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...auth } });
+        if (res.status === 401 || res.status === 403) {
+          await res.body?.cancel().catch(() => {});
+          throw authError(base, path, res.status, opts.apiKey != null);
+        }
+        const bytes = Buffer.from(await res.arrayBuffer());
+        if (!RETRY_STATUSES.has(res.status)) return { res, bytes };
+        last = `HTTP ${res.status}: ${bytes.toString('utf8', 0, 200)}`;
         const after = Number(res.headers.get('retry-after'));
         if (Number.isFinite(after) && after > 0) delay = after * 1000;
+      } catch (err) {
+        if (err instanceof WganxError) throw err;
+        last = res ? `the answer (HTTP ${res.status}) was cut off: ${reasonOf(err)}` : reasonOf(err);
       }
       if (attempt === attempts) break;
       log(`--remote: ${base}${path}: ${last}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`);
@@ -82,8 +117,8 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
   }
 
   async function json(path: string): Promise<unknown> {
-    const res = await request(path);
-    const text = await res.text();
+    const { res, bytes } = await request(path);
+    const text = bytes.toString('utf8');
     if (!res.ok) throw new WganxError(`--remote: ${base}${path} answered HTTP ${res.status}: ${text.slice(0, 300)}`);
     try {
       return JSON.parse(text);
@@ -91,6 +126,14 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
       throw new WganxError(`--remote: ${base}${path} did not answer JSON`);
     }
   }
+
+  const parsed = (bytes: Buffer): unknown => {
+    try {
+      return JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return null;
+    }
+  };
 
   // The manifest: from a local folder, else from wganx serve.
   let manifest: Manifest;
@@ -102,8 +145,8 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
   } else {
     const name = basename(opts.model);
     if (!MODEL_NAME_PATTERN.test(name)) throw new InvalidArgumentError('--model', opts.model, 'a model folder, or the name of a model the --remote server serves');
-    const res = await request(`/v1/models/${name}`);
-    const body = (await res.json().catch(() => null)) as { manifest?: unknown } | null;
+    const { res, bytes } = await request(`/v1/models/${name}`);
+    const body = parsed(bytes) as { manifest?: unknown } | null;
     if (!res.ok || !body?.manifest) {
       throw new InvalidArgumentError('--model', opts.model, `a model folder holding ${MANIFEST_FILE}: ${base} publishes no manifest for "${name}" (only wganx serve does; give the folder for a plain KServe server)`);
     }
@@ -119,7 +162,7 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
     if (!inputs.includes(wanted)) throw new WganxError(`--remote: ${base} serves "${name}" with inputs [${inputs.join(', ')}], the manifest names "${wanted}": not the same model`);
   }
   let remoteSha: string | null = null;
-  const summary = await request(`/v1/models/${name}`).then((r) => (r.ok ? (r.json() as Promise<{ sha256?: string }>) : null)).catch(() => null);
+  const summary = await request(`/v1/models/${name}`).then(({ res, bytes }) => (res.ok ? (parsed(bytes) as { sha256?: string } | null) : null));
   if (summary?.sha256) remoteSha = summary.sha256;
   if (localSha && remoteSha && localSha !== remoteSha) {
     throw new WganxError(`--remote: ${base} serves "${name}" from a file with sha256 ${remoteSha.slice(0, 12)}…, ${opts.model} has ${localSha.slice(0, 12)}…: they are different models`);
@@ -142,12 +185,11 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
           outputs: [{ name: io.output.name, parameters: { binary_data: true } }],
         }),
       );
-      const res = await request(`/v2/models/${name}/infer`, {
+      const { res, bytes } = await request(`/v2/models/${name}/infer`, {
         method: 'POST',
         headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
         body: Buffer.concat([header, ...tensors.map((t) => t.bytes)]),
       });
-      const bytes = Buffer.from(await res.arrayBuffer());
       if (!res.ok) throw new WganxError(`--remote: ${base}/v2/models/${name}/infer answered HTTP ${res.status}: ${bytes.toString('utf8', 0, 300)}`);
       const headerLength = Number(res.headers.get('inference-header-content-length') ?? bytes.length);
       const answer = JSON.parse(bytes.toString('utf8', 0, headerLength)) as { outputs: { name: string; shape: number[]; datatype: string }[] };

@@ -90,7 +90,7 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
   let remote: SampleSource | null = null;
   let manifest: Manifest;
   if (f.remote) {
-    remote = await openRemote({ url: f.remote, model: f.model, log });
+    remote = await openRemote({ url: f.remote, model: f.model, apiKey: f.apiKey ?? null, log });
     manifest = remote.manifest;
   } else {
     if (!existsSync(join(f.model, MANIFEST_FILE))) throw new InvalidArgumentError('--model', f.model, `a model folder holding ${MANIFEST_FILE} (e.g. models/<name>)`);
