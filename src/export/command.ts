@@ -1,14 +1,25 @@
 /**
  * `wganx export`: load a tfjs model folder, export it with {@link exportModel}, print the figures.
  */
+import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { resolveFlags, type FlagInput } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
-import { loadLayersModel } from '../tfjs/model-files.js';
+import { loadLayersModel, resolveModelJson } from '../tfjs/model-files.js';
 import { quietTfjs } from '../tfjs/backend.js';
 import { EXPORT_FLAGS } from './flags.js';
 import { exportModel } from './index.js';
+import { checkTopology } from './topology.js';
+
+/** model.json's modelTopology, or null when it is not JSON (loadLayersModel says so). */
+function parsedTopology(text: string): unknown {
+  try {
+    return (JSON.parse(text) as { modelTopology?: unknown }).modelTopology ?? null;
+  } catch {
+    return null;
+  }
+}
 
 export type ExportCommandOptions = FlagInput<typeof EXPORT_FLAGS>;
 
@@ -20,6 +31,9 @@ export async function exportCommand(given: ExportCommandOptions): Promise<void> 
   if (!MODEL_NAME_PATTERN.test(name)) {
     throw new InvalidArgumentError('--out', opts.out, `a folder whose name is a model name matching ${MODEL_NAME_PATTERN}`);
   }
+  // tfjs loops forever on a graph it cannot build: check it first.
+  const jsonPath = await resolveModelJson(opts.model);
+  checkTopology(parsedTopology(await readFile(jsonPath, 'utf8')), jsonPath);
   const model = await loadLayersModel(opts.model);
   const result = await exportModel(model, opts.out, {
     name,

@@ -58,6 +58,12 @@ function countNaN(values: ArrayLike<number>): number {
   return n;
 }
 
+function countInfinite(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] === Infinity || values[i] === -Infinity) n++;
+  return n;
+}
+
 /** Largest absolute difference; a NaN on one side only counts as infinite. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Number.POSITIVE_INFINITY;
@@ -95,6 +101,12 @@ export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inpu
           if (nanTfjs + nanOnnx > 0) {
             expected.forEach((t) => t.dispose());
             throw new ParityError(`output "${name}" holds NaN at batch ${batch} (${nanTfjs} of ${reference.length} values in tfjs, ${nanOnnx} in onnxruntime); nothing was written`);
+          }
+          // Likewise an infinite one (Infinity − Infinity would pass as a NaN difference).
+          const [infTfjs, infOnnx] = [countInfinite(reference), countInfinite(exported)];
+          if (infTfjs + infOnnx > 0) {
+            expected.forEach((t) => t.dispose());
+            throw new ParityError(`the model's output "${name}" is infinite at batch ${batch} (${infTfjs} of ${reference.length} values in tfjs, ${infOnnx} in onnxruntime); nothing was written`);
           }
           worst = Math.max(worst, maxAbsDiff(reference, exported));
         });

@@ -230,3 +230,43 @@ test('a generator whose outputs are partly NaN fails parity, naming the output a
   });
   assert.equal(existsSync(out), false);
 });
+
+test('wganx export refuses a layer graph tfjs cannot build (an input naming a missing layer, two layers feeding each other), naming the layer, instead of spinning', async () => {
+  const z = tf.input({ shape: [8], name: 'z' });
+  const h1 = tf.layers.dense({ units: 4, name: 'h1' }).apply(z) as tf.SymbolicTensor;
+  const h2 = tf.layers.dense({ units: 4, name: 'h2' }).apply(h1) as tf.SymbolicTensor;
+  const x = tf.layers.dense({ units: 2, name: 'x' }).apply(h2) as tf.SymbolicTensor;
+  const dir = join(root, 'graphs');
+  await saveLayersModel(tf.model({ inputs: z, outputs: x }), dir);
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const layer = (name: string) => json.modelTopology.model_config?.config.layers.find((l: { name: string }) => l.name === name) ?? json.modelTopology.config.layers.find((l: { name: string }) => l.name === name);
+  const cli = () => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'export', '--model', dir, '--out', join(root, 'm', 'graph')], { encoding: 'utf8', timeout: 120_000 });
+  const oneLine = (r: ReturnType<typeof cli>, pattern: RegExp) => {
+    assert.equal(r.signal, null, 'it ended by itself');
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), pattern);
+  };
+  const original = JSON.stringify(layer('h2').inbound_nodes);
+  layer('h2').inbound_nodes[0][0][0] = 'ghost';
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+  oneLine(cli(), /^wganx: .*model\.json: modelTopology: layer "h2" \(Dense\)\.inbound_nodes: "ghost" is not allowed; expected the name of a layer of the model \(no layer is called "ghost"\)$/);
+  layer('h2').inbound_nodes = JSON.parse(original);
+  layer('h1').inbound_nodes[0][0][0] = 'h2'; // h1 ← h2 ← h1
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+  oneLine(cli(), /^wganx: .*model\.json: modelTopology: layer "h\d" \(Dense\)\.inbound_nodes: "h\d" is not allowed; expected a layer computed before it: the layers feed each other \(h\d → h\d → h\d\)$/);
+  assert.equal(existsSync(join(root, 'm', 'graph')), false, 'nothing was written');
+});
+
+test('a generator whose output is infinite fails parity, saying so as for NaN', async () => {
+  const z = tf.input({ shape: [8] });
+  // float32 overflow: eight products of 3e38 with |z| ~ 1 add up past 3.4e38.
+  const x = tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.constant({ value: 3e38 }), biasInitializer: 'zeros' }).apply(z) as tf.SymbolicTensor;
+  const out = join(root, 'models', 'inf');
+  await assert.rejects(exportModel(tf.model({ inputs: z, outputs: x }), out, { name: 'inf', kind: 'points' }), (e: unknown) => {
+    assert.ok(e instanceof ParityError, String(e));
+    assert.match((e as Error).message, /^the model's output "\w+" is infinite at batch 1 \(\d of 2 values in tfjs, \d in onnxruntime\); nothing was written$/);
+    return true;
+  });
+  assert.equal(existsSync(out), false);
+});
