@@ -108,7 +108,7 @@ async function tfjsIteration(config: TrainConfig, backend: BackendChoice, thread
   await startBackend(backend, [], { threads, matmul: ort ? 'onnxruntime' : 'xnnpack', openGemm: (n) => openNodeGemm({ threads: n }) });
   const dataset = await openDataset(config);
   const rngs = createRunRngs(0);
-  const nets = buildNets(config.arch, netSpec(config, dataset), rngs.init);
+  const nets = await buildNets(config.arch, netSpec(config, dataset), rngs.init);
   const criticVars = trainableVariables(nets.critic);
   const generatorVars = trainableVariables(nets.generator);
   const hp = { lr: config.lr, beta1: config.beta1, beta2: config.beta2 };

@@ -28,6 +28,8 @@ export const STREAMS = {
   latent: 3,
   penalty: 4,
   labels: 5,
+  /** DiffAugment's parameters (`--diffaugment`); runs saved before it existed never drew from it. */
+  augment: 6,
 } as const;
 export type StreamName = keyof typeof STREAMS;
 
@@ -129,6 +131,11 @@ export function restoreRunRngs(states: Record<StreamName, RngState>): RunRngs {
   const out = {} as RunRngs;
   for (const name of Object.keys(STREAMS) as StreamName[]) {
     const s = states[name];
+    // A stream added after the checkpoint was written was never drawn from: it starts afresh.
+    if (!s && name === 'augment') {
+      out[name] = new CounterRng(states.init.seed, STREAMS[name]);
+      continue;
+    }
     if (!s || s.stream !== STREAMS[name]) throw new InvalidArgumentError(`checkpoint.rng.${name}`, s, `a saved state of stream ${STREAMS[name]}`);
     out[name] = CounterRng.fromState(s);
   }

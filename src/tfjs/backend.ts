@@ -67,9 +67,12 @@ export const FEATURE_KERNELS = {
   classifier: ['OneHot'],
 } as const;
 
+export type KernelFeature = keyof typeof FEATURE_KERNELS;
+
 /** The kernels a run with this config calls, forward and backward (those that differ between backends). */
 export interface KernelFeatures {
-  arch: 'mlp' | 'dcgan';
+  /** What the architecture's nets call beyond dense products (src/train/models/archs.ts `kernels`). */
+  archKernels: readonly KernelFeature[];
   conditional: boolean;
   criticNorm: 'none' | 'layer';
   acWeight?: number;
@@ -77,7 +80,7 @@ export interface KernelFeatures {
 
 export function requiredKernels(config: KernelFeatures): string[] {
   const out: string[] = [...FEATURE_KERNELS.dense];
-  if (config.arch === 'dcgan') out.push(...FEATURE_KERNELS.conv, ...FEATURE_KERNELS.norm);
+  for (const feature of config.archKernels) out.push(...FEATURE_KERNELS[feature]);
   if (config.conditional) out.push(...FEATURE_KERNELS.embedding);
   if (config.criticNorm === 'layer') out.push(...FEATURE_KERNELS.norm);
   if ((config.acWeight ?? 0) > 0) out.push(...FEATURE_KERNELS.classifier);

@@ -50,14 +50,14 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
   const config = configFromCheckpoint(ck.state.config, path.dirname(path.dirname(dir)));
   quietTfjs();
   await startBackend('wasm', []);
-  const dataset = await openDataset(config);
+  const dataset = await openDataset(config, log, false);
   const spec = netSpec(config, dataset);
-  const nets = buildNets(config.arch, spec, createRunRngs(config.seed).init);
-  const model = (() => {
+  const nets = await buildNets(config.arch, spec, createRunRngs(config.seed).init);
+  const model = await (async () => {
     try {
       // A run with --ema exports its weight average; so does its checkpoint.
       restoreModel(nets.generator, ck.tensors.ema.length > 0 ? ck.tensors.ema : ck.tensors.generator);
-      return exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
+      return await exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
     } finally {
       disposeNets(nets);
     }
@@ -76,6 +76,7 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
         backend: 'unknown (exported from a checkpoint)',
         durationSeconds: Math.round(ck.state.elapsedSeconds * 10) / 10,
         metrics: {},
+        ...(dataset.holdout ? { holdout: dataset.holdout } : {}),
       },
       description: `${config.conditional ? 'class-conditional ' : ''}${config.algo.toUpperCase()} ${config.arch} generator trained on ${config.dataset} with wganx (checkpoint at step ${ck.state.step})`,
       log,

@@ -146,7 +146,7 @@ export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  * Options added after checkpoint format 1 was fixed, with the value that reproduces the behaviour
  * before they existed: a checkpoint that lacks one was trained with that value.
  */
-const LATER_FIELD_DEFAULTS: Partial<TrainConfig> = { gNorm: 'none', acWeight: 0, acWeightG: 0, ema: 0 };
+const LATER_FIELD_DEFAULTS: Partial<TrainConfig> = { gNorm: 'none', acWeight: 0, acWeightG: 0, ema: 0, resize: 'cover', background: 'white', holdout: 0, holdoutDir: null, diffaugment: [] };
 
 /** The config a checkpoint was trained with (what builds its nets and data), for a run folder `out`. */
 export function configFromCheckpoint(saved: Partial<TrainConfig>, out: string): TrainConfig {

@@ -18,7 +18,10 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { resolveFlags, type FlagInput, type FlagTable } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
 import { isToyDataset, TOY_DATASETS } from '../data/toy.js';
+import { DEFAULT_HOLDOUT, RESIZE_MODES, type ResizeMode } from '../data/image-folder.js';
 import { BACKEND_CHOICES, MATMUL_CHOICES, MAX_WASM_THREADS, type BackendChoice, type MatmulChoice } from '../tfjs/choices.js';
+import { ARCHITECTURES, ARCHS, archSpec, type Architecture } from './models/archs.js';
+import { DIFFAUGMENT_POLICIES, parseDiffAugment, type DiffAugmentPolicy } from './diffaugment-policies.js';
 
 export { isToyDataset, TOY_DATASETS, type ToyDatasetName } from '../data/toy.js';
 export { BACKEND_CHOICES, type BackendChoice } from '../tfjs/choices.js';
@@ -26,10 +29,7 @@ export { BACKEND_CHOICES, type BackendChoice } from '../tfjs/choices.js';
 export const ALGORITHMS = ['wgan-gp', 'wgan', 'gan'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
-export const ARCHITECTURES = ['mlp', 'dcgan'] as const;
-export type Architecture = (typeof ARCHITECTURES)[number];
-
-
+export { ARCHITECTURES, type Architecture } from './models/archs.js';
 
 /** Hidden activations a critic may use; each one passes the penalty's finite-difference check. */
 export const CRITIC_ACTIVATIONS = ['leaky_relu', 'relu', 'tanh'] as const;
@@ -75,8 +75,6 @@ export const ALGORITHM_DEFAULTS: Readonly<Record<Algorithm, { optimizer: Optimiz
 export const DEFAULT_HIDDEN = { points: 256, image: 512 } as const;
 /** Hidden layers of MLPs when --layers is not given. */
 export const DEFAULT_LAYERS = { points: 3, image: 3 } as const;
-/** Base channel count of DCGAN nets (doubled in the inner layer). */
-export const DEFAULT_DCGAN_CHANNELS = 64;
 
 /**
  * The flags of `wganx train`, declared once: src/cli.ts builds the command's options from this
@@ -86,7 +84,10 @@ export const DEFAULT_DCGAN_CHANNELS = 64;
 export const TRAIN_FLAGS = {
   dataset: { type: 'string', flag: '--dataset', arg: '<name>', required: true, nonEmpty: true, help: `training data: ${TOY_DATASETS.join(', ')}, mnist, or a folder of PNG/JPEG images` },
   algo: { type: 'choice', flag: '--algo', arg: '<algo>', choices: ALGORITHMS, default: 'wgan-gp', help: 'wgan-gp (gradient penalty), wgan (weight clipping) or gan (non-saturating cross-entropy baseline)' },
-  arch: { type: 'choice', flag: '--arch', arg: '<arch>', choices: ARCHITECTURES, default: 'mlp', help: 'generator and critic architecture' },
+  arch: {
+    type: 'choice', flag: '--arch', arg: '<arch>', choices: ARCHITECTURES, default: 'mlp',
+    help: `generator and critic architecture: ${Object.entries(ARCHS).map(([name, row]) => `${name} = ${row.help}`).join('; ')}`,
+  },
   conditional: { type: 'boolean', flag: '--conditional', default: false, help: 'class-conditional generator and critic (mnist, or an image folder with one sub-folder per class)' },
   steps: { type: 'int', flag: '--steps', arg: '<n>', min: 1, max: 1e9, default: 10000, help: 'generator updates' },
   batch: { type: 'int', flag: '--batch', arg: '<n>', min: 2, max: 65536, default: 64, help: 'examples per batch' },
@@ -139,6 +140,18 @@ export const TRAIN_FLAGS = {
   lrSchedule: { type: 'choice', flag: '--lr-schedule', arg: '<s>', choices: LR_SCHEDULES, default: 'constant', help: 'constant, or linear decay to 0 at the last step' },
   imageSize: { type: 'int', flag: '--image-size', arg: '<px>', min: 8, max: 256, default: 28, help: 'image folders: resize to px × px' },
   channels: { type: 'choice', flag: '--channels', arg: '<c>', choices: CHANNEL_CHOICES, default: 'auto', help: 'image folders: 1 (grey), 3 (RGB) or auto' },
+  resize: { type: 'choice', flag: '--resize', arg: '<how>', choices: RESIZE_MODES, default: 'cover', help: 'image folders: cover (scale to cover, centre crop) or pad (scale to fit, pad with --background)' },
+  background: { type: 'string', flag: '--background', arg: '<colour>', default: 'white', nonEmpty: true, help: 'image folders: colour under transparent pixels and padding (white, black, grey, #rrggbb)' },
+  holdout: {
+    type: 'number', flag: '--holdout', arg: '<fraction>', min: 0, max: 1, exclusiveMax: true, default: DEFAULT_HOLDOUT,
+    help: 'image folders without a holdout/ folder: fraction held out for evaluation, chosen by content hash (stable between runs; 0: none)',
+  },
+  holdoutDir: { type: 'string', flag: '--holdout-dir', arg: '<dir>', nonEmpty: true, help: 'image folders: the held-out images (default: <dataset>/holdout when it exists; training then reads <dataset>/train if present)' },
+  diffaugment: {
+    type: 'string', flag: '--diffaugment', arg: '<list>', default: 'none', nonEmpty: true,
+    help: `images: differentiable augmentation of everything the critic sees, for small data sets (DiffAugment): a comma-separated subset of ${DIFFAUGMENT_POLICIES.join(', ')}, or none`,
+  },
+  strict: { type: 'boolean', flag: '--strict', default: false, help: 'image folders: refuse files that are not PNG/JPEG/WebP images or do not decode (default: skip and report them)' },
   name: { type: 'string', flag: '--name', arg: '<name>', nonEmpty: true, help: 'model name for the export (default: the last segment of --out)' },
   modelsDir: { type: 'string', flag: '--models-dir', arg: '<dir>', default: 'models', nonEmpty: true, help: 'export the generator into <dir>/<name>/' },
   export: { type: 'boolean', flag: '--export', default: true, help: 'export to ONNX at the end', negatedHelp: 'do not export to ONNX at the end' },
@@ -203,6 +216,13 @@ export interface TrainConfig {
   ema: number;
   imageSize: number;
   channels: 'auto' | 1 | 3;
+  resize: ResizeMode;
+  background: string;
+  holdout: number;
+  holdoutDir: string | null;
+  strict: boolean;
+  /** DiffAugment policies, in canonical order (empty: off). */
+  diffaugment: DiffAugmentPolicy[];
   /** Model name for the export (default: the last segment of `out`). */
   name: string;
   /** Export into `<modelsDir>/<name>/` at the end; null: no export. */
@@ -238,7 +258,10 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   }
   const kind = datasetKind(dataset);
   const { algo, arch, conditional } = f;
-  if (arch === 'dcgan' && kind === 'points') throw new InvalidArgumentError('--arch', arch, `mlp for the 2-D point data set ${dataset}`);
+  const row = archSpec(arch);
+  if (!row.dataKinds.includes(kind)) {
+    throw new InvalidArgumentError('--arch', arch, `${ARCHITECTURES.filter((a) => (ARCHS[a].dataKinds as readonly string[]).includes(kind)).join(' or ')} for the 2-D point data set ${dataset}`);
+  }
   if (conditional && kind === 'points') throw new InvalidArgumentError('--conditional', true, `only with a labelled data set (mnist or an image folder with one sub-folder per class), not ${dataset}`);
   const algoDefaults = ALGORITHM_DEFAULTS[algo];
   const name = f.name ?? path.basename(path.resolve(f.out)).toLowerCase();
@@ -246,8 +269,9 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     throw new InvalidArgumentError(f.name ? '--name' : '--name (from the last segment of --out)', name, `a name matching ${MODEL_NAME_PATTERN}`);
   }
   const { imageSize } = f;
-  if (arch === 'dcgan' && imageSize % 4 !== 0) throw new InvalidArgumentError('--image-size', imageSize, 'a multiple of 4 for --arch dcgan');
   if (dataset === 'mnist' && given.imageSize !== undefined && imageSize !== 28) throw new InvalidArgumentError('--image-size', imageSize, '28 for mnist');
+  const sizeRule = kind === 'image' ? row.imageSize(dataset === 'mnist' ? 28 : imageSize) : null;
+  if (sizeRule) throw new InvalidArgumentError('--image-size', imageSize, `${sizeRule} for --arch ${arch}`);
   const { acWeight } = f;
   const acWeightG = f.acWeightG ?? acWeight;
   if (!conditional && (acWeight > 0 || acWeightG > 0)) {
@@ -257,6 +281,8 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     throw new InvalidArgumentError('--ac-weight-g', acWeightG, '0 unless --ac-weight > 0 (the generator would chase an untrained classifier)');
   }
   const channels = f.channels === 'auto' ? 'auto' : (Number(f.channels) as 1 | 3);
+  const diffaugment = parseDiffAugment(f.diffaugment);
+  if (diffaugment.length > 0 && kind !== 'image') throw new InvalidArgumentError('--diffaugment', f.diffaugment, `none for the 2-D point data set ${dataset} (it augments images)`);
 
   return {
     dataset,
@@ -283,7 +309,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     sampleEvery: f.sampleEvery,
     checkpointEvery: f.checkpointEvery,
     logEvery: f.logEvery,
-    hidden: f.hidden ?? (arch === 'dcgan' ? DEFAULT_DCGAN_CHANNELS : DEFAULT_HIDDEN[kind]),
+    hidden: f.hidden ?? (typeof row.defaultHidden === 'number' ? row.defaultHidden : row.defaultHidden[kind]),
     layers: f.layers ?? DEFAULT_LAYERS[kind],
     criticActivation: f.criticActivation,
     criticNorm: f.criticNorm,
@@ -297,6 +323,12 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     ema: f.ema,
     imageSize: dataset === 'mnist' ? 28 : imageSize,
     channels: dataset === 'mnist' ? 1 : channels,
+    resize: f.resize,
+    background: f.background,
+    holdout: f.holdout,
+    holdoutDir: f.holdoutDir ?? null,
+    strict: f.strict,
+    diffaugment,
     name,
     modelsDir: f.export ? f.modelsDir : null,
     command: command ?? quoteCommand(['wganx', ...process.argv.slice(2)]),
@@ -310,7 +342,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
 export const RESUME_LOCKED_FIELDS = [
   'dataset', 'algo', 'arch', 'conditional', 'batch', 'nCritic', 'warmupCritic', 'lambda', 'clip', 'optimizer',
   'lr', 'beta1', 'beta2', 'latent', 'seed', 'hidden', 'layers', 'criticActivation', 'criticNorm', 'gNorm', 'acWeight', 'acWeightG', 'gCond', 'dCond',
-  'dataScale', 'lrSchedule', 'imageSize', 'channels', 'ema',
+  'dataScale', 'lrSchedule', 'imageSize', 'channels', 'ema', 'resize', 'background', 'holdout', 'holdoutDir', 'diffaugment',
 ] as const satisfies readonly (keyof TrainConfig)[];
 
 /** Flag name of a config field, for error messages (`nCritic` → `--n-critic`). */

@@ -7,23 +7,25 @@
  * differences. Anything else is refused before training starts.
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import type { Architecture, CriticActivation, CriticNorm, TrainConfig } from './config.js';
+import type { CriticActivation, CriticNorm, TrainConfig } from './config.js';
+import { ARCHS, archSpec } from './models/archs.js';
 
 /**
- * `arch/activation/norm` combinations verified by the finite-difference test, written out: the
- * test checks each of them, so an option added to the CLI is refused here until it is verified.
+ * `arch/activation/norm` combinations verified by the finite-difference test, from the
+ * architecture table's `penaltyVerified` lists: the test checks each of them, so an option added
+ * to the CLI is refused here until it is verified.
  */
-export const PENALTY_VERIFIED_CRITICS: ReadonlySet<string> = new Set([
-  'mlp/leaky_relu/none', 'mlp/leaky_relu/layer', 'mlp/relu/none', 'mlp/relu/layer', 'mlp/tanh/none', 'mlp/tanh/layer',
-  'dcgan/leaky_relu/none', 'dcgan/leaky_relu/layer', 'dcgan/relu/none', 'dcgan/relu/layer', 'dcgan/tanh/none', 'dcgan/tanh/layer',
-]);
+export const PENALTY_VERIFIED_CRITICS: ReadonlySet<string> = new Set(
+  Object.entries(ARCHS).flatMap(([arch, row]) => row.penaltyVerified.map((key) => `${arch}/${key}`)),
+);
 
-export function criticKey(arch: Architecture, activation: CriticActivation, norm: CriticNorm): string {
+export function criticKey(arch: string, activation: CriticActivation, norm: CriticNorm): string {
   return `${arch}/${activation}/${norm}`;
 }
 
 export function assertCriticSupported(config: Pick<TrainConfig, 'algo' | 'arch' | 'criticActivation' | 'criticNorm'>, verified: ReadonlySet<string> = PENALTY_VERIFIED_CRITICS): void {
   if (config.algo !== 'wgan-gp') return; // only the penalty needs second-order gradients
+  archSpec(config.arch);
   const key = criticKey(config.arch, config.criticActivation, config.criticNorm);
   if (!verified.has(key)) {
     const ok = [...verified].filter((k) => k.startsWith(`${config.arch}/`)).map((k) => k.split('/').slice(1).join(' + '));

@@ -4,25 +4,23 @@
  * Dense layer, `W/s` and `b/s`), then export with src/export into `<modelsDir>/<name>/`.
  *
  * @example
- *   const model = exportableGenerator(nets.generator, spec, config);   // a copy; dispose it
+ *   const model = await exportableGenerator(nets.generator, spec, config.arch, config.dataScale);   // a copy; dispose it
  *   await saveLayersModel(model, 'runs/ring/generator');
  */
 import * as tf from '@tensorflow/tfjs';
 import { WganxError } from '../core/errors.js';
 import type { TrainingProvenance } from '../core/manifest.js';
 import type { ExportOptions } from '../export/index.js';
-import type { Architecture } from './config.js';
 import type { Dataset } from '../data/dataset.js';
-import { buildDcganGenerator } from './models/dcgan.js';
-import { buildMlpGenerator } from './models/mlp.js';
+import { loadArch } from './models/archs.js';
 import type { NetSpec } from './models/spec.js';
 
 /** Name of the generator's last Dense layer (points) — see ./models/mlp.ts. */
 const OUTPUT_LAYER = 'g_out';
 
 /** A copy of `generator` whose outputs are divided by `dataScale` (points only). */
-export function exportableGenerator(generator: tf.LayersModel, spec: NetSpec, arch: Architecture, dataScale: number): tf.LayersModel {
-  const copy = arch === 'dcgan' ? buildDcganGenerator(spec) : buildMlpGenerator(spec);
+export async function exportableGenerator(generator: tf.LayersModel, spec: NetSpec, arch: string, dataScale: number): Promise<tf.LayersModel> {
+  const copy = (await loadArch(arch)).buildGenerator(spec);
   const values = generator.getWeights();
   copy.setWeights(values);
   if (dataScale !== 1) {

@@ -23,7 +23,7 @@ import { exportableGenerator, exportTrainedGenerator } from './export-generator.
 import { registerTrainingGradients } from '../tfjs/gradients.js';
 import { openNodeGemm } from '../runtime/node-gemm.js';
 import { MetricsLog, METRICS_FILE, readMetrics, type MetricsRecord } from './metrics-log.js';
-import { buildNets, disposeNets, type NetSpec } from './models/index.js';
+import { archSpec, buildNets, disposeNets, type NetSpec } from './models/index.js';
 import { createOptimizer } from './optimizers.js';
 import { writeCurvesPng } from './plots.js';
 import { createProgress } from '../io/progress.js';
@@ -98,12 +98,15 @@ export function hyperparameters(config: TrainConfig): Record<string, unknown> {
     seed: config.seed,
   };
   if (config.ema > 0) hp.ema = config.ema;
+  if (config.diffaugment.length > 0) hp.diffaugment = config.diffaugment.join(',');
   if (config.optimizer === 'adam') Object.assign(hp, { beta1: config.beta1, beta2: config.beta2 });
   else hp.rmspropAlpha = config.beta2;
   if (config.algo === 'wgan-gp') hp.lambda = config.lambda;
   if (config.algo === 'wgan') hp.clip = config.clip;
   if (config.conditional) Object.assign(hp, { gCond: config.gCond, dCond: config.dCond, acWeight: config.acWeight, acWeightG: config.acWeightG });
-  if (config.dataset !== 'mnist' && !['ring8', 'grid25', 'swissroll'].includes(config.dataset)) Object.assign(hp, { imageSize: config.imageSize, channels: config.channels });
+  if (config.dataset !== 'mnist' && !isToyDataset(config.dataset)) {
+    Object.assign(hp, { imageSize: config.imageSize, channels: config.channels, resize: config.resize, background: config.background, holdout: config.holdout, holdoutDir: config.holdoutDir });
+  }
   return hp;
 }
 
@@ -125,7 +128,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const log = hooks.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   registerTrainingGradients();
   assertCriticSupported(config);
-  const backend = await startBackend(config.backend, requiredKernels(config), {
+  const backend = await startBackend(config.backend, requiredKernels({ ...config, archKernels: archSpec(config.arch).kernels }), {
     threads: config.threads,
     smallNets: isToyDataset(config.dataset),
     matmul: config.matmul,
@@ -134,7 +137,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   log(`backend: ${backend.name} (${backend.reason})`);
   // --log-every 0: every step where reading is free (CPU backends), every GPU_LOG_EVERY steps on a GPU.
   const logEvery = config.logEvery > 0 ? config.logEvery : backend.name === 'webgpu' || backend.name === 'tensorflow' ? GPU_LOG_EVERY : 1;
-  const dataset = await openDataset(config);
+  const dataset = await openDataset(config, log, hooks.progress ?? true);
   if (config.conditional && !dataset.labels) throw new InvalidArgumentError('--conditional', true, `a labelled data set; ${config.dataset} has no labels`);
   log(`data: ${dataset.description}`);
 
@@ -146,7 +149,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
   const spec = netSpec(config, dataset);
   let rngs = createRunRngs(config.seed);
-  const nets = buildNets(config.arch, spec, rngs.init);
+  const nets = await buildNets(config.arch, spec, rngs.init);
   const criticVars = trainableVariables(nets.critic);
   const generatorVars = trainableVariables(nets.generator);
   const hp = { lr: config.lr, beta1: config.beta1, beta2: config.beta2 };
@@ -290,7 +293,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   await writeSampleSheet(finalSheet, nets.generator, sheet, dataset, sheetOpts(step));
   files.samples = finalSheet;
 
-  const exportModel = exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
+  const exportModel = await exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
   const generatorDir = path.join(config.out, 'generator');
   await saveLayersModel(exportModel, generatorDir);
   files['tfjs generator (data coordinates)'] = generatorDir;
@@ -305,6 +308,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     backend: backend.name,
     durationSeconds: Math.round(seconds * 10) / 10,
     metrics: {},
+    ...(dataset.holdout ? { holdout: dataset.holdout } : {}),
   };
   let exportDir: string | null = null;
   let quality: Record<string, unknown> | null = null;

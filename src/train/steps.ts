@@ -15,6 +15,7 @@ import { classCrossEntropy, gradientPenalty, ganCriticLoss, ganGeneratorLoss, in
 import type { Nets } from './models/index.js';
 import type { TrainOptimizer } from './optimizers.js';
 import type { RunRngs } from '../core/random.js';
+import { diffAugment } from './diffaugment.js';
 
 export interface StepContext {
   config: TrainConfig;
@@ -97,9 +98,10 @@ export function criticStepTensor(ctx: StepContext, lr: number): tf.Tensor1D {
     let w: tf.Scalar | null = null;
     let penalty: tf.Scalar | null = null;
     let classLoss: tf.Scalar | null = null;
+    const augment = (x: tf.Tensor) => diffAugment(x, config.diffaugment, ctx.rngs.augment);
     const { value, grads } = tf.variableGrads(() => {
       // One critic pass over [real; fake] (the critic has no batch statistics, so this equals two passes).
-      const both = criticOutputs(nets.critic, tf.concat([real.x, fake]), real.labels ? tf.concat([real.labels, real.labels]) : null);
+      const both = criticOutputs(nets.critic, tf.concat([augment(real.x), augment(fake)]), real.labels ? tf.concat([real.labels, real.labels]) : null);
       const [dReal, dFake] = tf.split(both.score, 2);
       // variableGrads disposes everything but the loss: keep the diagnostics (disposed below).
       w = tf.keep(wassersteinEstimate(dReal, dFake));
@@ -110,7 +112,8 @@ export function criticStepTensor(ctx: StepContext, lr: number): tf.Tensor1D {
         loss = tf.add(loss, tf.mul(classLoss, config.acWeight));
       }
       if (!eps) return loss;
-      penalty = tf.keep(gradientPenalty((x) => score(nets.critic, x, real.labels), interpolates(real.x, fake, eps)));
+      // With DiffAugment the critic only sees augmented images: the penalty is taken at augmented interpolates.
+      penalty = tf.keep(gradientPenalty((x) => score(nets.critic, x, real.labels), augment(interpolates(real.x, fake, eps))));
       return tf.add(loss, tf.mul(penalty, config.lambda));
     }, ctx.criticVars);
     ctx.optD.apply(gradientList(ctx.criticVars, grads), lr);
@@ -152,7 +155,7 @@ export function generatorStepTensor(ctx: StepContext, lr: number): tf.Scalar {
     const labels = labelValues ? labelTensor(labelValues) : null;
     const z = latents(ctx);
     const { value, grads } = tf.variableGrads(() => {
-      const d = criticOutputs(nets.critic, generate(nets.generator, z, labels), labels);
+      const d = criticOutputs(nets.critic, diffAugment(generate(nets.generator, z, labels), config.diffaugment, ctx.rngs.augment), labels);
       const loss = config.algo === 'gan' ? ganGeneratorLoss(d.score) : wganGeneratorLoss(d.score);
       if (!d.logits || !labels || config.acWeightG === 0) return loss;
       return tf.add(loss, tf.mul(classCrossEntropy(d.logits, labels), config.acWeightG));

@@ -11,7 +11,7 @@ import { missingKernels, requiredKernels, startBackend } from '../../src/tfjs/ba
 import { hostGemm } from '../../src/tfjs/wasm-host-gemm.js';
 
 test('a DCGAN run needs the convolution kernels, and auto picks wasm for it with the reason', async () => {
-  const kernels = requiredKernels({ arch: 'dcgan', conditional: true, criticNorm: 'none' });
+  const kernels = requiredKernels({ archKernels: ['conv', 'norm'], conditional: true, criticNorm: 'none' });
   for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'GatherV2', 'UnsortedSegmentSum']) assert.ok(kernels.includes(k), k);
   const info = await startBackend('auto', kernels);
   assert.equal(info.name, 'wasm');
@@ -22,7 +22,7 @@ test('a DCGAN run needs the convolution kernels, and auto picks wasm for it with
 });
 
 test('on wasm a convolution filter gradient exists and matches central differences', async () => {
-  await startBackend('wasm', requiredKernels({ arch: 'dcgan', conditional: false, criticNorm: 'none' }));
+  await startBackend('wasm', requiredKernels({ archKernels: ['conv', 'norm'], conditional: false, criticNorm: 'none' }));
   const x = tf.tensor4d(Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)), [2, 6, 6, 3]);
   const base = Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i) / 4);
   // The loss is quadratic in the filter, so a central difference is exact up to float32 rounding.
@@ -38,7 +38,7 @@ test('on wasm a convolution filter gradient exists and matches central differenc
 });
 
 test('an explicit --backend is used as asked', async () => {
-  const info = await startBackend('cpu', requiredKernels({ arch: 'mlp', conditional: false, criticNorm: 'none' }));
+  const info = await startBackend('cpu', requiredKernels({ archKernels: [], conditional: false, criticNorm: 'none' }));
   assert.equal(info.name, 'cpu');
   assert.equal(info.reason, 'requested with --backend');
 });

@@ -19,9 +19,8 @@ import { assertCriticSupported, criticKey, PENALTY_VERIFIED_CRITICS } from '../.
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { registerTrainingGradients } from '../../src/tfjs/gradients.js';
 import { gradientPenalty } from '../../src/train/losses.js';
-import { buildDcganCritic } from '../../src/train/models/dcgan.js';
 import { initWeights } from '../../src/train/models/init.js';
-import { buildMlpCritic } from '../../src/train/models/mlp.js';
+import { loadArch } from '../../src/train/models/archs.js';
 import type { NetSpec } from '../../src/train/models/spec.js';
 import { CounterRng } from '../../src/core/random.js';
 import { startBackend } from '../../src/tfjs/backend.js';
@@ -51,7 +50,7 @@ interface Case {
 function spec(c: Case): NetSpec {
   return {
     kind: c.arch === 'mlp' ? 'points' : 'image',
-    dataShape: c.arch === 'mlp' ? [2] : [8, 8, 1],
+    dataShape: c.arch === 'mlp' ? [2] : [16, 16, 1],
     latent: 2,
     numClasses: c.dCond ? 3 : 0,
     hidden: c.arch === 'mlp' ? 4 : 2,
@@ -67,7 +66,7 @@ function spec(c: Case): NetSpec {
 /** `entries`: check at most this many seeded entries of each weight tensor (every entry by default). */
 async function check(c: Case, entries = Infinity): Promise<{ worst: number; detail: string[] }> {
   const s = spec(c);
-  const critic = c.arch === 'mlp' ? buildMlpCritic(s) : buildDcganCritic(s);
+  const critic = (await loadArch(c.arch)).buildCritic(s);
   const rng = new CounterRng(11, 1);
   initWeights(critic, rng);
   // Biases start at zero; make them non-zero so that their gradients are exercised too.

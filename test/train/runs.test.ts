@@ -130,8 +130,8 @@ test('export: a conditional MNIST generator takes z and an integer label', async
 test('the exported copy of a point generator divides its output by --data-scale', async () => {
   await tf.setBackend('cpu');
   const spec = { kind: 'points' as const, dataShape: [2], latent: 3, numClasses: 0, hidden: 8, layers: 2, criticActivation: 'leaky_relu' as const, criticNorm: 'none' as const, gCond: 'multiply' as const, dCond: 'projection' as const };
-  const nets = buildNets('mlp', spec, new CounterRng(4, 1));
-  const copy = exportableGenerator(nets.generator, spec, 'mlp', 8);
+  const nets = await buildNets('mlp', spec, new CounterRng(4, 1));
+  const copy = await exportableGenerator(nets.generator, spec, 'mlp', 8);
   const z = tf.randomNormal([5, 3], 0, 1, 'float32', 1);
   const a = (nets.generator.predict(z) as tf.Tensor).dataSync();
   const b = (copy.predict(z) as tf.Tensor).dataSync();

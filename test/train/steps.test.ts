@@ -21,7 +21,7 @@ async function context(config: TrainConfig): Promise<StepContext> {
   await startBackend(config.backend, []);
   const dataset = await openDataset(config);
   const rngs = createRunRngs(config.seed);
-  const nets = buildNets(config.arch, netSpec(config, dataset), rngs.init);
+  const nets = await buildNets(config.arch, netSpec(config, dataset), rngs.init);
   const criticVars = trainableVariables(nets.critic);
   const generatorVars = trainableVariables(nets.generator);
   const hp = { lr: config.lr, beta1: config.beta1, beta2: config.beta2 };

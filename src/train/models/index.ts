@@ -1,34 +1,30 @@
 /**
- * Build the generator and critic of a run: architecture by `--arch`, seeded initial weights.
+ * Build the generator and critic of a run: architecture by `--arch` (the table in ./archs.ts),
+ * seeded initial weights.
  *
  * @example
- *   const { generator, critic } = buildNets('mlp', spec, rngs.init);
+ *   const { generator, critic } = await buildNets('mlp', spec, rngs.init);
  *   generator.apply(tf.zeros([4, spec.latent])) // [4, 2] for a point data set
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Architecture } from '../config.js';
 import type { CounterRng } from '../../core/random.js';
-import { buildDcganCritic, buildDcganGenerator } from './dcgan.js';
+import { loadArch } from './archs.js';
 import { initWeights } from './init.js';
-import { buildMlpCritic, buildMlpGenerator } from './mlp.js';
 import type { NetSpec } from './spec.js';
 
 export type { NetSpec } from './spec.js';
 export { LEAKY_RELU_ALPHA } from './spec.js';
+export { ARCHITECTURES, ARCHS, archSpec, loadArch, type ArchSpec, type Architecture } from './archs.js';
 
 export interface Nets {
   generator: tf.LayersModel;
   critic: tf.LayersModel;
 }
 
-const BUILDERS: Readonly<Record<Architecture, { generator: (s: NetSpec) => tf.LayersModel; critic: (s: NetSpec) => tf.LayersModel }>> = {
-  mlp: { generator: buildMlpGenerator, critic: buildMlpCritic },
-  dcgan: { generator: buildDcganGenerator, critic: buildDcganCritic },
-};
-
-export function buildNets(arch: Architecture, spec: NetSpec, rng: CounterRng): Nets {
-  const generator = BUILDERS[arch].generator(spec);
-  const critic = BUILDERS[arch].critic(spec);
+export async function buildNets(arch: string, spec: NetSpec, rng: CounterRng): Promise<Nets> {
+  const { buildGenerator, buildCritic } = await loadArch(arch);
+  const generator = buildGenerator(spec);
+  const critic = buildCritic(spec);
   initWeights(generator, rng);
   initWeights(critic, rng);
   return { generator, critic };

@@ -24,7 +24,7 @@ export function generatorInput(spec: NetSpec, prefix = 'g'): { inputs: Sym[]; h:
   return { inputs: [z, label], h: apply(tf.layers.concatenate({ name: `${prefix}_z_label` }), [z, embedded]) };
 }
 
-export function buildMlpGenerator(spec: NetSpec): tf.LayersModel {
+export function buildGenerator(spec: NetSpec): tf.LayersModel {
   const { inputs, h: h0 } = generatorInput(spec);
   let h = h0;
   for (let i = 0; i < spec.layers; i++) {
@@ -62,7 +62,7 @@ export function criticHead(spec: NetSpec, features: Sym, featureDim: number, lab
   return [out, apply(tf.layers.dense({ units: spec.numClasses, name: 'd_class_logits' }), features)];
 }
 
-export function buildMlpCritic(spec: NetSpec): tf.LayersModel {
+export function buildCritic(spec: NetSpec): tf.LayersModel {
   const x = tf.input({ shape: [...spec.dataShape], name: 'd_x' });
   const inputs: Sym[] = [x];
   let label: Sym | null = null;

@@ -1,0 +1,99 @@
+/**
+ * The architectures `--arch` offers, one row each. Every consumer reads this table: the flag
+ * table and the config check (`../config.ts`: names, data kinds, image sizes, default width,
+ * reference hyper-parameters), the net builders (`./index.ts`), the export (`../export-generator.ts`),
+ * the tfjs backend check (`requiredKernels` in src/tfjs/backend.ts) and the penalty guard
+ * (`../critic-support.ts`). Adding an architecture is a row here plus its builder file, which
+ * exports `buildGenerator` and `buildCritic` ({@link ArchBuilders}); test/train/archs.test.ts fails
+ * when a row lacks a piece (builds, exports with parity, passes the penalty check).
+ *
+ * The rows load their builders lazily: reading the table (the CLI's `--help`) does not load
+ * TensorFlow.js.
+ *
+ * @example
+ *   archSpec('dcgan').imageSize(30)   // "an even side whose halvings reach 4–7 (…)": 30 is refused
+ *   const { buildGenerator } = await archSpec('dcgan').load();
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '../../core/errors.js';
+import type { KernelFeature } from '../../tfjs/backend.js';
+import type { Algorithm, CriticActivation, CriticNorm } from '../config.js';
+import { dcganLadder, DCGAN_SIZE_RULE } from './ladder.js';
+import type { NetSpec } from './spec.js';
+
+export interface ArchBuilders {
+  buildGenerator(spec: NetSpec): tf.LayersModel;
+  buildCritic(spec: NetSpec): tf.LayersModel;
+}
+
+/** `activation/norm` of a critic hidden layer. */
+export type CriticKey = `${CriticActivation}/${CriticNorm}`;
+
+/** Hyper-parameters an architecture's reference recipe sets (they replace the algorithm's defaults). */
+export interface ReferenceHyperparameters {
+  algo: Algorithm;
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  nCritic?: number;
+}
+
+export interface ArchSpec {
+  /** One line for `--help` and the README. */
+  readonly help: string;
+  readonly dataKinds: readonly ('points' | 'image')[];
+  /** null when images of `size` × `size` can be built, else what `--image-size` allows. */
+  readonly imageSize: (size: number) => string | null;
+  /** `--hidden` when not given: MLP width (points / images) or base channels. */
+  readonly defaultHidden: number | { readonly points: number; readonly image: number };
+  /** Kernel groups beyond dense products that training calls (src/tfjs/backend.ts `FEATURE_KERNELS`). */
+  readonly kernels: readonly KernelFeature[];
+  /**
+   * Critic `activation/norm` combinations whose gradient-penalty gradient tfjs computes correctly,
+   * each checked by test/train/penalty-gradient.test.ts against finite differences; WGAN-GP refuses
+   * any other (see ../critic-support.ts).
+   */
+  readonly penaltyVerified: readonly CriticKey[];
+  /** The architecture's reference hyper-parameters for one algorithm, if its paper gives them. */
+  readonly reference?: ReferenceHyperparameters;
+  readonly load: () => Promise<ArchBuilders>;
+}
+
+const EVERY_CRITIC: readonly CriticKey[] = [
+  'leaky_relu/none', 'leaky_relu/layer', 'relu/none', 'relu/layer', 'tanh/none', 'tanh/layer',
+];
+
+export const ARCHS = {
+  mlp: {
+    help: 'fully connected nets (points, and small images on a CPU)',
+    dataKinds: ['points', 'image'],
+    imageSize: () => null,
+    defaultHidden: { points: 256, image: 512 },
+    kernels: [],
+    penaltyVerified: EVERY_CRITIC,
+    load: () => import('./mlp.js'),
+  },
+  dcgan: {
+    help: `convolutional nets that grow with the image: ${DCGAN_SIZE_RULE}`,
+    dataKinds: ['image'],
+    imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
+    defaultHidden: 64,
+    kernels: ['conv', 'norm'],
+    penaltyVerified: EVERY_CRITIC,
+    load: () => import('./dcgan.js'),
+  },
+} as const satisfies Record<string, ArchSpec>;
+
+export type Architecture = keyof typeof ARCHS;
+export const ARCHITECTURES = Object.keys(ARCHS) as Architecture[];
+
+/** The row of `name`, or an error that lists the table. */
+export function archSpec(name: string): ArchSpec {
+  if (!Object.hasOwn(ARCHS, name)) throw new InvalidArgumentError('--arch', name, `one of ${ARCHITECTURES.join(', ')}`);
+  return ARCHS[name as Architecture];
+}
+
+/** The builders of `name` (loads its file on first use). */
+export function loadArch(name: string): Promise<ArchBuilders> {
+  return archSpec(name).load();
+}
