@@ -138,7 +138,8 @@ function expectedRowShape(manifest: Manifest): (number | string)[] {
 }
 
 export async function loadModel(dir: string, name: string, ctx: LoadContext): Promise<LoadedModel> {
-  const folder = await readModelFolder(dir);
+  // Served files stay inside their folder: a manifest or model linked from elsewhere is refused.
+  const folder = await readModelFolder(dir, { confined: true });
   const { file, bytes, sha256 } = folder;
   const { manifest, warning } = servedManifest(folder.manifest, name);
   const io = generatorIO(manifest); // refuses inputs and outputs the runtime cannot feed or read, before any thread starts
