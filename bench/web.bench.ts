@@ -56,7 +56,7 @@ for (const m of ['mnist-cgan']) {
   mkdirSync(join(modelsDir, m), { recursive: true });
   for (const f of ['manifest.json', manifest.export.file]) copyFileSync(join(ROOT, 'models', m, f), join(modelsDir, m, f));
 }
-await buildWeb({ outDir: webDir, modelsDir });
+await buildWeb({ outDir: webDir }); // the page alone: the server hands out onnxruntime-web's files and the models
 await build({ entryPoints: [join(ROOT, 'bench', 'web', 'bench-page.ts')], outfile: join(webDir, 'bench.js'), bundle: true, format: 'esm', platform: 'browser', target: 'es2022', conditions: ['onnxruntime-web-use-extern-wasm'], logLevel: 'warning' });
 copyFileSync(join(ROOT, 'bench', 'web', 'bench.html'), join(webDir, 'bench.html'));
 const server = await startServer(resolveServeOptions({ modelsDir, port: 0, host: '127.0.0.1', device: 'cpu', threads: 1, reloadIntervalMs: 0 }), { logger: silentLogger, webDir });

@@ -2,10 +2,15 @@
  * The flags of `wganx eval`, declared once (src/core/flags.ts): src/cli.ts builds the command's
  * options from this table. Apart from ./command.ts so that reading it loads no runtime.
  */
+import { join } from 'node:path';
 import type { FlagTable } from '../core/flags.js';
+import { BUNDLED_MODELS_DIR } from '../io/package-paths.js';
 
 export const EVALUATOR_BACKENDS = ['wasm', 'cpu'] as const;
-export const DEFAULT_EVALUATOR_DIR = 'models/mnist-evaluator';
+/** The shipped evaluator, inside the installed package (not the working directory: wganx may be a dependency). */
+export const DEFAULT_EVALUATOR_DIR = join(BUNDLED_MODELS_DIR, 'mnist-evaluator');
+/** Where --train-evaluator writes by default: the working directory's models/, never the installed package. */
+export const DEFAULT_EVALUATOR_OUT = 'models/mnist-evaluator';
 
 export const EVAL_FLAGS = {
   model: { type: 'string', flag: '--model', arg: '<dir>', nonEmpty: true, help: 'model folder (manifest.json + ONNX), e.g. models/ring' },
@@ -14,10 +19,10 @@ export const EVAL_FLAGS = {
   json: { type: 'boolean', flag: '--json', default: false, help: 'print the full report as JSON instead of a table' },
   updateManifest: { type: 'boolean', flag: '--update-manifest', default: false, help: "merge the headline metrics into the model's manifest.training.metrics" },
   figures: { type: 'string', flag: '--figures', arg: '<dir>', negatable: true, negatedHelp: 'write no figure', help: 'folder for the sample figure (default runs/eval/<name>)' },
-  evaluator: { type: 'string', flag: '--evaluator', arg: '<dir>', default: DEFAULT_EVALUATOR_DIR, nonEmpty: true, help: 'MNIST evaluator folder (evaluator.onnx + evaluator.json)' },
+  evaluator: { type: 'string', flag: '--evaluator', arg: '<dir>', nonEmpty: true, help: "MNIST evaluator folder (evaluator.onnx + evaluator.json; default: wganx's own models/mnist-evaluator)" },
   threads: { type: 'int', flag: '--threads', arg: '<n>', min: 1, max: 256, default: 2, help: 'onnxruntime intra-op threads' },
   trainEvaluator: { type: 'boolean', flag: '--train-evaluator', default: false, help: 'train the MNIST evaluator on the training split and write it to --out' },
-  out: { type: 'string', flag: '--out', arg: '<dir>', default: DEFAULT_EVALUATOR_DIR, nonEmpty: true, help: 'with --train-evaluator: output folder' },
+  out: { type: 'string', flag: '--out', arg: '<dir>', default: DEFAULT_EVALUATOR_OUT, nonEmpty: true, help: 'with --train-evaluator: output folder' },
   force: { type: 'boolean', flag: '--force', default: false, help: 'with --train-evaluator: replace the evaluator already in --out (the shipped one, by default)' },
   epochs: { type: 'int', flag: '--epochs', arg: '<n>', min: 1, max: 1000, default: 12, help: 'with --train-evaluator: epochs' },
   backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: 'with --train-evaluator: tfjs backend' },

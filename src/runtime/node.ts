@@ -8,17 +8,19 @@
  * command-line jobs may call it from the main thread.
  *
  * @example
- *   const g = await openGenerator('models/ring', { device: 'auto' });
+ *   const g = await openGenerator(bundledModel('ring'), { device: 'auto' });   // or your own 'models/<name>'
  *   g.device   // 'cpu'
  *   g.refused  // [{ device: 'cuda', reason: '…' }, { device: 'webgpu', reason: '…' }]
  *   const { data } = await g.sample({ seed: 0, n: 2500 });
  *   await g.dispose();
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { WganxError } from '../core/errors.js';
+import { InvalidArgumentError, WganxError } from '../core/errors.js';
+import { MANIFEST_FILE, MODEL_NAME_PATTERN } from '../core/manifest.js';
+import { BUNDLED_MODELS_DIR } from '../io/package-paths.js';
 import { NO_VULKAN_LOADER, softwareVulkan, vulkanLoaderPresent } from '../io/vulkan.js';
 import { NODE_DEVICES, resolveDevice, type DeviceChoice, type DeviceProbe, type NodeDevice } from './devices.js';
 import { Generator } from './generator.js';
@@ -141,6 +143,22 @@ export interface OpenOptions {
   threads?: number;
   /** false: idle intra-op threads sleep rather than spin (other threads of this process need the cores). */
   spinning?: boolean;
+}
+
+/**
+ * The folder of a model that ships with wganx (`models/<name>` inside the installed package, wherever
+ * the calling program runs): `openGenerator(bundledModel('mnist-dcgan'))`. An unknown name is
+ * refused, listing the bundled models.
+ */
+export function bundledModel(name: string): string {
+  const bundled = existsSync(BUNDLED_MODELS_DIR)
+    ? readdirSync(BUNDLED_MODELS_DIR, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(path.join(BUNDLED_MODELS_DIR, d.name, MANIFEST_FILE)))
+        .map((d) => d.name)
+        .sort()
+    : [];
+  if (typeof name !== 'string' || !MODEL_NAME_PATTERN.test(name) || !bundled.includes(name)) throw new InvalidArgumentError('name', name, `a bundled model: ${bundled.join(', ') || 'none (models/ is missing)'}`);
+  return path.join(BUNDLED_MODELS_DIR, name);
 }
 
 /** Open `<dir>/manifest.json` and its ONNX file as a {@link Generator} on this thread. */

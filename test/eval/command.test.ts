@@ -107,3 +107,17 @@ test('usage errors exit 2; bad models exit 1 with one line naming the field, the
   assert.equal(b.code, 1);
   assert.match(b.stderr, /latent\.dim/);
 });
+
+test('the evaluator default is the shipped one inside the package, whatever the working directory (wganx as a dependency)', () => {
+  const elsewhere = mkdtempSync(join(tmpdir(), 'wganx-eval-cwd-'));
+  try {
+    const tsx = join(repo, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+    const r = spawnSync(process.execPath, ['--import', tsx, cli, 'eval', '--model', join(repo, 'models', 'mnist-dcgan'), '--samples', '20', '--no-figures', '--json'], { encoding: 'utf8', cwd: elsewhere });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.mnist.evaluator.dir, join(repo, 'models', 'mnist-evaluator'));
+    assert.equal(typeof report.mnist.frechetDistance, 'number');
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
+});

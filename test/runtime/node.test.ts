@@ -6,14 +6,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import request from 'supertest';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { defaultLabels } from '../../src/core/labels.js';
 import { interpolateLatents, sampleLatents } from '../../src/core/latent.js';
 import { ModelLoadError, readModelFolder } from '../../src/runtime/model-folder.js';
-import { createSession, cudaProviderLibrary, openGenerator, probeNodeDevice, resolveNodeDevice } from '../../src/runtime/node.js';
+import { bundledModel, createSession, cudaProviderLibrary, openGenerator, probeNodeDevice, resolveNodeDevice } from '../../src/runtime/node.js';
 import { Generator } from '../../src/runtime/generator.js';
 import { Engine } from '../../src/serve/engine/engine.js';
 import { createApp } from '../../src/serve/http/app.js';
@@ -150,4 +151,22 @@ test('device resolution on Node: cpu always; auto keeps each refusal; an explici
   const cuda = await probeNodeDevice('cuda');
   if (existsSync(cudaProviderLibrary())) assert.doesNotMatch(String(cuda), /is not installed/);
   else assert.equal(cuda, `onnxruntime-node's CUDA provider library is not installed (${cudaProviderLibrary()} is missing; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12)`);
+});
+
+test('bundledModel names a shipped model by its folder inside the package, from any working directory; an unknown name lists the bundled ones', async () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const dir = bundledModel('ring');
+  assert.ok(isAbsolute(dir));
+  assert.equal(dir, join(root, 'models', 'ring'));
+  const cwd = process.cwd();
+  process.chdir(fx.root); // a dependent project's folder: no models/ring there
+  try {
+    const g = await openGenerator(bundledModel('ring'));
+    assert.equal(g.manifest.name, 'ring');
+    await g.dispose();
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.throws(() => bundledModel('mnist-evaluator'), (e: unknown) => e instanceof InvalidArgumentError && /^name: "mnist-evaluator" is not allowed; expected a bundled model: grid, mnist-cgan, mnist-dcgan, ring$/.test((e as Error).message));
+  assert.throws(() => bundledModel('../models/ring'), InvalidArgumentError);
 });

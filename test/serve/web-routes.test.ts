@@ -6,14 +6,26 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import request from 'supertest';
+// @ts-expect-error -- a plain .mjs build script without type declarations
+import { buildWeb, ORT_FILES } from '../../scripts/build-web.mjs';
+import { ORT_WEB_FILES } from '../../src/runtime/web-files.js';
 import { Engine } from '../../src/serve/engine/engine.js';
 import { createApp } from '../../src/serve/http/app.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { fixtureModels, testOptions } from './fixtures.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** supertest body parser that keeps binary bodies as Buffers. */
+const binary = (res: any, cb: (err: Error | null, body: Buffer) => void) => {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
+};
 
 let fx: Awaited<ReturnType<typeof fixtureModels>>;
 let engine: Engine;
@@ -111,5 +123,35 @@ test('--default-model comes first in the page\'s model list and on /docs; a name
   } finally {
     await withDefault.close();
     await unknown.close();
+  }
+});
+
+test("onnxruntime-web's WebAssembly files come from the installed package, isolated like the page; its other files do not", async () => {
+  const app = createApp(engine, { webDir });
+  const ortDir = join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
+  assert.deepEqual([...ORT_WEB_FILES], ORT_FILES, 'the server hands out what the static copy copies');
+  for (const file of ORT_WEB_FILES) {
+    const res = await request(app).get(`/${file}`).buffer(true).parse(binary).expect(200);
+    assert.equal(res.headers['cross-origin-embedder-policy'], 'require-corp', file);
+    assert.match(res.headers['content-type'], file.endsWith('.wasm') ? /application\/wasm/ : /javascript/, file);
+    assert.ok((res.body as Buffer).equals(readFileSync(join(ortDir, file))), `${file}: the installed package's bytes`);
+  }
+  for (const other of ['/ort.min.js', '/ort.min.js.map', '/ort-wasm-simd-threaded.jspi.wasm', '/package.json']) await request(app).get(other).expect(404);
+});
+
+test('npm run build writes the page alone into dist/web (no onnxruntime-web files, models or source map); --static adds what a static host needs', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'wganx-build-web-'));
+  try {
+    // What an earlier build left there goes.
+    for (const f of ['app.js.map', ...ORT_FILES]) writeFileSync(join(out, f), 'old');
+    mkdirSync(join(out, 'models', 'ring'), { recursive: true });
+    await buildWeb({ outDir: out });
+    assert.deepEqual(readdirSync(out).sort(), ['app.js', 'index.html', 'style.css']);
+    assert.doesNotMatch(readFileSync(join(out, 'app.js'), 'utf8'), /sourceMappingURL/);
+    await buildWeb({ outDir: out, static: true, modelsDir: join(ROOT, 'models'), defaultModel: 'mnist-dcgan' });
+    assert.deepEqual(readdirSync(out).sort(), ['app.js', 'index.html', 'models', ...ORT_FILES, 'style.css'].sort());
+    assert.equal(JSON.parse(readFileSync(join(out, 'models', 'index.json'), 'utf8'))[0], 'mnist-dcgan');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
 });

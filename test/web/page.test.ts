@@ -30,7 +30,9 @@ const ARTIFACTS = join(process.env.WGANX_TEST_ARTIFACTS ?? join(ROOT, 'runs', 't
 /** Largest mean |browser − server| per 8-bit channel value (the issue's bound: 2/255). */
 const MAX_MEAN_DIFF = 2;
 
+/** The page as `npm run build` writes it (served by wganx serve), and the static copy (`--static`, served by a plain file server). */
 let webDir: string;
+let staticDir: string;
 let server: RunningServer;
 let staticServer: Server;
 let staticUrl: string;
@@ -55,9 +57,11 @@ function serveStatic(root: string): Promise<Server> {
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   webDir = mkdtempSync(join(tmpdir(), 'wganx-web-'));
-  await buildWeb({ outDir: webDir, modelsDir: join(ROOT, 'models'), defaultModel: 'mnist-dcgan' });
+  staticDir = mkdtempSync(join(tmpdir(), 'wganx-web-static-'));
+  await buildWeb({ outDir: webDir });
+  await buildWeb({ outDir: staticDir, static: true, modelsDir: join(ROOT, 'models'), defaultModel: 'mnist-dcgan' });
   server = await startServer(resolveServeOptions({ modelsDir: join(ROOT, 'models'), port: 0, host: '127.0.0.1', device: 'cpu', threads: 1, reloadIntervalMs: 0 }), { logger: silentLogger, webDir });
-  staticServer = await serveStatic(webDir);
+  staticServer = await serveStatic(staticDir);
   staticUrl = `http://127.0.0.1:${(staticServer.address() as AddressInfo).port}`;
   mkdirSync(ARTIFACTS, { recursive: true });
 });
@@ -66,6 +70,7 @@ after(async () => {
   await server?.shutdown();
   staticServer?.close();
   rmSync(webDir, { recursive: true, force: true });
+  rmSync(staticDir, { recursive: true, force: true });
 });
 
 interface Visit {
@@ -192,7 +197,7 @@ test('the static copy (dist/web) works from a plain static file server: models f
     assert.equal(v.state.mode, 'static');
     assert.equal(await v.page.isHidden('#compare-field'), true, 'no server to compare with');
     const options = await v.page.$$eval('#model option', (os) => os.map((o) => (o as HTMLOptionElement).value));
-    const index = JSON.parse(readFileSync(join(webDir, 'models', 'index.json'), 'utf8')) as string[];
+    const index = JSON.parse(readFileSync(join(staticDir, 'models', 'index.json'), 'utf8')) as string[];
     assert.deepEqual(options, index);
     assert.deepEqual(index, ['mnist-dcgan', ...readdirSync(join(ROOT, 'models')).filter((m) => m !== 'mnist-dcgan' && existsSync(join(ROOT, 'models', m, 'manifest.json'))).sort()]);
     assert.equal(await v.page.$eval('#model', (s) => (s as HTMLSelectElement).value), 'mnist-dcgan', 'the page opens the first model');

@@ -1,8 +1,8 @@
 /**
- * The browser side of the server: the page at `/` and its files (the static build in `dist/web/`,
- * see scripts/build-web.mjs), the list of ready models at `/models/index.json` (as a static copy
- * has it), and each ready model's `manifest.json` and ONNX file under `/models/<name>/`, which the
- * wganx/web module fetches.
+ * The browser side of the server: the page at `/` and its files (the build in `dist/web/`, see
+ * scripts/build-web.mjs, and onnxruntime-web's WebAssembly files from the installed package), the
+ * list of ready models at `/models/index.json` (as a static copy has it), and each ready model's
+ * `manifest.json` and ONNX file under `/models/<name>/`, which the wganx/web module fetches.
  *
  * The page's responses are cross-origin isolated (COOP + COEP), which onnxruntime-web needs for
  * WASM threads, and carry a Content-Security-Policy that keeps every request on this origin.
@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Router } from 'express';
 import { readRegularFile } from '../../runtime/model-folder.js';
+import { ORT_WEB_FILES, ortWebDir } from '../../runtime/web-files.js';
 import { VERSION } from '../../version.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
@@ -78,8 +79,9 @@ export function webRouter(engine: Engine, webDir: string): Router {
     res.type('application/octet-stream').send(bytes);
   });
 
-  // The page's own files (scripts, styles, onnxruntime-web's .wasm/.mjs), read-only, never a listing.
-  const assets = express.static(webDir, {
+  // The page's own files (scripts, styles), read-only, never a listing; onnxruntime-web's
+  // .wasm/.mjs come from the installed package (never copied into dist/web), and only those.
+  const staticOptions = {
     index: false,
     redirect: false,
     dotfiles: 'ignore',
@@ -87,18 +89,21 @@ export function webRouter(engine: Engine, webDir: string): Router {
     lastModified: false,
     cacheControl: true,
     maxAge: 0,
-    setHeaders: (res, file) => {
+    setHeaders: (res: express.Response, file: string) => {
       isolate(res);
       if (file.endsWith('.html')) res.setHeader('Content-Security-Policy', PAGE_CSP);
     },
-  });
+  } as const;
+  const assets = express.static(webDir, staticOptions);
+  const ortAssets = express.static(ortWebDir(), staticOptions);
+  const ortFiles = new Set<string>(ORT_WEB_FILES.map((f) => `/${f}`));
   r.use((req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     // Top-level files only: the static copy's models/ folder is for static hosts (here /models/ is
     // the served models), and a raw single-segment path cannot be decoded into a folder.
     if (!PAGE_ASSET.test(req.path)) return next();
     info(res).endpoint = 'page-asset';
-    return assets(req, res, next);
+    return ortFiles.has(req.path) ? ortAssets(req, res, next) : assets(req, res, next);
   });
   return r;
 }
