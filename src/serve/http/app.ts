@@ -18,7 +18,7 @@ import { boundedValue, InvalidArgumentError } from '../../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
 import { HttpError } from './http-error.js';
-import { info, shownModels } from './http-util.js';
+import { closeAfterLinger, info, shownModels } from './http-util.js';
 import { checkJsonCharset, checkJsonDepth } from './json-limits.js';
 import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
 import { outcomeOf, ServeMetrics } from './metrics.js';
@@ -221,7 +221,10 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
       status = err.status;
       const field = err.type === 'entity.too.large' ? 'body' : err.type === 'entity.parse.failed' ? 'body' : undefined;
       body = { error: err.type === 'entity.too.large' ? `request body is larger than the limit of ${opts.maxBodyBytes} bytes` : String(err.message), ...(field ? { field } : {}) };
-      if (err.type === 'entity.too.large') Object.assign(body, { value: err.length ?? null, allowed: `at most ${opts.maxBodyBytes} bytes` });
+      if (err.type === 'entity.too.large') {
+        Object.assign(body, { value: err.length ?? null, allowed: `at most ${opts.maxBodyBytes} bytes` });
+        closeAfterLinger(req, res); // the rest of the body is unread
+      }
       if (err.type === 'entity.parse.failed') Object.assign(body, { value: typeof err.body === 'string' ? boundedValue(err.body) : null, allowed: 'a JSON object' });
     } else {
       engine.logger.error(`${req.method} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -31,9 +31,49 @@ export function lookupModel(engine: Engine, raw: unknown, res: Response): Loaded
   return engine.model(name);
 }
 
+/** After a refusal sent before the body was read: at most this much of the body is still read (and dropped)… */
+export const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+/** …for at most this long, before the connection closes. */
+export const LINGER_MS = 5_000;
+
+/**
+ * Close the connection after this answer, but the way nginx's lingering close does: keep reading
+ * (and dropping) what the client still sends, up to {@link LINGER_MAX_BYTES} and {@link LINGER_MS},
+ * and close once its body has ended. Closing a socket with unread bytes makes the kernel send a
+ * reset, and clients that send the whole body before they read (Python's urllib, Node's fetch)
+ * then see a broken pipe instead of the 413. Node's server closes a `Connection: close` socket
+ * with `destroySoon()` once the answer is written: for this socket it only ends the sending side.
+ */
+export function closeAfterLinger(req: Request, res: Response): void {
+  res.setHeader('Connection', 'close');
+  const socket = req.socket as Request['socket'] & { destroySoon?: () => void };
+  if (req.complete || res.locals.lingering) return;
+  res.locals.lingering = true;
+  socket.destroySoon = () => {
+    socket.end();
+  };
+  res.once('finish', () => {
+    let seen = 0;
+    const close = () => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    const timer = setTimeout(close, LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > LINGER_MAX_BYTES) close();
+    });
+    req.once('end', close);
+    req.once('error', close);
+    req.resume();
+  });
+}
+
 /**
  * Turns a request away before its body is read: a declared body above the limit (413, and the
- * connection closes rather than read what the client still sends), an unknown or unready model,
+ * connection closes after a bounded lingering read: {@link closeAfterLinger}), an unknown or unready model,
  * or a full queue (503). Under overload, bodies that would be refused are then never parsed, so
  * the CPU goes to the requests that can be served.
  */
@@ -41,7 +81,7 @@ export function admission(engine: Engine, maxBodyBytes: number): RequestHandler 
   return (req: Request, res: Response, next) => {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > maxBodyBytes) {
-      res.setHeader('Connection', 'close');
+      closeAfterLinger(req, res);
       throw new HttpError(413, `request body is larger than the limit of ${maxBodyBytes} bytes`, { field: 'body', value: Number(declared), allowed: `at most ${maxBodyBytes} bytes` });
     }
     engine.admit(lookupModel(engine, req.params.name, res));
