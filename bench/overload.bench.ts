@@ -9,9 +9,16 @@
  * node_modules), the same load runs against a server started from that code too, in interleaved
  * rounds: the before/after of a change in one run. Each server is the real CLI in its own process.
  *
- *   npm run bench:overload [-- --base /tmp/wt-base --rounds 3 --duration 5 --concurrency 256 --max-queue 16]
+ * The load generator and the server each run pinned to a core of their own (`taskset -c`: the
+ * server on `--server-cpu`, default 0, autocannon on `--load-cpu`, default 1), so that at high
+ * concurrency the client's own work does not take the server's core: on two shared cores the
+ * c=256 figure measured the two fighting. `--no-pin` runs them unpinned (also where `taskset` or
+ * a second core is missing; the header says which). Measure on a quiet machine: anything else on
+ * those cores counts against the server.
+ *
+ *   npm run bench:overload [-- --base /tmp/wt-base --rounds 3 --duration 5 --concurrency 256 --max-queue 16 --server-cpu 0 --load-cpu 1]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
@@ -28,6 +35,9 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '256' },
     'max-queue': { type: 'string', default: '16' },
     models: { type: 'string', default: 'models' },
+    'server-cpu': { type: 'string', default: '0' },
+    'load-cpu': { type: 'string', default: '1' },
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -39,6 +49,10 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const AUTOCANNON = join(HERE, '..', 'node_modules', 'autocannon', 'autocannon.js');
 const MODELS = resolve(args.models!);
 const BODY = JSON.stringify({ inputs: [{ name: 'z', shape: [1, 2], datatype: 'FP32', data: [0.1, -0.2] }] });
+
+/** `taskset -c <cpu>` before a command, when pinning is possible and wanted. */
+const PIN = !args['no-pin'] && cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pinned = (cpu: string, command: string, argv: string[]): [string, string[]] => (PIN ? ['taskset', ['-c', cpu, command, ...argv]] : [command, argv]);
 
 const roots: [string, string][] = [['this code', resolve(HERE, '..')]];
 if (args.base) roots.push(['base', resolve(args.base)]);
@@ -55,8 +69,7 @@ async function freePort(): Promise<number> {
 async function serve(root: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(root, 'src', 'cli.ts'), 'serve', '--models', MODELS, '--host', '127.0.0.1', '--port', String(port), '--device', 'cpu', '--threads', '1', '--max-queue', String(MAX_QUEUE), '--reload-interval', '0'],
+    ...pinned(args['server-cpu']!, process.execPath, ['--import', 'tsx', join(root, 'src', 'cli.ts'), 'serve', '--models', MODELS, '--host', '127.0.0.1', '--port', String(port), '--device', 'cpu', '--threads', '1', '--max-queue', String(MAX_QUEUE), '--reload-interval', '0']),
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -76,7 +89,7 @@ interface Load {
 }
 
 async function load(url: string, connections: number): Promise<Load> {
-  const child = spawn(process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(DURATION_S), '-m', 'POST', '-H', 'content-type=application/json', '-b', BODY, url], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(...pinned(args['load-cpu']!, process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(DURATION_S), '-m', 'POST', '-H', 'content-type=application/json', '-b', BODY, url]), { stdio: ['ignore', 'pipe', 'ignore'] });
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
   const [code] = await once(child, 'exit');
@@ -86,7 +99,7 @@ async function load(url: string, connections: number): Promise<Load> {
   return { okPerSecond: r['2xx'] / seconds, refusedPerSecond: r.non2xx / seconds, errors: r.errors + r.timeouts };
 }
 
-console.log(`bench:overload — ring, KServe v2 JSON, --max-queue ${MAX_QUEUE}, concurrency ${LOW} and ${HIGH}, ${DURATION_S} s per load, ${ROUNDS} interleaved rounds; ${cpus().length} cores, Node ${process.version}`);
+console.log(`bench:overload — ring, KServe v2 JSON, --max-queue ${MAX_QUEUE}, concurrency ${LOW} and ${HIGH}, ${DURATION_S} s per load, ${ROUNDS} interleaved rounds; ${cpus().length} cores, ${PIN ? `server pinned to cpu ${args['server-cpu']}, load generator to cpu ${args['load-cpu']} (taskset)` : 'unpinned'}, Node ${process.version}`);
 const results = new Map<string, Record<number, Load[]>>(roots.map(([name]) => [name, { [LOW]: [], [HIGH]: [] }]));
 for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 === 0 ? roots : [...roots].reverse();
