@@ -4,10 +4,11 @@
 #   docker run --rm -v "$PWD/data:/data" wganx augment --model models/mnist-cgan --per-class 100 --out /data/digits
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src src
-# `npm ci` builds dist/ (the prepare script); onnxruntime-node's CPU provider is in the package.
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+# `npm ci` builds dist/ (the prepare script); onnxruntime-node's CPU provider is in the package, and
+# its install script (the CUDA provider) is skipped: by package.json's allowScripts on npm 11, by the variable on npm 10.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -147,7 +147,7 @@ test('device resolution on Node: cpu always; auto keeps each refusal; an explici
   assert.equal(auto.device, 'cpu');
   assert.deepEqual(auto.refused, [{ device: 'cuda', reason: 'no cuda here (test)' }, { device: 'webgpu', reason: 'no webgpu here (test)' }]);
   await assert.rejects(resolveNodeDevice('cuda', refuse), /--device cuda is unavailable: no cuda here \(test\)/);
-  // npm ci skips the CUDA provider (.npmrc): then the probe names the file and how to install it.
+  // npm ci skips the CUDA provider (package.json's allowScripts): then the probe names the file and how to install it.
   const cuda = await probeNodeDevice('cuda');
   if (existsSync(cudaProviderLibrary())) assert.doesNotMatch(String(cuda), /is not installed/);
   else assert.equal(cuda, `onnxruntime-node's CUDA provider library is not installed (${cudaProviderLibrary()} is missing; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12)`);
