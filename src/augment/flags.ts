@@ -4,10 +4,9 @@
  */
 import type { FlagTable } from '../core/flags.js';
 import { NODE_DEVICE_REQUESTS } from '../runtime/devices.js';
+import { AUGMENT_FORMATS, FORMATS } from './formats/index.js';
 
-/** Image files, NumPy archives, WebDataset tar shards, and CSV (point models). */
-export const AUGMENT_FORMATS = ['png', 'webp', 'jpeg', 'npz', 'tar', 'csv'] as const;
-export type AugmentFormat = (typeof AUGMENT_FORMATS)[number];
+export { AUGMENT_FORMATS, type AugmentFormat } from './formats/index.js';
 
 /** The environment variable of the API key: the same as wganx serve's. */
 export const API_KEY_ENV = 'WGANX_API_KEY';
@@ -17,7 +16,7 @@ export const AUGMENT_FLAGS = {
   perClass: { type: 'int', flag: '--per-class', arg: '<k>', min: 1, max: 1e9, help: 'samples per class (conditional models); sample k of class c uses the latent of index k·classes + c' },
   count: { type: 'int', flag: '--count', arg: '<n>', min: 1, max: 1e12, help: 'samples in all: indices 0…n−1, classes by the default rule (the server\'s)' },
   out: { type: 'string', flag: '--out', arg: '<dir>', required: true, nonEmpty: true, help: 'the data set folder (new, or written by the same command: it resumes)' },
-  format: { type: 'choice', flag: '--format', arg: '<f>', choices: AUGMENT_FORMATS, default: 'png', help: 'png/webp/jpeg files in one folder per class, npz or tar (WebDataset) shards, csv (point models)' },
+  format: { type: 'choice', flag: '--format', arg: '<f>', choices: AUGMENT_FORMATS, default: 'png', help: AUGMENT_FORMATS.map((f) => `${f}: ${FORMATS[f].help}`).join('; ') },
   seed: { type: 'int', flag: '--seed', arg: '<s>', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'latent seed: sample index i uses the latent of (seed, i), as the server does' },
   shard: { type: 'string', flag: '--shard', arg: '<i/k>', nonEmpty: true, help: 'write part i of k (0 ≤ i < k): the files of every k-th chunk; the k parts together are the whole data set' },
   chunk: { type: 'int', flag: '--chunk', arg: '<n>', min: 1, max: 1_000_000, default: 1000, help: 'samples per npz/tar/csv file, and per unit of --shard' },

@@ -14,18 +14,14 @@
  *   its own indices whatever the selection, and a larger K extends a smaller one.
  *
  * @example
- *   const plan = makePlan(flags, manifest);
+ *   const plan = new Plan(flags, manifest);
  *   plan.sample(0)          // { index: 0, label: 3 }
  *   plan.ownedChunks()      // [0, 1, 2] (unsharded)
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import { classIndex, defaultLabel } from '../core/labels.js';
 import type { Manifest } from '../core/manifest.js';
-import { IMAGE_FORMATS as ENCODED_IMAGE_FORMATS } from '../encode/encode.js';
-import type { AugmentFormat } from './flags.js';
-
-/** Formats written as one image file per sample (the others pack a chunk of samples into one file). */
-export const IMAGE_FORMATS: readonly AugmentFormat[] = ENCODED_IMAGE_FORMATS;
+import { formatSpec, formatsFor, type AugmentFormat, type FormatSpec } from './formats/index.js';
 
 export interface PlanArgs {
   perClass?: number;
@@ -86,6 +82,8 @@ export class Plan {
   readonly shard: Shard | null;
   /** Selected class indices (per-class mode), in order. */
   readonly classes: number[] | null;
+  /** The row of `--format` (./formats/index.ts). */
+  readonly format: FormatSpec;
   private readonly folders: string[];
 
   constructor(
@@ -100,7 +98,8 @@ export class Plan {
     if (perClass !== undefined && !conditional) throw new InvalidArgumentError('--per-class', perClass, `nothing: model "${manifest.name}" is not conditional (use --count)`);
     if (args.classes !== undefined && perClass === undefined) throw new InvalidArgumentError('--classes', args.classes.join(','), 'nothing without --per-class');
     const kind = manifest.kind;
-    const allowed: readonly AugmentFormat[] = kind === 'points' ? ['npz', 'csv'] : ['png', 'webp', 'jpeg', 'npz', 'tar'];
+    this.format = formatSpec(args.format);
+    const allowed = formatsFor(kind);
     if (!allowed.includes(args.format)) throw new InvalidArgumentError('--format', args.format, `one of ${allowed.join(', ')} for ${kind === 'points' ? 'a point' : 'an image'} model`);
     if (kind === 'points' && args.scale !== 1) throw new InvalidArgumentError('--scale', args.scale, '1 for a point model');
     if (perClass !== undefined) {
@@ -156,20 +155,27 @@ export class Plan {
     return this.folders[label];
   }
 
+  /** One file per sample (ImageFolder's layout: a folder per class), not chunk files. */
+  get filePerSample(): boolean {
+    return this.format.chunk === null;
+  }
+
   /**
-   * Where a sample's bytes go, relative to `--out`: its own file for image formats (ImageFolder's
-   * layout: one folder per class), else its chunk's file.
+   * Where a sample's bytes go, relative to `--out`: its own file in a format of one file per
+   * sample (in its class's folder), else its chunk's file.
    */
   fileOf(s: Sample, chunk: number): string {
-    const { format, seed } = this.args;
-    if (IMAGE_FORMATS.includes(format)) return s.label === null ? `${s.index}.${format}` : `${this.labelFolder(s.label)}/${seed}-${s.index}.${format}`;
+    const { seed } = this.args;
+    const { ext } = this.format;
+    if (this.filePerSample) return s.label === null ? `${s.index}.${ext}` : `${this.labelFolder(s.label)}/${seed}-${s.index}.${ext}`;
     return this.chunkFile(chunk);
   }
 
-  /** The file of a chunk in npz/tar/csv layouts. */
+  /** The file of a chunk in a chunked format: `<stem>-NNNNNN.<ext>`. */
   chunkFile(chunk: number): string {
-    const n = String(chunk).padStart(6, '0');
-    return this.args.format === 'tar' ? `shard-${n}.tar` : `part-${n}.${this.args.format}`;
+    const { chunk: layout, ext } = this.format;
+    if (layout === null) throw new Error(`--format ${this.args.format} writes one file per sample, not chunk files`);
+    return `${layout.stem}-${String(chunk).padStart(6, '0')}.${ext}`;
   }
 
   /** The WebDataset key of a sample (no dots: loaders split member names at the first one). */
@@ -182,11 +188,12 @@ export class Plan {
    * run appends and what a rerun checks the lines it keeps against.
    */
   lineOf(s: Sample, row: number, chunk: number): ManifestLine {
-    const { format, seed } = this.args;
+    const { seed } = this.args;
+    const layout = this.format.chunk;
     const labels = this.manifest.conditional?.labels ?? null;
     return {
       file: this.fileOf(s, chunk),
-      ...(format === 'tar' ? { member: `${this.key(s)}.png` } : IMAGE_FORMATS.includes(format) ? {} : { row }),
+      ...(layout === null ? {} : layout.member !== undefined ? { member: `${this.key(s)}.${layout.member}` } : { row }),
       index: s.index,
       ...(s.label === null ? {} : { label: s.label, labelName: labels![s.label] }),
       seed,

@@ -21,7 +21,7 @@ import { readManifestFile } from '../runtime/model-folder.js';
 import { openGenerator } from '../runtime/node.js';
 import { VERSION } from '../version.js';
 import { AUGMENT_FLAGS } from './flags.js';
-import { IMAGE_FORMATS, Plan, type Sample } from './plan.js';
+import { Plan, type Sample } from './plan.js';
 import { openRemote } from './remote.js';
 import type { SampleSource } from './sources.js';
 import { finishSummary, lockFolder, ManifestWriter, prepareFolder, type Identity } from './state.js';
@@ -160,7 +160,7 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
   const source = remote ?? (await openLocal(f.model, f.device, f.threads, log));
   try {
     log(`augment: ${samples} samples of ${manifest.name} (${source.where}) → ${out}${plan.shard ? ` (shard ${identity.shard} of ${plan.total})` : ''}${state.doneSamples ? `; resuming after ${state.doneSamples} whole` : ''}`);
-    if (IMAGE_FORMATS.includes(f.format)) {
+    if (plan.filePerSample) {
       mkdirSync(out, { recursive: true });
       for (const c of plan.classes ?? (manifest.conditional ? manifest.conditional.labels.map((_, i) => i) : [])) mkdirSync(join(out, plan.labelFolder(c)), { recursive: true });
     }
@@ -225,8 +225,8 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
       } finally {
         await pool.close();
       }
-      // A chunk that failed may have left image files cut short: remove them (npz/tar/csv files are renamed into place whole).
-      if (IMAGE_FORMATS.includes(f.format)) {
+      // A chunk that failed may have left its samples' files cut short: remove them (chunk files are renamed into place whole).
+      if (plan.filePerSample) {
         settled.forEach((r, i) => {
           if (r.status === 'rejected') for (const file of inFlight[i].files) rmSync(join(out, file), { force: true });
         });
