@@ -17,8 +17,21 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import { WganxError } from '../core/errors.js';
 import { encodeEach, encodeGrid, numberArrayJson, type ImageFormat } from './encode.js';
 import { startWorker } from '../io/worker-thread.js';
+
+/**
+ * An encoding thread ended (crashed, exited, or sent an unreadable reply) with this job in flight.
+ * The next job starts a fresh thread, so the request can be retried: the server answers 503 with
+ * `Retry-After`, as for a crashed session thread (src/serve/http/app.ts).
+ */
+export class EncodeThreadLost extends WganxError {
+  override name = 'EncodeThreadLost';
+  constructor(readonly reason: string) {
+    super(`the encoding thread stopped (${reason}); retry`);
+  }
+}
 
 /** Jobs up to this many output pixels (images) or values (JSON) run on the main thread. */
 const INLINE_PIXELS = 1 << 16;
@@ -62,25 +75,25 @@ function spawn(): Thread {
     if (t.pending.size === 0) t.worker.unref();
     p.resolve(msg);
   });
-  const fail = (err: Error) => {
+  const fail = (err: EncodeThreadLost) => {
     const i = threads.indexOf(t);
     if (i >= 0) threads.splice(i, 1); // the next job starts a fresh thread
     for (const p of t.pending.values()) p.reject(err);
     t.pending.clear();
   };
-  t.worker.on('error', (err) => fail(new Error(`encoding thread crashed: ${err.message}`)));
-  t.worker.on('exit', (code) => fail(new Error(`encoding thread exited (code ${code})`)));
+  t.worker.on('error', (err) => fail(new EncodeThreadLost(`crashed: ${err.message}`)));
+  t.worker.on('exit', (code) => fail(new EncodeThreadLost(`exited with code ${code}`)));
   // A reply that cannot be deserialised would leave its job waiting forever: give up on the thread.
   t.worker.on('messageerror', (err) => {
-    fail(new Error(`encoding thread sent an unreadable reply: ${err.message}`));
+    fail(new EncodeThreadLost(`sent an unreadable reply: ${err.message}`));
     void t.worker.terminate();
   });
   return t;
 }
 
 /**
- * Stops the encoding threads; jobs still running on them fail, and the next job starts a fresh
- * thread. (Idle threads never keep a process alive, so servers need not call this.)
+ * Stops the encoding threads; jobs still running on them fail ({@link EncodeThreadLost}), and the
+ * next job starts a fresh thread. (Idle threads never keep a process alive, so servers need not call this.)
  */
 export async function stopEncodeThreads(): Promise<void> {
   await Promise.all(threads.map((t) => t.worker.terminate()));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleLatents } from '../../src/core/latent.js';
 import { encodeEach, encodeGrid, numberArrayJson } from '../../src/encode/encode.js';
-import { encodeEachBase64, encodeGridImage, numbersJson, smallImageStats, stopEncodeThreads } from '../../src/encode/encode-pool.js';
+import { EncodeThreadLost, encodeEachBase64, encodeGridImage, numbersJson, smallImageStats, stopEncodeThreads } from '../../src/encode/encode-pool.js';
 
 /** Values in about [-1, 1], some outside (clamped by the image encoders), a NaN. */
 function values(count: number): Float32Array {
@@ -85,11 +85,11 @@ test('grids: worker-thread jobs (many samples) and main-thread ones (few) equal 
   }
 });
 
-test('a job on a thread that stops fails with the reason; the next job starts a fresh thread', async () => {
+test('a job on a thread that stops fails with the reason, as EncodeThreadLost (the server answers 503); the next job starts a fresh thread', async () => {
   const big = values(300_000);
   const running = numbersJson(big);
   await stopEncodeThreads();
-  await assert.rejects(running, /encoding thread exited \(code 1\)/);
+  await assert.rejects(running, (err: unknown) => err instanceof EncodeThreadLost && /^the encoding thread stopped \(exited with code 1\); retry$/.test(err.message));
   assert.equal((await numbersJson(big)).toString('latin1'), JSON.stringify(Array.from(big)));
   await stopEncodeThreads();
 });

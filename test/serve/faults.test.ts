@@ -13,6 +13,7 @@ import net, { type AddressInfo } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
+import { stopEncodeThreads } from '../../src/encode/encode-pool.js';
 import { DynamicBatcher } from '../../src/serve/engine/batcher.js';
 import { Engine } from '../../src/serve/engine/engine.js';
 import { SessionInstance, type BatchInput, type BatchOutput, type InferenceBackend } from '../../src/serve/engine/instance.js';
@@ -360,6 +361,27 @@ test('an abandoned session thread ends at once and its lost listeners hear the r
   assert.equal((await lost).message, 'hung (test)');
   await assert.rejects(inst.run({ rows: 1, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 1 }], labels: null }), /hung \(test\)/);
   await inst.close();
+});
+
+test('an encoding thread that dies mid-request is answered 503 with Retry-After, as a session thread that dies is; then it serves again', async () => {
+  const engine = await Engine.start(testOptions(fx.models), { logger: silentLogger });
+  // Stop the encoding threads every 2 ms while the request runs: its 1,024 images (16×16 each: a
+  // thread's job) are on a thread that starts and dies before it can answer.
+  const killer = setInterval(() => void stopEncodeThreads(), 2);
+  try {
+    const app = createApp(engine);
+    const res = await request(app).post('/v1/models/pets/samples').send({ n: 1024, format: 'json', scale: 2 });
+    clearInterval(killer);
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.equal(res.headers['retry-after'], '1');
+    assert.match(res.body.error, /^the encoding thread stopped \(exited with code \d+\); retry$/);
+    const again = await request(app).post('/v1/models/pets/samples').send({ n: 1024, format: 'json', scale: 2 }).expect(200);
+    assert.equal(again.body.samples.length, 1024);
+  } finally {
+    clearInterval(killer);
+    await engine.close();
+    await stopEncodeThreads();
+  }
 });
 
 test('headers: Bearer in any case, WWW-Authenticate with 401, nosniff everywhere, a CSP on /docs', async () => {

@@ -15,6 +15,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { boundedValue, InvalidArgumentError } from '../../core/errors.js';
+import { EncodeThreadLost } from '../../encode/encode-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
 import { HttpError } from './http-error.js';
@@ -212,7 +213,8 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
       [status, body] = [404, { error: err.message, field: 'model', value: err.model, allowed: err.available }];
     } else if (err instanceof ModelNotReady) {
       [status, body, retryAfter] = [503, { error: err.message, model: err.model, state: err.state }, err.retryable ? RETRY_AFTER_SECONDS : null];
-    } else if (err instanceof ModelUnavailable) {
+    } else if (err instanceof ModelUnavailable || err instanceof EncodeThreadLost) {
+      // A session or an encoding thread went away mid-request: a fresh one takes the retry.
       [status, body, retryAfter] = [503, { error: err.message }, RETRY_AFTER_SECONDS];
     } else if (err instanceof InferenceFailed) {
       [status, body] = [500, { error: err.message }];
