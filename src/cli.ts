@@ -92,7 +92,7 @@ function buildProgram(): Command {
   );
 
   addFlags(
-    program.command('eval').description('Score a generator: toy mode coverage (ring8/grid25) or MNIST evaluator accuracy and Fréchet distance; or train the MNIST evaluator'),
+    program.command('eval').description("Score a generator: toy mode coverage (ring8/grid25), MNIST evaluator accuracy and Fréchet distance, or an image folder's classifier accuracy, Fréchet distance and precision/recall; or train the MNIST evaluator"),
     EVAL_FLAGS,
   ).action(async (_opts, cmd: Command) => {
     const o = readFlags(cmd, EVAL_FLAGS);
@@ -115,6 +115,8 @@ function buildProgram(): Command {
       samples: o.samples ?? null,
       seed: o.seed,
       evaluatorDir: o.evaluator,
+      dataDir: o.data,
+      classifier: { epochs: o.epochs, backend: o.backend },
       // --no-figures: false; --figures <dir>: that folder; neither: the default folder.
       figuresDir: o.figures === false ? null : (o.figures ?? undefined),
       threads: o.threads,

@@ -70,6 +70,8 @@ export interface ImageFolder {
   split: HoldoutInfo;
   /** Files skipped (not images, or not decodable), relative to the folder. */
   skipped: string[];
+  /** sha256 of the files' content, their split and the decoding flags: what anything derived from the data (the eval classifier) is keyed by. */
+  key: string;
 }
 
 /** sRGB colour from a name or `#rgb` / `#rrggbb`. */
@@ -293,7 +295,8 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
       split,
     );
   };
-  return { train: build(false)!, holdout: build(true), split, skipped };
+  const splitKey = createHash('sha256').update(key).update(JSON.stringify({ channels, labels, heldOut: kept.map((k) => (k.e.heldOut ? 1 : 0)).join(''), cls: kept.map((k) => k.e.cls) })).digest('hex');
+  return { train: build(false)!, holdout: build(true), split, skipped, key: splitKey };
 }
 
 /** The training split of an image folder. */

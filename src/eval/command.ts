@@ -2,7 +2,9 @@
  * `wganx eval --model models/<name>`: score a generator from its ONNX file.
  *
  * The manifest's `training.dataset` decides the protocol: `ring8` / `grid25` → toy mode metrics
- * (toy.ts), `mnist` → evaluator accuracy and Fréchet distance (mnist.ts). Latents come from the core
+ * (toy.ts), `mnist` → evaluator accuracy and Fréchet distance (mnist.ts), an image folder (or
+ * `--data <folder>`) → the folder's classifier: accuracy, Fréchet distance, precision / recall and
+ * density / coverage (folder.ts, folder-classifier.ts), and a sample sheet per class. Latents come from the core
  * sampler (sample i of --seed), so a score can be reproduced exactly. Prints a table (or JSON with
  * --json), writes a figure, and with --update-manifest merges the headline figures into
  * `manifest.training.metrics` (written to a temporary file, then renamed).
@@ -19,12 +21,18 @@ import { imageShape, parseManifest, type Manifest } from '../core/manifest.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
 import { openGenerator, type Generator } from '../runtime/node.js';
+import { DEFAULT_HOLDOUT, openImageFolder, type ResizeMode } from '../data/image-folder.js';
+import { gridImage } from '../core/image.js';
 import { DEFAULT_EVALUATOR_DIR, OnnxDigitClassifier } from './evaluator.js';
+import type { EvaluatorBackend } from './evaluator-train.js';
+import { folderClassifier } from './folder-classifier.js';
+import { FOLDER_EVAL_SAMPLES, folderMetrics, type FolderMetrics } from './folder.js';
 import { digitGridPng, toyScatterPng } from './figures.js';
 import { MNIST_EVAL_SAMPLES, mnistMetrics, type DigitSource, type MnistMetrics } from './mnist.js';
 import { TOY_DATASETS, TOY_EVAL_SAMPLES, toyMetrics, toyMixture, type ToyDataset, type ToyMetrics } from './toy.js';
 
-export const EVAL_DATASETS = [...TOY_DATASETS, 'mnist'] as const;
+/** What eval measures: the toys, MNIST, or an image folder (any other dataset in a manifest). */
+export const EVAL_DATASETS = [...TOY_DATASETS, 'mnist', 'folder'] as const;
 export type EvalDataset = (typeof EVAL_DATASETS)[number];
 /** Most samples one evaluation draws (keeps memory bounded: 1 M digits ≈ 3 GB). */
 export const MAX_EVAL_SAMPLES = 1_000_000;
@@ -40,6 +48,12 @@ export interface EvalOptions {
   /** Folder for the figure; null → no figure. Default runs/eval/<name>. */
   figuresDir?: string | null;
   threads?: number;
+  /** Image-folder models: the folder (default: the one the manifest names). */
+  dataDir?: string;
+  /** Image-folder models: how the folder's classifier is trained (once; then cached). */
+  classifier?: { epochs?: number; backend?: EvaluatorBackend };
+  /** Status lines (classifier training, cache): default stderr. */
+  log?: (line: string) => void;
 }
 
 export interface EvalReport {
@@ -50,17 +64,97 @@ export interface EvalReport {
   seed: number;
   toy: ToyMetrics | null;
   mnist: (MnistMetrics & { evaluator: { dir: string; heldoutAccuracy: number } }) | null;
+  folder: (FolderMetrics & { data: string }) | null;
   figures: string[];
 }
 
-/** The data set a manifest says its generator was trained on, checked against what eval supports. */
-export function evalDataset(manifest: Manifest): EvalDataset {
-  const dataset = manifest.training?.dataset ?? null;
-  if (dataset === null) throw new InvalidArgumentError('manifest.training', null, `training provenance naming the dataset (${EVAL_DATASETS.join(', ')})`);
-  if (!(EVAL_DATASETS as readonly string[]).includes(dataset)) {
-    throw new InvalidArgumentError('manifest.training.dataset', dataset, `one of ${EVAL_DATASETS.join(', ')} (the data sets with quality metrics)`);
+/** The data set a manifest says its generator was trained on (`folder` for an image folder, or with `--data`). */
+export function evalDataset(manifest: Manifest, dataDir?: string): EvalDataset {
+  if (dataDir !== undefined) {
+    if (manifest.kind !== 'image') throw new InvalidArgumentError('--data', dataDir, `nothing for the point model ${manifest.name} (a folder of images measures an image generator)`);
+    return 'folder';
   }
-  return dataset as EvalDataset;
+  const dataset = manifest.training?.dataset ?? null;
+  if (dataset === null) throw new InvalidArgumentError('manifest.training', null, `training provenance naming the dataset (${TOY_DATASETS.join(', ')}, mnist or an image folder), or --data <folder>`);
+  if ((EVAL_DATASETS as readonly string[]).includes(dataset) && dataset !== 'folder') return dataset as EvalDataset;
+  if (manifest.kind === 'image') return 'folder';
+  throw new InvalidArgumentError('manifest.training.dataset', dataset, `one of ${TOY_DATASETS.join(', ')}, mnist or an image folder (the data sets with quality metrics)`);
+}
+
+/** Classes per sheet row, and rows per class sheet. */
+const SHEET_COLUMNS = 10;
+const CLASS_SHEET = { columns: 8, rows: 4 } as const;
+
+/** PNG of `count` images `[count, ...shape]` in [-1, 1], `columns` a row, upscaled ×`scale`. */
+async function sheetPng(images: Float32Array, shape: readonly number[], count: number, columns: number, scale: number): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
+  const img = gridImage(images, shape, count, [-1, 1], { columns, scale });
+  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 } }).png().toBuffer();
+}
+
+/** The first `n` generated images of each class: `[classes·n, ...]` row by row (missing ones stay mid grey). */
+function perClassRows(images: Float32Array, labels: Int32Array, classes: number, pixels: number, n: number): Float32Array {
+  const out = new Float32Array(classes * n * pixels);
+  const filled = new Array<number>(classes).fill(0);
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i];
+    if (filled[c] >= n) continue;
+    out.set(images.subarray(i * pixels, (i + 1) * pixels), (c * n + filled[c]++) * pixels);
+  }
+  return out;
+}
+
+/** Measure an image-folder model against `dataDir` (see folder.ts) and write its sheets. */
+async function evaluateFolder(generator: Generator, opts: EvalOptions, seed: number, figuresDir: string | null, figures: string[]): Promise<{ samples: number; folder: FolderMetrics & { data: string } }> {
+  const { manifest } = generator;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const data = opts.dataDir ?? manifest.training?.dataset ?? '';
+  const shape = imageShape(manifest);
+  const hp = (manifest.training?.hyperparameters ?? {}) as Partial<{ resize: ResizeMode; background: string; holdout: number; holdoutDir: string | null }>;
+  const folder = await openImageFolder(data, {
+    size: shape[0], channels: shape[2] as 1 | 3, conditional: manifest.conditional !== null,
+    resize: hp.resize ?? 'cover', background: hp.background ?? 'white', holdout: hp.holdout ?? DEFAULT_HOLDOUT, holdoutDir: hp.holdoutDir ?? null,
+    log, progress: false,
+  });
+  const wanted = manifest.conditional?.labels ?? null;
+  if (wanted && folder.train.labels?.join('\n') !== wanted.join('\n')) {
+    throw new InvalidArgumentError('--data', data, `a folder whose classes are the model's: ${wanted.join(', ')} (it has ${folder.train.labels?.join(', ') ?? 'none'})`);
+  }
+  const samples = opts.samples ?? FOLDER_EVAL_SAMPLES;
+  checkSamples(samples);
+  const classifier = await folderClassifier(folder, { settings: { epochs: opts.classifier?.epochs }, backend: opts.classifier?.backend, threads: opts.threads, log });
+  try {
+    const { images, labels, ...metrics } = await folderMetrics(
+      { numClasses: manifest.conditional?.numClasses ?? null, generate: async (start, count, l) => toUnitRange(await generate(generator, seed, start, count, l), manifest.output.range) },
+      classifier,
+      folder,
+      { samples },
+    );
+    if (figuresDir !== null) {
+      const pixels = shape[0] * shape[1] * shape[2];
+      const scale = Math.max(1, Math.round(64 / shape[0]));
+      if (labels) {
+        const classes = metrics.classes.length;
+        const path = join(figuresDir, 'samples.png');
+        await writeFileAtomic(path, await sheetPng(perClassRows(images, labels, classes, pixels, SHEET_COLUMNS), shape, classes * SHEET_COLUMNS, SHEET_COLUMNS, scale));
+        figures.push(path);
+        const n = CLASS_SHEET.columns * CLASS_SHEET.rows;
+        for (const [c, name] of metrics.classes.entries()) {
+          const one = perClassRows(images, labels, classes, pixels, n).subarray(c * n * pixels, (c + 1) * n * pixels);
+          const p = join(figuresDir, `samples-${name.replace(/[^\w.-]+/g, '_')}.png`);
+          await writeFileAtomic(p, await sheetPng(one, shape, n, CLASS_SHEET.columns, scale));
+          figures.push(p);
+        }
+      } else {
+        const path = join(figuresDir, 'samples.png');
+        await writeFileAtomic(path, await sheetPng(images, shape, Math.min(samples, 100), SHEET_COLUMNS, scale));
+        figures.push(path);
+      }
+    }
+    return { samples, folder: { ...metrics, data } };
+  } finally {
+    await classifier.close();
+  }
 }
 
 function checkSamples(n: number): void {
@@ -90,10 +184,14 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
   const generator = await openGenerator(opts.modelDir, { device: 'cpu', threads: opts.threads ?? 2 });
   try {
     const { manifest } = generator;
-    const dataset = evalDataset(manifest);
+    const dataset = evalDataset(manifest, opts.dataDir);
     const figuresDir = opts.figuresDir === undefined ? join('runs', 'eval', manifest.name) : opts.figuresDir;
     const figures: string[] = [];
     const base = { model: manifest.name, modelDir: opts.modelDir, dataset, seed, figures };
+    if (dataset === 'folder') {
+      const { samples, folder } = await evaluateFolder(generator, opts, seed, figuresDir, figures);
+      return { ...base, samples, toy: null, mnist: null, folder };
+    }
     if (dataset === 'mnist') {
       const samples = opts.samples ?? MNIST_EVAL_SAMPLES;
       checkSamples(samples);
@@ -113,7 +211,7 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
           await writeFileAtomic(path, await digitGridPng(images, n, 10));
           figures.push(path);
         }
-        return { ...base, samples, toy: null, mnist: { ...metrics, evaluator: { dir: evaluatorDir, heldoutAccuracy: classifier.spec.metrics.heldoutAccuracy } } };
+        return { ...base, samples, toy: null, folder: null, mnist: { ...metrics, evaluator: { dir: evaluatorDir, heldoutAccuracy: classifier.spec.metrics.heldoutAccuracy } } };
       } finally {
         await classifier.close();
       }
@@ -130,7 +228,7 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
       await writeFileAtomic(path, await toyScatterPng(points, toyMixture(dataset), title));
       figures.push(path);
     }
-    return { ...base, samples, toy, mnist: null };
+    return { ...base, samples, toy, mnist: null, folder: null };
   } finally {
     await generator.dispose();
   }
@@ -142,6 +240,21 @@ export function manifestMetrics(report: EvalReport): Record<string, unknown> {
   if (report.toy) {
     const t = report.toy;
     return { modes: t.modes, modesCovered: t.modesCovered, highQualityPercent: round(t.highQualityPercent, 2), reverseKl: t.reverseKl === null ? null : round(t.reverseKl, 4), ...common };
+  }
+  if (report.folder) {
+    const f = report.folder;
+    return {
+      classifierAccuracy: f.heldoutAccuracy === null ? null : round(f.heldoutAccuracy, 4),
+      evaluatorAccuracy: f.accuracy === null ? null : round(f.accuracy, 4),
+      frechetDistance: round(f.frechetDistance, 3),
+      frechetReference: round(f.frechetReference, 3),
+      precision: round(f.prdc.precision, 4),
+      recall: round(f.prdc.recall, 4),
+      density: round(f.prdc.density, 4),
+      coverage: round(f.prdc.coverage, 4),
+      classesPredicted: f.classesPredicted,
+      ...common,
+    };
   }
   const m = report.mnist!;
   return {
@@ -191,10 +304,25 @@ export function formatReport(r: EvalReport): string {
     rows.push(['reference', `${m.frechetReference.toFixed(3)}  (${m.referenceSamples} real training digits vs the same held-out digits)`]);
     rows.push(['classes predicted', `${m.classesPredicted} / ${m.predictedShares.length}; shares ${m.predictedShares.map((s) => (100 * s).toFixed(0)).join('/')} %; reverse KL ${m.reverseKl.toFixed(4)} nats`]);
     if (m.nonFinitePixels) rows.push(['non-finite pixels', String(m.nonFinitePixels)]);
+  } else if (r.folder) {
+    const f = r.folder;
+    if (f.accuracy !== null) {
+      rows.push(['classifier accuracy', `${pct(f.accuracy)}  (generated images classified as the class asked for; ${pct(f.heldoutAccuracy ?? 0)} on the ${f.heldoutSamples} real held-out images)`]);
+      rows.push(['per class', f.perClassAccuracy!.map((a, c) => `${f.classes[c]}: ${(100 * a).toFixed(0)}`).join('  ')]);
+    } else if (f.heldoutAccuracy !== null) {
+      rows.push(['classifier accuracy', `n/a (unconditional generator); ${pct(f.heldoutAccuracy)} on real held-out images`]);
+    }
+    rows.push(['Fréchet distance', `${f.frechetDistance.toFixed(3)}  (classifier features, ${f.samples} generated vs ${f.heldoutSamples} held-out images)`]);
+    rows.push(['reference', `${f.frechetReference.toFixed(3)}  (${f.referenceSamples} real training images vs the same held-out images)`]);
+    rows.push(['precision / recall', `${f.prdc.precision.toFixed(3)} / ${f.prdc.recall.toFixed(3)}  (k = ${f.prdc.k} neighbours, against the ${f.referenceSamples} training images)`]);
+    rows.push(['density / coverage', `${f.prdc.density.toFixed(3)} / ${f.prdc.coverage.toFixed(3)}`]);
+    if (f.classes.length > 1) rows.push(['classes predicted', `${f.classesPredicted} / ${f.classes.length}; shares ${f.predictedShares.map((s) => (100 * s).toFixed(0)).join('/')} %`]);
+    if (f.nonFinitePixels) rows.push(['non-finite pixels', String(f.nonFinitePixels)]);
   }
   for (const f of r.figures) rows.push(['figure', f]);
   const width = Math.max(...rows.map(([k]) => k.length));
-  const head = `${r.model} (${r.dataset}${r.mnist ? (r.mnist.conditional ? ', conditional' : ', unconditional') : ''}): ${r.samples} samples, seed ${r.seed}`;
+  const what = r.folder ? `image folder ${r.folder.data}${r.folder.conditional ? ', conditional' : ''}` : `${r.dataset}${r.mnist ? (r.mnist.conditional ? ', conditional' : ', unconditional') : ''}`;
+  const head = `${r.model} (${what}): ${r.samples} samples, seed ${r.seed}`;
   return [head, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
 }
 

@@ -99,18 +99,32 @@ function splitIndices(labels: Int32Array, v: number, limit: number | null): { tr
   return { train, validation };
 }
 
-/** Copy digit `src` of `images` into `out` at `dst`, shifted by (dx, dy) pixels; background −1. */
-function shiftedCopy(images: Float32Array, src: number, out: Float32Array, dst: number, dx: number, dy: number): void {
-  const s = src * MNIST_PIXELS;
-  const d = dst * MNIST_PIXELS;
-  out.fill(-1, d, d + MNIST_PIXELS);
-  for (let y = 0; y < MNIST_HEIGHT; y++) {
-    const sy = y - dy;
-    if (sy < 0 || sy >= MNIST_HEIGHT) continue;
-    for (let x = 0; x < MNIST_WIDTH; x++) {
-      const sx = x - dx;
-      if (sx < 0 || sx >= MNIST_WIDTH) continue;
-      out[d + y * MNIST_WIDTH + x] = images[s + sy * MNIST_WIDTH + sx];
+/** Shape `[height, width, channels]` of MNIST digits, the default of {@link fitClassifier}. */
+const MNIST_SHAPE = [MNIST_HEIGHT, MNIST_WIDTH, 1] as const;
+
+/**
+ * Copy image `src` of `images` (`shape` each) into `out` at `dst`, shifted by (dx, dy) pixels; the
+ * uncovered border is `fill` (MNIST: −1, its black background) or, with `'edge'`, the nearest edge pixel.
+ */
+function shiftedCopy(images: Float32Array, src: number, out: Float32Array, dst: number, dx: number, dy: number, shape: readonly number[] = MNIST_SHAPE, fill: number | 'edge' = -1): void {
+  const [h, w, c] = shape;
+  const pixels = h * w * c;
+  const s = src * pixels;
+  const d = dst * pixels;
+  if (fill !== 'edge') out.fill(fill, d, d + pixels);
+  for (let y = 0; y < h; y++) {
+    let sy = y - dy;
+    if (sy < 0 || sy >= h) {
+      if (fill !== 'edge') continue;
+      sy = Math.min(h - 1, Math.max(0, sy));
+    }
+    for (let x = 0; x < w; x++) {
+      let sx = x - dx;
+      if (sx < 0 || sx >= w) {
+        if (fill !== 'edge') continue;
+        sx = Math.min(w - 1, Math.max(0, sx));
+      }
+      for (let k = 0; k < c; k++) out[d + (y * w + x) * c + k] = images[s + (sy * w + sx) * c + k];
     }
   }
 }
@@ -157,6 +171,11 @@ export interface FitOptions {
   epochs: number;
   /** Digits per epoch (default: one pass over `indices`); passes run on across epochs, each in its own seeded order. */
   epochDigits?: number;
+  /** Image shape `[height, width, channels]` (default MNIST's 28×28×1) and classes (default 10). */
+  shape?: readonly number[];
+  classes?: number;
+  /** Border of a shifted image: a value (default −1, MNIST's background) or the nearest edge pixel. */
+  fill?: number | 'edge';
 }
 
 export interface FitEpoch {
@@ -174,7 +193,10 @@ export interface FitEpoch {
 export async function fitClassifier(classifier: tf.LayersModel, data: Digits, indices: number[], opts: FitOptions, onEpoch?: (r: FitEpoch) => void): Promise<void> {
   const optimizer = tf.train.adam(opts.learningRate);
   const span = 2 * opts.maxShift + 1;
-  const x = new Float32Array(opts.batchSize * MNIST_PIXELS);
+  const shape = opts.shape ?? MNIST_SHAPE;
+  const pixels = shape[0] * shape[1] * shape[2];
+  const classes = opts.classes ?? EVALUATOR_CLASSES;
+  const x = new Float32Array(opts.batchSize * pixels);
   const perEpoch = opts.epochDigits ?? indices.length;
   let order: number[] = [];
   let pass = -1;
@@ -200,12 +222,12 @@ export async function fitClassifier(classifier: tf.LayersModel, data: Digits, in
           const draw = step * opts.batchSize + k;
           const dx = Math.floor(uniformAt(opts.seed, draw, SALT.shiftX) * span) - opts.maxShift;
           const dy = Math.floor(uniformAt(opts.seed, draw, SALT.shiftY) * span) - opts.maxShift;
-          shiftedCopy(data.images, src, x, k, dx, dy);
+          shiftedCopy(data.images, src, x, k, dx, dy, shape, opts.fill);
           y[k] = data.labels[src];
         }
         const [loss, hits] = tf.tidy(() => {
-          const xs = tf.tensor4d(x.subarray(0, n * MNIST_PIXELS), [n, MNIST_HEIGHT, MNIST_WIDTH, 1]);
-          const ys = tf.oneHot(tf.tensor1d(y, 'int32'), EVALUATOR_CLASSES);
+          const xs = tf.tensor4d(x.subarray(0, n * pixels), [n, shape[0], shape[1], shape[2]]);
+          const ys = tf.oneHot(tf.tensor1d(y, 'int32'), classes);
           let probs: tf.Tensor | null = null;
           const cost = optimizer.minimize(() => {
             // Kept past minimize()'s own scope for the running accuracy; kept tensors escape every tidy,

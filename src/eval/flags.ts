@@ -19,13 +19,14 @@ export const EVAL_FLAGS = {
   json: { type: 'boolean', flag: '--json', default: false, help: 'print the full report as JSON instead of a table' },
   updateManifest: { type: 'boolean', flag: '--update-manifest', default: false, help: "merge the headline metrics into the model's manifest.training.metrics" },
   figures: { type: 'string', flag: '--figures', arg: '<dir>', negatable: true, negatedHelp: 'write no figure', help: 'folder for the sample figure (default runs/eval/<name>)' },
+  data: { type: 'string', flag: '--data', arg: '<folder>', nonEmpty: true, help: 'image-folder models: the folder to measure against, with its held-out split (default: the folder the manifest names)' },
   evaluator: { type: 'string', flag: '--evaluator', arg: '<dir>', nonEmpty: true, help: "MNIST evaluator folder (evaluator.onnx + evaluator.json; default: wganx's own models/mnist-evaluator)" },
   threads: { type: 'int', flag: '--threads', arg: '<n>', min: 1, max: 256, default: 2, help: 'onnxruntime intra-op threads' },
   trainEvaluator: { type: 'boolean', flag: '--train-evaluator', default: false, help: 'train the MNIST evaluator on the training split and write it to --out' },
   out: { type: 'string', flag: '--out', arg: '<dir>', default: DEFAULT_EVALUATOR_OUT, nonEmpty: true, help: 'with --train-evaluator: output folder' },
   force: { type: 'boolean', flag: '--force', default: false, help: 'with --train-evaluator: replace the evaluator already in --out (the shipped one, by default)' },
-  epochs: { type: 'int', flag: '--epochs', arg: '<n>', min: 1, max: 1000, default: 12, help: 'with --train-evaluator: epochs' },
-  backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: 'with --train-evaluator: tfjs backend' },
+  epochs: { type: 'int', flag: '--epochs', arg: '<n>', min: 1, max: 1000, default: 12, help: "with --train-evaluator, or an image folder's classifier (trained once, then cached): epochs" },
+  backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: "tfjs backend that trains the evaluator or an image folder's classifier" },
 } as const satisfies FlagTable;
 
 /** `wganx eval augment`: does the generator's data set help a classifier (src/eval/augment-eval.ts)? */

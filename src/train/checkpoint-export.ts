@@ -80,9 +80,9 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
       },
       description: `${config.conditional ? 'class-conditional ' : ''}${config.algo.toUpperCase()} ${config.arch} generator trained on ${config.dataset} with wganx (checkpoint at step ${ck.state.step})`,
       log,
-      options: { opset: opts.opset, fp16: opts.fp16, tritonDir: opts.triton, tolerance: opts.tolerance },
+      options: { opset: opts.opset, fp16: opts.fp16, tritonDir: opts.triton, tolerance: opts.tolerance, force: opts.force },
     });
-    return { dir: exported.dir, step: ck.state.step, metrics: await evaluateExport(exported.dir, config) };
+    return { dir: exported.dir, step: ck.state.step, metrics: await evaluateExport(exported.dir, config, log) };
   } finally {
     model.dispose();
   }

@@ -3,19 +3,31 @@
  * Quality metrics come from src/eval (toys: modes and % high quality; MNIST: evaluator accuracy),
  * measured on the exported ONNX model and merged into its manifest.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { HOLDOUT_FOLDER } from '../data/image-folder.js';
+import { isToyDataset } from '../data/toy.js';
 import { resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 import { formatSummary } from './report.js';
 import { train, type TrainResult } from './run.js';
 
-/** Data sets src/eval has metrics for. */
+/** Data sets src/eval has metrics for, besides image folders. */
 const EVALUATED_DATASETS = ['ring8', 'grid25', 'mnist'];
 
-/** Measure an exported model with src/eval where it has metrics for the data set, and merge them into its manifest. */
-export async function evaluateExport(modelDir: string, config: TrainConfig): Promise<Record<string, unknown> | null> {
-  if (!EVALUATED_DATASETS.includes(config.dataset)) return null;
+/**
+ * Measure an exported model with src/eval where it has metrics for the data set (toys, conditional
+ * MNIST, image folders with held-out images), and merge them into its manifest.
+ */
+export async function evaluateExport(modelDir: string, config: TrainConfig, log: (message: string) => void = () => {}): Promise<Record<string, unknown> | null> {
+  const folder = !EVALUATED_DATASETS.includes(config.dataset) && !isToyDataset(config.dataset);
+  if (!folder && !EVALUATED_DATASETS.includes(config.dataset)) return null;
   if (config.dataset === 'mnist' && !config.conditional) return null;
+  if (folder && config.holdout === 0 && config.holdoutDir === null && !existsSync(path.join(config.dataset, HOLDOUT_FOLDER))) {
+    log('quality: not measured: nothing is held out of the folder (--holdout 0 and no holdout/ folder)');
+    return null;
+  }
   const evalModule = await import('../eval/index.js');
-  const report = await evalModule.evaluateModel({ modelDir, seed: 0, figuresDir: null, threads: 1 });
+  const report = await evalModule.evaluateModel({ modelDir, seed: 0, figuresDir: folder ? path.join(config.out, 'eval') : null, threads: 1, log, ...(folder ? { dataDir: config.dataset } : {}) });
   const metrics = evalModule.manifestMetrics(report);
   await evalModule.updateManifestMetrics(modelDir, metrics);
   return metrics;
@@ -46,6 +58,10 @@ export async function trainCommand(opts: TrainOptions): Promise<TrainResult> {
     const result = await train(config, { evaluate: opts.eval === false ? undefined : evaluateExport, signal: controller.signal });
     if (result.summary) process.stdout.write(formatSummary(result.summary));
     if (result.interrupted && received) process.exitCode = SIGNAL_EXIT[received];
+    if (result.evaluationError !== null) {
+      process.stderr.write(`wganx: the model is exported to ${result.exportDir}, but measuring it failed: ${result.evaluationError} (--no-eval skips it)\n`);
+      process.exitCode = 1;
+    }
     return result;
   } finally {
     for (const off of handlers) off();

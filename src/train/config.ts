@@ -82,7 +82,7 @@ export const DEFAULT_LAYERS = { points: 3, image: 3 } as const;
  * get one per algorithm, data set or architecture (see {@link resolveTrainConfig}).
  */
 export const TRAIN_FLAGS = {
-  dataset: { type: 'string', flag: '--dataset', arg: '<name>', required: true, nonEmpty: true, help: `training data: ${TOY_DATASETS.join(', ')}, mnist, or a folder of PNG/JPEG images` },
+  dataset: { type: 'string', flag: '--dataset', arg: '<name>', required: true, nonEmpty: true, help: `training data: ${TOY_DATASETS.join(', ')}, mnist, or a folder of PNG/JPEG/WebP images (one sub-folder per class with --conditional; holdout/ is held out)` },
   algo: { type: 'choice', flag: '--algo', arg: '<algo>', choices: ALGORITHMS, default: 'wgan-gp', help: 'wgan-gp (gradient penalty), wgan (weight clipping) or gan (non-saturating cross-entropy baseline)' },
   arch: {
     type: 'choice', flag: '--arch', arg: '<arch>', choices: ARCHITECTURES, default: 'mlp',
@@ -154,8 +154,13 @@ export const TRAIN_FLAGS = {
   strict: { type: 'boolean', flag: '--strict', default: false, help: 'image folders: refuse files that are not PNG/JPEG/WebP images or do not decode (default: skip and report them)' },
   name: { type: 'string', flag: '--name', arg: '<name>', nonEmpty: true, help: 'model name for the export (default: the last segment of --out)' },
   modelsDir: { type: 'string', flag: '--models-dir', arg: '<dir>', default: 'models', nonEmpty: true, help: 'export the generator into <dir>/<name>/' },
+  force: { type: 'boolean', flag: '--force', default: false, help: 'export over a model folder that holds a different model (another graph and training command; the same run needs no flag)' },
   export: { type: 'boolean', flag: '--export', default: true, help: 'export to ONNX at the end', negatedHelp: 'do not export to ONNX at the end' },
-  eval: { type: 'boolean', flag: '--eval', default: true, help: 'measure quality (toys, conditional mnist) after the export', negatedHelp: 'do not measure quality (toys, conditional mnist) after the export' },
+  eval: {
+    type: 'boolean', flag: '--eval', default: true,
+    help: 'measure quality after the export (toys, conditional mnist, image folders with held-out images); a failed measurement exits 1',
+    negatedHelp: 'do not measure quality after the export',
+  },
 } as const satisfies FlagTable;
 
 /** What callers hand over: any subset of the flags (checked by {@link resolveTrainConfig}), and the command line to record. */
@@ -227,6 +232,8 @@ export interface TrainConfig {
   name: string;
   /** Export into `<modelsDir>/<name>/` at the end; null: no export. */
   modelsDir: string | null;
+  /** Export over a folder holding a different model. */
+  force: boolean;
   command: string;
 }
 
@@ -331,6 +338,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     diffaugment,
     name,
     modelsDir: f.export ? f.modelsDir : null,
+    force: f.force,
     command: command ?? quoteCommand(['wganx', ...process.argv.slice(2)]),
   };
 }

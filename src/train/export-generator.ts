@@ -42,7 +42,7 @@ export interface ExportRequest {
   description: string;
   log: (message: string) => void;
   /** Passed on to src/export (default: its own defaults). */
-  options?: Pick<ExportOptions, 'opset' | 'fp16' | 'tritonDir' | 'tolerance'>;
+  options?: Pick<ExportOptions, 'opset' | 'fp16' | 'tritonDir' | 'tolerance' | 'force'>;
 }
 
 export interface ExportOutcome {

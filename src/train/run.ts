@@ -37,8 +37,8 @@ import { WeightAverage } from './weight-average.js';
 export interface TrainHooks {
   /** Progress and status lines (default: stderr). */
   log?: (message: string) => void;
-  /** Quality metrics of the exported model (the command plugs src/eval in here). */
-  evaluate?: (modelDir: string, config: TrainConfig) => Promise<Record<string, unknown> | null>;
+  /** Quality metrics of the exported model (the command plugs src/eval in here); `log` gets its status lines. */
+  evaluate?: (modelDir: string, config: TrainConfig, log: (message: string) => void) => Promise<Record<string, unknown> | null>;
   /** Show a progress bar / periodic progress lines (default true). */
   progress?: boolean;
   /**
@@ -57,6 +57,8 @@ export interface TrainResult {
   interrupted: boolean;
   exportDir: string | null;
   quality: Record<string, unknown> | null;
+  /** Why measuring the exported model failed (the command exits 1), or null. */
+  evaluationError: string | null;
   reportPath: string | null;
   summary: RunSummary | null;
 }
@@ -110,6 +112,18 @@ export function hyperparameters(config: TrainConfig): Record<string, unknown> {
   return hp;
 }
 
+/**
+ * Before any training: the export's folder can be written (`--models-dir` is not a file) and does
+ * not hold a different model (`--force` replaces one), so that a long run cannot fail at its end.
+ */
+async function checkExportFolder(config: TrainConfig): Promise<void> {
+  if (config.modelsDir === null) return;
+  const existing = await stat(config.modelsDir).catch(() => null);
+  if (existing && !existing.isDirectory()) throw new InvalidArgumentError('--models-dir', config.modelsDir, 'a folder for the exported model (it names a file)');
+  const { checkModelFolder } = await import('../export/index.js');
+  await checkModelFolder(path.join(config.modelsDir, config.name), { training: { command: config.command }, force: config.force });
+}
+
 /** Create the run folder, or refuse one that is a file (or cannot be made) naming --out. */
 async function makeRunFolder(out: string): Promise<void> {
   const existing = await stat(out).catch(() => null);
@@ -142,6 +156,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   log(`data: ${dataset.description}`);
 
   await makeRunFolder(config.out);
+  await checkExportFolder(config);
   const latest = await findLatestCheckpoint(config.out);
   if (latest && !config.resume) {
     throw new InvalidArgumentError('--out', config.out, `a folder without checkpoints (it holds ${path.basename(latest)}): pass --resume to continue that run, or choose another --out`);
@@ -265,7 +280,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     optD.dispose();
     optG.dispose();
     average?.dispose();
-    return { config, backend, stepsDone: step, seconds, interrupted: true, exportDir: null, quality: null, reportPath: null, summary: null };
+    return { config, backend, stepsDone: step, seconds, interrupted: true, exportDir: null, quality: null, evaluationError: null, reportPath: null, summary: null };
   }
 
   // ── the end: curves, final samples, export, quality, report ─────────────────────────────────
@@ -312,6 +327,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   };
   let exportDir: string | null = null;
   let quality: Record<string, unknown> | null = null;
+  let evaluationError: string | null = null;
   try {
     if (config.modelsDir !== null) {
       const out = await exportTrainedGenerator(exportModel, {
@@ -321,14 +337,16 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         training,
         description: `${config.conditional ? 'class-conditional ' : ''}${config.algo.toUpperCase()} ${config.arch} generator trained on ${config.dataset} with wganx`,
         log,
+        options: { force: config.force },
       });
       exportDir = out.dir;
       log(`exported ${out.onnxPath}`);
       if (hooks.evaluate) {
         try {
-          quality = await hooks.evaluate(exportDir, config);
+          quality = await hooks.evaluate(exportDir, config, log);
         } catch (err) {
-          notes.push(`evaluation failed: ${(err as Error).message}`);
+          evaluationError = (err as Error).message;
+          notes.push(`evaluation failed: ${evaluationError} (the model is exported; measure it again with wganx eval --model ${exportDir})`);
         }
       }
     }
@@ -341,5 +359,5 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   disposeNets(nets);
   optD.dispose();
   optG.dispose();
-  return { config, backend, stepsDone: step, seconds, interrupted: false, exportDir, quality, reportPath, summary };
+  return { config, backend, stepsDone: step, seconds, interrupted: false, exportDir, quality, evaluationError, reportPath, summary };
 }

@@ -1,14 +1,9 @@
-/** The README is the user's manual: small, with the two set-up commands and every flag of every command. */
+/** The README is the user's manual: small, with the two set-up commands; docs/cli.md (generated) has every flag of every command. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { FlagTable } from '../../src/core/flags.js';
-import { AUGMENT_FLAGS } from '../../src/augment/flags.js';
-import { EVAL_AUGMENT_FLAGS, EVAL_FLAGS } from '../../src/eval/flags.js';
-import { EXPORT_FLAGS } from '../../src/export/flags.js';
-import { SERVE_FLAGS } from '../../src/serve/options.js';
-import { TRAIN_FLAGS } from '../../src/train/config.js';
+import { cliMarkdown, COMMAND_TABLES } from '../../scripts/cli-docs.js';
 
 const README = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 
@@ -18,16 +13,19 @@ test('the README stays under 25 KB and gives the two set-up commands', () => {
   assert.match(README, /npm test/);
 });
 
-test('the README documents every flag of every command', () => {
-  const tables: [string, FlagTable][] = [['train', TRAIN_FLAGS], ['serve', SERVE_FLAGS], ['eval', EVAL_FLAGS], ['export', EXPORT_FLAGS], ['augment', AUGMENT_FLAGS], ['eval augment', EVAL_AUGMENT_FLAGS]];
-  for (const [command, table] of tables) {
-    const from = README.indexOf(`### \`wganx ${command}\``);
+test('docs/cli.md documents every flag of every command, as the flag tables generate it, and the README links each command to it', () => {
+  const cli = readFileSync(fileURLToPath(new URL('../../docs/cli.md', import.meta.url)), 'utf8');
+  assert.equal(cli, cliMarkdown(), 'docs/cli.md is stale: run npm run docs:cli');
+  for (const [command, table] of COMMAND_TABLES) {
+    const from = cli.indexOf(`## \`wganx ${command}\``);
     assert.ok(from >= 0, `a section for wganx ${command}`);
-    const rest = README.slice(from + 1);
-    const section = rest.slice(0, rest.search(/\n##? |\n### /) + 1 || undefined);
+    const next = cli.indexOf('\n## ', from + 1);
+    const section = cli.slice(from, next < 0 ? undefined : next);
     for (const spec of Object.values(table)) {
       const shown = spec.type === 'boolean' && spec.default ? `--no-${spec.flag.slice(2)}` : spec.flag;
-      assert.ok(section.includes(`\`${shown}`) || section.includes(` ${shown}`), `wganx ${command} ${shown}`);
+      assert.ok(section.includes(`\`${shown}`), `wganx ${command} ${shown}`);
     }
+    const anchor = `docs/cli.md#wganx-${command.replace(' ', '-')}`;
+    if (command !== 'eval augment') assert.ok(README.includes(anchor), `the README links ${anchor}`);
   }
 });

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { InvalidArgumentError } from '../../src/core/errors.js';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -152,4 +153,44 @@ test('schedule: warm-up critic iterations and the linear learning-rate decay', (
   assert.equal(learningRate(0, { lr: 1e-4, lrSchedule: 'linear', steps: 100 }), 1e-4);
   assert.ok(Math.abs(learningRate(50, { lr: 1e-4, lrSchedule: 'linear', steps: 100 }) - 5e-5) < 1e-18);
   assert.equal(learningRate(50, { lr: 1e-4, lrSchedule: 'constant', steps: 100 }), 1e-4);
+});
+
+test('output folders are checked before training: --models-dir naming a file, and a folder holding another model without --force', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const quiet = { progress: false, log: () => {} };
+    let evaluated = 0;
+    const count = { ...quiet, evaluate: async () => (evaluated++, null) };
+    await assert.rejects(train(tinyConfig(join(dir, 'run1'), { export: true, modelsDir: file }), count), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--models-dir');
+    assert.ok(!existsSync(join(dir, 'run1', 'metrics.jsonl')), 'nothing trained');
+    const models = join(dir, 'models');
+    await train(tinyConfig(join(dir, 'first'), { export: true, modelsDir: models, name: 'same', command: 'wganx train one' }), count);
+    await assert.rejects(train(tinyConfig(join(dir, 'second'), { export: true, modelsDir: models, name: 'same', command: 'wganx train two', seed: 5 }), count), /already holds a different model.*--force/s);
+    assert.ok(!existsSync(join(dir, 'second', 'metrics.jsonl')), 'refused before training');
+    const forced = await train(tinyConfig(join(dir, 'second'), { export: true, modelsDir: models, name: 'same', command: 'wganx train two', seed: 5, force: true }), count);
+    assert.equal(forced.exportDir, join(models, 'same'));
+    assert.equal(evaluated, 2);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a failed measurement of the exported model is reported (the command exits 1), the export stays', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const result = await train(tinyConfig(join(dir, 'run'), { export: true, modelsDir: join(dir, 'models') }), {
+      progress: false,
+      log: () => {},
+      evaluate: async () => {
+        throw new Error('the evaluator is missing');
+      },
+    });
+    assert.equal(result.evaluationError, 'the evaluator is missing');
+    assert.ok(existsSync(join(dir, 'models', 'run', 'manifest.json')));
+    assert.ok(result.summary!.notes.some((n) => n.includes('evaluation failed: the evaluator is missing')));
+  } finally {
+    cleanup();
+  }
 });
