@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { HOLDOUT_FOLDER } from '../data/image-folder.js';
 import { isToyDataset } from '../data/toy.js';
+import { onStopSignals } from '../io/stop-signals.js';
 import { resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 import { formatSummary } from './report.js';
 import { train, type TrainResult } from './run.js';
@@ -33,37 +34,23 @@ export async function evaluateExport(modelDir: string, config: TrainConfig, log:
   return metrics;
 }
 
-/** Exit codes of a run stopped by a signal (128 + the signal's number). */
-const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
-
 /**
  * The command owns the process: the first SIGINT/SIGTERM asks the run to stop after its current
  * step (it writes a checkpoint), a second one exits at once.
  */
 export async function trainCommand(opts: TrainOptions): Promise<TrainResult> {
   const config = resolveTrainConfig(opts);
-  const controller = new AbortController();
-  let received: keyof typeof SIGNAL_EXIT | null = null;
-  const handlers = (['SIGINT', 'SIGTERM'] as const).map((name) => {
-    const handler = () => {
-      if (received) process.exit(SIGNAL_EXIT[name]);
-      received = name;
-      process.stderr.write(`${name}: stopping after this step (send it again to quit at once)\n`);
-      controller.abort();
-    };
-    process.on(name, handler);
-    return () => process.off(name, handler);
-  });
+  const stop = onStopSignals('stopping after this step (send it again to quit at once)');
   try {
-    const result = await train(config, { evaluate: opts.eval === false ? undefined : evaluateExport, signal: controller.signal });
+    const result = await train(config, { evaluate: opts.eval === false ? undefined : evaluateExport, signal: stop.signal });
     if (result.summary) process.stdout.write(formatSummary(result.summary));
-    if (result.interrupted && received) process.exitCode = SIGNAL_EXIT[received];
+    if (result.interrupted && stop.received) process.exitCode = stop.exitCode;
     if (result.evaluationError !== null) {
       process.stderr.write(`wganx: the model is exported to ${result.exportDir}, but measuring it failed: ${result.evaluationError} (--no-eval skips it)\n`);
       process.exitCode = 1;
     }
     return result;
   } finally {
-    for (const off of handlers) off();
+    stop.off();
   }
 }
