@@ -141,8 +141,13 @@ function buildProgram(): Command {
     program.command('augment').description('Write a labelled, deterministic, resumable data set of samples (image folders, npz, WebDataset tar, csv), locally or from a --remote server'),
     AUGMENT_FLAGS,
   ).action(async (_opts, cmd: Command) => {
+    const flags = readFlags(cmd, AUGMENT_FLAGS);
+    if ((flags.perClass === undefined) === (flags.count === undefined)) {
+      const given = flags.perClass === undefined ? 'neither was given' : 'both were given';
+      cmd.error(`error: give exactly one of '--per-class <k>' (samples per class, conditional models) and '--count <n>' (samples in all); ${given}`, { exitCode: 2 });
+    }
     const { augmentCommand } = await import('./augment/command.js');
-    await augmentCommand(readFlags(cmd, AUGMENT_FLAGS));
+    await augmentCommand(flags);
   });
 
   addFlags(program.command('train').description('Train a WGAN / WGAN-GP / GAN generator with TensorFlow.js, checkpoint it, and export it to models/<name>/'), TRAIN_FLAGS).action(

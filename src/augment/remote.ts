@@ -135,6 +135,23 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
     }
   };
 
+  /**
+   * Why `name` has no manifest on the server: a wganx server lists its models (/v1/models), so
+   * say the model is not among them and name those it serves; a plain KServe server publishes no
+   * manifests at all.
+   */
+  async function noRemoteManifest(name: string, status: number): Promise<WganxError> {
+    const list = await request('/v1/models').then(({ res, bytes }) => (res.ok ? (parsed(bytes) as { models?: unknown } | null) : null));
+    const served = Array.isArray(list?.models) ? (list.models as { name?: unknown; ready?: unknown }[]).filter((m) => typeof m?.name === 'string') : null;
+    if (served === null) {
+      return new InvalidArgumentError('--model', opts.model, `a model folder holding ${MANIFEST_FILE}: ${base} publishes no manifest for "${name}" (it is no wganx server, which would; give the folder for a plain KServe server)`);
+    }
+    const names = served.map((m) => `${m.name as string}${m.ready === false ? ' (not ready)' : ''}`);
+    const listed = served.some((m) => m.name === name);
+    const what = listed ? `${base} lists "${name}" but gave no manifest for it (HTTP ${status}; not ready?)` : `${base} does not serve a model "${name}"`;
+    return new InvalidArgumentError('--model', opts.model, `a model folder, or one of the models ${base} serves: ${names.length ? names.join(', ') : 'none'} (${what})`);
+  }
+
   // The manifest: from a local folder, else from wganx serve.
   let manifest: Manifest;
   let localSha: string | null = null;
@@ -147,9 +164,7 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
     if (!MODEL_NAME_PATTERN.test(name)) throw new InvalidArgumentError('--model', opts.model, 'a model folder, or the name of a model the --remote server serves');
     const { res, bytes } = await request(`/v1/models/${name}`);
     const body = parsed(bytes) as { manifest?: unknown } | null;
-    if (!res.ok || !body?.manifest) {
-      throw new InvalidArgumentError('--model', opts.model, `a model folder holding ${MANIFEST_FILE}: ${base} publishes no manifest for "${name}" (only wganx serve does; give the folder for a plain KServe server)`);
-    }
+    if (!res.ok || !body?.manifest) throw await noRemoteManifest(name, res.status);
     manifest = parseManifest(body.manifest, `${base}/v1/models/${name} manifest`);
   }
   const io = generatorIO(manifest);

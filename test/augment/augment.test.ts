@@ -234,7 +234,10 @@ test('bad input gets one line naming the flag and a non-zero exit, and leaves no
   one(cli('--model', pets, '--per-class', '2', '--classes', 'cat,wolf', '--out', dir('x4')), 1, /--classes: "wolf" is not allowed; expected a class index from 0 to 2 or one of the names "cat", "dog", "eel"/);
   one(cli('--model', join(fx.models, 'ring'), '--per-class', '2', '--out', dir('x5')), 1, /--per-class: 2 is not allowed; expected nothing: model "ring" is not conditional/);
   one(cli('--model', join(fx.models, 'ring'), '--count', '2', '--out', dir('x6')), 1, /--format: "png" is not allowed; expected one of npz, csv for a point model/);
-  one(cli('--model', pets, '--count', '2', '--per-class', '2', '--out', dir('x7')), 1, /exactly one of --per-class K/);
+  // Neither or both of --per-class and --count: a usage error (exit 2), saying which.
+  one(cli('--model', pets, '--count', '2', '--per-class', '2', '--out', dir('x7')), 2, /^error: give exactly one of '--per-class <k>' \(samples per class, conditional models\) and '--count <n>' \(samples in all\); both were given$/);
+  one(cli('--model', pets, '--out', dir('x8')), 2, /^error: give exactly one of '--per-class <k>' .* and '--count <n>' .*; neither was given$/);
+  assert.ok(!existsSync(dir('x8')), 'a usage error writes nothing');
   mkdirSync(dir('foreign'));
   writeFileSync(join(dir('foreign'), 'notes.txt'), 'mine');
   one(cli('--model', pets, '--count', '2', '--out', dir('foreign')), 1, /--out: ".*foreign" is not allowed; expected a new or empty folder, or one written by wganx augment/);
@@ -285,7 +288,7 @@ test('--remote draws from a wganx server (the same files as locally) and retries
     refused = 0;
     await assert.rejects(dead.run(new Float32Array(4), new Int32Array([0])), /did not answer after 2 attempts: HTTP 503/);
     await assert.rejects(openRemote({ url: 'ftp://x', model: 'pets' }), /--remote: "ftp:\/\/x" is not allowed; expected an http\(s\) URL/);
-    await assert.rejects(openRemote({ url: srv.url, model: 'nope' }), /--model: "nope" is not allowed; expected a model folder holding manifest.json/);
+    await assert.rejects(openRemote({ url: srv.url, model: 'nope' }), /--model: "nope" is not allowed; expected a model folder, or one of the models http:\/\/127\.0\.0\.1:\d+ serves: digits, pets, ring \(.* does not serve a model "nope"\)/);
   } finally {
     await srv.shutdown();
   }

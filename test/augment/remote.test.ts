@@ -114,3 +114,22 @@ test('a server that wants an API key: the key from --api-key or WGANX_API_KEY; 4
     await srv.shutdown();
   }
 });
+
+test('a model the server lacks: a wganx server is named with the models it serves; a server with no /v1/models is said to be no wganx server', async () => {
+  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1' }), { logger: silentLogger });
+  // A KServe-only server: 404 for every path (no wganx model list).
+  const bare = createServer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}'));
+  const bareUrl = await listen(bare);
+  try {
+    const missing = await cli(['--model', 'cats', '--remote', srv.url, '--count', '6', '--format', 'npz', '--out', join(tmp, 'missing')]);
+    assert.equal(missing.status, 1, missing.stderr);
+    assert.equal(missing.stderr.trim(), `wganx: --model: "cats" is not allowed; expected a model folder, or one of the models ${srv.url} serves: pets (${srv.url} does not serve a model "cats")`);
+    assert.doesNotMatch(missing.stderr, /publishes no manifest/);
+    const plain = await cli(['--model', 'pets', '--remote', bareUrl, '--count', '6', '--format', 'npz', '--out', join(tmp, 'plain')]);
+    assert.equal(plain.status, 1, plain.stderr);
+    assert.equal(plain.stderr.trim(), `wganx: --model: "pets" is not allowed; expected a model folder holding manifest.json: ${bareUrl} publishes no manifest for "pets" (it is no wganx server, which would; give the folder for a plain KServe server)`);
+  } finally {
+    bare.close();
+    await srv.shutdown();
+  }
+});
