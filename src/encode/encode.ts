@@ -1,13 +1,14 @@
 /**
  * Response encodings: image grids, per-sample images, scatter plots of point models, latent-walk
  * strips and animations (sharp: libvips runs in its own threads, off the event loop), NumPy
- * `.npy` tensors for Python clients, and JSON number arrays. Large per-sample encodings and JSON
+ * `.npy` tensors and `.npz` archives for Python clients, and JSON number arrays. Large per-sample encodings and JSON
  * arrays run on a worker thread (./encode-pool.ts).
  *
  * @example
  *   const png = await encodeGrid(data, [28, 28, 1], 16, [-1, 1], { format: 'png', scale: 2 });
  *   const npy = encodeNpy(data, [16, 28, 28, 1]);
  */
+import { zipSync, type Zippable } from 'fflate';
 import sharp from 'sharp';
 import type { CreateRaw, Sharp } from 'sharp';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -27,6 +28,7 @@ export const CONTENT_TYPES = Object.freeze({
   gif: 'image/gif',
   json: 'application/json',
   npy: 'application/octet-stream',
+  npz: 'application/zip',
 } as const);
 
 /** Pixels between grid tiles (and strip frames). */
@@ -214,4 +216,18 @@ export function encodeNpy(data: Float32Array | Uint8Array | Int32Array | BigInt6
   out.write(header, 10, 'latin1');
   Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, total); // x86/ARM are little-endian
   return out;
+}
+
+/** The time stamp of every `.npz` member: the same arrays give the same bytes. */
+const NPZ_TIME = new Date(Date.UTC(2000, 0, 1));
+
+/**
+ * NumPy `.npz` bytes (what `numpy.savez` writes: a zip of `<name>.npy` members, stored, not
+ * deflated): `numpy.load(io.BytesIO(bytes))["images"]`.
+ */
+export function encodeNpz(arrays: Record<string, { data: Float32Array | Uint8Array | Int32Array | BigInt64Array; shape: readonly number[] }>): Buffer {
+  const members: Zippable = {};
+  for (const [name, a] of Object.entries(arrays)) members[`${name}.npy`] = [encodeNpy(a.data, a.shape), { level: 0, mtime: NPZ_TIME }];
+  const zip = zipSync(members, { level: 0, mtime: NPZ_TIME });
+  return Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength);
 }

@@ -1,6 +1,7 @@
 /** The HTTP API driven in-process with supertest on createApp (real worker sessions, tiny exported models). */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
@@ -125,6 +126,31 @@ test('json samples of an image model: one PNG per sample holding exactly the 8-b
     const up = upscale({ data: want.subarray(k * 192, (k + 1) * 192), width: 8, height: 8, channels: 3, columns: 1, rows: 1 }, 2);
     assert.deepEqual(Buffer.from(data), Buffer.from(up.data));
   }
+});
+
+/** An .npz body as numpy reads it: member names, dtypes, shapes and values. */
+function loadNpz(body: Buffer): Record<string, { dtype: string; shape: number[]; values: number[] }> {
+  const script = 'import io, json, sys, numpy as np\nz = np.load(io.BytesIO(sys.stdin.buffer.read()))\nprint(json.dumps({k: {"dtype": str(z[k].dtype), "shape": list(z[k].shape), "values": z[k].ravel().tolist()} for k in z.files}))';
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], { input: body, encoding: 'utf8' }));
+}
+
+test('format npz: numpy loads images (float32 NHWC, as npy), labels and indices (int64); a point model\'s holds points and no labels', async () => {
+  const npz = await post('/v1/models/pets/samples', { n: 5, seed: 3, start: 2, format: 'npz' }).buffer(true).parse(binaryParser).expect(200).expect('content-type', 'application/zip');
+  assert.match(npz.headers['content-disposition'], /attachment; filename="pets-3-2\.npz"/);
+  const npy = parseNpy((await post('/v1/models/pets/samples', { n: 5, seed: 3, start: 2, format: 'npy' }).buffer(true).parse(binaryParser).expect(200)).body);
+  const json = (await post('/v1/models/pets/samples', { n: 5, seed: 3, start: 2, format: 'json' }).expect(200)).body as { samples: { index: number; label: number }[] };
+  const z = loadNpz(npz.body);
+  assert.deepEqual(Object.keys(z).sort(), ['images', 'indices', 'labels']);
+  assert.deepEqual([z.images.dtype, z.images.shape], ['float32', [5, 8, 8, 3]]);
+  assert.deepEqual(z.images.values, Array.from(npy.data), 'the same values as format npy');
+  assert.deepEqual([z.labels.dtype, z.labels.shape, z.labels.values], ['int64', [5], json.samples.map((s) => s.label)]);
+  assert.deepEqual([z.indices.dtype, z.indices.values], ['int64', [2, 3, 4, 5, 6]]);
+  // A class for every sample is what the labels say.
+  const one = loadNpz((await post('/v1/models/pets/samples', { n: 3, seed: 3, format: 'npz', class: 'dog' }).buffer(true).parse(binaryParser).expect(200)).body);
+  assert.deepEqual(one.labels.values, [1, 1, 1]);
+  const ring = loadNpz((await post('/v1/models/ring/samples', { n: 4, seed: 1, format: 'npz' }).buffer(true).parse(binaryParser).expect(200)).body);
+  assert.deepEqual(Object.keys(ring).sort(), ['indices', 'points']);
+  assert.deepEqual([ring.points.dtype, ring.points.shape], ['float32', [4, 2]]);
 });
 
 test('conditional models: class for all, default labels from (seed, index), label changes the output', async () => {
@@ -385,7 +411,13 @@ test('/openapi.json describes every endpoint the app routes; /docs renders', asy
   assert.ok(routed.includes('post /v2/models/{name}/versions/{version}/infer'));
   const described = Object.entries(spec.paths as Record<string, object>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
   assert.deepEqual([...routed].sort(), [...described].sort());
-  assert.ok(spec.paths['/v1/models/{name}/samples'].post.requestBody.content['application/json'].schema.properties.n);
+  const samples = spec.paths['/v1/models/{name}/samples'].post;
+  assert.ok(samples.requestBody.content['application/json'].schema.properties.n);
+  // Python users find npz (and what npy holds) in the document.
+  const format = samples.requestBody.content['application/json'].schema.properties.format;
+  assert.ok(format.enum.includes('npz') && format.enum.includes('npy'), JSON.stringify(format));
+  assert.match(format.description, /npy: the float32 output tensor, NHWC .* no labels; npz: a NumPy archive of images \(or points\), labels .* and indices/);
+  assert.ok(samples.responses['200'].content['application/zip'], 'npz answers application/zip');
   const html = (await request(app).get('/docs').expect(200).expect('content-type', /html/)).text;
   assert.match(html, /POST \/v1\/models\/\{name\}\/samples/);
   assert.match(html, /<img alt="digits" src="\/v1\/models\/digits\/samples\.png\?scale=2">/, 'without an API key the page shows live samples');

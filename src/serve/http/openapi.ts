@@ -42,11 +42,11 @@ export function openApiSpec(schemas: RequestSchemas) {
       '/v1/models/{name}': { get: { summary: 'One model', parameters: [name], responses: { '200': { description: 'Model' }, ...errors } } },
       '/v1/models/{name}/samples': {
         post: {
-          summary: 'Generate samples: a grid image, a JSON list (base64 images or points, with seeds and labels) or a .npy float32 tensor',
+          summary: 'Generate samples: a grid image, a JSON list (base64 images or points, with seeds and labels), a .npy float32 tensor (NHWC in the output range, no labels) or a .npz archive for numpy (images or points, labels, indices)',
           parameters: [name],
           requestBody: { content: { 'application/json': { schema: jsonSchema(schemas.samplesBody), example: { n: 16, seed: 7, format: 'png', scale: 2 } } } },
           responses: {
-            '200': { description: 'Samples', headers: { 'X-Wganx-Seed': { schema: { type: 'string' } } }, content: { 'image/png': {}, 'image/webp': {}, 'image/jpeg': {}, 'application/json': {}, 'application/octet-stream': {} } },
+            '200': { description: 'Samples', headers: { 'X-Wganx-Seed': { schema: { type: 'string' } } }, content: { 'image/png': {}, 'image/webp': {}, 'image/jpeg': {}, 'application/json': {}, 'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'format npy' } }, 'application/zip': { schema: { type: 'string', format: 'binary', description: 'format npz' } } } },
             ...errors,
           },
         },

@@ -7,7 +7,7 @@ import express, { type Request, type Router } from 'express';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { resolveLabels } from '../../core/labels.js';
 import { interpolateLatents, MAX_SAFE_COUNTER } from '../../core/latent.js';
-import { encodeAnimation, encodeGrid, encodeNpy, encodeScatter, checkImageSize, gridImageSize, CONTENT_TYPES, type ImageFormat, type ImagePlan } from '../../encode/encode.js';
+import { encodeAnimation, encodeGrid, encodeNpy, encodeNpz, encodeScatter, checkImageSize, gridImageSize, CONTENT_TYPES, type ImageFormat, type ImagePlan } from '../../encode/encode.js';
 import { encodeEachBase64, encodeGridImage } from '../../encode/encode-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
@@ -115,7 +115,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const seed = body.seed ?? randomInt(RANDOM_SEED_LIMIT);
     if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('body.start', start, `at most ${MAX_SAFE_COUNTER - n} (start + n must stay exact)`);
     const labels = resolveLabels(model.manifest, { n, seed, start, labels: body.labels, cls: body.class }, 'body');
-    if (model.manifest.kind === 'image' && format !== 'npy') {
+    if (model.manifest.kind === 'image' && format !== 'npy' && format !== 'npz') {
       const [h, w] = model.rowShape;
       if (format === 'json' || layout === 'list') {
         const each = format === 'json' ? 'png' : format;
@@ -134,6 +134,17 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     if (format === 'npy') {
       res.type(CONTENT_TYPES.npy).setHeader('Content-Disposition', `attachment; filename="${model.name}-${seed}-${start}.npy"`);
       res.send(encodeNpy(data, [n, ...rowShape]));
+      return;
+    }
+    if (format === 'npz') {
+      // For Python: the samples with their classes and latent indices, as augment's npz files hold them.
+      const arrays = {
+        [model.manifest.kind === 'image' ? 'images' : 'points']: { data, shape: [n, ...rowShape] },
+        ...(labels ? { labels: { data: BigInt64Array.from(labels, (c) => BigInt(c)), shape: [n] } } : {}),
+        indices: { data: BigInt64Array.from({ length: n }, (_, k) => BigInt(start + k)), shape: [n] },
+      };
+      res.type(CONTENT_TYPES.npz).setHeader('Content-Disposition', `attachment; filename="${model.name}-${seed}-${start}.npz"`);
+      res.send(encodeNpz(arrays));
       return;
     }
     const head = { model: model.name, version: model.manifest.version, kind: model.manifest.kind, seed, start, n, range, shape: [n, ...rowShape] };

@@ -13,7 +13,8 @@ import { MAX_SAFE_COUNTER } from '../../core/latent.js';
 import { MODEL_NAME_PATTERN } from '../../core/manifest.js';
 import { ANIMATION_FORMATS, IMAGE_FORMATS } from '../../encode/encode.js';
 
-export const SAMPLE_FORMATS = [...IMAGE_FORMATS, 'json', 'npy'] as const;
+/** npy: the output tensor alone (float32); npz: images or points, labels and indices (numpy.load). */
+export const SAMPLE_FORMATS = [...IMAGE_FORMATS, 'json', 'npy', 'npz'] as const;
 export type SampleFormat = (typeof SAMPLE_FORMATS)[number];
 export const LAYOUTS = ['grid', 'list'] as const;
 /** png: a strip of frames; gif/webp: an animation; json: the frames' values. */
@@ -75,7 +76,7 @@ export function requestSchemas(limits: SchemaLimits) {
     start: seed.default(0).describe('index of the first sample: sample i of a seed is the same in every request'),
     labels: z.array(classRef, { error: 'an array of class indices or names' }).max(limits.maxSamples).optional().describe('one class per sample (conditional models)'),
     class: classRef.optional().describe('one class for every sample (conditional models)'),
-    format: oneOf(SAMPLE_FORMATS).default('png'),
+    format: oneOf(SAMPLE_FORMATS).default('png').describe('png/webp/jpeg: a grid (or a scatter plot); json: one entry per sample; npy: the float32 output tensor, NHWC (or n × dim) in the manifest\'s output range, no labels; npz: a NumPy archive of images (or points), labels (int64, conditional models) and indices (int64)'),
     layout: oneOf(LAYOUTS).default('grid').describe('grid: one image; list: JSON with one entry per sample'),
     scale: scale.default(1).describe('integer upscaling factor of images (nearest neighbour)'),
     columns: int(1, limits.maxSamples).optional().describe('grid columns (default ⌈√n⌉)'),
