@@ -29,10 +29,10 @@ import { folderClassifier } from './folder-classifier.js';
 import { FOLDER_EVAL_SAMPLES, folderMetrics, type FolderMetrics } from './folder.js';
 import { digitGridPng, toyScatterPng } from './figures.js';
 import { MNIST_EVAL_SAMPLES, mnistMetrics, type DigitSource, type MnistMetrics } from './mnist.js';
-import { TOY_DATASETS, TOY_EVAL_SAMPLES, toyMetrics, toyMixture, type ToyDataset, type ToyMetrics } from './toy.js';
+import { MODE_DATASETS, TOY_EVAL_SAMPLES, toyMetrics, toyMixture, type ToyDataset, type ToyMetrics } from './toy.js';
 
 /** What eval measures: the toys, MNIST, or an image folder (any other dataset in a manifest). */
-export const EVAL_DATASETS = [...TOY_DATASETS, 'mnist', 'folder'] as const;
+export const EVAL_DATASETS = [...MODE_DATASETS, 'mnist', 'folder'] as const;
 export type EvalDataset = (typeof EVAL_DATASETS)[number];
 /** Most samples one evaluation draws (keeps memory bounded: 1 M digits ≈ 3 GB). */
 export const MAX_EVAL_SAMPLES = 1_000_000;
@@ -75,10 +75,10 @@ export function evalDataset(manifest: Manifest, dataDir?: string): EvalDataset {
     return 'folder';
   }
   const dataset = manifest.training?.dataset ?? null;
-  if (dataset === null) throw new InvalidArgumentError('manifest.training', null, `training provenance naming the dataset (${TOY_DATASETS.join(', ')}, mnist or an image folder), or --data <folder>`);
+  if (dataset === null) throw new InvalidArgumentError('manifest.training', null, `training provenance naming the dataset (${MODE_DATASETS.join(', ')}, mnist or an image folder), or --data <folder>`);
   if ((EVAL_DATASETS as readonly string[]).includes(dataset) && dataset !== 'folder') return dataset as EvalDataset;
   if (manifest.kind === 'image') return 'folder';
-  throw new InvalidArgumentError('manifest.training.dataset', dataset, `one of ${TOY_DATASETS.join(', ')}, mnist or an image folder (the data sets with quality metrics)`);
+  throw new InvalidArgumentError('manifest.training.dataset', dataset, `one of ${MODE_DATASETS.join(', ')}, mnist or an image folder (the data sets with quality metrics)`);
 }
 
 /** Classes per sheet row, and rows per class sheet. */

@@ -27,11 +27,12 @@
  *   m.modesCovered, m.highQualityPercent, m.reverseKl
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import { TOY_SPECS } from '../data/toy.js';
+import { TOY_DATASETS, TOY_SPECS, type ToyDatasetName } from '../data/toy.js';
 
-/** The toy data sets with modes to count (the swiss roll has none). */
-export const TOY_DATASETS = ['ring8', 'grid25'] as const;
-export type ToyDataset = (typeof TOY_DATASETS)[number];
+/** The toy data sets with modes to count: the rows of src/data's table that have means (the swiss roll has none). */
+export const MODE_DATASETS: readonly ToyDatasetName[] = TOY_DATASETS.filter((name) => TOY_SPECS[name].means.length > 0);
+/** A toy data set by name; {@link toyMixture} refuses one without modes. */
+export type ToyDataset = ToyDatasetName;
 
 /** Quality threshold, in standard deviations of a mode. */
 export const HIGH_QUALITY_SIGMAS = 3;
@@ -48,7 +49,7 @@ export interface ToyMixture {
 
 /** The mixture behind a toy data set name (the same means and σ the training data is drawn from). */
 export function toyMixture(name: string): ToyMixture {
-  if (!(TOY_DATASETS as readonly string[]).includes(name)) throw new InvalidArgumentError('dataset', name, `one of ${TOY_DATASETS.join(', ')}`);
+  if (!(MODE_DATASETS as readonly string[]).includes(name)) throw new InvalidArgumentError('dataset', name, `one of ${MODE_DATASETS.join(', ')}`);
   const spec = TOY_SPECS[name as ToyDataset];
   return { name: name as ToyDataset, means: Float64Array.from(spec.means.flat()), sigma: spec.sigma };
 }
