@@ -3,7 +3,7 @@
  * (`samples.png`, `/docs`, through src/encode) and in the browser (src/web, on a canvas).
  *
  * White plot area spanning `range` on both axes, a frame with ticks and numbered labels at "nice"
- * steps (a 3×5 pixel font, no font files), the data set's mode centres as grey rings of radius 3σ
+ * steps (anti-aliased stroke glyphs, no font files), the data set's mode centres as grey rings of radius 3σ
  * (at least a few pixels), and the points on top, coloured by class.
  *
  * @example
@@ -21,21 +21,58 @@ const INK: readonly [number, number, number] = [20, 20, 20];
 const AXIS: readonly [number, number, number] = [90, 90, 90];
 const MODE: readonly [number, number, number] = [185, 185, 185];
 
-/** 3×5 glyphs, one row per string, '#' = ink. */
-const GLYPHS: Readonly<Record<string, readonly string[]>> = {
-  '0': ['###', '#.#', '#.#', '#.#', '###'],
-  '1': ['.#.', '##.', '.#.', '.#.', '###'],
-  '2': ['###', '..#', '###', '#..', '###'],
-  '3': ['###', '..#', '.##', '..#', '###'],
-  '4': ['#.#', '#.#', '###', '..#', '..#'],
-  '5': ['###', '#..', '###', '..#', '###'],
-  '6': ['###', '#..', '###', '#.#', '###'],
-  '7': ['###', '..#', '.#.', '.#.', '.#.'],
-  '8': ['###', '#.#', '###', '#.#', '###'],
-  '9': ['###', '#.#', '###', '..#', '###'],
-  '-': ['...', '...', '###', '...', '...'],
-  '.': ['...', '...', '...', '...', '.#.'],
+/** A point of a glyph's stroke: x across its width, y down its height, both 0…1. */
+type Pt = readonly [number, number];
+
+/** Points along an ellipse arc centred (cx, cy), angles in degrees (0 = right, 90 = down). */
+function arc(cx: number, cy: number, rx: number, ry: number, from: number, to: number): Pt[] {
+  const steps = Math.max(4, Math.ceil(Math.abs(to - from) / 15));
+  return Array.from({ length: steps + 1 }, (_, k) => {
+    const a = ((from + ((to - from) * k) / steps) * Math.PI) / 180;
+    return [cx + rx * Math.cos(a), cy + ry * Math.sin(a)] as const;
+  });
+}
+
+/** A glyph: its width (a fraction of the text height) and its strokes (polylines). */
+interface Glyph {
+  width: number;
+  strokes: readonly (readonly Pt[])[];
+}
+
+const SIX: Glyph['strokes'] = [arc(0.5, 0.7, 0.45, 0.3, 0, 360), arc(0.9, 0.7, 0.85, 0.62, 260, 180)];
+
+/**
+ * Tick-label glyphs as strokes, drawn anti-aliased at any size (no font files, and the same
+ * pixels in Node and in browsers: only +, −, ×, ÷, √ and the table below).
+ */
+const GLYPHS: Readonly<Record<string, Glyph>> = {
+  '0': { width: 0.55, strokes: [arc(0.5, 0.5, 0.5, 0.5, 0, 360)] },
+  '1': { width: 0.55, strokes: [[[0.15, 0.22], [0.6, 0], [0.6, 1]]] },
+  '2': { width: 0.55, strokes: [[...arc(0.5, 0.28, 0.48, 0.28, 180, 380), [0, 1], [1, 1]]] },
+  '3': { width: 0.55, strokes: [[...arc(0.5, 0.25, 0.45, 0.25, 200, 450)], arc(0.5, 0.73, 0.5, 0.27, 270, 520)] },
+  '4': { width: 0.55, strokes: [[[0.75, 1], [0.75, 0], [0, 0.7], [1, 0.7]]] },
+  '5': { width: 0.55, strokes: [[[0.92, 0], [0.15, 0], [0.08, 0.45], ...arc(0.48, 0.68, 0.47, 0.32, 235, 515)]] },
+  '6': { width: 0.55, strokes: SIX },
+  '7': { width: 0.55, strokes: [[[0, 0], [1, 0], [0.35, 1]]] },
+  '8': { width: 0.55, strokes: [arc(0.5, 0.26, 0.42, 0.26, 0, 360), arc(0.5, 0.74, 0.5, 0.26, 0, 360)] },
+  '9': { width: 0.55, strokes: SIX.map((line) => line.map(([x, y]) => [1 - x, 1 - y] as const)) },
+  '-': { width: 0.45, strokes: [[[0.05, 0.55], [0.95, 0.55]]] },
+  '.': { width: 0.2, strokes: [[[0.5, 0.95], [0.5, 0.95]]] },
 };
+/** Space between glyphs and stroke width, as fractions of the text height. */
+const GLYPH_GAP = 0.2;
+const STROKE = 0.12;
+
+/** Distance from (px, py) to the segment a–b. */
+function segmentDistance(px: number, py: number, a: Pt, b: Pt): number {
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  const len2 = dx * dx + dy * dy;
+  const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, ((px - a[0]) * dx + (py - a[1]) * dy) / len2));
+  const ex = px - (a[0] + t * dx);
+  const ey = py - (a[1] + t * dy);
+  return Math.sqrt(ex * ex + ey * ey);
+}
 
 /** Side of a scatter plot at `scale` (256 pixels a unit of scale, at most 2048): the server's and the browser's. */
 export function scatterSide(scale: number): number {
@@ -52,6 +89,9 @@ export interface ScatterOptions {
   /** Side of the plot area in pixels (default 512). */
   side?: number;
 }
+
+/** Height of the tick labels in pixels, on large plots (side ≥ 384) and small ones. */
+const LABEL_PX = { large: 11, small: 8 } as const;
 
 /** Margins around the plot area: room for the tick labels. */
 const MARGIN = { left: 44, right: 12, top: 12, bottom: 30 };
@@ -96,18 +136,37 @@ class Canvas {
     }
   }
 
-  /** Text with glyphs scaled by `s`, its top-left at (x, y). */
-  text(x: number, y: number, text: string, s: number, c: readonly [number, number, number]): void {
-    for (const [i, ch] of [...text].entries()) {
+  /** Blend `c` over the pixel at (x, y) with coverage `a` (0…1). */
+  blend(x: number, y: number, c: readonly [number, number, number], a: number): void {
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height || a <= 0) return;
+    const i = (y * this.width + x) * 3;
+    for (let k = 0; k < 3; k++) this.data[i + k] = Math.round(this.data[i + k] + (c[k] - this.data[i + k]) * Math.min(1, a));
+  }
+
+  /** Text `size` pixels tall, its top-left at (x, y): each pixel covered by a stroke in proportion to its distance from it. */
+  text(x: number, y: number, text: string, size: number, c: readonly [number, number, number]): void {
+    const half = Math.max(0.55, (STROKE * size) / 2);
+    let left = x;
+    for (const ch of text) {
       const g = GLYPHS[ch];
       if (!g) continue;
-      for (let gy = 0; gy < 5; gy++) for (let gx = 0; gx < 3; gx++) if (g[gy][gx] === '#') this.rect(x + i * 4 * s + gx * s, y + gy * s, s, s, c);
+      const w = g.width * size;
+      // Glyph points in pixels; a pixel's centre is at (i + 0.5, j + 0.5).
+      const lines = g.strokes.map((line) => line.map(([gx, gy]) => [left + gx * w, y + gy * size] as const));
+      for (let j = Math.floor(y - half - 1); j <= Math.ceil(y + size + half + 1); j++) {
+        for (let i = Math.floor(left - half - 1); i <= Math.ceil(left + w + half + 1); i++) {
+          let d = Infinity;
+          for (const line of lines) for (let k = 0; k < line.length; k++) d = Math.min(d, segmentDistance(i + 0.5, j + 0.5, line[k], line[Math.min(k + 1, line.length - 1)]));
+          this.blend(i, j, c, half + 0.5 - d);
+        }
+      }
+      left += w + GLYPH_GAP * size;
     }
   }
 }
 
-/** Width in pixels of `text` drawn at glyph scale `s`. */
-const textWidth = (text: string, s: number) => text.length * 4 * s - s;
+/** Width in pixels of `text` drawn `size` pixels tall. */
+const textWidth = (text: string, size: number) => [...text].reduce((sum, ch) => sum + (GLYPHS[ch] ? (GLYPHS[ch].width + GLYPH_GAP) * size : 0), 0) - GLYPH_GAP * size;
 
 /**
  * Scatter plot of `count` rows of `rowSize` values (the first two are x and y), as an RGB image.
@@ -119,7 +178,7 @@ export function scatterPlot(data: ArrayLike<number>, rowSize: number, count: num
   const canvas = new Canvas(MARGIN.left + side + MARGIN.right, MARGIN.top + side + MARGIN.bottom);
   const px = (x: number) => MARGIN.left + ((x - lo) / (hi - lo)) * (side - 1);
   const py = (y: number) => MARGIN.top + ((hi - y) / (hi - lo)) * (side - 1); // y grows upwards
-  const font = side >= 384 ? 2 : 1;
+  const font = side >= 384 ? LABEL_PX.large : LABEL_PX.small;
 
   // Frame, ticks and their labels.
   canvas.rect(MARGIN.left - 1, MARGIN.top - 1, side + 2, 1, AXIS);
@@ -132,9 +191,9 @@ export function scatterPlot(data: ArrayLike<number>, rowSize: number, count: num
     const x = Math.round(px(v));
     const y = Math.round(py(v));
     canvas.rect(x, MARGIN.top + side + 1, 1, 5, AXIS);
-    canvas.text(x - Math.floor(textWidth(t, font) / 2), MARGIN.top + side + 9, t, font, INK);
+    canvas.text(x - Math.round(textWidth(t, font) / 2), MARGIN.top + side + 9, t, font, INK);
     canvas.rect(MARGIN.left - 6, y, 5, 1, AXIS);
-    canvas.text(MARGIN.left - 9 - textWidth(t, font), y - Math.floor((5 * font) / 2), t, font, INK);
+    canvas.text(MARGIN.left - 9 - Math.round(textWidth(t, font)), y - Math.round(font / 2), t, font, INK);
   }
 
   // Mode centres: a ring of radius 3σ (the "high quality" distance of docs/eval.md), at least 4 px.

@@ -39,3 +39,24 @@ test('unconditional points are dark; non-finite points are skipped; a plot of no
   for (let yy = 12; yy < 12 + 512; yy++) for (let xx = 44; xx < 44 + 512; xx++) if (!isWhite(pixel(empty, xx, yy))) dark++;
   assert.equal(dark, 0, 'the plot area is blank');
 });
+
+test('tick labels are smooth strokes (anti-aliased, not a blocky pixel font), about 11 px tall on a 512-pixel plot', () => {
+  const img = scatterPlot(new Float32Array(0), 2, 0, { range: [-2, 2], side: 512 });
+  // The bottom margin below the ticks holds only the x labels.
+  const top = 12 + 512 + 7;
+  const levels = new Set<number>();
+  let first = Infinity;
+  let last = -Infinity;
+  for (let y = top; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      const p = pixel(img, x, y);
+      if (isWhite(p)) continue;
+      assert.ok(p[0] === p[1] && p[1] === p[2], `grey ink at (${x}, ${y}): ${p}`);
+      levels.add(p[0]);
+      first = Math.min(first, y);
+      last = Math.max(last, y);
+    }
+  }
+  assert.ok(levels.size >= 8, `edge pixels between ink and paper (${levels.size} grey levels: ${[...levels].sort((a, b) => a - b).join(', ')})`);
+  assert.ok(last - first + 1 >= 10 && last - first + 1 <= 14, `label height ${last - first + 1} px`);
+});

@@ -420,5 +420,10 @@ test('/openapi.json describes every endpoint the app routes; /docs renders', asy
   assert.ok(samples.responses['200'].content['application/zip'], 'npz answers application/zip');
   const html = (await request(app).get('/docs').expect(200).expect('content-type', /html/)).text;
   assert.match(html, /POST \/v1\/models\/\{name\}\/samples/);
-  assert.match(html, /<img alt="digits" src="\/v1\/models\/digits\/samples\.png\?scale=2">/, 'without an API key the page shows live samples');
+  assert.match(html, /<figure class="image"><img alt="digits" src="\/v1\/models\/digits\/samples\.png\?scale=2">/, 'without an API key the page shows live samples');
+  // Point plots at 1× (about the size of digit grids at 2×), all top-aligned in one row; a way back to the page at /.
+  assert.match(html, /<figure class="points"><img alt="ring" src="\/v1\/models\/ring\/samples\.png\?scale=1">/);
+  assert.match(html, /<div class="gallery"><figure/);
+  assert.match(html, /\.gallery\{display:flex;flex-wrap:wrap;align-items:flex-start/);
+  assert.match(html, /<nav><a href="\/">/);
 });

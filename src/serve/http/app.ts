@@ -179,7 +179,8 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
   app.get('/docs', (_req, res) => {
     info(res).endpoint = 'docs';
     res.setHeader('Content-Security-Policy', DOCS_CSP);
-    res.type('html').send(docsPage(spec, shownModels(engine), opts.apiKey !== null));
+    const models = shownModels(engine).map((name) => ({ name, kind: engine.entry(name)?.model?.manifest.kind ?? 'image' }));
+    res.type('html').send(docsPage(spec, models, opts.apiKey !== null));
   });
   app.get('/metrics', async (_req, res) => {
     info(res).endpoint = 'metrics';

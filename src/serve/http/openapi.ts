@@ -92,11 +92,15 @@ export function openApiSpec(schemas: RequestSchemas) {
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** Display scale of each kind's gallery picture: 28-px digits at 2× and point plots at 1× are about the same size. */
+const GALLERY_SCALE = { image: 2, points: 1 } as const;
+
 /**
- * The docs page: every endpoint from the spec, request schemas and examples, and live sample
- * images (left out when an API key is required: an `<img>` cannot send it).
+ * The docs page: a link back to the page at `/`, every endpoint from the spec, request schemas
+ * and examples, and live sample images (left out when an API key is required: an `<img>` cannot
+ * send it), top-aligned side by side.
  */
-export function docsPage(spec: ReturnType<typeof openApiSpec>, models: string[], apiKeyRequired: boolean): string {
+export function docsPage(spec: ReturnType<typeof openApiSpec>, models: { name: string; kind: 'image' | 'points' }[], apiKeyRequired: boolean): string {
   const rows = Object.entries(spec.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => {
       const o = op as { summary: string; requestBody?: { content: Record<string, { example?: unknown; schema?: unknown }> } };
@@ -106,10 +110,13 @@ export function docsPage(spec: ReturnType<typeof openApiSpec>, models: string[],
       return `<section><h3><code>${method.toUpperCase()} ${escape(path)}</code></h3><p>${escape(o.summary)}</p>${example}${schema}</section>`;
     }),
   );
-  const imgs = models.map((m) => `<figure><img alt="${escape(m)}" src="/v1/models/${encodeURIComponent(m)}/samples.png?scale=2"><figcaption>${escape(m)}</figcaption></figure>`).join('');
+  const imgs = models
+    .map(({ name: m, kind }) => `<figure class="${kind}"><img alt="${escape(m)}" src="/v1/models/${encodeURIComponent(m)}/samples.png?scale=${GALLERY_SCALE[kind]}"><figcaption>${escape(m)}</figcaption></figure>`)
+    .join('');
+  const names = models.map((m) => `<code>${escape(m.name)}</code>`).join(', ');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>wganx serve API</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:.5rem;overflow:auto}figure{display:inline-block;margin:.5rem}img{image-rendering:pixelated}</style>
-</head><body><h1>wganx serve ${escape(spec.info.version)}</h1><p>${escape(spec.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:.5rem;overflow:auto}nav{margin-bottom:1rem}.gallery{display:flex;flex-wrap:wrap;align-items:flex-start;gap:1rem}figure{margin:0}figcaption{text-align:center}img{display:block;max-width:100%;height:auto}.image img{image-rendering:pixelated}</style>
+</head><body><nav><a href="/">← the models in your browser (the page at /)</a></nav><h1>wganx serve ${escape(spec.info.version)}</h1><p>${escape(spec.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 <p>Errors are JSON: <code>{"error": "…", "field": "…", "value": …, "allowed": "…"}</code> (KServe routes: <code>{"error": "…"}</code>).</p>
-${apiKeyRequired ? `<h2>Models</h2><p>${models.map((m) => `<code>${escape(m)}</code>`).join(', ') || 'none ready'}. Sample images need the API key: send it to <code>/v1/models/{name}/samples.png</code>.</p>` : imgs ? `<h2>Models</h2>${imgs}` : ''}<h2>Endpoints</h2>${rows.join('\n')}</body></html>`;
+${apiKeyRequired ? `<h2>Models</h2><p>${names || 'none ready'}. Sample images need the API key: send it to <code>/v1/models/{name}/samples.png</code>.</p>` : imgs ? `<h2>Models</h2><div class="gallery">${imgs}</div>` : ''}<h2>Endpoints</h2>${rows.join('\n')}</body></html>`;
 }
