@@ -23,6 +23,11 @@
  * the Vulkan loader and the driver's ICD; without a GPU, SwiftShader stands in when the environment
  * points at it (LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json).
  *
+ * The nets: a toy MLP, MNIST's conditional MLP and DCGANs, and the bundled colour model's net (issue
+ * 33: 32×32×3 emoji, 9 classes, `--g-cond concat`, projection critic with an AC head), which reads
+ * data/emoji (`npm run data:emoji -- --out data/emoji`); without that folder its row is printed as
+ * skipped, with the reason.
+ *
  * PyTorch comes from Debian (`apt-get install python3-torch libopenblas0-pthread`), or from the
  * python3 that WGANX_PYTHON names; when it is missing the script says so and prints the tfjs
  * columns alone. The cpu backend is slow on the convolutional nets (tens of seconds per
@@ -30,6 +35,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +52,7 @@ import { createOptimizer } from '../src/train/optimizers.js';
 import { netSpec } from '../src/train/run.js';
 import { criticStepTensor, generatorStepTensor, readCriticStep, trainableVariables, type StepContext } from '../src/train/steps.js';
 import { median } from './common.js';
+import { PYTHON, TORCH_SCRIPT, torchMissing, torchNetSpec } from './torch-peer.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,13 +75,15 @@ for (const [flag, v, min] of [['--rounds', ROUNDS, 1], ['--iters', ITERS, 1], ['
 }
 const TORCH_DEVICE = args['torch-device']!;
 if (TORCH_DEVICE !== 'cpu' && TORCH_DEVICE !== 'cuda') throw new Error(`--torch-device: got ${JSON.stringify(TORCH_DEVICE)}; allowed: cpu, cuda`);
-const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_wgan_gp.py');
-/** Debian's python3 by default; WGANX_PYTHON names another one (a venv with its own torch). */
-const PYTHON = process.env.WGANX_PYTHON ?? '/usr/bin/python3';
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The colour data set of issue 33 (`npm run data:emoji -- --out data/emoji`). */
+const EMOJI = join(ROOT, 'data', 'emoji');
 
 interface Case {
   label: string;
   opts: TrainOptions;
+  /** Why the row cannot run here (its data are missing), or null. */
+  skip?: string | null;
 }
 
 const NETS: Case[] = [
@@ -82,19 +91,18 @@ const NETS: Case[] = [
   { label: 'MNIST cond. MLP 3×512', opts: { dataset: 'mnist', conditional: true, hidden: 512, layers: 3 } },
   { label: 'MNIST DCGAN 32 ch', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 32 } },
   { label: 'MNIST DCGAN 64 ch', opts: { dataset: 'mnist', arch: 'dcgan', hidden: 64 } },
+  // The bundled colour model's net (issue 33: ≤ 2× PyTorch's iteration): 32×32×3, 9 classes, z ‖ label, projection critic + AC head.
+  {
+    label: 'emoji cond. DCGAN 32 ch + AC',
+    opts: { dataset: EMOJI, conditional: true, arch: 'dcgan', imageSize: 32, hidden: 32, latent: 64, gCond: 'concat', acWeight: 1, acWeightG: 1 },
+    skip: existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`,
+  },
 ];
-const CASES: Case[] = args.batches!.split(',').map(Number).flatMap((batch) => NETS.map((n) => ({ label: `${n.label}, batch ${batch}`, opts: { ...n.opts, batch } })));
+const CASES: Case[] = args.batches!.split(',').map(Number).flatMap((batch) => NETS.map((n) => ({ ...n, label: `${n.label}, batch ${batch}`, opts: { ...n.opts, batch } })));
 
-/** The PyTorch script's description of the same nets. */
+/** The PyTorch script's description of the same nets, with the timing settings. */
 function torchSpec(config: TrainConfig, shape: readonly number[], classes: number) {
-  const base = { hidden: config.hidden, batch: config.batch, latent: config.latent, n_critic: config.nCritic, lambda: config.lambda, classes, iters: ITERS, warmup: WARMUP, threads: args['torch-threads']!.split(',').map(Number), device: TORCH_DEVICE };
-  return config.arch === 'dcgan' ? { ...base, arch: 'dcgan', size: shape[0], channels: shape[2] } : { ...base, arch: 'mlp', layers: config.layers, shape };
-}
-
-/** null with the reason when PyTorch cannot run here. */
-function torchMissing(): string | null {
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? null : `PyTorch is not installed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}); apt-get install python3-torch libopenblas0-pthread`;
+  return { ...torchNetSpec(config, shape, classes), iters: ITERS, warmup: WARMUP, threads: args['torch-threads']!.split(',').map(Number), device: TORCH_DEVICE };
 }
 
 function torchIteration(spec: object): { ms: number; threads: number } {
@@ -169,6 +177,9 @@ function childIteration(opts: TrainOptions, c: Contender): number {
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms;
 }
 
+/** Width of the first column. */
+const LABEL_WIDTH = 42;
+
 function benchConfig(opts: TrainOptions): TrainConfig {
   return resolveTrainConfig({ ...opts, out: 'runs/bench', algo: 'wgan-gp', export: false });
 }
@@ -189,9 +200,13 @@ if (args.child) {
   const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} intra-op threads (OpenBLAS on every core)`;
   console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
   const columns = [...contenders.map((c) => c.label), ...(missing ? [] : ['pytorch'])];
-  const header = `${'net'.padEnd(34)}${columns.map((c) => `${c} ms`.padStart(15)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(20)).join('')}`;
+  const header = `${'net'.padEnd(LABEL_WIDTH)}${columns.map((c) => `${c} ms`.padStart(15)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(20)).join('')}`;
   console.log(`\n${header}`);
   for (const c of CASES.filter((k) => !args.only || k.label.includes(args.only))) {
+    if (c.skip) {
+      console.log(`${c.label.padEnd(LABEL_WIDTH)}skipped: ${c.skip}`);
+      continue;
+    }
     const config = benchConfig(c.opts);
     const dataset = await openDataset(config);
     const classes = config.conditional ? (dataset.labels?.length ?? 0) : 0;
@@ -207,6 +222,6 @@ if (args.child) {
     const med = (k: string) => median(times.get(k)!);
     const cols = columns.map((k) => med(k).toFixed(0).padStart(15)).join('');
     const ratios = missing ? '' : contenders.map((k) => `${(med(k.label) / med('pytorch')).toFixed(2)}×`.padStart(20)).join('');
-    console.log(`${c.label.padEnd(34)}${cols}${ratios}${missing ? '' : `   (PyTorch threads: ${torchThreads.join(', ')})`}`);
+    console.log(`${c.label.padEnd(LABEL_WIDTH)}${cols}${ratios}${missing ? '' : `   (PyTorch threads: ${torchThreads.join(', ')})`}`);
   }
 }
