@@ -24,7 +24,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sampleLatents } from '../src/core/latent.js';
@@ -146,7 +146,10 @@ async function main(): Promise<void> {
   writeFileSync(file('spec.json'), JSON.stringify(spec, null, 2));
   log(`pytorch: ${PYTHON} ${TORCH_SCRIPT} train ${file('spec.json')}`);
   const r = spawnSync(PYTHON, [TORCH_SCRIPT, 'train', file('spec.json')], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`the PyTorch peer failed (${r.error?.message ?? (r.signal ? `signal ${r.signal}` : `exit ${r.status}`)})${r.status !== null ? '; continue a long run with --resume' : ''}`);
+  if (r.status !== 0) {
+    const resumable = !args.resume && existsSync(path.join(config.out, 'checkpoint.pt'));
+    throw new Error(`the PyTorch peer failed (${r.error?.message ?? (r.signal ? `signal ${r.signal}` : `exit ${r.status}`)})${resumable ? `; the same command with --resume continues from ${path.join(config.out, 'checkpoint.pt')}` : ''}`);
+  }
   const result = JSON.parse(readFileSync(path.join(config.out, 'peer-result.json'), 'utf8')) as {
     onnx: string; torch: string; threads: number; steps: number; seconds: number; parity: Record<string, string>;
   };
@@ -220,6 +223,7 @@ async function main(): Promise<void> {
   const manifest = parseManifest({ ...draft, export: { ...draft.export, sha256 } });
   await writeFileAtomic(path.join(config.out, 'generator.onnx'), onnx);
   await writeFileAtomic(path.join(config.out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  rmSync(result.onnx, { force: true });
 
   // The folder opens as a model (schema, sha256) and samples.
   const generator = await openGenerator(config.out, { device: 'cpu', threads: 1 });
