@@ -7,7 +7,8 @@
  *
  * Models come from `models/index.json` (a list of folder names under `models/`), which the
  * server answers with its ready models. The query string pre-sets the form
- * (`?model=mnist-cgan&seed=3&n=16&class=7&device=wasm&threads=2&compare=1`). State for tests and scripts:
+ * (`?model=mnist-cgan&seed=3&n=16&class=7&device=wasm&threads=2&compare=1`); changing the threads
+ * after WASM has started reloads the page with the new `threads`. State for tests and scripts:
  * `document.body.dataset.state` (`loading`, `ready`, `error`) and `window.wganx`.
  */
 import { openGenerator, runtimeVersion, wasmStarted, wasmThreads, type WebGenerator } from '../index.js';
@@ -100,11 +101,7 @@ async function ensureGenerator(model: string, device: string, threads: number | 
   state.device = g.device;
   state.refused = g.refused.map((r) => ({ device: r.device, reason: r.reason }));
   state.threads = g.device === 'wasm' ? wasmThreads() : 1;
-  if (wasmStarted()) {
-    const picker = $<HTMLSelectElement>('threads');
-    picker.disabled = true;
-    picker.title = `onnxruntime-web runs WASM with ${wasmThreads()} thread(s) in this page: reload the page to change it`;
-  }
+  if (wasmStarted()) $('threads').title = `onnxruntime-web runs WASM with ${wasmThreads()} thread(s) in this page; another count reloads the page with ?threads=`;
   const refused = g.refused.map((r) => `; ${r.device} refused: ${r.reason}`).join('');
   const line = $('device-line');
   line.dataset.device = g.device;
@@ -206,6 +203,29 @@ function queue(task: () => Promise<void>): void {
   busy = busy.then(task).catch((err: unknown) => showError(err instanceof Error ? err.message : String(err)));
 }
 
+/**
+ * A new thread count: onnxruntime-web reads it once per page, so once WASM has started the page
+ * reloads with `?threads=N` (no parameter for auto), keeping the other parameters and what the
+ * form shows now. Before that, the next run simply uses it.
+ */
+function threadsChanged(): void {
+  if (!wasmStarted()) {
+    queue(generate);
+    return;
+  }
+  const params = new URLSearchParams(location.search);
+  const set = (name: string, value: string | null) => (value === null || value === '' ? params.delete(name) : params.set(name, value));
+  const f = readForm();
+  set('model', f.model);
+  set('class', $<HTMLSelectElement>('class').value);
+  set('seed', String(f.seed));
+  for (const id of ['n', 'scale']) if ($<HTMLInputElement>(id).dataset.touched === '1') set(id, $<HTMLInputElement>(id).value);
+  set('device', f.device === 'auto' ? null : f.device);
+  set('compare', f.compare ? '1' : null);
+  set('threads', f.threads === undefined ? null : String(f.threads));
+  location.search = params.toString();
+}
+
 function download(): void {
   const f = readForm();
   $<HTMLCanvasElement>('grid').toBlob((blob) => {
@@ -246,7 +266,7 @@ if (typeof document !== 'undefined') {
   });
   $('model').addEventListener('change', () => queue(generate));
   $('device').addEventListener('change', () => queue(generate));
-  $('threads').addEventListener('change', () => queue(generate));
+  $('threads').addEventListener('change', threadsChanged);
   for (const id of ['n', 'scale']) $(id).addEventListener('input', () => ($<HTMLInputElement>(id).dataset.touched = '1'));
   $('download').addEventListener('click', download);
   for (const id of ['t', 'seed-a', 'seed-b']) $(id).addEventListener('input', () => queue(walk));
