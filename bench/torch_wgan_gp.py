@@ -36,7 +36,8 @@ What mirrors what (src/train):
 - models/init.ts: Glorot-uniform kernels, zero biases, unit-variance (±√3) label embeddings, a
   Glorot-uniform projection embedding. BatchNorm and LayerNorm use Keras's epsilon 1e-3, and
   BatchNorm's moving averages Keras's momentum 0.99 (PyTorch's momentum 0.01): the exported
-  generator uses them, as wganx's export does.
+  generator uses them, as wganx's export does, its variances turned into Keras's averages of
+  biased batch variances (an exact correction, keras_moving_variance).
 - steps.ts / losses.ts: critic loss E[D(G(z, y))] − E[D(x)] + λ·E[(‖∇D(x̂)‖ − 1)²] (norm with
   1e-12 under the root) + ac_weight·CE(real logits, y), one critic pass over [real; fake] with the
   real labels; generator loss −E[D(G(z, y))] + ac_weight_g·CE(fake logits, y) with y drawn like
@@ -107,6 +108,25 @@ def glorot_embedding(classes, dim):
     m = nn.Embedding(classes, dim)
     nn.init.xavier_uniform_(m.weight)
     return m
+
+
+def batch_norm(kind, features, side):
+    """Keras's BatchNormalization; `side`: the side of the maps it normalises (1 after a Dense layer)."""
+    m = kind(features, eps=NORM_EPS, momentum=BN_MOMENTUM)
+    m.wganx_side = side
+    return m
+
+
+def keras_moving_variance(g, batch):
+    """Turn PyTorch's running variances (of unbiased batch variances) into Keras's (of biased ones).
+
+    Both start at 1 and average with weight 0.01, so after k updates over n values per channel
+    Keras's is PyTorch's·(n − 1)/n + 0.99^k/n, exactly; n = batch·side²."""
+    for m in g.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None:
+            n = batch * m.wganx_side ** 2
+            k = int(m.num_batches_tracked)
+            m.running_var.mul_((n - 1) / n).add_((1 - BN_MOMENTUM) ** k / n)
 
 
 def activation(kind):
@@ -192,7 +212,7 @@ class MlpGenerator(nn.Module):
         body = []
         for i in range(layers):
             if g_norm == 'batch':
-                body += [dense(dims[i], dims[i + 1], bias=False), nn.BatchNorm1d(dims[i + 1], eps=NORM_EPS, momentum=BN_MOMENTUM), nn.ReLU()]
+                body += [dense(dims[i], dims[i + 1], bias=False), batch_norm(nn.BatchNorm1d, dims[i + 1], 1), nn.ReLU()]
             else:
                 body += [dense(dims[i], dims[i + 1]), nn.ReLU()]
         self.body = nn.Sequential(*body)
@@ -233,11 +253,11 @@ class DcganGenerator(nn.Module):
         self.input = GeneratorInput(latent, classes, g_cond)
         units = self.start * self.start * self.c0
         self.project = dense(self.input.out_dim, units, bias=False)
-        self.bn0 = nn.BatchNorm1d(units, eps=NORM_EPS, momentum=BN_MOMENTUM)
+        self.bn0 = batch_norm(nn.BatchNorm1d, units, 1)
         blocks = []
         for level in range(1, ups):
             n_in, n_out = ladder_channels(c, ups, level - 1), ladder_channels(c, ups, level)
-            blocks += [deconv(n_in, n_out, bias=False), nn.BatchNorm2d(n_out, eps=NORM_EPS, momentum=BN_MOMENTUM), nn.ReLU()]
+            blocks += [deconv(n_in, n_out, bias=False), batch_norm(nn.BatchNorm2d, n_out, self.start * 2 ** level), nn.ReLU()]
         self.blocks = nn.Sequential(*blocks)
         self.image = deconv(ladder_channels(c, ups, ups - 1), channels, bias=True)
 
@@ -509,7 +529,11 @@ class Exported(nn.Module):
 def export_generator(g, spec, out):
     """generator.onnx (opset 17, batch dimension named "batch") and the PyTorch outputs on the parity inputs."""
     import numpy as np
+    import copy
     conditional = spec['classes'] > 0
+    g = copy.deepcopy(g)
+    with torch.no_grad():
+        keras_moving_variance(g, spec['batch'])
     wrapper = Exported(g, conditional).eval()
     parity = spec['parity']
     z = torch.from_numpy(np.load(parity['z']))
