@@ -129,12 +129,12 @@ function buildProgram(): Command {
   program.enablePositionalOptions();
   const evalCommand = program.commands.find((c) => c.name() === 'eval')!.enablePositionalOptions();
   addFlags(
-    evalCommand.command('augment').description('Does a generator\'s data set help a classifier? CAS (K generated vs K real digits per class) and low-data augmentation, on the held-out split'),
+    evalCommand.command('augment').description("Does a generator's data set help a classifier? CAS (K generated vs K real images per class) and low-data augmentation, on the held-out split (MNIST or an image folder)"),
     EVAL_AUGMENT_FLAGS,
   ).action(async (_opts, cmd: Command) => {
     const o = readFlags(cmd, EVAL_AUGMENT_FLAGS);
     const { augmentEvalCommand } = await import('./eval/augment-eval.js');
-    await augmentEvalCommand({ modelDir: o.model!, seed: o.seed, steps: o.steps, threads: o.threads, backend: o.backend, json: o.json ?? false, updateManifest: o.updateManifest ?? false });
+    await augmentEvalCommand({ modelDir: o.model!, dataDir: o.data, seed: o.seed, steps: o.steps, threads: o.threads, backend: o.backend, json: o.json ?? false, updateManifest: o.updateManifest ?? false });
   });
 
   addFlags(

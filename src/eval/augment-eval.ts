@@ -13,6 +13,11 @@
  * files); the real ones are the first K training digits of each class. Everything is seeded, so a
  * rerun gives the same table.
  *
+ * An image-folder model (`--data <folder>`, default the folder its manifest names) gets the same
+ * comparisons with the folder's classifier architecture (./folder-classifier.ts) and its held-out
+ * split as the test set; the sizes follow the folder's smallest class (m training images): CAS at
+ * K = ⌈m/4⌉ and m, low data at R = ⌈m/8⌉ and ⌈m/2⌉ real per class (+ 1,000 generated).
+ *
  * @example
  *   const r = await evaluateAugmentation({ modelDir: 'models/mnist-cgan', seed: 0, steps: 1500 });
  *   r.cas[0].generated  // accuracy of the classifier trained on 100 generated digits per class
@@ -21,13 +26,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { toUint8 } from '../core/image.js';
-import { imageShape } from '../core/manifest.js';
-import { MNIST_CLASSES, MNIST_PIXELS, loadMnist } from '../data/mnist.js';
-import { MANIFEST_FILE } from '../runtime/model-folder.js';
+import { imageShape, type Manifest } from '../core/manifest.js';
+import { MNIST_CLASSES, loadMnist } from '../data/mnist.js';
+import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
+import type * as tf from '@tensorflow/tfjs';
+import { DEFAULT_HOLDOUT, openImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { openGenerator } from '../runtime/node.js';
-import { updateManifestMetrics } from './command.js';
+import { evalDataset, updateManifestMetrics } from './command.js';
 import { buildEvaluator } from './evaluator-model.js';
 import { accuracy, fitClassifier, selectBackend, type Digits, type EvaluatorBackend } from './evaluator-train.js';
+import { buildFolderClassifier } from './folder-classifier.js';
 
 /** K of the CAS rows, and the real digits per class of the low-data rows. */
 export const CAS_PER_CLASS = [100, 700] as const;
@@ -43,6 +51,8 @@ const MAX_SHIFT = 1;
 
 export interface AugmentEvalOptions {
   modelDir: string;
+  /** Image-folder models: the folder (default: the one the manifest names). */
+  dataDir?: string;
   /** Latent seed of the generated digits, and the classifiers' training seed. */
   seed?: number;
   /** Training steps (batches of 64) per classifier. */
@@ -64,6 +74,8 @@ export interface ArmResult {
 
 export interface AugmentEvalReport {
   model: string;
+  /** `mnist`, or the image folder. */
+  data: string;
   seed: number;
   steps: number;
   batch: number;
@@ -76,9 +88,9 @@ export interface AugmentEvalReport {
   seconds: number;
 }
 
-/** The first `k` training digits of each class, as indices into the training split. */
-function firstPerClass(labels: Int32Array, k: number): number[] {
-  const taken = new Array<number>(MNIST_CLASSES).fill(0);
+/** The first `k` training images of each class, as indices into the training split. */
+function firstPerClass(labels: Int32Array, k: number, classes = MNIST_CLASSES): number[] {
+  const taken = new Array<number>(classes).fill(0);
   const out: number[] = [];
   labels.forEach((l, i) => {
     if (taken[l] < k) {
@@ -95,26 +107,94 @@ function firstPerClass(labels: Int32Array, k: number): number[] {
  * j mod 10, pixels rounded to 8 bits (`bytes`), then mapped to [-1, 1] (`digits.images`).
  */
 export async function generatedDigits(modelDir: string, seed: number, perClass: number, threads = 0): Promise<{ name: string; digits: Digits; bytes: Uint8Array }> {
-  const generator = await openGenerator(modelDir, { device: 'cpu', threads });
-  try {
-    const m = generator.manifest;
+  return generatedImages(modelDir, seed, perClass, threads, (m) => {
     if (m.training?.dataset !== 'mnist' || m.conditional?.numClasses !== MNIST_CLASSES || imageShape(m).join() !== '28,28,1') {
       throw new InvalidArgumentError('--model', modelDir, 'a conditional MNIST generator (10 classes, 28×28×1 digits), e.g. models/mnist-cgan');
     }
-    const total = perClass * MNIST_CLASSES;
-    const bytes = new Uint8Array(total * MNIST_PIXELS);
-    const labels = Int32Array.from({ length: total }, (_, j) => j % MNIST_CLASSES);
+  });
+}
+
+/** What the arms train and test on: MNIST's splits, or an image folder's. */
+interface ArmData {
+  name: string;
+  data: string;
+  shape: readonly number[];
+  classes: number;
+  train: Digits;
+  test: Digits;
+  cas: readonly number[];
+  lowData: readonly number[];
+  build: (seed: number) => tf.LayersModel;
+  maxShift: number;
+  fill: number | 'edge';
+}
+
+/** `perClass` images of each class from a conditional generator, as `wganx augment --per-class` writes them (index j: sample ⌊j/K⌋ of class j mod K, 8-bit pixels). */
+async function generatedImages(modelDir: string, seed: number, perClass: number, threads: number, check: (m: Manifest) => void): Promise<{ name: string; digits: Digits; bytes: Uint8Array }> {
+  const generator = await openGenerator(modelDir, { device: 'cpu', threads });
+  try {
+    const m = generator.manifest;
+    check(m);
+    const k = m.conditional!.numClasses;
+    const pixels = imageShape(m).reduce((a, b) => a * b, 1);
+    const total = perClass * k;
+    const bytes = new Uint8Array(total * pixels);
+    const labels = Int32Array.from({ length: total }, (_, j) => j % k);
     const batch = 1000;
     for (let start = 0; start < total; start += batch) {
       const n = Math.min(batch, total - start);
       const out = await generator.sample({ seed, start, n, labels: labels.subarray(start, start + n) });
-      bytes.set(toUint8(out.data, m.output.range), start * MNIST_PIXELS);
+      bytes.set(toUint8(out.data, m.output.range), start * pixels);
     }
     const images = Float32Array.from(bytes, (b) => (b / 255) * 2 - 1);
     return { name: m.name, digits: { images, labels }, bytes };
   } finally {
     await generator.dispose();
   }
+}
+
+/** The MNIST arms: the evaluator's architecture, the MNIST splits, K = 100 / 700, R = 10 / 50. */
+async function mnistArms(opts: AugmentEvalOptions, seed: number): Promise<{ arms: ArmData; generated: Digits }> {
+  const { name, digits } = await generatedDigits(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...CAS_PER_CLASS), opts.threads ?? 0);
+  const train = loadMnist('train');
+  const test = loadMnist('heldout');
+  return {
+    arms: {
+      name, data: 'mnist', shape: [28, 28, 1], classes: MNIST_CLASSES, train: { images: train.images, labels: train.labels }, test: { images: test.images, labels: test.labels },
+      cas: CAS_PER_CLASS, lowData: LOW_DATA_PER_CLASS, build: (s) => buildEvaluator(s).classifier, maxShift: MAX_SHIFT, fill: -1,
+    },
+    generated: digits,
+  };
+}
+
+/** The arms of an image-folder model: its training and held-out splits, sizes from its smallest class. */
+async function folderArms(opts: AugmentEvalOptions, seed: number, manifest: Manifest): Promise<{ arms: ArmData; generated: Digits }> {
+  if (!manifest.conditional) throw new InvalidArgumentError('--model', opts.modelDir, 'a conditional generator (the classifiers learn its classes)');
+  const data = opts.dataDir ?? manifest.training?.dataset ?? '';
+  const shape = imageShape(manifest);
+  const hp = (manifest.training?.hyperparameters ?? {}) as Partial<{ resize: ResizeMode; background: string; holdout: number; holdoutDir: string | null }>;
+  const folder = await openImageFolder(data, {
+    size: shape[0], channels: shape[2] as 1 | 3, conditional: true, resize: hp.resize ?? 'cover', background: hp.background ?? 'white',
+    holdout: hp.holdout ?? DEFAULT_HOLDOUT, holdoutDir: hp.holdoutDir ?? null, log: opts.log, progress: false,
+  });
+  if (folder.train.labels?.join('\n') !== manifest.conditional.labels.join('\n')) {
+    throw new InvalidArgumentError('--data', data, `a folder whose classes are the model's: ${manifest.conditional.labels.join(', ')}`);
+  }
+  if (!folder.holdout) throw new InvalidArgumentError('--data', data, 'a folder with held-out images (the test set)');
+  const train = folder.train.all();
+  const test = folder.holdout.all();
+  const k = manifest.conditional.numClasses;
+  const smallest = Math.min(...Array.from({ length: k }, (_, c) => train.labels!.filter((l) => l === c).length));
+  const cas = [...new Set([Math.max(1, Math.ceil(smallest / 4)), smallest])];
+  const lowData = [...new Set([Math.max(1, Math.ceil(smallest / 8)), Math.max(1, Math.ceil(smallest / 2))])];
+  const { name, digits } = await generatedImages(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...cas), opts.threads ?? 0, () => {});
+  return {
+    arms: {
+      name, data, shape, classes: k, train: { images: train.x, labels: train.labels! }, test: { images: test.x, labels: test.labels! },
+      cas, lowData, build: (s) => buildFolderClassifier(shape, k, s).classifier, maxShift: Math.floor(shape[0] / 8), fill: 'edge',
+    },
+    generated: digits,
+  };
 }
 
 export async function evaluateAugmentation(opts: AugmentEvalOptions): Promise<AugmentEvalReport> {
@@ -126,14 +206,17 @@ export async function evaluateAugmentation(opts: AugmentEvalOptions): Promise<Au
   if (!existsSync(join(opts.modelDir, MANIFEST_FILE))) throw new InvalidArgumentError('--model', opts.modelDir, `a model folder holding ${MANIFEST_FILE} (e.g. models/mnist-cgan)`);
   const started = Date.now();
 
-  // The generated digits: per-class sets are prefixes of one another, so one draw serves every row.
-  const { name, digits: generated } = await generatedDigits(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...CAS_PER_CLASS), opts.threads ?? 0);
+  // The generated images: per-class sets are prefixes of one another, so one draw serves every row.
+  const { manifest } = await readManifestFile(opts.modelDir);
+  const folder = opts.dataDir !== undefined || (manifest.training?.dataset !== 'mnist' && manifest.kind === 'image' && evalDataset(manifest, opts.dataDir) === 'folder');
+  const { arms: d, generated } = folder ? await folderArms(opts, seed, manifest) : await mnistArms(opts, seed);
+  const { name } = d;
 
   await selectBackend(opts.backend ?? 'wasm');
-  const train = loadMnist('train');
-  const test = loadMnist('heldout');
+  const train = { images: d.train.images, labels: d.train.labels, count: d.train.labels.length };
+  const test = { images: d.test.images, labels: d.test.labels, count: d.test.labels.length };
   const testIndices = Array.from({ length: test.count }, (_, i) => i);
-  const realIndex = (k: number) => firstPerClass(train.labels, k);
+  const realIndex = (k: number) => firstPerClass(train.labels, k, d.classes);
   // One pool of digits: the training split, then the generated ones (offset by the split's size).
   const pool: Digits = {
     images: new Float32Array(train.images.length + generated.images.length),
@@ -143,27 +226,30 @@ export async function evaluateAugmentation(opts: AugmentEvalOptions): Promise<Au
   pool.images.set(generated.images, train.images.length);
   pool.labels.set(train.labels);
   pool.labels.set(generated.labels, train.labels.length);
-  const genIndex = (k: number) => Array.from({ length: k * MNIST_CLASSES }, (_, j) => train.count + j);
+  const genIndex = (k: number) => Array.from({ length: k * d.classes }, (_, j) => train.count + j);
 
   const plan: { real: number; gen: number }[] = [
-    ...CAS_PER_CLASS.flatMap((k) => [{ real: k, gen: 0 }, { real: 0, gen: k }]),
-    ...LOW_DATA_PER_CLASS.flatMap((k) => [{ real: k, gen: 0 }, { real: k, gen: AUGMENT_PER_CLASS }]),
+    ...d.cas.flatMap((k) => [{ real: k, gen: 0 }, { real: 0, gen: k }]),
+    ...d.lowData.flatMap((k) => [{ real: k, gen: 0 }, { real: k, gen: AUGMENT_PER_CLASS }]),
   ];
   const arms: ArmResult[] = [];
   for (const [i, arm] of plan.entries()) {
     const t0 = Date.now();
-    const { classifier } = buildEvaluator(seed);
+    const classifier = d.build(seed);
     const indices = [...realIndex(arm.real), ...genIndex(arm.gen)];
     await fitClassifier(classifier, pool, indices, {
       batchSize: BATCH,
       learningRate: LEARNING_RATE,
       learningRateDecay: DECAY,
       seed,
-      maxShift: MAX_SHIFT,
+      maxShift: d.maxShift,
       epochs: EPOCHS,
       epochDigits: Math.ceil(steps / EPOCHS) * BATCH,
+      shape: d.shape,
+      classes: d.classes,
+      fill: d.fill,
     });
-    const acc = accuracy(classifier, test.images, test.labels, testIndices);
+    const acc = accuracy(classifier, test.images, test.labels, testIndices, d.shape);
     classifier.dispose();
     const result = { realPerClass: arm.real, generatedPerClass: arm.gen, accuracy: acc, seconds: (Date.now() - t0) / 1000 };
     arms.push(result);
@@ -172,12 +258,13 @@ export async function evaluateAugmentation(opts: AugmentEvalOptions): Promise<Au
   const arm = (real: number, gen: number) => arms.find((a) => a.realPerClass === real && a.generatedPerClass === gen)!.accuracy;
   return {
     model: name,
+    data: d.data,
     seed,
     steps: Math.ceil(steps / EPOCHS) * EPOCHS,
     batch: BATCH,
     testDigits: test.count,
-    cas: CAS_PER_CLASS.map((k) => ({ perClass: k, real: arm(k, 0), generated: arm(0, k), ratio: arm(0, k) / arm(k, 0) })),
-    lowData: LOW_DATA_PER_CLASS.map((k) => ({ realPerClass: k, real: arm(k, 0), augmented: arm(k, AUGMENT_PER_CLASS), gain: arm(k, AUGMENT_PER_CLASS) - arm(k, 0) })),
+    cas: d.cas.map((k) => ({ perClass: k, real: arm(k, 0), generated: arm(0, k), ratio: arm(0, k) / arm(k, 0) })),
+    lowData: d.lowData.map((k) => ({ realPerClass: k, real: arm(k, 0), augmented: arm(k, AUGMENT_PER_CLASS), gain: arm(k, AUGMENT_PER_CLASS) - arm(k, 0) })),
     arms,
     seconds: (Date.now() - started) / 1000,
   };
@@ -193,7 +280,9 @@ function describeArm(a: ArmResult): string {
 /** The report as a table: one line per comparison. */
 export function formatAugmentReport(r: AugmentEvalReport): string {
   const lines = [
-    `${r.model}: classifiers of the evaluator's architecture, ${r.steps} steps of ${r.batch}, seed ${r.seed}; accuracy on ${r.testDigits} held-out digits`,
+    r.data === 'mnist'
+      ? `${r.model}: classifiers of the evaluator's architecture, ${r.steps} steps of ${r.batch}, seed ${r.seed}; accuracy on ${r.testDigits} held-out digits`
+      : `${r.model}: classifiers of ${r.data}'s classifier architecture, ${r.steps} steps of ${r.batch}, seed ${r.seed}; accuracy on its ${r.testDigits} held-out images`,
     '  trained on                          real only   generated   generated / real',
     ...r.cas.map((c) => `  CAS, ${String(c.perClass).padStart(3)} per class                  ${pct(c.real).padStart(9)}   ${pct(c.generated).padStart(9)}   ${c.ratio.toFixed(3)}`),
     '                                      real only   + 1000 generated per class   gain',

@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { uniformAt } from '../core/latent.js';
-import { loadMnist, MNIST_CLASSES, MNIST_HEIGHT, MNIST_PIXELS, MNIST_WIDTH } from '../data/mnist.js';
+import { loadMnist, MNIST_CLASSES, MNIST_HEIGHT, MNIST_WIDTH } from '../data/mnist.js';
 import { FEATURE_KERNELS, startBackend } from '../tfjs/backend.js';
 import { buildEvaluator, EVALUATOR_CLASSES, type EvaluatorModels } from './evaluator-model.js';
 import { EVALUATOR_BACKENDS } from './flags.js';
@@ -139,15 +139,16 @@ function permute(items: number[], seed: number, epoch: number): number[] {
   return out;
 }
 
-/** Accuracy of `model` on the digits at `indices` (no augmentation). */
-export function accuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Array, indices: number[]): number {
+/** Accuracy of `model` on the images (`shape` each; default MNIST digits) at `indices` (no augmentation). */
+export function accuracy(model: tf.LayersModel, images: Float32Array, labels: Int32Array, indices: number[], shape: readonly number[] = MNIST_SHAPE): number {
   let correct = 0;
   const chunk = 500;
+  const pixels = shape[0] * shape[1] * shape[2];
   for (let a = 0; a < indices.length; a += chunk) {
     const idx = indices.slice(a, a + chunk);
-    const x = new Float32Array(idx.length * MNIST_PIXELS);
-    idx.forEach((src, k) => x.set(images.subarray(src * MNIST_PIXELS, (src + 1) * MNIST_PIXELS), k * MNIST_PIXELS));
-    const pred = tf.tidy(() => (model.predict(tf.tensor4d(x, [idx.length, MNIST_HEIGHT, MNIST_WIDTH, 1])) as tf.Tensor).argMax(-1).dataSync());
+    const x = new Float32Array(idx.length * pixels);
+    idx.forEach((src, k) => x.set(images.subarray(src * pixels, (src + 1) * pixels), k * pixels));
+    const pred = tf.tidy(() => (model.predict(tf.tensor4d(x, [idx.length, shape[0], shape[1], shape[2]])) as tf.Tensor).argMax(-1).dataSync());
     idx.forEach((src, k) => {
       if (pred[k] === labels[src]) correct++;
     });

@@ -31,7 +31,8 @@ export const EVAL_FLAGS = {
 
 /** `wganx eval augment`: does the generator's data set help a classifier (src/eval/augment-eval.ts)? */
 export const EVAL_AUGMENT_FLAGS = {
-  model: { type: 'string', flag: '--model', arg: '<dir>', required: true, nonEmpty: true, help: 'a conditional MNIST generator folder, e.g. models/mnist-cgan' },
+  model: { type: 'string', flag: '--model', arg: '<dir>', required: true, nonEmpty: true, help: 'a conditional MNIST or image-folder generator folder, e.g. models/mnist-cgan' },
+  data: { type: 'string', flag: '--data', arg: '<folder>', nonEmpty: true, help: "image-folder models: the labelled folder whose training split the real arms use and whose held-out split tests (default: the manifest's)" },
   seed: { type: 'int', flag: '--seed', arg: '<s>', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'latent seed of the generated digits (as wganx augment --seed) and the classifiers\' training seed' },
   steps: { type: 'int', flag: '--steps', arg: '<n>', min: 10, max: 1_000_000, default: 1500, help: 'training steps (batches of 64) per classifier' },
   json: { type: 'boolean', flag: '--json', default: false, help: 'print the full report as JSON instead of a table' },

@@ -149,3 +149,27 @@ test('wganx eval --data: a DCGAN of a tiny folder is measured with the folder\'s
     cleanup();
   }
 });
+
+test('wganx eval augment --data: CAS and low-data arms sized from the folder\'s smallest class, tested on its held-out images', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const data = join(dir, 'data');
+    await tinyFolder(data, 8);
+    const models = join(dir, 'models');
+    await train(tinyConfig(join(dir, 'run'), { dataset: data, conditional: true, arch: 'dcgan', imageSize: 16, hidden: 2, latent: 4, batch: 4, steps: 1, export: true, modelsDir: models, name: 'tiny' }), { progress: false, log: () => {} });
+    const { evaluateAugmentation, formatAugmentReport } = await import('../../src/eval/augment-eval.js');
+    const lines: string[] = [];
+    const r = await evaluateAugmentation({ modelDir: join(models, 'tiny'), steps: 10, log: (l) => lines.push(l) });
+    assert.equal(r.data, data);
+    assert.equal(r.testDigits, 8, 'the held-out images are the test set');
+    // Smallest class: 8 training images → CAS at 2 and 8, low data at 1 and 4 real per class.
+    assert.deepEqual(r.cas.map((c) => c.perClass), [2, 8]);
+    assert.deepEqual(r.lowData.map((l) => l.realPerClass), [1, 4]);
+    assert.equal(r.arms.length, 8);
+    for (const a of r.arms) assert.ok(a.accuracy >= 0 && a.accuracy <= 1);
+    assert.match(formatAugmentReport(r), /classifier architecture.*8 held-out images/);
+    assert.equal(lines.filter((l) => l.startsWith('eval augment: [')).length, 8);
+  } finally {
+    cleanup();
+  }
+});
