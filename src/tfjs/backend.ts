@@ -4,10 +4,10 @@
  * `auto` takes a native backend when the user has installed one (`@tensorflow/tfjs-node-gpu`,
  * then `@tensorflow/tfjs-node`: imported dynamically, neither is a dependency of wganx), then
  * WebGPU on a hardware adapter (./webgpu.ts: Dawn's Node bindings over Vulkan), else the
- * fastest portable backend that has every kernel the run needs: `wasm` (with the patches of
- * ./wasm-kernels.ts) is several times faster than `cpu` for the MLP nets (bench/train-backends.bench.ts).
- * The convolution gradients are replaced before a run starts: on wasm by XNNPACK matrix products
- * (./wasm-conv-kernels.ts, through ./wasm-kernels.ts), on cpu by ./conv-filter-grad.ts (its own
+ * fastest portable backend that has every kernel the run needs: `wasm` (with the kernels of
+ * ./kernels/, registered by ./kernels/register-all.ts) is several times faster than `cpu` for the
+ * MLP nets (bench/RESULTS.md). The convolution gradients are replaced before a run starts: on wasm
+ * by matrix products (./kernels/conv2d-backprop-*.ts), on cpu by ./conv-filter-grad.ts (its own
  * filter gradient is pathologically slow): a DCGAN trains on wasm too. On wasm the matrix products
  * and convolutions go to a host engine when the caller offers one (`openGemm`, `matmul`:
  * ./wasm-host-gemm.ts; `wganx train` offers onnxruntime-node's). The choice and the reason are
@@ -21,10 +21,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
+import type { HostGemm } from '../core/gemm.js';
 import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
 import type { BackendChoice, MatmulChoice } from './choices.js';
-import { useHostGemm, type HostGemm } from './wasm-host-gemm.js';
-import { patchWasmKernels } from './wasm-kernels.js';
+import { useHostGemm } from './wasm-host-gemm.js';
+import { registerWasmKernels } from './kernels/register-all.js';
 import { planWasmThreads, productThreads, startThreadedWasm, type WasmThreadPlan } from './wasm-threads.js';
 import { startWebgpu } from './webgpu.js';
 
@@ -65,6 +66,7 @@ export const FEATURE_KERNELS = {
   embedding: ['GatherV2', 'UnsortedSegmentSum'],
   norm: ['FusedBatchNorm'],
   classifier: ['OneHot'],
+  resample: ['ResizeNearestNeighbor', 'ResizeNearestNeighborGrad', 'AvgPool', 'AvgPoolGrad'],
 } as const;
 
 export type KernelFeature = keyof typeof FEATURE_KERNELS;
@@ -99,7 +101,7 @@ async function loadPortable(name: PortableBackend): Promise<void> {
     const require = createRequire(import.meta.url);
     // In Node the .wasm files are read from the package's dist folder.
     wasm.setWasmPaths(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep);
-    patchWasmKernels();
+    registerWasmKernels();
     wasmModule = wasm;
   }
 }

@@ -4,7 +4,7 @@
  * for x [64,14,14,16], filter 5×5×16×32, stride 2: 6.1 s for the filter gradient against 0.16 s
  * for the forward pass. This kernel is a plain typed-array loop (the same arithmetic, ordered so
  * the innermost loop runs over contiguous output channels) and takes tens of milliseconds there.
- * (The `wasm` backend gets matrix-product kernels instead: ./wasm-conv-kernels.ts.)
+ * (The `wasm` backend gets matrix-product kernels instead: ./kernels/conv2d-backprop-filter.ts.)
  *
  * It reads `x` and `dy` synchronously from the backend, so it suits CPU-side backends only;
  * native backends (tfjs-node) have their own kernel and are left alone.

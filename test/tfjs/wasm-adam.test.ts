@@ -1,5 +1,5 @@
 /**
- * The `FusedAdam` kernel (src/tfjs/wasm-adam.ts): the committed binary is what its WebAssembly
+ * The `FusedAdam` kernel (src/tfjs/kernels/fused-adam.ts, src/tfjs/wasm-adam.ts): the committed binary is what its WebAssembly
  * text assembles to; both binaries (plain and shared memory) compute Adam's float32 update; and
  * on the wasm backend, the optimiser with the kernel gives the same bits as the optimiser without
  * it (its 13 tensor ops), on sizes with and without a tail of n mod 4 elements, over several steps.
@@ -11,7 +11,9 @@ import * as tf from '@tensorflow/tfjs';
 import { assembleAdam, BINARY_FILE, WAT_FILE } from '../../scripts/build-wasm.mjs';
 import { CounterRng } from '../../src/core/random.js';
 import { startBackend } from '../../src/tfjs/backend.js';
-import { adamFor, FUSED_ADAM, registerWasmAdam } from '../../src/tfjs/wasm-adam.js';
+import { registerWasmKernel } from '../../src/tfjs/kernels/kernel.js';
+import { fusedAdamConfig } from '../../src/tfjs/kernels/fused-adam.js';
+import { adamFor, FUSED_ADAM } from '../../src/tfjs/wasm-adam.js';
 import { createOptimizer, OPTIMIZER_EPSILON } from '../../src/train/optimizers.js';
 
 const f32 = Math.fround;
@@ -72,7 +74,7 @@ test('on the wasm backend, Adam with FusedAdam gives the same bits as its tensor
     assert.equal(fused.length, ops.length);
     fused.forEach((a, i) => assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(ops[i].buffer, ops[i].byteOffset, ops[i].byteLength)), `tensor ${i} differs`));
   } finally {
-    registerWasmAdam();
+    registerWasmKernel(fusedAdamConfig);
   }
   assert.ok(tf.getKernel(FUSED_ADAM, 'wasm'));
 });

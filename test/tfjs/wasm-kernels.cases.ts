@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { CounterRng } from '../../src/core/random.js';
 import { startBackend, type BackendOptions, type MatmulChoice } from '../../src/tfjs/backend.js';
-import { axisPhases } from '../../src/tfjs/wasm-conv-kernels.js';
+import { axisPhases } from '../../src/tfjs/kernels/conv2d-backprop-input.js';
 import { hostGemm } from '../../src/tfjs/wasm-host-gemm.js';
 import { openNodeGemm } from '../../src/runtime/node-gemm.js';
 
