@@ -22,34 +22,12 @@
  *   if (typeof gemm !== 'string') gemm.run(a, b, null, 64, 512, 512, false, true); // Float32Array(64·512)
  */
 import { createRequire } from 'node:module';
+import type { ConvGeometry, HostGemm } from '../core/gemm.js';
 
 const require = createRequire(import.meta.url);
 
-/** A synchronous c = op(a)·op(b) (+ bias), row-major float32. */
-export interface NodeGemm {
-  /** What runs the products, for the backend line (e.g. "onnxruntime-node 1.30.0 (MLAS), 2 threads"). */
-  readonly describe: string;
-  /**
-   * c [m, n] = op(a) · op(b) (+ bias [n] on every row). `a` is [m, k] ([k, m] when `transA`), `b` is
-   * [k, n] ([n, k] when `transB`). With `out` (m·n floats, not on a SharedArrayBuffer) the product
-   * is written there and `out` returned; else it comes back as a new array.
-   */
-  run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
-  /**
-   * dx = the adjoint of conv2d(·, w) applied to dy (ONNX ConvTranspose: a convolution's input
-   * gradient), in tfjs's layouts: dy NHWC [B, OH, OW, Co], w [KH, KW, Ci, Co], dx NHWC
-   * [B, H, W, Ci] with `outSize` = [H, W]; explicit pads, no dilation.
-   */
-  convTranspose(dy: Float32Array, dyShape: readonly number[], w: Float32Array, wShape: readonly number[], geometry: ConvGeometry): Float32Array;
-}
-
-/** A 2-D convolution's strides and explicit pads, and the input size its adjoint gives back. */
-export interface ConvGeometry {
-  strides: readonly [number, number];
-  /** top, left, bottom, right */
-  pads: readonly [number, number, number, number];
-  outSize: readonly [number, number];
-}
+/** The host engine (src/core/gemm.ts) onnxruntime-node gives: it has the transposed convolution. */
+export type NodeGemm = HostGemm & Required<Pick<HostGemm, 'convTranspose'>>;
 
 interface BindingTensor {
   data: Float32Array;
