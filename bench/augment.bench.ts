@@ -43,7 +43,7 @@ async function models(): Promise<string[]> {
   const found = ['models/mnist-cgan', 'models/mnist-dcgan'].filter((m) => existsSync(join(m, 'manifest.json')));
   await tf.setBackend('cpu');
   const dir = join(tmp, 'bench-dcgan');
-  await exportModel(dcganGenerator(), dir, { name: 'bench-dcgan' });
+  await exportModel(await dcganGenerator(), dir, { name: 'bench-dcgan' });
   return [...found, dir];
 }
 

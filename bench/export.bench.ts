@@ -49,7 +49,7 @@ async function availableBackends(): Promise<string[]> {
 
 const backends = await availableBackends();
 await tf.setBackend('cpu');
-const model = dcganGenerator();
+const model = await dcganGenerator();
 const { bytes } = convertLayersModel(model);
 const session = await createSession(bytes, { providers: ['cpu'] });
 // The same weights on every backend: serialise once, reload per backend.

@@ -68,7 +68,7 @@ if (existsSync(args.models!)) {
 if (args.dcgan) {
   await tf.setBackend('cpu');
   const dir = join(tmp, 'dcgan');
-  const g = dcganGenerator();
+  const g = await dcganGenerator();
   await exportModel(g, dir, { name: 'dcgan' });
   g.dispose();
   models.push(await readModel(dir, 'dcgan (random weights)'));

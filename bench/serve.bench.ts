@@ -162,7 +162,7 @@ if (args.model) {
 } else {
   modelsDir = join(root, 'models');
   name = 'dcgan';
-  await exportModel(dcganGenerator(), join(modelsDir, name), { name });
+  await exportModel(await dcganGenerator(), join(modelsDir, name), { name });
 }
 const common = { modelsDir, device: args.device as DeviceRequest /* validated by resolveServeOptions */, reloadIntervalMs: 0, threads: THREADS };
 const on = await Engine.start(resolveServeOptions({ ...common, maxBatch: 64 }), { logger: silentLogger }); // the server's defaults

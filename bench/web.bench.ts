@@ -49,7 +49,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'wganx-bench-web-'));
 const webDir = join(tmp, 'web');
 const modelsDir = join(tmp, 'models');
 await tf.setBackend('cpu');
-await exportModel(dcganGenerator(), join(modelsDir, 'bench-dcgan'), { name: 'bench-dcgan' });
+await exportModel(await dcganGenerator(), join(modelsDir, 'bench-dcgan'), { name: 'bench-dcgan' });
 for (const m of ['mnist-cgan']) {
   const { manifest } = await readModelFolder(join(ROOT, 'models', m));
   const { mkdirSync } = await import('node:fs');

@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CounterRng } from '../../src/core/random.js';
 import { convertLayersModel, checkParity } from '../../src/export/index.js';
+import { buildNets } from '../../src/train/models/index.js';
 
 export const TOLERANCE = 1e-4;
 const checkerDir = mkdtempSync(join(tmpdir(), 'wganx-onnx-check-'));
@@ -32,6 +34,22 @@ export function randomizeBatchNorms(model: tf.LayersModel): void {
     const names = layer.weights.map((w) => w.originalName.split('/').pop());
     layer.setWeights(weights.map((w, i) => (names[i] === 'moving_variance' ? tf.randomUniform(w.shape, 0.5, 2, 'float32', 3) : tf.randomNormal(w.shape, 0, 0.5, 'float32', 4))));
   }
+}
+
+/**
+ * The DCGAN generator `wganx train --arch dcgan` builds (src/train/models) for 28×28 grey images,
+ * with 8 base channels (Dense 7·7·16 → BatchNorm → ReLU → Reshape → Conv2DTranspose 8 → BatchNorm
+ * → ReLU → Conv2DTranspose 1, tanh), seeded weights and random batch-norm statistics.
+ */
+export async function dcganGenerator(latent = 32): Promise<tf.LayersModel> {
+  const spec = {
+    kind: 'image', dataShape: [28, 28, 1], latent, numClasses: 0, hidden: 8, layers: 3,
+    criticActivation: 'leaky_relu', criticNorm: 'none', gCond: 'multiply', dCond: 'projection',
+  } as const;
+  const { generator, critic } = await buildNets('dcgan', spec, new CounterRng(11, 0));
+  critic.dispose();
+  randomizeBatchNorms(generator);
+  return generator;
 }
 
 /**
