@@ -66,9 +66,10 @@ test('normal latents have mean ≈ 0 and variance ≈ 1; uniform ones lie in [-1
   assert.ok(Math.abs(um) < 0.05);
 });
 
-test('uniformAt is deterministic and in (0, 1); interpolation hits both ends', () => {
-  assert.equal(uniformAt(5, 17), uniformAt(5, 17));
-  assert.notEqual(uniformAt(5, 17), uniformAt(5, 18));
+test('uniformAt gives the recorded values and lies in (0, 1); interpolation hits both ends', () => {
+  // Recorded from the implementation of 2026-12: the same on every platform (classes and
+  // refinement choices drawn from these stay reproducible).
+  assert.deepEqual([uniformAt(5, 17), uniformAt(5, 18), uniformAt(3, 0), uniformAt(2 ** 40 + 3, 2 ** 35, 7)], [0.3130823561223224, 0.8665867937961593, 0.49463740817736834, 0.054579824791289866]);
   for (let i = 0; i < 100; i++) {
     const u = uniformAt(3, i);
     assert.ok(u > 0 && u < 1);

@@ -66,11 +66,17 @@ test('on the wasm backend, Adam with FusedAdam gives the same bits as its tensor
   assert.ok(tf.getKernel(FUSED_ADAM, 'wasm'), 'the wasm backend registers FusedAdam');
   const shapes = [[1], [3], [5, 7], [64], [784, 512], [2, 3, 3, 16]];
   const before = tf.memory().numTensors;
-  const fused = train(shapes, 4);
+  let fused: Float32Array[] = [];
+  // The optimiser dispatches to the kernel (src/train/optimizers.ts): once per variable and step.
+  const withKernel = await tf.profile(() => void (fused = train(shapes, 4)));
+  assert.equal(withKernel.kernelNames.filter((k) => k === FUSED_ADAM).length, 1, 'the optimiser ran FusedAdam');
+  assert.equal(withKernel.kernels.filter((k) => k.name === FUSED_ADAM).length, shapes.length * 4);
   assert.equal(tf.memory().numTensors, before);
   tf.unregisterKernel(FUSED_ADAM, 'wasm');
   try {
-    const ops = train(shapes, 4);
+    let ops: Float32Array[] = [];
+    const withoutKernel = await tf.profile(() => void (ops = train(shapes, 4)));
+    assert.ok(!withoutKernel.kernelNames.includes(FUSED_ADAM), 'the tensor ops when the kernel is not registered');
     assert.equal(fused.length, ops.length);
     fused.forEach((a, i) => assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(ops[i].buffer, ops[i].byteOffset, ops[i].byteLength)), `tensor ${i} differs`));
   } finally {
