@@ -22,7 +22,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const manifestOf = (name: string): Manifest => parseManifest(JSON.parse(readFileSync(join(ROOT, 'models', name, 'manifest.json'), 'utf8')));
 /** A conditional image model (28×28×1) and a 2-D point model, as shipped. */
 const MODELS = { image: manifestOf('mnist-cgan'), points: manifestOf('ring') } as const;
-const ROW_SHAPE = { image: [28, 28, 1], points: [2] } as const;
+const ROW_SHAPE: Readonly<Record<'image' | 'points', readonly number[]>> = { image: [28, 28, 1], points: [2] };
 
 const tmp = mkdtempSync(join(tmpdir(), 'wganx-formats-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -90,7 +90,7 @@ test("each row's writer puts every sample where the plan's manifest line says", 
           const where = `${format}/${kind} sample ${a + row}`;
           assert.ok(existsSync(join(out, line.file)), `${where}: ${line.file}`);
           assert.equal(line.file.endsWith(`.${FORMATS[format].ext}`), true, where);
-          const layout = FORMATS[format].chunk;
+          const layout = formatSpec(format).chunk;
           if (layout === null) {
             assert.deepEqual([line.member, line.row], [undefined, undefined], where);
             assert.equal(r.sha256[row], sha(readFileSync(join(out, line.file))), where);
