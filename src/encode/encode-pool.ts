@@ -1,7 +1,8 @@
 /**
  * Large response encodings off the event loop. One image per sample for 1,024 samples, or the
- * JSON text of a 1,024-row KServe output, costs 100–300 ms of JavaScript (measured with
- * `npm run bench:serve-large`); done on the main thread it would stall every other request. Grids
+ * JSON text of a 1,024-row KServe output, costs a few hundred milliseconds of JavaScript
+ * (`npm run bench:serve-large`, bench/RESULTS.md); done on the main thread it would stall every
+ * other request. Grids
  * of many samples go there too. Small jobs (a few samples: what load tests send) stay on the main
  * thread, where a thread hop would cost more than the work, unless several arrive in the same
  * event-loop turn: a batch of single-sample requests finishes together, and their images then go to
@@ -36,7 +37,7 @@ export class EncodeThreadLost extends WganxError {
 /** Jobs up to this many output pixels (images) or values (JSON) run on the main thread. */
 const INLINE_PIXELS = 1 << 16;
 const INLINE_VALUES = 1 << 16;
-/** WebP and JPEG images go through sharp, whose set-up costs ~0.2–0.5 ms of main-thread time per image (measured): only this many stay on the main thread. */
+/** WebP and JPEG images go through sharp, whose set-up costs main-thread time per image (bench/RESULTS.md, 2026-12-07): only this many stay on the main thread. */
 const INLINE_SHARP_IMAGES = 8;
 const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
 
@@ -158,7 +159,7 @@ export const smallImageStats = { inline: 0, coalesced: 0, threadJobs: 0 };
  * {@link encodeEach}, as base64 strings; on a worker thread unless the job is small. Small jobs
  * wait for the end of the event-loop turn: alone, one is encoded on the main thread; several (a
  * batch of single-sample requests delivered together) go to a thread as one job per image kind,
- * which frees the event loop of their deflating and framing (about 60 µs per 28×28 PNG under load),
+ * which frees the event loop of their deflating and framing (bench/RESULTS.md, 2026-12-07),
  * unless every thread is busy with a large job (they are then encoded on the main thread, as before).
  */
 export async function encodeEachBase64(data: Float32Array, rowShape: readonly number[], count: number, range: readonly [number, number], opts: EachOptions): Promise<string[]> {
@@ -219,7 +220,7 @@ function flushSmallJobs(): void {
   }
 }
 
-/** {@link encodeGrid}; on a worker thread unless the grid is small (tiling 1,024 digits costs ~16 ms of JavaScript). */
+/** {@link encodeGrid}; on a worker thread unless the grid is small (tiling many digits is milliseconds of JavaScript: bench/RESULTS.md). */
 export async function encodeGridImage(data: Float32Array, rowShape: readonly number[], count: number, range: readonly [number, number], opts: GridOptions): Promise<Buffer> {
   const [height, width] = rowShape;
   if (count * height * width <= INLINE_PIXELS) return encodeGrid(data, rowShape, count, range, opts);

@@ -1,14 +1,14 @@
 /**
  * A minimal PNG encoder for small images (per-sample images of JSON responses): framing in JS and
- * one zlib deflate. sharp's per-call cost on the main thread (about 1 ms of pipeline set-up,
- * measured) dwarfs the work for a 28×28 digit.
+ * one zlib deflate. sharp's per-call pipeline set-up on the main thread dwarfs the work for a
+ * 28×28 digit (bench/RESULTS.md, 2026-12-07).
  *
  * Deflate runs inline for small images and on the encoding thread (./encode-worker.ts); only a
  * large image on the main thread goes to libuv's thread pool. Node's async zlib builds a stream per
- * call, which costs the main thread about 100 µs of JavaScript (measured under load: 15 % of the
- * event loop's busy time at 2,700 batch-1 requests/s), while deflating a 28×28 digit inline takes
- * 25 µs. The window is sized to the image: zlib's set-up is cheaper, and a digit compresses to the
- * same bytes.
+ * call, which costs the main thread several times the JavaScript of deflating a 28×28 digit inline
+ * (a large share of the event loop's busy time under batch-1 load; bench/RESULTS.md, 2026-12-07).
+ * The window is sized to the image: zlib's set-up is cheaper, and a digit compresses to the same
+ * bytes.
  *
  * @example
  *   const png = await encodeSmallPng(pixels, 28, 28, 1); // 8-bit grey
@@ -18,7 +18,7 @@ import { isMainThread } from 'node:worker_threads';
 import zlib from 'node:zlib';
 
 const deflate = promisify(zlib.deflate);
-/** Images up to this many raw bytes are deflated inline on the main thread too (about 300 µs at most, measured). */
+/** Images up to this many raw bytes are deflated inline on the main thread too (a fraction of a millisecond at most: bench/RESULTS.md). */
 const INLINE_DEFLATE_BYTES = 16 * 1024;
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** PNG colour type by channel count: grey, grey+alpha, RGB, RGBA. */

@@ -1,8 +1,8 @@
 /**
  * Synchronous float32 matrix products and transposed convolutions on onnxruntime-node's native CPU kernels
  * (MLAS: AVX2 / AVX-512 where the processor has them), for training: tfjs kernels are synchronous,
- * and the wasm backend's XNNPACK has only 128-bit SIMD, 3–15× slower per product on the machine in
- * bench/RESULTS.md. src/tfjs routes wasm's `BatchMatMul`, `_FusedMatMul` and convolutions here when
+ * and the wasm backend's XNNPACK has only 128-bit SIMD, several times slower per product
+ * (bench/RESULTS.md). src/tfjs routes wasm's `BatchMatMul`, `_FusedMatMul` and convolutions here when
  * a run has it (`wganx train --matmul auto`, the default).
  *
  * onnxruntime-node's public `InferenceSession.run` returns a promise; its native binding's `run`

@@ -1,9 +1,9 @@
 /**
  * A fast `Conv2DBackpropFilter` kernel (the gradient of a 2-D convolution with respect to its
- * filter) for the tfjs `cpu` backend, whose own is pathologically slow — measured on this machine
- * for x [64,14,14,16], filter 5×5×16×32, stride 2: 6.1 s for the filter gradient against 0.16 s
- * for the forward pass. This kernel is a plain typed-array loop (the same arithmetic, ordered so
- * the innermost loop runs over contiguous output channels) and takes tens of milliseconds there.
+ * filter) for the tfjs `cpu` backend, whose own is pathologically slow: dozens of times the forward
+ * pass (bench/RESULTS.md, 2026-12-07). This kernel is a plain typed-array loop (the same
+ * arithmetic, ordered so the innermost loop runs over contiguous output channels), a small
+ * fraction of that.
  * (The `wasm` backend gets matrix-product kernels instead: ./kernels/conv2d-backprop-filter.ts.)
  *
  * It reads `x` and `dy` synchronously from the backend, so it suits CPU-side backends only;

@@ -77,7 +77,7 @@ export function threadedFiles(packageJson: string | null = installedPackageJson(
  * MAX_WASM_THREADS; small nets one), and why, whichever engine runs them.
  */
 export function productThreads(requested: number, smallNets: boolean): { threads: number; why: string } {
-  // Measured (bench:train): the toy MLP's products are too small to share; 2 threads took 1.3× as long.
+  // The toy MLP's products are too small to share: 2 threads took longer than one (bench:train, bench/RESULTS.md).
   if (requested === 0 && smallNets) return { threads: 1, why: 'small nets: handing their products to threads costs more than it saves' };
   const cores = os.availableParallelism();
   const threads = requested === 0 ? Math.min(cores, MAX_WASM_THREADS) : requested;

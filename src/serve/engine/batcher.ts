@@ -356,9 +356,9 @@ export class DynamicBatcher {
    * Resolve finished requests some at a time: each resolution runs its HTTP handler (JSON, small
    * encodings) as microtasks, and a batch of 1,024 single-sample requests at once would hold the
    * event loop for a long time. The chunk is not smaller because the small image jobs of one turn
-   * go to the encoding thread as one message (see ./encode-pool.ts): 16 per turn instead of
-   * 4 cut the loop's busy time per batch-1 request from 362 to 308 µs (mnist-cgan, 2-core CPU,
-   * median of 9 runs each), with loop delay p99 still ~11 ms under load.
+   * go to the encoding thread as one message (see src/encode/encode-pool.ts): 16 per turn
+   * instead of 4 cut the loop's busy time per batch-1 request, with the loop delay's p99 still low
+   * under load (bench/RESULTS.md, 2026-11-27).
    */
   private deliver(entries: Entry[], from = 0): void {
     const end = Math.min(entries.length, from + DELIVERY_CHUNK);

@@ -1,8 +1,8 @@
 /**
  * Worker-thread entry: draws each batch's latents for one ONNX Runtime worker, so that the next
  * batch's latents are ready when the session finishes its current run. ORT's `run()` blocks its
- * thread; drawing 6,400 seeded normals there (a DCGAN batch of 64) costs about a third of a 1.4 ms
- * GPU batch, so on a GPU the two stages overlap instead of taking turns.
+ * thread; drawing a DCGAN batch's seeded normals there costs a good part of a GPU batch's time
+ * (bench/RESULTS.md, GPU stand-in), so on a GPU the two stages overlap instead of taking turns.
  *
  * Protocol: one `init` with the port to the session's worker, then `sample` messages; each one's
  * latents (or the reason they could not be drawn) go to that port under the batch's id.

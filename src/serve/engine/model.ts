@@ -6,7 +6,7 @@
  * With `--device auto` on a GPU, each model is also timed on the CPU provider at `--max-batch`
  * rows and stays on the CPU when that serves it faster: small MLP generators (the bundled ring,
  * grid and MNIST models) run several times faster on CPU cores than through WebGPU, while
- * convolutional generators gain 10–30× from the GPU.
+ * convolutional generators gain an order of magnitude from the GPU (bench/RESULTS.md, H200).
  *
  * @example
  *   const model = await loadModel('models/ring', 'ring', ctx);

@@ -32,7 +32,8 @@ export interface RunningServer {
  * A constructor for `base`'s instances whose prototype is `proto` (which inherits from
  * `base.prototype`), or null when `base` is an ES class, which cannot be called on an object made
  * elsewhere. (Node's IncomingMessage and ServerResponse are plain constructor functions. Going
- * through `Reflect.construct(base, args, newTarget)` instead measured slower than not doing this.)
+ * through `Reflect.construct(base, args, newTarget)` instead was slower than not doing this:
+ * bench/RESULTS.md, 2026-12-07.)
  */
 export function bornWith<A extends unknown[], T extends object>(base: new (...args: A) => T, proto: object): (new (...args: A) => T) | null {
   if (/^class\b/.test(Function.prototype.toString.call(base))) return null;
@@ -48,8 +49,8 @@ export function bornWith<A extends unknown[], T extends object>(base: new (...ar
  * `http.createServer(app)`, except that each request and response is created with the app's own
  * request and response prototypes. Express's `app.handle()` sets those prototypes on every request;
  * changing an existing object's prototype throws away V8's optimised property access for it
- * (expressjs/express#5998). Measured here, a minimal express POST handler took 165 µs of
- * event-loop time per request, and 55 µs this way. Setting the prototype an object already has is
+ * (expressjs/express#5998): a minimal express POST handler spent about three times as much
+ * event-loop time per request (bench/RESULTS.md, 2026-12-07). Setting the prototype an object already has is
  * a no-op, so express behaves the same, only faster. Falls back to `http.createServer(app)` if
  * Node's classes ever become ES classes.
  */

@@ -96,7 +96,8 @@ const SET_RUN = 32;
  * The patch matrix cols[n, (ky·KW + kx)·Ci + c] (the rows of {@link im2colTransposed}'s columns)
  * of positions [n0, n0 + count), into `out` from 0. Within a filter row the taps inside the image
  * are one contiguous run of x ((kx1 − kx0)·Ci floats), copied at once. `heap` should be a private
- * array (see `operand`): element loops over the threaded build's shared heap run ~3.5× slower.
+ * array (see `operand`): element loops over the threaded build's shared heap run several times
+ * slower (bench/RESULTS.md, 2026-12-07).
  */
 export function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry, n0: number, count: number): void {
   const { h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;

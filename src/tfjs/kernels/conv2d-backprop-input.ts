@@ -117,7 +117,7 @@ const MIN_PHASE_CHANNELS = 8;
  */
 function backpropInputByPhases(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, g: Geometry): tf.TensorInfo | null {
   // Few input channels make each phase a thin convolution: there one product and col2im is faster
-  // (the critic's first layer, Ci = 1: 2.6 ms a call by phases, 1.9 ms by col2im at batch 64).
+  // (the critic's first layer, Ci = 1; bench/RESULTS.md, 2026-12-07).
   if (g.ci < MIN_PHASE_CHANNELS) return null;
   const rowsY = axisPhases(g.kh, g.sh, g.padTop, g.h, g.oh);
   const rowsX = axisPhases(g.kw, g.sw, g.padLeft, g.w, g.ow);
@@ -215,8 +215,8 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const k = g.kh * g.kw * g.ci;
   const gemm = hostGemm();
   if (gemm && g.ci >= MIN_PHASE_CHANNELS) {
-    // By phases: each a product on the engine (a DCGAN layer: ~4.2 ms vs ~4.6 ms for onnxruntime's
-    // own ConvTranspose, batch 64, two threads; bench/RESULTS.md).
+    // By phases: each a product on the engine, a little faster than onnxruntime's own
+    // ConvTranspose on a DCGAN layer (bench/RESULTS.md, 2026-11-30).
     const dx = phasesOnHost(backend, gemm, dy, filter, g);
     if (dx) return dx;
   }

@@ -1,8 +1,8 @@
 /**
  * `Transpose`: wasm's own is a generic N-D loop; swapping the last two axes of a float32 tensor
  * (what the matrix products' transposed operands need, and what backward passes ask for) goes
- * through a tiled copy in the heap instead (../wasm-heap.ts), several times faster
- * (bench/RESULTS.md). Other permutations and dtypes: the original kernel.
+ * through a tiled copy in the heap instead (../wasm-heap.ts), whose reads and writes stay in cache.
+ * Other permutations and dtypes: the original kernel.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { transposeLastTwo, type WasmBackend } from '../wasm-heap.js';
