@@ -18,6 +18,10 @@
  *    path through one Multiply instead of Select, LogicalNot and zeros (the critic's every layer has
  *    one: ~7 % of a DCGAN iteration on wasm went to Greater and Select).
  *
+ * 4. `AvgPoolGrad` (the gradient of a mean pool, which the resnet critic has) has no gradient in
+ *    tfjs 4.22. It is linear in `dy`: its gradient is the same mean pool of the upstream gradient,
+ *    and nothing flows to `input` (only its shape is used).
+ *
  * These registrations are global and mathematically identical to the originals for first-order
  * use. test/train/penalty-gradient.test.ts checks the result against finite differences for every
  * critic the trainer offers.
@@ -61,6 +65,15 @@ export function registerTrainingGradients(): void {
       const [x] = saved;
       const alpha = (attrs as { alpha: number }).alpha;
       return { x: () => tf.mul(dy as tf.Tensor, tf.step(x, alpha)) };
+    },
+  });
+  tf.registerGradient({
+    kernelName: 'AvgPoolGrad',
+    inputsToSave: ['input'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs?: tf.NamedAttrMap) => {
+      const [input] = saved;
+      const { filterSize, strides, pad } = attrs as unknown as { filterSize: [number, number]; strides: [number, number]; pad: 'valid' | 'same' | number };
+      return { dy: () => tf.avgPool(dy as tf.Tensor4D, filterSize, strides, pad), input: () => tf.zerosLike(input) };
     },
   });
   tf.registerGradient({

@@ -35,6 +35,8 @@ export { ARCHITECTURES, type Architecture } from './models/archs.js';
 export const CRITIC_ACTIVATIONS = ['leaky_relu', 'relu', 'tanh'] as const;
 export type CriticActivation = (typeof CRITIC_ACTIVATIONS)[number];
 
+export const DEFAULT_CRITIC_ACTIVATION: CriticActivation = 'leaky_relu';
+
 /** Critic normalisation. No batch norm: the gradient penalty is per example (docs/training.md). */
 export const CRITIC_NORMS = ['none', 'layer'] as const;
 export type CriticNorm = (typeof CRITIC_NORMS)[number];
@@ -116,7 +118,7 @@ export const TRAIN_FLAGS = {
   logEvery: { type: 'int', flag: '--log-every', arg: '<k>', min: 0, max: 1e9, default: 0, help: 'append to metrics.jsonl every k steps (0: every step on CPU backends, every 20 on a GPU, where each read waits for it)' },
   hidden: { type: 'int', flag: '--hidden', arg: '<n>', min: 1, max: 8192, help: 'MLP hidden width (default 256 points, 512 images) or DCGAN base channels (default 64)' },
   layers: { type: 'int', flag: '--layers', arg: '<n>', min: 1, max: 16, help: 'MLP hidden layers (default 3)' },
-  criticActivation: { type: 'choice', flag: '--critic-activation', arg: '<fn>', choices: CRITIC_ACTIVATIONS, default: 'leaky_relu', help: 'critic hidden activation' },
+  criticActivation: { type: 'choice', flag: '--critic-activation', arg: '<fn>', choices: CRITIC_ACTIVATIONS, help: "critic hidden activation (default leaky_relu; the architecture's reference recipe may set another: resnet relu)" },
   criticNorm: { type: 'choice', flag: '--critic-norm', arg: '<norm>', choices: CRITIC_NORMS, default: 'none', help: 'critic normalisation (never batch norm: the penalty is per example)' },
   gNorm: { type: 'choice', flag: '--g-norm', arg: '<norm>', choices: GENERATOR_NORMS, default: 'none', help: 'MLP generator: batch norm between each hidden Dense and its ReLU' },
   acWeight: {
@@ -271,6 +273,8 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   }
   if (conditional && kind === 'points') throw new InvalidArgumentError('--conditional', true, `only with a labelled data set (mnist or an image folder with one sub-folder per class), not ${dataset}`);
   const algoDefaults = ALGORITHM_DEFAULTS[algo];
+  // The architecture's reference recipe (its paper's hyper-parameters) for this algorithm, if any.
+  const ref = row.reference?.algo === algo ? row.reference : undefined;
   const name = f.name ?? path.basename(path.resolve(f.out)).toLowerCase();
   if (!MODEL_NAME_PATTERN.test(name)) {
     throw new InvalidArgumentError(f.name ? '--name' : '--name (from the last segment of --out)', name, `a name matching ${MODEL_NAME_PATTERN}`);
@@ -298,14 +302,14 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     conditional,
     steps: f.steps,
     batch: f.batch,
-    nCritic: f.nCritic ?? algoDefaults.nCritic,
+    nCritic: f.nCritic ?? ref?.nCritic ?? algoDefaults.nCritic,
     warmupCritic: f.warmupCritic,
     lambda: f.lambda,
     clip: f.clip,
     optimizer: algoDefaults.optimizer,
-    lr: f.lr ?? algoDefaults.lr,
-    beta1: f.beta1 ?? algoDefaults.beta1,
-    beta2: f.beta2 ?? algoDefaults.beta2,
+    lr: f.lr ?? ref?.lr ?? algoDefaults.lr,
+    beta1: f.beta1 ?? ref?.beta1 ?? algoDefaults.beta1,
+    beta2: f.beta2 ?? ref?.beta2 ?? algoDefaults.beta2,
     latent: f.latent,
     seed: f.seed,
     out: f.out,
@@ -318,7 +322,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
     logEvery: f.logEvery,
     hidden: f.hidden ?? (typeof row.defaultHidden === 'number' ? row.defaultHidden : row.defaultHidden[kind]),
     layers: f.layers ?? DEFAULT_LAYERS[kind],
-    criticActivation: f.criticActivation,
+    criticActivation: f.criticActivation ?? ref?.criticActivation ?? DEFAULT_CRITIC_ACTIVATION,
     criticNorm: f.criticNorm,
     gNorm: f.gNorm,
     acWeight,

@@ -31,11 +31,13 @@ export type CriticKey = `${CriticActivation}/${CriticNorm}`;
 
 /** Hyper-parameters an architecture's reference recipe sets (they replace the algorithm's defaults). */
 export interface ReferenceHyperparameters {
+  /** The algorithm they are for (another algorithm keeps its own defaults). */
   algo: Algorithm;
   lr?: number;
   beta1?: number;
   beta2?: number;
   nCritic?: number;
+  criticActivation?: CriticActivation;
 }
 
 export interface ArchSpec {
@@ -81,6 +83,16 @@ export const ARCHS = {
     kernels: ['conv', 'norm'],
     penaltyVerified: EVERY_CRITIC,
     load: () => import('./dcgan.js'),
+  },
+  resnet: {
+    help: 'the WGAN-GP paper\'s CIFAR-10 ResNet (residual up/down blocks, nearest up-sampling, mean pooling, conditional batch norm in G), grown like dcgan; meant for GPUs, with the paper\'s hyper-parameters as defaults',
+    dataKinds: ['image'],
+    imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
+    defaultHidden: 128,
+    kernels: ['conv', 'norm', 'resample'],
+    penaltyVerified: ['relu/none', 'leaky_relu/none'],
+    reference: { algo: 'wgan-gp', lr: 2e-4, beta1: 0, beta2: 0.9, nCritic: 5, criticActivation: 'relu' },
+    load: () => import('./resnet.js'),
   },
 } as const satisfies Record<string, ArchSpec>;
 

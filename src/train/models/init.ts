@@ -39,6 +39,9 @@ function initialValues(name: string, shape: readonly number[], rng: CounterRng):
       return glorotUniform(shape, size, rng);
     case 'embeddings':
       if (name.includes('d_proj')) return glorotUniform(shape, size, rng);
+      // Conditional batch norm (resnet): per-class scale starts at 1, shift at 0, as plain batch norm does.
+      if (/_gamma\/embeddings$/.test(name)) return new Float32Array(size).fill(1);
+      if (/_beta\/embeddings$/.test(name)) return new Float32Array(size);
       return rng.uniform(size).map((u) => (2 * u - 1) * UNIT_VARIANCE_LIMIT);
     case 'gamma':
     case 'moving_variance':
