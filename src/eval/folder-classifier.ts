@@ -96,7 +96,9 @@ function balancedIndices(labels: Int32Array, classes: number): number[] {
  */
 export async function folderClassifier(folder: ImageFolder, opts: FolderClassifierOptions = {}): Promise<OnnxDigitClassifier> {
   const log = opts.log ?? (() => {});
-  const settings = { ...DEFAULT_FOLDER_CLASSIFIER, ...opts.settings };
+  // Settings left undefined keep their defaults (a spread would write the undefined over them).
+  const given = Object.fromEntries(Object.entries(opts.settings ?? {}).filter(([, v]) => v !== undefined));
+  const settings: FolderClassifierSettings = { ...DEFAULT_FOLDER_CLASSIFIER, ...given };
   const labels = folder.train.labels;
   const trained = labels !== null;
   const key = createHash('sha256').update(folder.key).update(JSON.stringify({ v: 1, trained, settings: trained ? settings : { seed: settings.seed } })).digest('hex').slice(0, 32);

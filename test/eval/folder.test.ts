@@ -66,7 +66,13 @@ test('folder metrics of a generator that returns real held-out images: FD near 0
   try {
     await tinyFolder(dir);
     const folder = await openImageFolder(dir, { size: 16, channels: 'auto', conditional: true, cacheDir: join(dir, '.c'), progress: false });
-    const classifier = await folderClassifier(folder, { settings: { epochs: 3 }, cacheDir: join(dir, '.classifiers') });
+    // Settings not given (undefined) keep their defaults: here the seed, below the epochs.
+    const lines: string[] = [];
+    const classifier = await folderClassifier(folder, { settings: { epochs: 3, seed: undefined }, cacheDir: join(dir, '.classifiers'), log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => /, 3 epochs,/.test(l)), lines.join('\n'));
+    const defaults = await folderClassifier(folder, { settings: { epochs: undefined }, cacheDir: null, log: (l) => lines.push(l) });
+    await defaults.close();
+    assert.ok(lines.some((l) => /, 12 epochs,/.test(l)), lines.join('\n'));
     try {
       const held = folder.holdout!.all();
       const pixels = 16 * 16 * 3;
