@@ -19,7 +19,7 @@
  *   train.shape // [32, 32, 3]
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -106,7 +106,7 @@ async function listFiles(dir: string, exclude: ReadonlySet<string> = new Set()):
 }
 
 async function isDir(p: string): Promise<boolean> {
-  return (await readdir(p).then(() => true).catch(() => false));
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
 }
 
 /** Largest difference between R, G and B for a pixel to count as grey (JPEG chroma noise). */

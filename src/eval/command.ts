@@ -139,8 +139,9 @@ async function evaluateFolder(generator: Generator, opts: EvalOptions, seed: num
         await writeFileAtomic(path, await sheetPng(perClassRows(images, labels, classes, pixels, SHEET_COLUMNS), shape, classes * SHEET_COLUMNS, SHEET_COLUMNS, scale));
         figures.push(path);
         const n = CLASS_SHEET.columns * CLASS_SHEET.rows;
+        const rows = perClassRows(images, labels, classes, pixels, n);
         for (const [c, name] of metrics.classes.entries()) {
-          const one = perClassRows(images, labels, classes, pixels, n).subarray(c * n * pixels, (c + 1) * n * pixels);
+          const one = rows.subarray(c * n * pixels, (c + 1) * n * pixels);
           const p = join(figuresDir, `samples-${name.replace(/[^\w.-]+/g, '_')}.png`);
           await writeFileAtomic(p, await sheetPng(one, shape, n, CLASS_SHEET.columns, scale));
           figures.push(p);
