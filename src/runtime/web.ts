@@ -1,9 +1,10 @@
 /**
  * The runtime in browsers: the only module that imports onnxruntime-web. It opens a generator
  * from a model folder's URL (manifest.json + the ONNX file it names, checked against the
- * manifest's sha256) on WebGPU or WebAssembly. `device: 'auto'` tries WebGPU first (when
- * `navigator.gpu` gives an adapter and a session can be created on it) and falls back to WASM,
- * keeping the reason in `refused`. No `node:*` imports: this file is bundled for browsers.
+ * manifest's sha256, one version even across a server's hot reload: see fetchModel) on WebGPU or
+ * WebAssembly. `device: 'auto'` tries WebGPU first (when `navigator.gpu` gives an adapter and a
+ * session can be created on it) and falls back to WASM, keeping the reason in `refused`. No
+ * `node:*` imports: this file is bundled for browsers.
  *
  * onnxruntime-web loads its `.wasm` (and `.mjs`) files from `wasmPaths`: by default the folder of
  * the bundled script itself (same origin, no CDN). Two of its builds are used: the WebGPU one
@@ -102,45 +103,122 @@ export interface WebOpenOptions {
   verify?: boolean;
   /** `fetch` to use (default: the global one). */
   fetch?: typeof fetch;
+  /**
+   * Downloads of the manifest and ONNX pair in all (default {@link FETCH_TRIES}): a pair that
+   * straddles a hot reload (409, or an ONNX file of another version than the manifest) is fetched
+   * again at once, a 503 with `Retry-After` after that wait (at most {@link MAX_RETRY_WAIT_S} s).
+   */
+  tries?: number;
 }
 
-async function fetchOk(fetcher: typeof fetch, url: string, what: string): Promise<Response> {
+/** Default {@link WebOpenOptions.tries}: rapid swaps on the server rarely straddle more than two pairs. */
+export const FETCH_TRIES = 4;
+/** Longest wait on one `Retry-After` (seconds): a server asking for more is asked again after this. */
+export const MAX_RETRY_WAIT_S = 5;
+/** The header with which wganx serve names the version (sha256 of the ONNX file) a model file belongs to. */
+const SHA256_HEADER = 'X-Wganx-Sha256';
+
+/** A download to do again: why, and how long the server asked to wait first (seconds). */
+class Retry {
+  constructor(
+    readonly reason: string,
+    readonly waitS = 0,
+  ) {}
+}
+
+/** `Retry-After` in seconds (delta-seconds or an HTTP date), or null when absent or unreadable. */
+function retryAfterSeconds(value: string | null): number | null {
+  if (value === null) return null;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, (at - Date.now()) / 1000);
+}
+
+/** The `error` of a JSON error body (wganx serve's), else the status text. */
+async function errorText(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    if (typeof error === 'string') return error.slice(0, 300);
+  } catch {
+    // not JSON: the status text says enough
+  }
+  return res.statusText;
+}
+
+/** GET `url`: the response, a {@link Retry} for a 409 or a 503 with `Retry-After`, else an error naming `what`. */
+async function fetchOk(fetcher: typeof fetch, url: string, what: string): Promise<Response | Retry> {
   let res: Response;
   try {
     res = await fetcher(url);
   } catch (err) {
     throw new WganxError(`cannot fetch ${what} from ${url}: ${runtimeMessage(err)}`);
   }
-  if (!res.ok) throw new WganxError(`cannot fetch ${what} from ${url}: HTTP ${res.status} ${res.statusText}`);
-  return res;
+  if (res.ok) return res;
+  const wait = retryAfterSeconds(res.headers.get('Retry-After'));
+  if (res.status === 409) return new Retry(`${what}: HTTP 409 ${await errorText(res)}`);
+  if (res.status === 503 && wait !== null) return new Retry(`${what}: HTTP 503 ${await errorText(res)}`, Math.min(wait, MAX_RETRY_WAIT_S));
+  throw new WganxError(`cannot fetch ${what} from ${url}: HTTP ${res.status} ${res.statusText}`);
 }
 
 function hex(buffer: ArrayBuffer): string {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Fetch `<base>/manifest.json` and the ONNX file it names. */
-export async function fetchModel(base: string, opts: Pick<WebOpenOptions, 'verify' | 'fetch'> = {}): Promise<{ manifest: Manifest; bytes: Uint8Array; url: string }> {
-  if (typeof base !== 'string' || base.length === 0) throw new InvalidArgumentError('url', base, 'the URL of a model folder, e.g. /models/mnist-cgan/');
-  const fetcher = opts.fetch ?? globalThis.fetch.bind(globalThis);
-  const root = base.endsWith('/') ? base : `${base}/`;
+type ModelFiles = { manifest: Manifest; bytes: Uint8Array; url: string };
+
+/**
+ * One download of the pair: the manifest, then the ONNX file of the version it names (asked for by
+ * its sha256, which wganx serve answers with that file or a 409; a static host ignores the query).
+ */
+async function fetchPair(fetcher: typeof fetch, root: string, verify: boolean | undefined): Promise<ModelFiles | Retry> {
+  const got = await fetchOk(fetcher, `${root}manifest.json`, 'the manifest');
+  if (got instanceof Retry) return got;
   let json: unknown;
   try {
-    json = await (await fetchOk(fetcher, `${root}manifest.json`, 'the manifest')).json();
+    json = await got.json();
   } catch (err) {
-    if (err instanceof WganxError) throw err;
     throw new WganxError(`${root}manifest.json is not valid JSON: ${runtimeMessage(err)}`);
   }
   const manifest = parseManifest(json, 'manifest.json');
+  const sha256 = manifest.export.sha256;
   const url = `${root}${encodeURIComponent(manifest.export.file)}`;
-  const bytes = new Uint8Array(await (await fetchOk(fetcher, url, 'the ONNX file')).arrayBuffer());
+  const res = await fetchOk(fetcher, sha256 === null ? url : `${url}?sha256=${sha256}`, 'the ONNX file');
+  if (res instanceof Retry) return res;
+  // wganx serve says which version it sent; a server that ignored the query may have sent another.
+  const sentSha = res.headers.get(SHA256_HEADER);
+  const sentVersion = res.headers.get('X-Wganx-Model-Version');
+  if (sha256 !== null && sentSha !== null && sentSha !== sha256) return new Retry(`${url} is sha256 ${sentSha.slice(0, 12)}…, manifest.json says ${sha256.slice(0, 12)}… (replaced between the two downloads)`);
+  if (sentVersion !== null && sentVersion !== manifest.version) return new Retry(`${url} is version ${JSON.stringify(sentVersion)}, manifest.json says ${JSON.stringify(manifest.version)} (replaced between the two downloads)`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
   const subtle = globalThis.crypto?.subtle;
-  if ((opts.verify ?? subtle !== undefined) && manifest.export.sha256 !== null) {
+  if ((verify ?? subtle !== undefined) && sha256 !== null) {
     if (!subtle) throw new WganxError('verify: crypto.subtle is unavailable (pages served over plain http from another host); pass verify: false to skip the sha256 check');
     const sha = hex(await subtle.digest('SHA-256', bytes));
-    if (sha !== manifest.export.sha256) throw new WganxError(`${url} has sha256 ${sha.slice(0, 12)}…, manifest.json says ${manifest.export.sha256.slice(0, 12)}… (file replaced or damaged)`);
+    if (sha !== sha256) return new Retry(`${url} has sha256 ${sha.slice(0, 12)}…, manifest.json says ${sha256.slice(0, 12)}… (file replaced or damaged)`);
   }
   return { manifest, bytes, url };
+}
+
+/**
+ * Fetch `<base>/manifest.json` and the ONNX file it names, as one version: a pair that straddles a
+ * hot reload, or a server asking to wait (503 + `Retry-After`: a model loading), is fetched again,
+ * up to `tries` downloads in all; then the error says why the last one failed.
+ */
+export async function fetchModel(base: string, opts: Pick<WebOpenOptions, 'verify' | 'fetch' | 'tries'> = {}): Promise<ModelFiles> {
+  if (typeof base !== 'string' || base.length === 0) throw new InvalidArgumentError('url', base, 'the URL of a model folder, e.g. /models/mnist-cgan/');
+  const tries = opts.tries ?? FETCH_TRIES;
+  if (!Number.isInteger(tries) || tries < 1 || tries > 100) throw new InvalidArgumentError('tries', tries, 'an integer from 1 to 100');
+  const fetcher = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  const root = base.endsWith('/') ? base : `${base}/`;
+  let last = '';
+  for (let attempt = 1; attempt <= tries; attempt++) {
+    const got = await fetchPair(fetcher, root, opts.verify);
+    if (!(got instanceof Retry)) return got;
+    last = got.reason;
+    if (attempt < tries && got.waitS > 0) await new Promise((resolve) => setTimeout(resolve, got.waitS * 1000));
+  }
+  throw new WganxError(`cannot fetch a matching manifest.json and ONNX file from ${root} in ${tries} ${tries === 1 ? 'try' : 'tries'} (the model was being replaced or loaded meanwhile); the last: ${last}`);
 }
 
 /** A session on `bytes` with the execution providers of `device`. */

@@ -1,12 +1,15 @@
 /**
  * The browser side of the server (src/serve/http/routes-web.ts): the page at `/` with cross-origin
  * isolation and its CSP, its files, the model list and model files with strong ETags, the API key
- * on model files but not on the page, and a clear 503 while the page is not built.
+ * on model files but not on the page, and a clear 503 while the page is not built; model files
+ * name their version and can be asked for by it, and the wganx/web module, run here in Node against
+ * a listening server, fetches one version when a hot reload lands between its two downloads.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +20,8 @@ import { ORT_WEB_FILES } from '../../src/runtime/web-files.js';
 import { Engine } from '../../src/serve/engine/engine.js';
 import { createApp } from '../../src/serve/http/app.js';
 import { silentLogger } from '../../src/serve/options.js';
-import { fixtureModels, testOptions } from './fixtures.js';
+import { fetchModel } from '../../src/web/index.js';
+import { exportRing, fixtureModels, testOptions } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** supertest body parser that keeps binary bodies as Buffers. */
@@ -153,5 +157,90 @@ test('npm run build writes the page alone into dist/web (no onnxruntime-web file
     assert.equal(JSON.parse(readFileSync(join(out, 'models', 'index.json'), 'utf8'))[0], 'mnist-dcgan');
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Export ring version `version` beside the models and move its files into models/ring (how a deploy replaces a model). */
+async function replaceRing(root: string, models: string, version: string): Promise<void> {
+  const staging = join(root, `staging-${version}`);
+  await exportRing(staging, version);
+  for (const f of ['generator.onnx', 'manifest.json']) renameSync(join(staging, f), join(models, 'ring', f));
+}
+
+test('model files name their version; asked for by another version\'s sha256 they answer 409 with the loaded one; a malformed sha256 is a 400', async () => {
+  const app = createApp(engine, { webDir });
+  const loaded = sha256(readFileSync(join(fx.models, 'ring', 'generator.onnx')));
+  const manifest = await request(app).get('/models/ring/manifest.json').expect(200);
+  assert.equal(manifest.body.export.sha256, loaded);
+  assert.equal(manifest.headers['x-wganx-sha256'], loaded);
+  assert.equal(manifest.headers['x-wganx-model-version'], '1');
+  const onnx = await request(app).get(`/models/ring/generator.onnx?sha256=${loaded}`).buffer(true).parse(binary).expect(200);
+  assert.equal(sha256(onnx.body as Buffer), loaded);
+  assert.equal(onnx.headers['x-wganx-sha256'], loaded);
+  const other = 'ab'.repeat(32);
+  for (const file of ['generator.onnx', 'manifest.json']) {
+    const stale = await request(app).get(`/models/ring/${file}?sha256=${other}`).expect(409).expect('content-type', /json/);
+    assert.deepEqual({ ...stale.body, error: undefined }, { error: undefined, model: 'ring', version: '1', sha256: loaded });
+    assert.match(stale.body.error, /^model "ring" is now version "1" \(sha256 [0-9a-f]{12}…\), not sha256 abababababab…: fetch manifest\.json again$/);
+  }
+  for (const bad of ['?sha256=AB', `?sha256=${loaded.toUpperCase()}`, `?sha256=${loaded}&sha256=${loaded}`, '?sha256=']) {
+    const res = await request(app).get(`/models/ring/generator.onnx${bad}`).expect(400);
+    assert.equal(res.body.field, 'sha256', bad);
+  }
+});
+
+test('while a replacement rewrites the folder, the ONNX file served is still the loaded version (never a 503, never the new bytes)', async () => {
+  const own = await fixtureModels(['ring']);
+  const served = await Engine.start(testOptions(own.models), { logger: silentLogger });
+  try {
+    const app = createApp(served, { webDir });
+    const loaded = sha256(readFileSync(join(own.models, 'ring', 'generator.onnx')));
+    // The new files are in place, the registry has not loaded them yet.
+    await replaceRing(own.root, own.models, '2');
+    const onnx = await request(app).get('/models/ring/generator.onnx').buffer(true).parse(binary).expect(200);
+    assert.equal(sha256(onnx.body as Buffer), loaded);
+    assert.equal(onnx.headers['x-wganx-sha256'], loaded);
+    assert.equal((await request(app).get('/models/ring/manifest.json').expect(200)).body.version, '1');
+    // A folder whose ONNX file is gone or unreadable: the same.
+    rmSync(join(own.models, 'ring', 'generator.onnx'));
+    assert.equal(sha256((await request(app).get('/models/ring/generator.onnx').buffer(true).parse(binary).expect(200)).body as Buffer), loaded);
+  } finally {
+    await served.close();
+    own.cleanup();
+  }
+});
+
+test('wganx/web fetches one version when a hot reload lands between the manifest and the ONNX file', async () => {
+  const own = await fixtureModels(['ring']);
+  const served = await Engine.start(testOptions(own.models), { logger: silentLogger });
+  const server = createApp(served, { webDir }).listen(0, '127.0.0.1');
+  try {
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/ring/`;
+    const asked: string[] = [];
+    let reloaded = false;
+    // The browser's fetch, with the reload done after the first manifest arrives and before the ONNX file is asked for.
+    const fetcher = (async (url: string | URL) => {
+      const res = await fetch(url);
+      asked.push(`${new URL(String(url)).pathname.split('/').pop()} ${res.status}`);
+      if (!reloaded) {
+        reloaded = true;
+        await replaceRing(own.root, own.models, '2');
+        await served.registry.scan();
+      }
+      return res;
+    }) as typeof fetch;
+    const got = await fetchModel(base, { fetch: fetcher });
+    assert.equal(got.manifest.version, '2');
+    assert.equal(sha256(got.bytes), got.manifest.export.sha256);
+    assert.equal(got.manifest.export.sha256, sha256(readFileSync(join(own.models, 'ring', 'generator.onnx'))));
+    // The first ONNX request named version 1 and was refused; the second pair is version 2's.
+    assert.deepEqual(asked, ['manifest.json 200', 'generator.onnx 409', 'manifest.json 200', 'generator.onnx 200']);
+  } finally {
+    server.close();
+    await served.close();
+    own.cleanup();
   }
 });

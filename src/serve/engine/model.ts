@@ -53,6 +53,11 @@ export interface LoadedModel {
   manifest: Manifest;
   /** sha256 of the ONNX file that is loaded. */
   sha256: string;
+  /**
+   * The ONNX file as loaded (the bytes the sessions run): browsers get these, never the file on
+   * disk, which a replacement may already have changed (src/serve/http/routes-web.ts).
+   */
+  bytes: Uint8Array;
   /** The graph's input and output names as the manifest gives them. */
   io: GeneratorIO;
   /** Shape of one output row: [H, W, C] for images, [2] for points. */
@@ -162,7 +167,7 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
     const warmupMs = performance.now() - t0;
     const device = ctx.device.requested === 'auto' && ctx.device.device !== 'cpu' ? await keepFasterDevice(backends, create, ctx, manifest) : { device: ctx.device.device, providers: ctx.device.providers, choice: null };
     const batcher = new DynamicBatcher(name, backends, { ...ctx.batcher, dim: manifest.latent.dim }, ctx.hooks(name));
-    return { name, dir, manifest, sha256, io, rowShape, batcher, loadedAt: new Date().toISOString(), warmupMs, device, warning };
+    return { name, dir, manifest, sha256, bytes, io, rowShape, batcher, loadedAt: new Date().toISOString(), warmupMs, device, warning };
   } catch (err) {
     await Promise.all(backends.map((b) => b.close()));
     throw err;

@@ -8,12 +8,20 @@
  * WASM threads, and carry a Content-Security-Policy that keeps every request on this origin.
  * Model files carry a strong ETag (their sha256) and revalidate on every use, so a reloaded model
  * reaches the browser at once and an unchanged one is never downloaded twice.
+ *
+ * A page downloads two files, and a hot reload can land between them. So both carry the loaded
+ * version (`X-Wganx-Sha256`, `X-Wganx-Model-Version`), a request may name the version it wants
+ * (`?sha256=<hex>`, as wganx/web asks for the ONNX file its manifest names), and another version
+ * than the loaded one is refused with 409 and the loaded one's sha256: the client fetches the
+ * manifest again. The ONNX bytes come from memory (those the sessions were created from), not
+ * from the folder, which a replacement may be rewriting: what a manifest names is always what is
+ * sent, and a replacement in progress never makes the download fail (docs/serve.md).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Router } from 'express';
-import { readRegularFile } from '../../runtime/model-folder.js';
+import { InvalidArgumentError } from '../../core/errors.js';
 import { ORT_WEB_FILES, ortWebDir } from '../../runtime/web-files.js';
 import { VERSION } from '../../version.js';
 import type { Engine } from '../engine/engine.js';
@@ -35,6 +43,18 @@ function isolate(res: express.Response): void {
 
 /** The page's own files: one path segment with an extension (`/app.js`, `/ort-….wasm`); never a folder. */
 export const PAGE_ASSET = /^\/[A-Za-z0-9_-][A-Za-z0-9._-]*\.[A-Za-z0-9]+$/;
+
+/** The sha256 of the model version a model file belongs to, on both model files. */
+export const SHA256_HEADER = 'X-Wganx-Sha256';
+
+/** `?sha256=`: absent (null), or the 64 lowercase hex digits of an ONNX file's sha256. */
+function requestedSha256(raw: unknown): string | null {
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string' || !/^[0-9a-f]{64}$/.test(raw)) {
+    throw new InvalidArgumentError('sha256', raw, 'the 64 lowercase hex digits of the ONNX file\'s sha256, as manifest.json\'s export.sha256 gives it');
+  }
+  return raw;
+}
 
 export function webRouter(engine: Engine, webDir: string): Router {
   const r = express.Router();
@@ -58,25 +78,30 @@ export function webRouter(engine: Engine, webDir: string): Router {
     res.json(shownModels(engine));
   });
 
-  r.get('/models/:name/:file', async (req, res) => {
+  r.get('/models/:name/:file', (req, res) => {
     info(res).endpoint = 'model-file';
     const model = lookupModel(engine, req.params.name, res);
     isolate(res);
+    const file = model.manifest.export.file;
+    if (req.params.file !== 'manifest.json' && req.params.file !== file) {
+      throw new HttpError(404, `model "${model.name}" has manifest.json and ${file}, not ${JSON.stringify(req.params.file)}`);
+    }
+    const wanted = requestedSha256(req.query.sha256);
+    if (wanted !== null && wanted !== model.sha256) {
+      throw new HttpError(409, `model "${model.name}" is now version ${JSON.stringify(model.manifest.version)} (sha256 ${model.sha256.slice(0, 12)}…), not sha256 ${wanted.slice(0, 12)}…: fetch manifest.json again`, { model: model.name, version: model.manifest.version, sha256: model.sha256 });
+    }
+    res.setHeader(SHA256_HEADER, model.sha256);
+    res.setHeader('X-Wganx-Model-Version', model.manifest.version);
     if (req.params.file === 'manifest.json') {
-      const text = `${JSON.stringify(model.manifest, null, 2)}\n`;
+      // The manifest names the bytes it goes with, also when the folder's manifest.json left the sha256 out.
+      const manifest = model.manifest.export.sha256 === model.sha256 ? model.manifest : { ...model.manifest, export: { ...model.manifest.export, sha256: model.sha256 } };
+      const text = `${JSON.stringify(manifest, null, 2)}\n`;
       if (etagFresh(req, res, createHash('sha256').update(text).digest('base64url').slice(0, 27))) return void res.status(304).end();
       res.type('application/json').send(text);
       return;
     }
-    if (req.params.file !== model.manifest.export.file) {
-      throw new HttpError(404, `model "${model.name}" has manifest.json and ${model.manifest.export.file}, not ${JSON.stringify(req.params.file)}`);
-    }
     if (etagFresh(req, res, model.sha256)) return void res.status(304).end();
-    // The folder changed since the model loaded (another file, or one that is not a regular file):
-    // never hand out bytes that do not match the manifest.
-    const bytes = await readRegularFile(model.dir, model.manifest.export.file).catch(() => null);
-    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== model.sha256) throw new HttpError(503, `model "${model.name}" is being replaced; try again`, {}, 1);
-    res.type('application/octet-stream').send(bytes);
+    res.type('application/octet-stream').send(Buffer.from(model.bytes.buffer, model.bytes.byteOffset, model.bytes.byteLength));
   });
 
   // The page's own files (scripts, styles), read-only, never a listing; onnxruntime-web's
