@@ -9,14 +9,13 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WganxError } from '../core/errors.js';
 import { convertLayersModel, ModelFolderTaken } from '../export/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { loadMnist, MNIST_PIXELS } from '../data/mnist.js';
 import { VERSION } from '../version.js';
 import { EVALUATOR_CLASSES, EVALUATOR_FEATURE_DIM, EVALUATOR_IO, EVALUATOR_INPUT_SHAPE } from './evaluator-model.js';
 import { trainEvaluator, type EpochReport, type EvaluatorTrainConfig } from './evaluator-train.js';
-import { argmaxRows, EVALUATOR_SPEC_FILE, EvaluatorSpecSchema, OnnxDigitClassifier, type EvaluatorSpec } from './evaluator.js';
+import { argmaxRows, checkClassifierParity, EVALUATOR_SPEC_FILE, EvaluatorSpecSchema, OnnxDigitClassifier, type EvaluatorSpec } from './evaluator.js';
 import { referenceFrechet } from './mnist.js';
 
 export const EVALUATOR_ONNX_FILE = 'evaluator.onnx';
@@ -107,19 +106,7 @@ export async function trainEvaluatorCommand(opts: TrainEvaluatorCommandOptions):
         const outs = twoHeaded.predict(tf.tensor4d(digits, [PARITY_DIGITS, ...EVALUATOR_INPUT_SHAPE])) as tf.Tensor[];
         return outs.map((t) => t.dataSync() as Float32Array);
       });
-      for (const [name, ref, got] of [
-        [EVALUATOR_IO.probabilities, tfProbs, ortOut.probabilities],
-        [EVALUATOR_IO.features, tfFeats, ortOut.features],
-      ] as const) {
-        let diff = 0;
-        let scale = 0;
-        for (let i = 0; i < ref.length; i++) {
-          diff = Math.max(diff, Math.abs(ref[i] - got[i]));
-          scale = Math.max(scale, Math.abs(ref[i]));
-        }
-        draft.parity.maxAbsDiff[name] = diff;
-        if (!(diff <= PARITY_TOLERANCE * (1 + scale))) throw new WganxError(`mnist evaluator: ONNX output ${name} differs from tfjs by ${diff} (allowed ${PARITY_TOLERANCE}·(1 + ${scale.toFixed(3)})); nothing written`);
-      }
+      checkClassifierParity('mnist evaluator', [[EVALUATOR_IO.probabilities, tfProbs, ortOut.probabilities], [EVALUATOR_IO.features, tfFeats, ortOut.features]], PARITY_TOLERANCE, draft.parity.maxAbsDiff);
 
       // The one look at the held-out split: accuracy and the reference distances.
       const held = loadMnist('heldout');

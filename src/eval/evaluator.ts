@@ -149,6 +149,24 @@ export class OnnxDigitClassifier implements DigitClassifier {
   }
 }
 
+/**
+ * Check a classifier's ONNX outputs against tfjs's on the same images: for each output, the
+ * largest |tfjs − onnxruntime| must be within `tolerance`·(1 + the largest |tfjs value|). Records
+ * each difference in `maxAbsDiff`; throws naming `what`, the output and the figures otherwise.
+ */
+export function checkClassifierParity(what: string, outputs: readonly (readonly [string, ArrayLike<number>, ArrayLike<number>])[], tolerance: number, maxAbsDiff: Record<string, number>): void {
+  for (const [name, ref, got] of outputs) {
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < ref.length; i++) {
+      diff = Math.max(diff, Math.abs(ref[i] - got[i]));
+      scale = Math.max(scale, Math.abs(ref[i]));
+    }
+    maxAbsDiff[name] = diff;
+    if (!(diff <= tolerance * (1 + scale))) throw new WganxError(`${what}: ONNX output ${name} differs from tfjs by ${diff} (allowed ${tolerance}·(1 + ${scale.toFixed(3)})); nothing written`);
+  }
+}
+
 /** Index of the largest probability of each row. */
 export function argmaxRows(probabilities: Float32Array, classes: number): Int32Array {
   const n = probabilities.length / classes;

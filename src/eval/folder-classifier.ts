@@ -22,14 +22,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { WganxError } from '../core/errors.js';
 import type { ImageFolder } from '../data/image-folder.js';
 import { imageCacheDir } from '../data/image-cache.js';
 import { convertLayersModel } from '../export/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { VERSION } from '../version.js';
 import { fitClassifier, selectBackend, type EvaluatorBackend } from './evaluator-train.js';
-import { argmaxRows, EVALUATOR_SPEC_FILE, EvaluatorSpecSchema, OnnxDigitClassifier, readEvaluatorSpec, type EvaluatorSpec } from './evaluator.js';
+import { argmaxRows, checkClassifierParity, EVALUATOR_SPEC_FILE, EvaluatorSpecSchema, OnnxDigitClassifier, readEvaluatorSpec, type EvaluatorSpec } from './evaluator.js';
 
 export const FOLDER_CLASSIFIER_FILE = 'classifier.onnx';
 export const FOLDER_FEATURE_DIM = 128;
@@ -154,16 +153,7 @@ export async function folderClassifier(folder: ImageFolder, opts: FolderClassifi
     const sample = train.x.slice(0, n * shape[0] * shape[1] * shape[2]);
     const ort = await onnx.classify(sample, n);
     const [tfProbs, tfFeats] = tf.tidy(() => (twoHeaded.predict(tf.tensor4d(sample, [n, shape[0], shape[1], shape[2]])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array));
-    for (const [name, ref, got] of [['probabilities', tfProbs, ort.probabilities], ['features', tfFeats, ort.features]] as const) {
-      let diff = 0;
-      let scale = 0;
-      for (let i = 0; i < ref.length; i++) {
-        diff = Math.max(diff, Math.abs(ref[i] - got[i]));
-        scale = Math.max(scale, Math.abs(ref[i]));
-      }
-      spec.parity.maxAbsDiff[name] = diff;
-      if (!(diff <= PARITY_TOLERANCE * (1 + scale))) throw new WganxError(`folder classifier: ONNX output ${name} differs from tfjs by ${diff}`);
-    }
+    checkClassifierParity('folder classifier', [['probabilities', tfProbs, ort.probabilities], ['features', tfFeats, ort.features]], PARITY_TOLERANCE, spec.parity.maxAbsDiff);
     if (folder.holdout && labels) {
       const held = folder.holdout.all();
       const predicted = argmaxRows((await onnx.classify(held.x, folder.holdout.size)).probabilities, classes);

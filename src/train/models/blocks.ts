@@ -25,6 +25,21 @@ export function activationLayer(kind: CriticActivation | 'relu', name: string): 
   }
 }
 
+/**
+ * A convolutional critic's inputs: the image `[B, S, S, C]` and, conditional, the label `[B, 1]`;
+ * with `--d-cond concat` the image gets one more channel, a learned S×S plane per class.
+ */
+export function convCriticInput(spec: { dataShape: readonly number[]; numClasses: number; dCond: string }): { inputs: Sym[]; label: Sym | null; h: Sym } {
+  const [size] = spec.dataShape;
+  const x = tf.input({ shape: [...spec.dataShape], name: 'd_x' });
+  if (spec.numClasses === 0) return { inputs: [x], label: null, h: x };
+  const label = tf.input({ shape: [1], dtype: 'int32', name: 'd_label' });
+  if (spec.dCond !== 'concat') return { inputs: [x, label], label, h: x };
+  const { embedded } = labelEmbedding('d', spec.numClasses, size * size, label);
+  const plane = apply(tf.layers.reshape({ targetShape: [size, size, 1], name: 'd_label_plane' }), embedded);
+  return { inputs: [x, label], label, h: apply(tf.layers.concatenate({ axis: -1, name: 'd_x_label' }), [x, plane]) };
+}
+
 /** The label input `[batch, 1]` (int32 class index) and its embedding flattened to `[batch, dim]`. */
 export function labelEmbedding(prefix: string, numClasses: number, dim: number, label?: Sym): { label: Sym; embedded: Sym } {
   const input = label ?? tf.input({ shape: [1], dtype: 'int32', name: `${prefix}_label` });

@@ -13,9 +13,8 @@
  * act) → Flatten → Dense 1 (conditional `projection`: + ⟨embed(y), φ(x)⟩).
  */
 import * as tf from '@tensorflow/tfjs';
-import { WganxError } from '../../core/errors.js';
-import { apply, activationLayer, labelEmbedding, type Sym } from './blocks.js';
-import { dcganLadder, DCGAN_SIZE_RULE, ladderChannels, type Ladder } from './ladder.js';
+import { apply, activationLayer, convCriticInput } from './blocks.js';
+import { ladderChannels, squareLadder, type Ladder } from './ladder.js';
 import { criticHead, generatorInput } from './mlp.js';
 import type { NetSpec } from './spec.js';
 
@@ -23,10 +22,7 @@ const KERNEL = 4;
 const STRIDE = 2;
 
 function ladderOf(spec: NetSpec): Ladder {
-  const [size, width] = spec.dataShape;
-  const ladder = size === width ? dcganLadder(size) : null;
-  if (!ladder) throw new WganxError(`the dcgan nets need square images of ${DCGAN_SIZE_RULE}; got ${spec.dataShape.join('×')}`);
-  return ladder;
+  return squareLadder(spec.dataShape, 'dcgan');
 }
 
 export function buildGenerator(spec: NetSpec): tf.LayersModel {
@@ -49,22 +45,9 @@ export function buildGenerator(spec: NetSpec): tf.LayersModel {
 }
 
 export function buildCritic(spec: NetSpec): tf.LayersModel {
-  const [size] = spec.dataShape;
   const { start, ups } = ladderOf(spec);
-  const x = tf.input({ shape: [...spec.dataShape], name: 'd_x' });
-  const inputs: Sym[] = [x];
-  let label: Sym | null = null;
-  let h: Sym = x;
-  if (spec.numClasses > 0) {
-    label = tf.input({ shape: [1], dtype: 'int32', name: 'd_label' });
-    inputs.push(label);
-    if (spec.dCond === 'concat') {
-      // One extra input channel: a learned size×size plane per class.
-      const { embedded } = labelEmbedding('d', spec.numClasses, size * size, label);
-      const plane = apply(tf.layers.reshape({ targetShape: [size, size, 1], name: 'd_label_plane' }), embedded);
-      h = apply(tf.layers.concatenate({ axis: -1, name: 'd_x_label' }), [x, plane]);
-    }
-  }
+  const { inputs, label, h: input } = convCriticInput(spec);
+  let h = input;
   // Down the ladder: channels c, 2c, …, c·2^(u−1) at sides S/2, …, s0.
   for (let i = 0; i < ups; i++) {
     h = apply(tf.layers.conv2d({ filters: ladderChannels(spec.hidden, ups, ups - 1 - i), kernelSize: KERNEL, strides: STRIDE, padding: 'same', name: `d_conv_${i}` }), h);

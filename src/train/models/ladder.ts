@@ -9,6 +9,7 @@
  *   dcganLadder(28) // { start: 7, ups: 2 }
  *   dcganLadder(30) // null: 15 is odd and above 7
  */
+import { WganxError } from '../../core/errors.js';
 
 /** Smallest start side: a 4×4 kernel of stride 2 still sees the whole start grid. */
 export const MIN_START_SIDE = 4;
@@ -31,6 +32,14 @@ export function dcganLadder(size: number): Ladder | null {
     ups += 1;
   }
   return start < 2 * MIN_START_SIDE ? { start, ups } : null;
+}
+
+/** The ladder of a square `[S, S, C]` data shape, or an error naming the architecture and the rule. */
+export function squareLadder(dataShape: readonly number[], arch: string): Ladder {
+  const [size, width] = dataShape;
+  const ladder = size === width ? dcganLadder(size) : null;
+  if (!ladder) throw new WganxError(`the ${arch} nets need square images of ${DCGAN_SIZE_RULE}; got ${dataShape.join('×')}`);
+  return ladder;
 }
 
 /** Channels of the feature map `level` steps above the start (level 0: the start map): base · 2^(ups − 1 − level). */

@@ -17,9 +17,8 @@
  * with Pool = mean over 2×2. At 32 px this is the paper's net: 32 → 16 → 8, then two blocks at 8×8.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WganxError } from '../../core/errors.js';
-import { apply, activationLayer, labelEmbedding, type Sym } from './blocks.js';
-import { dcganLadder, DCGAN_SIZE_RULE, type Ladder } from './ladder.js';
+import { apply, activationLayer, convCriticInput, type Sym } from './blocks.js';
+import { squareLadder, type Ladder } from './ladder.js';
 import { criticHead } from './mlp.js';
 import type { NetSpec } from './spec.js';
 
@@ -27,10 +26,7 @@ import type { NetSpec } from './spec.js';
 const PLAIN_BLOCKS = 2;
 
 function ladderOf(spec: NetSpec): Ladder {
-  const [size, width] = spec.dataShape;
-  const ladder = size === width ? dcganLadder(size) : null;
-  if (!ladder) throw new WganxError(`the resnet nets need square images of ${DCGAN_SIZE_RULE}; got ${spec.dataShape.join('×')}`);
-  return ladder;
+  return squareLadder(spec.dataShape, 'resnet');
 }
 
 function conv(name: string, filters: number, kernelSize: number, x: Sym): Sym {
@@ -81,23 +77,11 @@ function pool(name: string, x: Sym): Sym {
 }
 
 export function buildCritic(spec: NetSpec): tf.LayersModel {
-  const [size] = spec.dataShape;
   const { ups } = ladderOf(spec);
   const c = spec.hidden;
   const act = (name: string, x: Sym) => apply(activationLayer(spec.criticActivation, name), x);
-  const x = tf.input({ shape: [...spec.dataShape], name: 'd_x' });
-  const inputs: Sym[] = [x];
-  let label: Sym | null = null;
-  let h: Sym = x;
-  if (spec.numClasses > 0) {
-    label = tf.input({ shape: [1], dtype: 'int32', name: 'd_label' });
-    inputs.push(label);
-    if (spec.dCond === 'concat') {
-      const { embedded } = labelEmbedding('d', spec.numClasses, size * size, label);
-      const plane = apply(tf.layers.reshape({ targetShape: [size, size, 1], name: 'd_label_plane' }), embedded);
-      h = apply(tf.layers.concatenate({ axis: -1, name: 'd_x_label' }), [x, plane]);
-    }
-  }
+  const { inputs, label, h: input } = convCriticInput(spec);
+  let h = input;
   // The first block (no activation before its first convolution: it sees the image).
   let m = conv('d_b1_conv2', c, 3, act('d_b1_act1', conv('d_b1_conv1', c, 3, h)));
   h = apply(tf.layers.add({ name: 'd_b1_out' }), [conv('d_b1_shortcut', c, 1, pool('d_b1_pool_shortcut', h)), pool('d_b1_pool', m)]);
