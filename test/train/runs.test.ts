@@ -195,6 +195,33 @@ test('a failed measurement of the exported model is reported (the command exits 
   }
 });
 
+test('dcgan at 64 px (four up-samplings): a short colour run trains, exports with parity and samples', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    for (let i = 0; i < 3; i++) {
+      const px = Buffer.alloc(64 * 64 * 3);
+      for (let p = 0; p < 64 * 64; p++) px.set([40 * i, 255 - 30 * i, (p % 64) * 4], p * 3);
+      await sharp(px, { raw: { width: 64, height: 64, channels: 3 } }).png().toFile(join(data, `${i}.png`));
+    }
+    const config = tinyConfig(join(dir, 'run'), { dataset: data, arch: 'dcgan', imageSize: 64, hidden: 2, latent: 4, batch: 4, steps: 2, export: true, modelsDir: join(dir, 'models'), holdout: 0 });
+    const result = await train(config, { progress: false, log: () => {} });
+    const manifest = parseManifest(JSON.parse(readFileSync(join(result.exportDir!, 'manifest.json'), 'utf8')));
+    assert.deepEqual(manifest.outputs[0].shape, ['batch', 64, 64, 3]);
+    assert.ok(Math.max(...Object.values(manifest.export.parity.maxAbsDiff)) <= 1e-4);
+    const { openGenerator } = await import('../../src/runtime/node.js');
+    const g = await openGenerator(result.exportDir!, { device: 'cpu', threads: 1 });
+    try {
+      assert.deepEqual((await g.sample({ seed: 2, start: 0, n: 2 })).dims, [2, 64, 64, 3]);
+    } finally {
+      await g.dispose();
+    }
+  } finally {
+    cleanup();
+  }
+});
+
 test('resnet: a short conditional run on an image folder trains, exports with parity (up-sampling, residual adds, conditional batch norm) and samples', async () => {
   const { dir, cleanup } = tempDir();
   try {
