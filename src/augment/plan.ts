@@ -19,8 +19,9 @@
  *   plan.ownedChunks()      // [0, 1, 2] (unsharded)
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import { classIndex, defaultLabel } from '../core/labels.js';
+import { classIndex } from '../core/labels.js';
 import type { Manifest } from '../core/manifest.js';
+import { seededSamples } from '../core/seeded.js';
 import { formatSpec, formatsFor, type AugmentFormat, type FormatSpec } from './formats/index.js';
 
 export interface PlanArgs {
@@ -129,7 +130,8 @@ export class Plan {
       const c = this.classes[j % per];
       return { index: k * conditional!.numClasses + c, label: c };
     }
-    return { index: j, label: conditional ? defaultLabel(this.args.seed, j, conditional.numClasses) : null };
+    // The class the server and the runtime give sample j of the seed (the core's seededSamples).
+    return { index: j, label: conditional ? seededSamples(this.manifest, { seed: this.args.seed, start: j, n: 1 }).labels![0] : null };
   }
 
   /** The samples of chunk `c`: [first, end). */

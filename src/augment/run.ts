@@ -14,8 +14,8 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { resolveFlags, type FlagInput } from '../core/flags.js';
-import { sampleLatents } from '../core/latent.js';
 import { MANIFEST_FILE, type Manifest } from '../core/manifest.js';
+import { seededSamples } from '../core/seeded.js';
 import { createProgress } from '../io/progress.js';
 import { readManifestFile } from '../runtime/model-folder.js';
 import { openGenerator } from '../runtime/node.js';
@@ -71,16 +71,24 @@ async function openLocal(model: string, device: string, threads: number, log: (l
   };
 }
 
-/** The latents of `samples` (indices of one seed, in runs of consecutive indices). */
-function latentsOf(samples: readonly Sample[], seed: number, dim: number, distribution: 'normal' | 'uniform'): Float32Array {
-  const z = new Float32Array(samples.length * dim);
+/**
+ * The latents and classes of `samples` (indices of one seed with the plan's classes), from the
+ * core's `seededSamples` for each run of consecutive indices: what the server and the runtime give
+ * for the same `(seed, start, n, labels)`.
+ */
+export function seededOf(manifest: Manifest, samples: readonly Sample[], seed: number): { z: Float32Array; labels: Int32Array | null } {
+  const z = new Float32Array(samples.length * manifest.latent.dim);
+  const labels = manifest.conditional ? new Int32Array(samples.length) : null;
   for (let k = 0; k < samples.length; ) {
     let run = 1;
     while (k + run < samples.length && samples[k + run].index === samples[k].index + run) run++;
-    z.set(sampleLatents({ seed, start: samples[k].index, count: run, dim, distribution }), k * dim);
+    const part = samples.slice(k, k + run);
+    const s = seededSamples(manifest, { seed, start: samples[k].index, n: run, labels: labels ? part.map((x) => x.label!) : undefined });
+    z.set(s.z, k * manifest.latent.dim);
+    if (labels) labels.set(s.labels!, k);
     k += run;
   }
-  return z;
+  return { z, labels };
 }
 
 export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): Promise<AugmentResult> {
@@ -165,7 +173,6 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
       for (const c of plan.classes ?? (manifest.conditional ? manifest.conditional.labels.map((_, i) => i) : [])) mkdirSync(join(out, plan.labelFolder(c)), { recursive: true });
     }
 
-    const { dim, distribution } = manifest.latent;
     const range = manifest.output.range;
     const lines = await ManifestWriter.open(out, manifestName);
     const pool = new WriterPool(writers);
@@ -198,8 +205,8 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
         let rowShape: number[] = [];
         for (let s = 0; s < chunkSamples.length; s += f.batch) {
           const part = chunkSamples.slice(s, s + f.batch);
-          const labels = manifest.conditional ? Int32Array.from(part, (x) => x.label!) : null;
-          const res = await source.run(latentsOf(part, f.seed, dim, distribution), labels);
+          const { z, labels } = seededOf(manifest, part, f.seed);
+          const res = await source.run(z, labels);
           const rowSize = res.data.length / part.length;
           data ??= new Float32Array(chunkSamples.length * rowSize);
           data.set(res.data, s * rowSize);

@@ -7,4 +7,5 @@ export * from './latent.js';
 export * from './manifest.js';
 export * from './image.js';
 export * from './labels.js';
+export * from './seeded.js';
 export * from './random.js';

@@ -16,7 +16,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
-import { sampleLatents } from '../core/latent.js';
 import { imageShape, parseManifest, type Manifest } from '../core/manifest.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
@@ -171,10 +170,12 @@ export function toUnitRange(values: Float32Array, range: readonly [number, numbe
   return values;
 }
 
-/** Outputs of samples start…start+count−1 of `seed` (with one class each for a conditional model). */
+/**
+ * Outputs of samples start…start+count−1 of `seed` (a conditional model's with the classes given,
+ * else the default rule's), through the runtime's `sample`: the seeded path all of wganx shares.
+ */
 async function generate(generator: Generator, seed: number, start: number, count: number, labels: Int32Array | null = null): Promise<Float32Array> {
-  const { dim, distribution } = generator.manifest.latent;
-  return (await generator.run(sampleLatents({ seed, start, count, dim, distribution }), labels)).data;
+  return (await generator.sample({ seed, start, n: count, labels: labels ?? undefined })).data;
 }
 
 /** Run the evaluation of `opts.modelDir` and write its figure. */

@@ -1,9 +1,10 @@
 /**
  * A loaded generator: a manifest and a {@link Session}, on any platform. It builds the feeds the
  * one way every caller needs them (`z` float32 [rows, dim], the label int64/int32 [rows, 1] or
- * [rows]), and draws seeded samples itself: latents from the core's counter-based sampler and
- * labels from the core's label rule, so sample `i` of seed `s` is the same vector with the same
- * class on the server, in the browser and in an augmentation data set.
+ * [rows]), and draws seeded samples with the core's one function for them (`seededSamples`:
+ * latents from the counter-based sampler, classes from the label rule), the function the server
+ * and `wganx augment` call too, so sample `i` of seed `s` is the same vector with the same class
+ * on the server, in the browser and in an augmentation data set.
  *
  * @example
  *   const g = await openGenerator('models/mnist-cgan');           // ./node.ts (or ./web.ts)
@@ -12,9 +13,10 @@
  *   await g.dispose();
  */
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
-import { resolveLabels, type ClassRef } from '../core/labels.js';
-import { interpolateLatents, MAX_SAFE_COUNTER, sampleLatents, type LatentDistribution } from '../core/latent.js';
+import type { ClassRef } from '../core/labels.js';
+import type { LatentDistribution } from '../core/latent.js';
 import type { Manifest } from '../core/manifest.js';
+import { seededSamples, walkSamples, type SeededRequest } from '../core/seeded.js';
 import type { DeviceChoice } from './devices.js';
 import { runtimeMessage, type Session, type TensorValue } from './session.js';
 
@@ -70,16 +72,8 @@ export interface GeneratorOutput {
   computeMs: number;
 }
 
-export interface SampleRequest {
-  seed: number;
-  /** Index of the first sample (default 0): sample i of a seed is the same in every request. */
-  start?: number;
-  n: number;
-  /** One class per sample (index or name). */
-  labels?: ArrayLike<ClassRef>;
-  /** One class for every sample. */
-  cls?: ClassRef;
-}
+/** Samples `start … start+n−1` of `seed`, with classes given per sample, one for all, or by the default rule. */
+export type SampleRequest = SeededRequest;
 
 export interface SampleOutput extends GeneratorOutput {
   seed: number;
@@ -131,22 +125,15 @@ export class Generator<D extends string = string> {
     return { data: tensor.data as Float32Array, dims: [...tensor.dims], computeMs };
   }
 
-  /** Samples `start … start+n−1` of `seed`, with their classes (given, or the core's default rule). */
+  /** Samples `start … start+n−1` of `seed`, with their classes (given, or the core's default rule): src/core/seeded.ts. */
   async sample(req: SampleRequest): Promise<SampleOutput> {
-    const { seed, n } = req;
-    const start = req.start ?? 0;
-    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('n', n, 'a positive integer');
-    if (!Number.isSafeInteger(start) || start < 0 || start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('start', start, `an integer from 0 to ${MAX_SAFE_COUNTER - n}`);
-    const labels = resolveLabels(this.manifest, { n, seed, start, labels: req.labels, cls: req.cls });
-    const z = sampleLatents({ seed, start, count: n, dim: this.io.latent.dim, distribution: this.io.latent.distribution });
+    const { seed, start, z, labels } = seededSamples(this.manifest, req);
     return { ...(await this.run(z, labels)), seed, start, labels };
   }
 
   /** `steps` outputs on the straight line between the latents of samples 0 of `seedA` and `seedB`, all of one class. */
   async interpolate(seedA: number, seedB: number, steps: number, cls?: ClassRef): Promise<SampleOutput> {
-    const z = interpolateLatents(seedA, seedB, steps, this.io.latent.dim, this.io.latent.distribution);
-    const one = resolveLabels(this.manifest, { n: 1, seed: seedA, start: 0, cls });
-    const labels = one ? new Int32Array(steps).fill(one[0]) : null;
+    const { z, labels } = walkSamples(this.manifest, { seedA, seedB, steps, cls });
     return { ...(await this.run(z, labels)), seed: seedA, start: 0, labels };
   }
 

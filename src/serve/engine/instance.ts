@@ -112,7 +112,8 @@ export class SessionInstance implements InferenceBackend {
         let latents = null;
         if (sampler) {
           const channel = new MessageChannel();
-          const init: LatentRequest = { type: 'init', port: channel.port1, latent: opts.manifest.latent };
+          const { name, latent, conditional } = opts.manifest;
+          const init: LatentRequest = { type: 'init', port: channel.port1, model: { name, latent, conditional } };
           sampler.postMessage(init, [channel.port1]);
           latents = channel.port2;
         }

@@ -78,7 +78,7 @@ async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> 
     if (!generator) throw new Error('no session loaded');
     const { latent } = generator.io;
     // z: float32 [rows, dim], drawn here or, with a latent thread, while the previous batch ran.
-    const z = msg.segments ? buildLatents(msg.rows, msg.segments, latent) : await prefetched(msg.id);
+    const z = msg.segments ? buildLatents(msg.rows, msg.segments, generator.manifest) : await prefetched(msg.id);
     if (z.length !== msg.rows * latent.dim) throw new Error(`the latents hold ${z.length / latent.dim} rows, the batch says ${msg.rows}`);
     const labels = generator.io.label ? (msg.labels ?? new Int32Array(msg.rows)) : null;
     const out = await generator.run(z, labels);

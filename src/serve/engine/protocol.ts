@@ -2,7 +2,7 @@
  * Messages between the engine (main thread) and an ONNX Runtime worker thread.
  *
  * A batch is a list of segments, each a run of consecutive rows: either seeded (the worker draws
- * the latents with the core's Philox sampler, so the event loop never does) or raw latents given by
+ * the latents with the core's `seededSamples`, so the event loop never does) or raw latents given by
  * a client (KServe, interpolation). Labels come per row. Buffers are transferred, never copied.
  *
  * With a latent thread (GPU sessions), the segments go to ./latent-worker.ts instead, which sends
@@ -10,8 +10,8 @@
  * message then carries `segments: null`.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { LatentDistribution } from '../../core/latent.js';
 import type { Manifest } from '../../core/manifest.js';
+import type { SamplingModel } from '../../core/seeded.js';
 import type { DeviceChoice, NodeDevice } from '../../runtime/devices.js';
 
 export type Segment = { kind: 'seeded'; seed: number; start: number; count: number } | { kind: 'raw'; z: Float32Array };
@@ -33,7 +33,7 @@ export type WorkerResponse =
 
 /** Main thread → latent worker. */
 export type LatentRequest =
-  | { type: 'init'; port: MessagePort; latent: { dim: number; distribution: LatentDistribution } }
+  | { type: 'init'; port: MessagePort; model: SamplingModel }
   | { type: 'sample'; id: number; rows: number; segments: Segment[] };
 
 /** Latent worker → session worker: one batch's latents, `rows × dim` floats. */
