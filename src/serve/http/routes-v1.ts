@@ -4,11 +4,8 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import express, { type Request, type Router } from 'express';
-import { InvalidArgumentError } from '../../core/errors.js';
-import { resolveLabels } from '../../core/labels.js';
-import { interpolateLatents, MAX_SAFE_COUNTER } from '../../core/latent.js';
-import { encodeAnimation, encodeGrid, encodeNpy, encodeNpz, encodeScatter, checkImageSize, gridImageSize, CONTENT_TYPES, type ImageFormat, type ImagePlan } from '../../encode/encode.js';
-import { encodeEachBase64, encodeGridImage } from '../../encode/encode-pool.js';
+import { seededSamples, walkSamples } from '../../core/seeded.js';
+import { checkSampleView, renderSamples, type SampleBatch, type SampleView } from '../../encode/render.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
 import { admission, clientSignal, etagFresh, info, lookupModel, serverTiming } from './http-util.js';
@@ -72,22 +69,16 @@ function requireJson(req: Request): unknown {
   return {};
 }
 
-function sampleEntries(model: LoadedModel, data: Float32Array, n: number, seed: number, start: number, labels: Int32Array | null) {
-  const rowSize = data.length / n;
+/** The JSON entry of each sample (its coordinates or image come from renderSamples). */
+function sampleEntries(model: LoadedModel, n: number, seed: number, start: number, labels: Int32Array | null) {
   const names = model.manifest.conditional?.labels;
-  return Array.from({ length: n }, (_, k) => ({
-    index: start + k,
-    seed,
-    ...(labels ? { label: labels[k], labelName: names![labels[k]] } : {}),
-    ...(model.manifest.kind === 'points' ? { point: Array.from(data.subarray(k * rowSize, (k + 1) * rowSize)) } : {}),
-  }));
+  return Array.from({ length: n }, (_, k) => ({ index: start + k, seed, ...(labels ? { label: labels[k], labelName: names![labels[k]] } : {}) }));
 }
 
-/** {@link checkImageSize} for a grid of `n` samples: too long a side names `columns` when given, too many pixels `n`. */
-function checkGridSize(where: string, model: LoadedModel, n: number, columns: number | undefined, scale: number, format: ImageFormat): void {
-  const count = { field: 'n', value: n };
-  const side = columns === undefined ? count : { field: 'columns', value: columns };
-  checkImageSize(where, scale, (s) => ({ ...gridImageSize(model.rowShape, n, s, columns), count: 1, format }), { side, pixels: count });
+/** A batch's outputs with what src/encode needs to show them. */
+function batchOf(model: LoadedModel, result: { data: Float32Array; rowShape: number[] }, n: number, labels: Int32Array | null): SampleBatch {
+  const { kind, output } = model.manifest;
+  return { kind, data: result.data, rowShape: result.rowShape, n, range: output.range, labels, modes: output.modes };
 }
 
 export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: express.RequestHandler): Router {
@@ -110,131 +101,68 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
   r.post('/v1/models/:name/samples', endpoint('samples'), admit, jsonParser, async (req, res) => {
     const model = lookupModel(engine, req.params.name, res);
     const body = parseInput(schemas.samplesBody, requireJson(req), 'body');
-    const { start, format, layout, scale } = body;
+    const { format, layout, scale } = body;
     const n = body.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
-    const seed = body.seed ?? randomInt(RANDOM_SEED_LIMIT);
-    if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('body.start', start, `at most ${MAX_SAFE_COUNTER - n} (start + n must stay exact)`);
-    const labels = resolveLabels(model.manifest, { n, seed, start, labels: body.labels, cls: body.class }, 'body');
-    if (model.manifest.kind === 'image' && format !== 'npy' && format !== 'npz') {
-      const [h, w] = model.rowShape;
-      if (format === 'json' || layout === 'list') {
-        const each = format === 'json' ? 'png' : format;
-        const count = { field: 'n', value: n };
-        checkImageSize('body', scale, (s) => ({ width: w * s, height: h * s, count: n, format: each }), { side: count, pixels: count });
-      } else {
-        checkGridSize('body', model, n, body.columns, scale, format);
-      }
-    }
+    const { seed, start, labels } = seededSamples(model.manifest, { seed: body.seed ?? randomInt(RANDOM_SEED_LIMIT), start: body.start, n, labels: body.labels, cls: body.class }, 'body');
+    const view: SampleView =
+      format === 'npy' ? { as: 'npy' }
+      : format === 'npz' ? { as: 'npz', start }
+      : format === 'json' || layout === 'list' ? { as: 'each', format: format === 'json' ? 'png' : format, scale }
+      : { as: 'picture', format, scale, columns: body.columns };
+    checkSampleView('body', { kind: model.manifest.kind, rowShape: model.rowShape, n }, view, { count: { field: 'n', value: n }, columns: body.columns === undefined ? undefined : { field: 'columns', value: body.columns } });
     const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
     res.setHeader('X-Wganx-Seed', String(seed));
     res.setHeader('X-Wganx-Model-Version', model.manifest.version);
-    const { data, rowShape } = result;
-    const range = model.manifest.output.range;
-    if (format === 'npy') {
-      res.type(CONTENT_TYPES.npy).setHeader('Content-Disposition', `attachment; filename="${model.name}-${seed}-${start}.npy"`);
-      res.send(encodeNpy(data, [n, ...rowShape]));
+    const out = await renderSamples(batchOf(model, result, n, labels), view);
+    if (out.as === 'each') {
+      const head = { model: model.name, version: model.manifest.version, kind: model.manifest.kind, seed, start, n, range: model.manifest.output.range, shape: [n, ...result.rowShape] };
+      const samples = sampleEntries(model, n, seed, start, labels);
+      res.json({ ...head, ...(out.encoding ? { encoding: out.encoding } : {}), samples: samples.map((e, k) => ({ ...e, ...out.items[k] })) });
       return;
     }
-    if (format === 'npz') {
-      // For Python: the samples with their classes and latent indices, as augment's npz files hold them.
-      const arrays = {
-        [model.manifest.kind === 'image' ? 'images' : 'points']: { data, shape: [n, ...rowShape] },
-        ...(labels ? { labels: { data: BigInt64Array.from(labels, (c) => BigInt(c)), shape: [n] } } : {}),
-        indices: { data: BigInt64Array.from({ length: n }, (_, k) => BigInt(start + k)), shape: [n] },
-      };
-      res.type(CONTENT_TYPES.npz).setHeader('Content-Disposition', `attachment; filename="${model.name}-${seed}-${start}.npz"`);
-      res.send(encodeNpz(arrays));
-      return;
-    }
-    const head = { model: model.name, version: model.manifest.version, kind: model.manifest.kind, seed, start, n, range, shape: [n, ...rowShape] };
-    if (format === 'json' || layout === 'list') {
-      const samples = sampleEntries(model, data, n, seed, start, labels);
-      if (model.manifest.kind === 'image') {
-        const encoding: ImageFormat = format === 'json' ? 'png' : (format as ImageFormat);
-        const images = await encodeEachBase64(data, rowShape, n, range, { format: encoding, scale });
-        res.json({ ...head, encoding, samples: samples.map((s, k) => ({ ...s, image: images[k] })) });
-      } else {
-        res.json({ ...head, samples });
-      }
-      return;
-    }
-    const imageFormat = format as ImageFormat;
-    const body2 =
-      model.manifest.kind === 'image'
-        ? await encodeGridImage(data, rowShape, n, range, { format: imageFormat, scale, columns: body.columns })
-        : await encodeScatter(data, rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: imageFormat, scale, modes: model.manifest.output.modes });
-    res.type(CONTENT_TYPES[imageFormat]).send(body2);
+    if (format === 'npy' || format === 'npz') res.setHeader('Content-Disposition', `attachment; filename="${model.name}-${seed}-${start}.${format}"`);
+    res.type(out.contentType).send(out.bytes);
   });
 
+  // The server's picture of what the page draws in the browser for the same request (and the docs' gallery).
   r.get('/v1/models/:name/samples.png', async (req, res) => {
     info(res).endpoint = 'samples.png';
     const model = lookupModel(engine, req.params.name, res);
     const q = parseInput(schemas.samplesQuery, req.query, 'query');
-    const { seed, start, scale } = q;
     const n = q.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
-    if (start + n > MAX_SAFE_COUNTER) throw new InvalidArgumentError('query.start', start, `at most ${MAX_SAFE_COUNTER - n}`);
-    const labels = resolveLabels(model.manifest, { n, seed, start, cls: q.class }, 'query');
-    if (model.manifest.kind === 'image') checkGridSize('query', model, n, q.columns, scale, 'png');
+    const { seed, start, labels } = seededSamples(model.manifest, { seed: q.seed, start: q.start, n, cls: q.class }, 'query');
+    const view = { as: 'picture', format: 'png', scale: q.scale, columns: q.columns } as const;
+    checkSampleView('query', { kind: model.manifest.kind, rowShape: model.rowShape, n }, view, { count: { field: 'n', value: n }, columns: q.columns === undefined ? undefined : { field: 'columns', value: q.columns } });
     // The response is a pure function of the model file and the parameters: a strong ETag.
-    const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, scale, q.columns ?? null]);
+    const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, q.scale, q.columns ?? null]);
     // Revalidated on every use: the model may be replaced.
     if (etagFresh(req, res, createHash('sha256').update(key).digest('base64url').slice(0, 27))) return void res.status(304).end();
     const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
-    const range = model.manifest.output.range;
-    const png =
-      model.manifest.kind === 'image'
-        ? await encodeGridImage(result.data, result.rowShape, n, range, { format: 'png', scale, columns: q.columns })
-        : await encodeScatter(result.data, result.rowShape.reduce((a, b) => a * b, 1), n, range, labels, { format: 'png', scale, modes: model.manifest.output.modes });
-    res.type('image/png').send(png);
+    const out = await renderSamples(batchOf(model, result, n, labels), view);
+    res.type(out.contentType).send(out.bytes);
   });
 
   r.post('/v1/models/:name/interpolate', endpoint('interpolate'), admit, jsonParser, async (req, res) => {
     const model = lookupModel(engine, req.params.name, res);
     const body = parseInput(schemas.interpolateBody, requireJson(req), 'body');
     const { seedA, seedB, steps, format, scale } = body;
-    const kind = model.manifest.kind;
-    if (kind === 'points' && (format === 'gif' || format === 'webp')) {
-      throw new InvalidArgumentError('body.format', format, 'png or json for a point model (animations need an image model)');
-    }
-    if (kind === 'image') {
-      const [h, w] = model.rowShape;
-      const plan =
-        format === 'png'
-          ? (s: number): ImagePlan => ({ ...gridImageSize(model.rowShape, steps, s, steps), count: 1, format })
-          : (s: number): ImagePlan => ({ width: w * s, height: h * s, count: steps, format: format === 'json' ? 'png' : format });
-      const count = { field: 'steps', value: steps };
-      checkImageSize('body', scale, plan, { side: count, pixels: count });
-    }
-    const { dim, distribution } = model.manifest.latent;
-    const z = interpolateLatents(seedA, seedB, steps, dim, distribution);
-    const labels = resolveLabels(model.manifest, { n: 1, seed: seedA, start: 0, cls: body.class }, 'body');
-    const rowLabels = labels ? new Int32Array(steps).fill(labels[0]) : null;
-    const result = await engine.submit(model, { rows: steps, source: { kind: 'raw', z }, labels: rowLabels, signal: clientSignal(res) });
+    const view: SampleView =
+      format === 'json' ? { as: 'each', format: 'png', scale }
+      : format === 'png' ? { as: 'picture', format, scale, columns: steps }
+      : { as: 'animation', format, scale, delayMs: body.delayMs };
+    checkSampleView('body', { kind: model.manifest.kind, rowShape: model.rowShape, n: steps }, view, { count: { field: 'steps', value: steps } });
+    const { z, labels } = walkSamples(model.manifest, { seedA, seedB, steps, cls: body.class }, 'body');
+    const result = await engine.submit(model, { rows: steps, source: { kind: 'raw', z }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
-    const { data, rowShape } = result;
-    const range = model.manifest.output.range;
-    const rowSize = rowShape.reduce((a, b) => a * b, 1);
-    if (format === 'json') {
-      const frames = Array.from({ length: steps }, (_, k) => ({ t: k / (steps - 1), ...(kind === 'points' ? { point: Array.from(data.subarray(k * rowSize, (k + 1) * rowSize)) } : {}) }));
-      if (kind === 'image') {
-        const images = await encodeEachBase64(data, rowShape, steps, range, { format: 'png', scale });
-        res.json({ model: model.name, version: model.manifest.version, seedA, seedB, steps, label: rowLabels?.[0] ?? null, encoding: 'png', frames: frames.map((f, k) => ({ ...f, image: images[k] })) });
-      } else {
-        res.json({ model: model.name, version: model.manifest.version, seedA, seedB, steps, label: rowLabels?.[0] ?? null, frames });
-      }
+    const out = await renderSamples(batchOf(model, result, steps, labels), view);
+    if (out.as === 'each') {
+      const head = { model: model.name, version: model.manifest.version, seedA, seedB, steps, label: labels?.[0] ?? null };
+      res.json({ ...head, ...(out.encoding ? { encoding: out.encoding } : {}), frames: out.items.map((item, k) => ({ t: k / (steps - 1), ...item })) });
       return;
     }
-    if (format === 'png') {
-      const png =
-        kind === 'image'
-          ? await encodeGrid(data, rowShape, steps, range, { format: 'png', scale, columns: steps })
-          : await encodeScatter(data, rowSize, steps, range, rowLabels, { format: 'png', scale, modes: model.manifest.output.modes });
-      res.type('image/png').send(png);
-      return;
-    }
-    res.type(CONTENT_TYPES[format]).send(await encodeAnimation(data, rowShape, steps, range, { format, scale, delayMs: body.delayMs }));
+    res.type(out.contentType).send(out.bytes);
   });
 
   return r;
