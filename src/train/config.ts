@@ -279,6 +279,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   if (!MODEL_NAME_PATTERN.test(name)) {
     throw new InvalidArgumentError(f.name ? '--name' : '--name (from the last segment of --out)', name, `a name matching ${MODEL_NAME_PATTERN}`);
   }
+  if (!(row.criticNorms as readonly string[]).includes(f.criticNorm)) throw new InvalidArgumentError('--critic-norm', f.criticNorm, `${row.criticNorms.join(' or ')} for --arch ${arch}`);
   const { imageSize } = f;
   if (dataset === 'mnist' && given.imageSize !== undefined && imageSize !== 28) throw new InvalidArgumentError('--image-size', imageSize, '28 for mnist');
   const sizeRule = kind === 'image' ? row.imageSize(dataset === 'mnist' ? 28 : imageSize) : null;

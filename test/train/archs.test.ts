@@ -81,6 +81,7 @@ test('the DCGAN ladder: 4×4 (7×7 for 28, 6×6 for 48) doubled up to the image 
     assert.throws(() => resolveTrainConfig({ dataset: dir, arch: 'dcgan', imageSize: 30, out: `${dir}/run` }), /--image-size.*30.*halves exactly.*--arch dcgan/);
     assert.equal(resolveTrainConfig({ dataset: dir, arch: 'dcgan', imageSize: 48, out: `${dir}/run` }).hidden, 64);
     assert.throws(() => resolveTrainConfig({ dataset: 'ring8', arch: 'dcgan', out: `${dir}/run` }), /--arch.*dcgan.*mlp for the 2-D point data set/);
+    assert.throws(() => resolveTrainConfig({ dataset: dir, arch: 'resnet', criticNorm: 'layer', algo: 'wgan', imageSize: 32, out: `${dir}/run` }), /--critic-norm.*layer.*none for --arch resnet/);
   } finally {
     cleanup();
   }

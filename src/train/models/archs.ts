@@ -48,6 +48,8 @@ export interface ArchSpec {
   readonly imageSize: (size: number) => string | null;
   /** `--hidden` when not given: MLP width (points / images) or base channels. */
   readonly defaultHidden: number | { readonly points: number; readonly image: number };
+  /** Critic normalisations its critic builds (`--critic-norm`); any other is refused. */
+  readonly criticNorms: readonly CriticNorm[];
   /** Kernel groups beyond dense products that training calls (src/tfjs/backend.ts `FEATURE_KERNELS`). */
   readonly kernels: readonly KernelFeature[];
   /**
@@ -71,6 +73,7 @@ export const ARCHS = {
     dataKinds: ['points', 'image'],
     imageSize: () => null,
     defaultHidden: { points: 256, image: 512 },
+    criticNorms: ['none', 'layer'],
     kernels: [],
     penaltyVerified: EVERY_CRITIC,
     load: () => import('./mlp.js'),
@@ -80,6 +83,7 @@ export const ARCHS = {
     dataKinds: ['image'],
     imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
     defaultHidden: 64,
+    criticNorms: ['none', 'layer'],
     kernels: ['conv', 'norm'],
     penaltyVerified: EVERY_CRITIC,
     load: () => import('./dcgan.js'),
@@ -89,8 +93,9 @@ export const ARCHS = {
     dataKinds: ['image'],
     imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
     defaultHidden: 128,
+    criticNorms: ['none'],
     kernels: ['conv', 'norm', 'resample'],
-    penaltyVerified: ['relu/none', 'leaky_relu/none'],
+    penaltyVerified: ['relu/none', 'leaky_relu/none', 'tanh/none'],
     reference: { algo: 'wgan-gp', lr: 2e-4, beta1: 0, beta2: 0.9, nCritic: 5, criticActivation: 'relu' },
     load: () => import('./resnet.js'),
   },
