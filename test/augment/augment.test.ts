@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { InvalidArgumentError } from '../../src/core/errors.js';
@@ -20,6 +20,7 @@ import type { ChunkJob } from '../../src/augment/write-chunk.js';
 import { WriterPool } from '../../src/augment/writers.js';
 import { startServer } from '../../src/serve/http/server.js';
 import { silentLogger } from '../../src/serve/options.js';
+import { files } from './helpers.js';
 import { fixtureModels, testOptions } from '../serve/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,19 +41,6 @@ after(() => {
 const dir = (name: string) => join(tmp, name);
 const run = (opts: Partial<AugmentOptions> & { out: string }) => augment({ model: join(fx.models, 'pets'), device: 'cpu', threads: 1, ...opts }, quiet);
 
-/** Every file under `root` (relative path → bytes). */
-function files(root: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(relative(root, p), readFileSync(p));
-    }
-  };
-  walk(root);
-  return out;
-}
 
 const dataFiles = (root: string) => new Map([...files(root)].filter(([f]) => !/^(manifest|summary)[.]/.test(f)));
 const manifestLines = (root: string, name = 'manifest.jsonl') => readFileSync(join(root, name), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

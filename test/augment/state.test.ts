@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { files } from './helpers.js';
 import { fixtureModels } from '../serve/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,19 +33,6 @@ const cli = (...a: string[]) => spawnSync(process.execPath, [...CLI, 'augment', 
 const lastLine = (text: string) => text.trim().split('\n').pop()!;
 const manifestText = (root: string, name = 'manifest.jsonl') => readFileSync(join(root, name), 'utf8');
 
-/** Every file under `root` (relative path → bytes), hidden ones included. */
-function files(root: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(relative(root, p), readFileSync(p));
-    }
-  };
-  walk(root);
-  return out;
-}
 
 /** The data files and the manifest (the summary holds times). */
 const dataFiles = (root: string) => new Map([...files(root)].filter(([f]) => !/^summary[.]/.test(f)));
