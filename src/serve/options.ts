@@ -27,6 +27,10 @@ export const SERVE_FLAGS = {
     help: 'how long a queued request may wait for others to fill its batch while a session is idle (busy sessions batch whatever queued meanwhile)',
   },
   maxQueue: { type: 'int', flag: '--max-queue', arg: '<n>', help: 'queued requests per model before answering 503 with Retry-After', default: 1024, min: 1, max: 1_000_000 },
+  shedHoldMs: {
+    type: 'int', flag: '--shed-hold-ms', arg: '<ms>', default: 1000, min: 0, max: 60_000,
+    help: "hold a full queue's 503 between half this and this long before sending it, so that clients re-sending at once do not keep the server busy refusing (0: answer at once)",
+  },
   requestTimeoutMs: { type: 'int', flag: '--request-timeout-ms', arg: '<ms>', help: 'queue + compute time allowed per request before 504', default: 30_000, min: 1, max: 3_600_000 },
   maxSamples: { type: 'int', flag: '--max-samples', arg: '<n>', help: 'largest n per request (and batch of a KServe request)', default: 1024, min: 1, max: 65536 },
   maxSteps: { type: 'int', flag: '--max-steps', arg: '<n>', help: 'largest interpolation steps', default: 64, min: 2, max: 1024 },

@@ -311,7 +311,7 @@ class GatedBackend implements InferenceBackend {
 
 test('overload: a full queue and an oversized Content-Length are answered before the body is read', async () => {
   const backend = new GatedBackend();
-  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1', maxQueue: 1, maxBodyBytes: 4096 }), { logger: silentLogger, createBackend: async () => backend });
+  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1', maxQueue: 1, maxBodyBytes: 4096, shedHoldMs: 0 }), { logger: silentLogger, createBackend: async () => backend });
   backend.hold = true;
   try {
     const port = (srv.server.address() as AddressInfo).port;
@@ -337,6 +337,42 @@ test('overload: a full queue and an oversized Content-Length are answered before
   } finally {
     backend.release();
     await srv.shutdown();
+  }
+});
+
+test('overload: a full queue\'s 503 is held (--shed-hold-ms) while the admitted requests are answered; 0 answers at once', async () => {
+  for (const shedHoldMs of [60_000, 0]) {
+    const backend = new GatedBackend();
+    const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1', maxQueue: 1, shedHoldMs }), { logger: silentLogger, createBackend: async () => backend });
+    backend.hold = true;
+    try {
+      const port = (srv.server.address() as AddressInfo).port;
+      const post = () => fetch(`http://127.0.0.1:${port}/v1/models/ring/samples`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1,"format":"json"}' });
+      const running = post(); // taken by the session
+      await new Promise((r) => setTimeout(r, 100));
+      const queued = post(); // fills the queue of 1
+      await new Promise((r) => setTimeout(r, 100));
+      let refusal: number | null = null;
+      const refused = post().then((r) => (refusal = r.status), () => (refusal = -1));
+      // The queue stays full until the backend is released: the third request can only be refused.
+      if (shedHoldMs === 0) await refused;
+      else await new Promise((r) => setTimeout(r, 300));
+      assert.equal(refusal, shedHoldMs === 0 ? 503 : null, shedHoldMs === 0 ? 'refused at once' : 'the refusal is held');
+      // The admitted requests are answered while the refusal waits.
+      backend.release();
+      assert.equal((await running).status, 200);
+      backend.release();
+      assert.equal((await queued).status, 200);
+      if (shedHoldMs > 0) {
+        assert.equal(refusal, null, 'still held after the admitted requests were answered');
+        await srv.shutdown();
+        await refused;
+        assert.equal(refusal, 503, 'a drain sends the held refusal at once');
+      }
+    } finally {
+      backend.release();
+      await srv.shutdown();
+    }
   }
 });
 

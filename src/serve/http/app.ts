@@ -58,10 +58,30 @@ export class InFlight {
   }
 }
 
+/** Refusals of a full queue held before they are sent (`--shed-hold-ms`); a drain sends them at once. */
+export class HeldRefusals {
+  private pending = new Map<NodeJS.Timeout, () => void>();
+  hold(send: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.pending.delete(timer);
+      send();
+    }, ms).unref();
+    this.pending.set(timer, send);
+  }
+  flush(): void {
+    for (const [timer, send] of this.pending) {
+      clearTimeout(timer);
+      send();
+    }
+    this.pending.clear();
+  }
+}
+
 export interface AppLocals {
   engine: Engine;
   inflight: InFlight;
   metrics: ServeMetrics;
+  held: HeldRefusals;
 }
 
 function digest(s: string): Buffer {
@@ -81,7 +101,8 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
   const app = express();
   const inflight = new InFlight();
   const metrics = new ServeMetrics(engine);
-  Object.assign(app.locals, { engine, inflight, metrics } satisfies AppLocals);
+  const held = new HeldRefusals();
+  Object.assign(app.locals, { engine, inflight, metrics, held } satisfies AppLocals);
   app.set('etag', false); // ETags are computed from request parameters, never by hashing bodies
   app.set('x-powered-by', false);
   app.set('query parser', 'simple');
@@ -244,11 +265,20 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
       res.destroy(); // the client is gone
       return;
     }
-    if (retryAfter !== null) res.setHeader('Retry-After', String(retryAfter));
-    if (req.headers[BINARY_HEADER] !== undefined) res.removeHeader('Inference-Header-Content-Length');
-    // KServe clients read only {"error": "…"}, and only from a body typed exactly application/json.
-    if (req.path.startsWith('/v2')) sendKserveJson(res, { error: body.error }, status);
-    else res.status(status).json(body);
+    const send = () => {
+      if (res.destroyed || res.headersSent) return;
+      if (retryAfter !== null) res.setHeader('Retry-After', String(retryAfter));
+      if (req.headers[BINARY_HEADER] !== undefined) res.removeHeader('Inference-Header-Content-Length');
+      // KServe clients read only {"error": "…"}, and only from a body typed exactly application/json.
+      if (req.path.startsWith('/v2')) sendKserveJson(res, { error: body.error }, status);
+      else res.status(status).json(body);
+    };
+    // A full queue's refusal is held a moment (`--shed-hold-ms`) before it is sent: clients that
+    // re-send at once (ignoring Retry-After) would otherwise keep the server busy refusing, at the
+    // admitted requests' expense (bench:overload, bench/RESULTS.md). A held refusal costs a timer.
+    // Spread over half the hold to all of it, so that released clients do not come back in one burst.
+    if (err instanceof QueueFull && opts.shedHoldMs > 0 && !engine.draining) held.hold(send, opts.shedHoldMs * (0.5 + Math.random() / 2));
+    else send();
   };
   // Whatever goes wrong inside the handler above, the answer is still JSON, never a stack or a path.
   const lastResort: ErrorRequestHandler = (err, req, res, _next) => {

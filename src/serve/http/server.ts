@@ -89,7 +89,7 @@ export async function startServer(options: ServeOptions, deps: EngineDeps & AppD
 export async function bindServer(options: ServeOptions, deps: EngineDeps & AppDeps = {}): Promise<RunningServer> {
   const engine = await Engine.create(options, deps);
   const app = createApp(engine, deps);
-  const { inflight } = app.locals as AppLocals;
+  const { inflight, held } = app.locals as AppLocals;
   const server = createHttpServer(app);
   // Keep-alive longer than typical load balancers' idle timeout, so they close first.
   server.keepAliveTimeout = 65_000;
@@ -124,6 +124,7 @@ export async function bindServer(options: ServeOptions, deps: EngineDeps & AppDe
     shuttingDown ??= (async () => {
       engine.logger.info(`draining: ${inflight.count} requests in flight, up to ${options.drainTimeoutMs} ms`);
       engine.draining = true;
+      held.flush(); // refusals held for a full queue go out now
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
