@@ -258,8 +258,13 @@ test('interpolate: PNG strip, animated GIF and WebP, JSON frames that start at s
 test('interpolate: every animated frame is the PNG path’s frame, for a grey and a colour model at scales 1 and 4', async () => {
   // Regression: grey walks at scale ≥ 2 came out as frames of horizontal stripes.
   const steps = 4;
-  /** GIF's palette (libvips quantises and dithers) moves a grey level by up to 12 here; misread channels move it by ~100. */
-  const GIF_PALETTE_ERROR = 16;
+  /**
+   * GIF's palette (libvips quantises and dithers) moves single pixels a lot where a frame's levels
+   * shift by one (seen: up to 34 under load) but leaves the frame as a whole close: the mean moves
+   * by a level or two. Misread channels (the stripes) move the mean by tens of levels.
+   */
+  const GIF_MEAN_ERROR = 4;
+  const GIF_PIXEL_ERROR = 64;
   for (const [model, cls, c] of [['digits', undefined, 1], ['pets', 'dog', 3]] as const) {
     for (const scale of [1, 4]) {
       const body = { seedA: 3, seedB: 4, steps, scale, class: cls };
@@ -272,14 +277,21 @@ test('interpolate: every animated frame is the PNG path’s frame, for a grey an
         assert.deepEqual([info.pages, info.width, info.pageHeight], [steps, 8 * scale, 8 * scale], what);
         const px = 8 * scale * 8 * scale;
         let worst = 0;
+        let sum = 0;
         for (let k = 0; k < steps; k++) {
           const png = pngPixels[k];
           for (let i = 0; i < px; i++) {
-            for (let ch = 0; ch < c; ch++) worst = Math.max(worst, Math.abs(data[(k * px + i) * info.channels + ch] - png.data[i * png.info.channels + ch]));
+            for (let ch = 0; ch < c; ch++) {
+              const d = Math.abs(data[(k * px + i) * info.channels + ch] - png.data[i * png.info.channels + ch]);
+              worst = Math.max(worst, d);
+              sum += d;
+            }
           }
         }
+        const mean = sum / (steps * px * c);
         // Lossless WebP is exact.
-        assert.ok(worst <= (format === 'gif' ? GIF_PALETTE_ERROR : 0), `${what}: a pixel differs from the PNG's by ${worst}`);
+        if (format === 'webp') assert.equal(worst, 0, `${what}: a pixel differs from the PNG's by ${worst}`);
+        else assert.ok(mean <= GIF_MEAN_ERROR && worst <= GIF_PIXEL_ERROR, `${what}: pixels differ from the PNG's by ${mean.toFixed(2)} on average, ${worst} at most`);
       }
     }
   }
