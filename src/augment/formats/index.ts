@@ -14,7 +14,7 @@
  *   formatSpec('tar').chunk        // { stem: 'shard', member: 'png' }
  *   const writer = await formatSpec('npz').load();   // writer.write(job, put) → sha256 per sample
  */
-import { InvalidArgumentError } from '../../core/errors.js';
+import { tableRow } from '../../core/table.js';
 import type { FormatSpec, ModelKind } from './spec.js';
 
 export const FORMATS = {
@@ -31,8 +31,7 @@ export const AUGMENT_FORMATS = Object.keys(FORMATS) as AugmentFormat[];
 
 /** The row of `name`, or an error that lists the table. */
 export function formatSpec(name: string): FormatSpec {
-  if (!Object.hasOwn(FORMATS, name)) throw new InvalidArgumentError('--format', name, `one of ${AUGMENT_FORMATS.join(', ')}`);
-  return FORMATS[name as AugmentFormat];
+  return tableRow<FormatSpec>(FORMATS, '--format', name);
 }
 
 /** The formats that hold a model of `kind`, in table order. */

@@ -15,7 +15,7 @@
  *   const { buildGenerator } = await archSpec('dcgan').load();
  */
 import type * as tf from '@tensorflow/tfjs';
-import { InvalidArgumentError } from '../../core/errors.js';
+import { tableRow } from '../../core/table.js';
 import type { KernelFeature } from '../../tfjs/backend.js';
 import type { Algorithm, CriticActivation, CriticNorm } from '../config.js';
 import { dcganLadder, DCGAN_SIZE_RULE } from './ladder.js';
@@ -106,8 +106,7 @@ export const ARCHITECTURES = Object.keys(ARCHS) as Architecture[];
 
 /** The row of `name`, or an error that lists the table. */
 export function archSpec(name: string): ArchSpec {
-  if (!Object.hasOwn(ARCHS, name)) throw new InvalidArgumentError('--arch', name, `one of ${ARCHITECTURES.join(', ')}`);
-  return ARCHS[name as Architecture];
+  return tableRow<ArchSpec>(ARCHS, '--arch', name);
 }
 
 /** The builders of `name` (loads its file on first use). */
