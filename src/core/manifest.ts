@@ -28,6 +28,7 @@ export type TensorDtype = (typeof TENSOR_DTYPES)[number];
 /** Model names double as URL path segments and folder names: keep them plain. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/);
 const dim = z.union([z.number().int().nonnegative(), z.string().min(1)]);
 
 export const TensorSpecSchema = z.object({
@@ -72,7 +73,7 @@ export const ExportProvenanceSchema = z.object({
   createdAt: z.string(),
   file: z.string().default('generator.onnx'),
   /** sha256 (hex) of the ONNX file; null inside the file itself. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  sha256: Sha256Schema.nullable(),
   parity: ParitySchema,
   /** Optional float16 variant beside the float32 file. */
   fp16: z
@@ -81,6 +82,37 @@ export const ExportProvenanceSchema = z.object({
     .default(null),
 });
 export type ExportProvenance = z.infer<typeof ExportProvenanceSchema>;
+
+/** The trained critic's file in a model folder (optional: a folder without it works as before). */
+export const CRITIC_FILE = 'critic.onnx';
+/** The graph of the critic's score of G(z, y) and its gradient with respect to z (optional). */
+export const REFINE_FILE = 'refine.onnx';
+/** The critic's ONNX input and output names: `x` (a sample), `label` (conditional), `score`, `logits` (AC head). */
+export const CRITIC_NAMES = { x: 'x', label: 'label', score: 'score', logits: 'logits' } as const;
+
+export const RefineEntrySchema = z.object({
+  file: z.string().default(REFINE_FILE),
+  /** sha256 (hex) of the file; null inside the ONNX files' embedded manifest. */
+  sha256: Sha256Schema.nullable(),
+  /** The generator's output, `score` `[batch]` and `grad_z` `[batch, latent]`. */
+  outputs: z.array(TensorSpecSchema).min(1),
+  /** Largest |gradient − tf.grad's| on random inputs, and the bound it had to meet. */
+  gradientCheck: z.object({ maxAbsDiff: z.number().nonnegative(), tolerance: z.number().positive() }),
+});
+export type RefineEntry = z.infer<typeof RefineEntrySchema>;
+
+export const CriticEntrySchema = z.object({
+  file: z.string().default(CRITIC_FILE),
+  /** sha256 (hex) of the file; null inside the ONNX files' embedded manifest. */
+  sha256: Sha256Schema.nullable(),
+  /** `x` (the generator output's shape: images NHWC in [-1, 1], points in data coordinates) and, conditional, `label`. */
+  inputs: z.array(TensorSpecSchema).min(1),
+  /** `score` `[batch, 1]` (the Wasserstein potential: higher = more real) and, with an AC head, `logits` `[batch, K]`. */
+  outputs: z.array(TensorSpecSchema).min(1),
+  parity: ParitySchema,
+  refine: RefineEntrySchema.nullable().default(null),
+});
+export type CriticEntry = z.infer<typeof CriticEntrySchema>;
 
 export const ManifestSchema = z
   .object({
@@ -119,6 +151,8 @@ export const ManifestSchema = z
     }),
     training: TrainingProvenanceSchema.nullable().default(null),
     export: ExportProvenanceSchema,
+    /** The trained critic (`critic.onnx`), null for a model exported without it. */
+    critic: CriticEntrySchema.nullable().default(null),
   })
   .superRefine((m, ctx) => {
     const latent = m.inputs.filter((i) => i.role === 'latent');
@@ -129,7 +163,16 @@ export const ManifestSchema = z
     }
     if (m.kind === 'image' && m.output.layout !== 'NHWC') ctx.addIssue({ code: 'custom', path: ['output', 'layout'], message: 'image models use NHWC' });
     if (m.kind === 'points' && m.output.layout !== 'NC') ctx.addIssue({ code: 'custom', path: ['output', 'layout'], message: 'point models use NC' });
+    if (m.critic) checkCritic(m.critic, m.conditional !== null, ctx);
   });
+
+/** The critic's names: `x` first, then `label` exactly when the model is conditional; `score` first among the outputs. */
+function checkCritic(critic: CriticEntry, conditional: boolean, ctx: z.RefinementCtx): void {
+  const names = critic.inputs.map((i) => i.name);
+  const expected = conditional ? [CRITIC_NAMES.x, CRITIC_NAMES.label] : [CRITIC_NAMES.x];
+  if (names.join() !== expected.join()) ctx.addIssue({ code: 'custom', path: ['critic', 'inputs'], message: `the critic's inputs must be ${JSON.stringify(expected)}` });
+  if (critic.outputs[0].name !== CRITIC_NAMES.score) ctx.addIssue({ code: 'custom', path: ['critic', 'outputs'], message: `the critic's first output must be "${CRITIC_NAMES.score}"` });
+}
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type ManifestInput = z.input<typeof ManifestSchema>;
 

@@ -11,12 +11,13 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InvalidArgumentError, ParityError } from '../core/errors.js';
-import { InputSpec, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, MODEL_NAME_PATTERN, Manifest, ModelKind, TrainingProvenance, parseManifest } from '../core/manifest.js';
+import { CRITIC_FILE, InputSpec, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, MODEL_NAME_PATTERN, Manifest, ModelKind, REFINE_FILE, TrainingProvenance, parseManifest } from '../core/manifest.js';
 import type { LatentDistribution } from '../core/latent.js';
 import { rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_OPSET, convertLayersModel } from './convert.js';
+import { exportCritic, type CriticExport, type RefineBuilder, type RefineGraph } from './critic.js';
 import { toFloat16Weights } from './fp16.js';
 import { embedManifest } from './metadata.js';
 import { checkParity, makeParityInputs } from './parity.js';
@@ -28,9 +29,10 @@ export { SUPPORTED_LAYERS, SUPPORTED_ACTIVATIONS } from './layers.js';
 export { checkParity, maxAbsDiff } from './parity.js';
 export { tritonConfig, writeTritonRepository } from './triton.js';
 export { readOnnxManifest } from './metadata.js';
+export { convertCritic, exportCritic, type CriticExport, type CriticGraph, type RefineBuilder, type RefineGraph, type RefineRequest } from './critic.js';
 export { checkModelFolder, ModelFolderTaken, sameTrainingRun, type FolderWrite } from './overwrite.js';
 
-export { MANIFEST_FILE };
+export { MANIFEST_FILE, CRITIC_FILE, REFINE_FILE };
 export const ONNX_FILE = 'generator.onnx';
 export const ONNX_FP16_FILE = 'generator.fp16.onnx';
 export const DEFAULT_TOLERANCE = 1e-4;
@@ -63,6 +65,12 @@ export interface ExportOptions {
   force?: boolean;
   /** Called with progress messages (the CLI prints them). */
   log?: (message: string) => void;
+  /**
+   * The trained critic, in the generator's output coordinates (./critic.ts): written as
+   * `critic.onnx` after its own parity check, and described under the manifest's `critic`. With
+   * `refine`, that builder's `refine.onnx` too. Absent: neither file (an earlier export's are removed).
+   */
+  critic?: { model: tf.LayersModel; refine?: RefineBuilder } | null;
 }
 
 export interface ExportResult {
@@ -71,6 +79,8 @@ export interface ExportResult {
   manifestPath: string;
   fp16Path?: string;
   tritonPath?: string;
+  criticPath?: string;
+  refinePath?: string;
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -127,6 +137,13 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
     throw new ParityError(`exported ONNX differs from the tfjs model by ${worst} (> tolerance ${tolerance}) — per batch: ${JSON.stringify(parity.maxAbsDiff)}; nothing was written`);
   }
 
+  const critic = opts.critic ? await exportModelCritic(opts.critic.model, model, { opset, tolerance, numClasses, log }) : null;
+  let refine: RefineGraph | null = null;
+  if (critic && opts.critic?.refine) {
+    log('building the refinement graph (the critic\'s score of G(z, y) and its gradient with respect to z)');
+    refine = await opts.critic.refine({ generator: { model, graph: converted }, critic: { model: opts.critic.model, graph: critic.graph }, opset, log });
+  }
+
   const outputRange = opts.outputRange ?? (kind === 'image' ? [-1, 1] : pointRange(model, converted.inputs, numClasses ?? 2));
   const manifestInput = {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -149,6 +166,7 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
       parity: { maxAbsDiff: parity.maxAbsDiff, tolerance, inputsSeed: PARITY_SEED },
       fp16: null as null | { file: string; sha256: string | null; maxAbsDiff: number },
     },
+    critic: critic ? { ...critic.entry, refine: refine ? { file: REFINE_FILE, sha256: null, outputs: refine.outputs, gradientCheck: refine.gradientCheck } : null } : null,
   };
 
   let fp16Bytes: Uint8Array | undefined;
@@ -166,9 +184,15 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
   const embedded = parseManifest(manifestInput, 'manifest');
   const onnxBytes = embedManifest(converted.bytes, embedded);
   const fp16Final = fp16Bytes ? embedManifest(fp16Bytes, embedded) : undefined;
+  // The critic and refine files carry no manifest: their bytes depend on the weights alone.
+  const criticBytes = critic?.graph.bytes;
+  const refineBytes = refine?.bytes;
   const manifest = parseManifest({
     ...embedded,
     export: { ...embedded.export, sha256: sha256(onnxBytes), fp16: embedded.export.fp16 && fp16Final ? { ...embedded.export.fp16, sha256: sha256(fp16Final) } : null },
+    critic: embedded.critic && criticBytes
+      ? { ...embedded.critic, sha256: sha256(criticBytes), refine: embedded.critic.refine && refineBytes ? { ...embedded.critic.refine, sha256: sha256(refineBytes) } : null }
+      : null,
   });
 
   // ONNX first, manifest last: a manifest on disk always describes the file beside it.
@@ -180,16 +204,52 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
     fp16Path = join(outDir, ONNX_FP16_FILE);
     await writeFileAtomic(fp16Path, fp16Final);
   }
+  let criticPath: string | undefined;
+  if (criticBytes) {
+    criticPath = join(outDir, CRITIC_FILE);
+    await writeFileAtomic(criticPath, criticBytes);
+  }
+  let refinePath: string | undefined;
+  if (refineBytes) {
+    refinePath = join(outDir, REFINE_FILE);
+    await writeFileAtomic(refinePath, refineBytes);
+  }
   await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-  // A float16 variant of an earlier export, which this manifest no longer describes.
+  // Files of an earlier export which this manifest no longer describes.
   if (!fp16Final) await rm(join(outDir, ONNX_FP16_FILE), { force: true });
+  if (!criticBytes) await rm(join(outDir, CRITIC_FILE), { force: true });
+  if (!refineBytes) await rm(join(outDir, REFINE_FILE), { force: true });
   log(`wrote ${onnxPath} (${onnxBytes.length} bytes, sha256 ${manifest.export.sha256}) and ${manifestPath}`);
+  if (criticPath) log(`wrote ${criticPath} (${criticBytes!.length} bytes, sha256 ${manifest.critic?.sha256})`);
+  if (refinePath) log(`wrote ${refinePath} (${refineBytes!.length} bytes, sha256 ${manifest.critic?.refine?.sha256})`);
   let tritonPath: string | undefined;
   if (opts.tritonDir) {
     tritonPath = await writeTritonRepository(opts.tritonDir, manifest, onnxBytes);
     log(`wrote Triton model repository entry ${tritonPath}`);
   }
-  return { manifest, onnxPath, manifestPath, fp16Path, tritonPath };
+  return { manifest, onnxPath, manifestPath, fp16Path, tritonPath, criticPath, refinePath };
+}
+
+/**
+ * The critic of `generator`, converted and checked (./critic.ts), after checking that it scores
+ * what the generator outputs: `x` has the output's shape, and `label` is there exactly when the
+ * generator has one, with the same number of classes.
+ */
+async function exportModelCritic(
+  critic: tf.LayersModel,
+  generator: tf.LayersModel,
+  opts: { opset: number; tolerance: number; numClasses: number | null; log: (m: string) => void },
+): Promise<CriticExport> {
+  const sample = JSON.stringify(critic.inputs[0]?.shape.slice(1));
+  const output = JSON.stringify(generator.outputs[0].shape.slice(1));
+  if (sample !== output) throw new InvalidArgumentError('critic.inputs[0].shape', critic.inputs[0]?.shape, `[batch, ...${output}] (the generator's output)`);
+  const criticClasses = embeddingClasses(critic);
+  const conditional = critic.inputs.length === 2;
+  if (conditional !== (opts.numClasses != null) || (conditional && criticClasses !== opts.numClasses)) {
+    throw new InvalidArgumentError('critic', `${critic.inputs.length} inputs, ${criticClasses ?? 'no'} label classes`, opts.numClasses != null ? `a sample and a label input of ${opts.numClasses} classes, as the generator's` : 'a sample input alone, as the generator is unconditional');
+  }
+  opts.log(`converting the critic (${critic.layers.length} layers) and checking its parity with tfjs`);
+  return exportCritic(critic, { opset: opts.opset, tolerance: opts.tolerance, numClasses: opts.numClasses ?? 2, seed: PARITY_SEED, batches: PARITY_BATCHES, log: opts.log });
 }
 
 /** Output range of a point generator: min/max over 1,024 samples, widened by 10% of the span. */

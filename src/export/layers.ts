@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UnsupportedLayerError } from '../core/errors.js';
 import { ConvertContext, Value, layerWeights, permute, requireWeight } from './context.js';
 import { AttrValue, DataType, float } from './onnx-builder.js';
+import { CRITIC_LAYER_CONVERTERS } from './critic-layers.js';
 
 /** Inference-time affine map `y = x·scale + shift` per channel (a BatchNormalization folded in). */
 export interface ChannelAffine {
@@ -403,6 +404,7 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = Object
   Minimum: variadic('Min'),
   Multiply: multiply,
   Concatenate: concatenate,
+  ...CRITIC_LAYER_CONVERTERS,
 });
 
 export const SUPPORTED_LAYERS = Object.keys(LAYER_CONVERTERS);

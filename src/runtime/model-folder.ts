@@ -1,10 +1,13 @@
 /**
  * The one reader of a `models/<name>/` folder on disk: `manifest.json` (size-limited, parsed with
- * the core schema) and the ONNX file it names, checked against the manifest's sha256. The
- * server, `wganx eval`, `wganx augment` and the benchmarks read models through it.
+ * the core schema) and the ONNX file it names, checked against the manifest's sha256; when the
+ * manifest has a `critic` (and its `refine`), those files too, checked the same way. A folder
+ * without them reads as before (`critic: null`, `refine: null`). The server, `wganx eval`,
+ * `wganx augment` and the benchmarks read models through it.
  *
  * @example
- *   const { manifest, bytes, sha256 } = await readModelFolder('models/ring');
+ *   const { manifest, bytes, sha256, critic } = await readModelFolder('models/ring');
+ *   critic?.path   // models/ring/critic.onnx, its bytes checked against manifest.critic.sha256
  */
 import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
@@ -90,6 +93,17 @@ export async function readManifestFile(dir: string, opts: ReadOptions = {}): Pro
   return { manifest, raw: raw as Record<string, unknown> };
 }
 
+/** One checked ONNX file of a model folder besides the generator (the critic, the refine graph). */
+export interface ModelFile {
+  /** Its name inside the folder. */
+  file: string;
+  /** `dir` joined with `file`. */
+  path: string;
+  bytes: Uint8Array;
+  /** sha256 (hex) of `bytes`, equal to the manifest's. */
+  sha256: string;
+}
+
 export interface ModelFolder {
   dir: string;
   manifest: Manifest;
@@ -98,23 +112,37 @@ export interface ModelFolder {
   bytes: Uint8Array;
   /** sha256 (hex) of `bytes`. */
   sha256: string;
+  /** `critic.onnx` when the manifest has a critic, else null. */
+  critic: ModelFile | null;
+  /** `refine.onnx` when the manifest's critic has one, else null. */
+  refine: ModelFile | null;
+}
+
+/** `<dir>/<file>` read and checked against `expected` (null: not checked); `field` names the manifest field. */
+async function readChecked(dir: string, file: string, expected: string | null, field: string, opts: ReadOptions): Promise<ModelFile> {
+  if (path.basename(file) !== file) throw new InvalidArgumentError(`${MANIFEST_FILE}.${field}.file`, file, 'a file name inside the model folder');
+  if (opts.confined) await checkInside(dir, file);
+  const buffer = await readRegularFile(dir, file);
+  const sha256 = createHash('sha256').update(buffer).digest('hex');
+  if (expected !== null && expected !== sha256) {
+    const where = field === 'export' ? '' : ` (${MANIFEST_FILE}'s ${field}.sha256)`;
+    throw new ModelLoadError(`${file} has sha256 ${sha256.slice(0, 12)}…, ${MANIFEST_FILE} says ${expected.slice(0, 12)}… (file replaced or damaged)${where}`);
+  }
+  return { file, path: path.join(dir, file), bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), sha256 };
 }
 
 /**
- * Read a model folder: its manifest and the ONNX file it names (which must stay inside the
- * folder and match the manifest's sha256). With `name`, the manifest must name that model.
+ * Read a model folder: its manifest and the ONNX files it names (the generator; the critic and
+ * refine graph when it has them), each of which must stay inside the folder and match the
+ * manifest's sha256. With `name`, the manifest must name that model.
  */
 export async function readModelFolder(dir: string, opts: { name?: string } & ReadOptions = {}): Promise<ModelFolder> {
   const { manifest } = await readManifestFile(dir, opts);
   if (opts.name !== undefined && manifest.name !== opts.name) throw new ModelLoadError(`${MANIFEST_FILE} names the model "${manifest.name}" but its folder is "${opts.name}"`);
-  // The file name comes from disk, not from a request; still keep it inside the folder.
-  const file = manifest.export.file;
-  if (path.basename(file) !== file) throw new InvalidArgumentError(`${MANIFEST_FILE}.export.file`, file, 'a file name inside the model folder');
-  if (opts.confined) await checkInside(dir, file);
-  const buffer = await readRegularFile(dir, file);
-  const sha256 = createHash('sha256').update(buffer).digest('hex');
-  if (manifest.export.sha256 !== null && manifest.export.sha256 !== sha256) {
-    throw new ModelLoadError(`${file} has sha256 ${sha256.slice(0, 12)}…, ${MANIFEST_FILE} says ${manifest.export.sha256.slice(0, 12)}… (file replaced or damaged)`);
-  }
-  return { dir, manifest, file, bytes: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), sha256 };
+  // The file names come from disk, not from a request; still keep them inside the folder.
+  const generator = await readChecked(dir, manifest.export.file, manifest.export.sha256, 'export', opts);
+  const entry = manifest.critic;
+  const critic = entry ? await readChecked(dir, entry.file, entry.sha256, 'critic', opts) : null;
+  const refine = entry?.refine ? await readChecked(dir, entry.refine.file, entry.refine.sha256, 'critic.refine', opts) : null;
+  return { dir, manifest, file: generator.file, bytes: generator.bytes, sha256: generator.sha256, critic, refine };
 }

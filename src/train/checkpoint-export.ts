@@ -1,5 +1,5 @@
 /**
- * `wganx export --checkpoint <dir>`: the generator of a training checkpoint as a model folder, so a
+ * `wganx export --checkpoint <dir>`: the generator (and critic) of a training checkpoint as a model folder, so a
  * long run can be measured (and served) at any checkpoint without stopping it. The checkpoint's
  * config rebuilds the same nets; its generator weights (batch-norm statistics included; the weight
  * average of a run with `--ema`) are exported exactly as the run's own export at the end would
@@ -19,7 +19,7 @@ import { EXPORT_FLAGS } from '../export/flags.js';
 import { quietTfjs, startBackend } from '../tfjs/backend.js';
 import { configFromCheckpoint, findLatestCheckpoint, readCheckpoint, restoreModel } from './checkpoint.js';
 import { evaluateExport } from './command.js';
-import { exportableGenerator, exportTrainedGenerator } from './export-generator.js';
+import { exportableCritic, exportableGenerator, exportTrainedGenerator } from './export-generator.js';
 import { buildNets, disposeNets } from './models/index.js';
 import { hyperparameters, netSpec } from './run.js';
 
@@ -53,11 +53,18 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
   const dataset = await openDataset(config, log, false);
   const spec = netSpec(config, dataset);
   const nets = await buildNets(config.arch, spec, createRunRngs(config.seed).init);
-  const model = await (async () => {
+  const { model, critic } = await (async () => {
     try {
-      // A run with --ema exports its weight average; so does its checkpoint.
+      // A run with --ema exports its weight average; so does its checkpoint. The critic is the trained one.
       restoreModel(nets.generator, ck.tensors.ema.length > 0 ? ck.tensors.ema : ck.tensors.generator);
-      return await exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
+      restoreModel(nets.critic, ck.tensors.critic);
+      const generator = await exportableGenerator(nets.generator, spec, config.arch, config.dataScale);
+      try {
+        return { model: generator, critic: await exportableCritic(nets.critic, spec, config.arch, config.dataScale) };
+      } catch (err) {
+        generator.dispose();
+        throw err;
+      }
     } finally {
       disposeNets(nets);
     }
@@ -81,10 +88,12 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
       description: `${config.conditional ? 'class-conditional ' : ''}${config.algo.toUpperCase()} ${config.arch} generator trained on ${config.dataset} with wganx (checkpoint at step ${ck.state.step})`,
       log,
       options: { opset: opts.opset, fp16: opts.fp16, tritonDir: opts.triton, tolerance: opts.tolerance, force: opts.force },
+      critic,
     });
     return { dir: exported.dir, step: ck.state.step, metrics: await evaluateExport(exported.dir, config, log) };
   } finally {
     model.dispose();
+    critic.dispose();
   }
 }
 
@@ -92,5 +101,5 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
 export async function exportCheckpointCommand(given: FlagInput<typeof EXPORT_FLAGS>): Promise<void> {
   const r = await exportCheckpoint(given, (m) => process.stderr.write(`${m}\n`));
   const figures = r.metrics ? Object.entries(r.metrics).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${v}`).join(', ') : 'no metrics for this data set';
-  process.stdout.write(`exported the generator at step ${r.step} to ${r.dir}\n  quality   ${figures}\n`);
+  process.stdout.write(`exported the generator and its critic at step ${r.step} to ${r.dir}\n  quality   ${figures}\n`);
 }

@@ -1,10 +1,13 @@
 /**
- * Turn the trained generator into the model wganx ships: point generators output data
+ * Turn the trained generator and critic into the model wganx ships: point generators output data
  * coordinates (training may scale the data by `--data-scale`; the scale is folded into the last
- * Dense layer, `W/s` and `b/s`), then export with src/export into `<modelsDir>/<name>/`.
+ * Dense layer, `W/s` and `b/s`), and the critic scores data coordinates (the scale folded into its
+ * first Dense layer: the rows of `W` that read the sample, `s·W`), then export with src/export
+ * into `<modelsDir>/<name>/` (`generator.onnx`, `critic.onnx`, `manifest.json`).
  *
  * @example
  *   const model = await exportableGenerator(nets.generator, spec, config.arch, config.dataScale);   // a copy; dispose it
+ *   const critic = await exportableCritic(nets.critic, spec, config.arch, config.dataScale);        // likewise
  *   await saveLayersModel(model, 'runs/ring/generator');
  */
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +20,8 @@ import type { NetSpec } from './models/spec.js';
 
 /** Name of the generator's last Dense layer (points) — see ./models/mlp.ts. */
 const OUTPUT_LAYER = 'g_out';
+/** Name of the critic's first Dense layer (points), which reads the sample — see ./models/mlp.ts. */
+const CRITIC_INPUT_LAYER = 'd_dense_0';
 
 /** A copy of `generator` whose outputs are divided by `dataScale` (points only). */
 export async function exportableGenerator(generator: tf.LayersModel, spec: NetSpec, arch: string, dataScale: number): Promise<tf.LayersModel> {
@@ -34,6 +39,33 @@ export async function exportableGenerator(generator: tf.LayersModel, spec: NetSp
   return copy;
 }
 
+/**
+ * A copy of `critic` that scores data coordinates: `copy(x) = critic(x · dataScale)` (points only).
+ * The first Dense layer reads the sample in its first rows (a `concat` critic's label embedding
+ * follows them, ./models/mlp.ts), so those rows are multiplied by the scale.
+ */
+export async function exportableCritic(critic: tf.LayersModel, spec: NetSpec, arch: string, dataScale: number): Promise<tf.LayersModel> {
+  const copy = (await loadArch(arch)).buildCritic(spec);
+  copy.setWeights(critic.getWeights());
+  if (dataScale !== 1) {
+    if (spec.kind !== 'points') {
+      copy.dispose();
+      throw new WganxError('--data-scale applies to point data sets only');
+    }
+    const rows = spec.dataShape.reduce((a, b) => a * b, 1);
+    const layer = copy.getLayer(CRITIC_INPUT_LAYER);
+    const [kernel, ...rest] = layer.getWeights();
+    const scaled = tf.tidy(() => {
+      if (kernel.shape[0] === rows) return tf.mul(kernel, dataScale);
+      const [sample, other] = tf.split(kernel, [rows, kernel.shape[0] - rows], 0);
+      return tf.concat([tf.mul(sample, dataScale), other], 0);
+    });
+    layer.setWeights([scaled, ...rest]);
+    scaled.dispose();
+  }
+  return copy;
+}
+
 export interface ExportRequest {
   modelsDir: string;
   name: string;
@@ -43,12 +75,16 @@ export interface ExportRequest {
   log: (message: string) => void;
   /** Passed on to src/export (default: its own defaults). */
   options?: Pick<ExportOptions, 'opset' | 'fp16' | 'tritonDir' | 'tolerance' | 'force'>;
+  /** The critic in data coordinates ({@link exportableCritic}), written as `critic.onnx`; null: none. */
+  critic?: tf.LayersModel | null;
 }
 
 export interface ExportOutcome {
   dir: string;
   onnxPath: string;
   manifestPath: string;
+  /** `critic.onnx`, or null when the request had no critic. */
+  criticPath: string | null;
 }
 
 export async function exportTrainedGenerator(model: tf.LayersModel, req: ExportRequest): Promise<ExportOutcome> {
@@ -65,6 +101,7 @@ export async function exportTrainedGenerator(model: tf.LayersModel, req: ExportR
     description: req.description,
     log: req.log,
     ...req.options,
+    critic: req.critic ? { model: req.critic } : null,
   });
-  return { dir, onnxPath: result.onnxPath, manifestPath: result.manifestPath };
+  return { dir, onnxPath: result.onnxPath, manifestPath: result.manifestPath, criticPath: result.criticPath ?? null };
 }

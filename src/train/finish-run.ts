@@ -1,6 +1,6 @@
 /**
  * Phase three of a training run that reached `--steps`: the learning curves, the final sample
- * sheet, the generator in data coordinates (tfjs files), the ONNX export with its provenance, the
+ * sheet, the generator in data coordinates (tfjs files), the ONNX export (generator and critic) with its provenance, the
  * quality measurement (the hooks' `evaluate`, src/eval through the command) and the report. The
  * caller releases the nets afterwards (./open-run.ts `closeRun`).
  *
@@ -14,7 +14,7 @@ import type { TrainingProvenance } from '../core/manifest.js';
 import { isToyDataset } from '../data/toy.js';
 import { saveLayersModel } from '../tfjs/model-files.js';
 import type { TrainConfig } from './config.js';
-import { exportableGenerator, exportTrainedGenerator } from './export-generator.js';
+import { exportableCritic, exportableGenerator, exportTrainedGenerator } from './export-generator.js';
 import type { LoopResult } from './loop.js';
 import { readMetrics } from './metrics-log.js';
 import type { OpenedRun } from './open-run.js';
@@ -101,8 +101,10 @@ export async function finishRun(run: OpenedRun, loop: LoopResult, hooks: TrainHo
   let exportDir: string | null = null;
   let quality: Record<string, unknown> | null = null;
   let evaluationError: string | null = null;
+  let critic: tf.LayersModel | null = null;
   try {
     if (config.modelsDir !== null) {
+      critic = await exportableCritic(nets.critic, spec, config.arch, config.dataScale);
       const out = await exportTrainedGenerator(exportModel, {
         modelsDir: config.modelsDir,
         name: config.name,
@@ -111,6 +113,7 @@ export async function finishRun(run: OpenedRun, loop: LoopResult, hooks: TrainHo
         description: `${config.conditional ? 'class-conditional ' : ''}${config.algo.toUpperCase()} ${config.arch} generator trained on ${config.dataset} with wganx`,
         log,
         options: { force: config.force },
+        critic,
       });
       exportDir = out.dir;
       log(`exported ${out.onnxPath}`);
@@ -125,6 +128,7 @@ export async function finishRun(run: OpenedRun, loop: LoopResult, hooks: TrainHo
     }
   } finally {
     exportModel.dispose();
+    critic?.dispose();
   }
 
   const summary: RunSummary = { config, backend, datasetDescription: dataset.description, stepsDone: step, seconds, records, files, exportDir, quality, notes };

@@ -20,10 +20,16 @@ export async function expectParity(model: tf.LayersModel, label: string, opts: {
   for (const [batch, diff] of Object.entries(report.maxAbsDiff)) {
     assert.ok(diff <= TOLERANCE, `${label}: max |tfjs − onnx| = ${diff} at batch ${batch}`);
   }
-  const file = join(checkerDir, `${label.replace(/[^A-Za-z0-9_-]/g, '_')}_${written.length}.onnx`);
-  writeFileSync(file, result.bytes);
-  written.push(file);
+  queueForChecker(result.bytes, label);
   return result;
+}
+
+/** Queue ONNX bytes for {@link runOnnxChecker} (files converted outside {@link expectParity}, e.g. critics). */
+export function queueForChecker(bytes: Uint8Array, label: string): string {
+  const file = join(checkerDir, `${label.replace(/[^A-Za-z0-9_-]/g, '_')}_${written.length}.onnx`);
+  writeFileSync(file, bytes);
+  written.push(file);
+  return file;
 }
 
 /** Random, non-trivial BatchNormalization statistics (fresh layers have mean 0, variance 1). */
