@@ -34,7 +34,7 @@ export default tseslint.config(
   },
   {
     files: ['src/runtime/**/*.ts'],
-    ignores: ['src/runtime/node.ts', 'src/runtime/node-gemm.ts', 'src/runtime/web.ts', 'src/runtime/generator.ts', 'src/runtime/devices.ts', 'src/runtime/session.ts'],
+    ignores: ['src/runtime/node.ts', 'src/runtime/node-gemm.ts', 'src/runtime/web.ts', 'src/runtime/generator.ts', 'src/runtime/devices.ts', 'src/runtime/session.ts', 'src/runtime/refine/**'],
     rules: forbid([ORT, 'only src/runtime/node.ts and node-gemm.ts import onnxruntime-node and only src/runtime/web.ts imports onnxruntime-web'], tfjs('src/runtime'), express('src/runtime')),
   },
   {
@@ -42,7 +42,7 @@ export default tseslint.config(
     rules: forbid([['onnxruntime-web', 'onnxruntime-web/*'], 'onnxruntime-web belongs to src/runtime/web.ts'], tfjs('src/runtime'), express('src/runtime')),
   },
   {
-    files: ['src/runtime/web.ts', 'src/runtime/generator.ts', 'src/runtime/devices.ts', 'src/runtime/session.ts', 'src/web/**/*.ts'],
+    files: ['src/runtime/web.ts', 'src/runtime/generator.ts', 'src/runtime/devices.ts', 'src/runtime/session.ts', 'src/runtime/refine/**/*.ts', 'src/web/**/*.ts'],
     rules: forbid([['onnxruntime-node', 'onnxruntime-node/*'], 'onnxruntime-node belongs to src/runtime/node.ts'], node('browser code'), tfjs('browser code'), express('browser code')),
   },
   { files: ['src/data/**/*.ts'], rules: forbid(ortOutsideRuntime, express('src/data')) },

@@ -34,7 +34,18 @@ const INV_TWO_POW_32 = 1 / TWO_POW_32;
 /** 2π, as Box–Muller's `2 * Math.PI * u` has always evaluated it (left to right). */
 const TWO_PI = 2 * Math.PI;
 /** Stream ids (the counter's last word) keep the sequences of each use independent. */
-const STREAM = { normal: 0, uniform: 1, choice: 2 } as const;
+const STREAM = { normal: 0, uniform: 1, choice: 2, rank: 3, langevin: 4 } as const;
+
+/**
+ * The noise streams of sampling refinement (src/runtime/refine): `rank`'s candidate perturbations
+ * ε(seed, i, j) and the Langevin noise ξ(seed, i, step), each independent of the latents.
+ */
+export const NOISE_STREAMS = ['rank', 'langevin'] as const;
+export type NoiseStream = (typeof NOISE_STREAMS)[number];
+/** Largest `slot` of {@link noiseNormals} (it shares a counter word with the block: 16 bits each). */
+export const MAX_NOISE_SLOT = 0xffff;
+/** Largest dimension of {@link noiseNormals} (4 normals a block, 2^16 blocks). */
+export const MAX_NOISE_DIM = 4 * 0x10000;
 
 /** High 32 bits of the unsigned 64-bit product a·b (a, b unsigned 32-bit), in 16-bit halves. */
 function mulhi(a: number, b: number): number {
@@ -88,6 +99,20 @@ function toUnit(word: number): number {
   return (word + 0.5) * INV_TWO_POW_32;
 }
 
+/** Box–Muller on (w0, w1) and (w2, w3) into `out[at …at+n−1]` (n ≤ 4); only the values that are kept are computed. */
+function boxMuller(words: Uint32Array, n: number, out: Float32Array, at: number): void {
+  const r0 = Math.sqrt(-2 * Math.log(toUnit(words[0])));
+  const theta0 = TWO_PI * toUnit(words[1]);
+  out[at] = r0 * Math.cos(theta0);
+  if (n > 1) out[at + 1] = r0 * Math.sin(theta0);
+  if (n > 2) {
+    const r1 = Math.sqrt(-2 * Math.log(toUnit(words[2])));
+    const theta1 = TWO_PI * toUnit(words[3]);
+    out[at + 2] = r1 * Math.cos(theta1);
+    if (n > 3) out[at + 3] = r1 * Math.sin(theta1);
+  }
+}
+
 export interface LatentRequest {
   /** Non-negative integer seed. */
   seed: number;
@@ -134,23 +159,37 @@ export function sampleLatents(req: LatentRequest): Float32Array {
       philox4x32(ctr, key0, key1, words);
       const n = Math.min(4, dim - b * 4);
       if (normal) {
-        // Box–Muller on (w0, w1) and (w2, w3); only the values that are kept are computed.
-        const r0 = Math.sqrt(-2 * Math.log(toUnit(words[0])));
-        const theta0 = TWO_PI * toUnit(words[1]);
-        out[at] = r0 * Math.cos(theta0);
-        if (n > 1) out[at + 1] = r0 * Math.sin(theta0);
-        if (n > 2) {
-          const r1 = Math.sqrt(-2 * Math.log(toUnit(words[2])));
-          const theta1 = TWO_PI * toUnit(words[3]);
-          out[at + 2] = r1 * Math.cos(theta1);
-          if (n > 3) out[at + 3] = r1 * Math.sin(theta1);
-        }
+        boxMuller(words, n, out, at);
       } else {
         for (let j = 0; j < n; j++) out[at + j] = toUnit(words[j]) * 2 - 1;
       }
     }
   }
   return out;
+}
+
+/**
+ * `dim` standard normals for `(seed, index, slot)` of a refinement noise stream, written to
+ * `out[at …at+dim−1]`: a pure function of its arguments like the latents, but never equal to them
+ * (another stream id in the counter). Counter = (index low, index high, slot·2^16 + block, stream).
+ * Used by src/runtime/refine only: `rank`'s perturbation j of sample i, DDLS's noise of a step.
+ */
+export function noiseNormals(stream: NoiseStream, seed: number, index: number, slot: number, dim: number, out: Float32Array, at = 0): void {
+  checkCounter('seed', seed);
+  checkCounter('index', index);
+  if (!NOISE_STREAMS.includes(stream)) throw new InvalidArgumentError('stream', stream, `one of ${NOISE_STREAMS.join(', ')}`);
+  if (!Number.isSafeInteger(slot) || slot < 0 || slot > MAX_NOISE_SLOT) throw new InvalidArgumentError('slot', slot, `an integer in [0, ${MAX_NOISE_SLOT}]`);
+  if (!Number.isSafeInteger(dim) || dim < 1 || dim > MAX_NOISE_DIM) throw new InvalidArgumentError('dim', dim, `an integer in [1, ${MAX_NOISE_DIM}]`);
+  if (!(at >= 0 && at + dim <= out.length)) throw new InvalidArgumentError('at', at, `an offset with ${dim} values left in out (length ${out.length})`);
+  const key0 = seed % TWO_POW_32;
+  const key1 = Math.floor(seed / TWO_POW_32);
+  const ctr = [index % TWO_POW_32, Math.floor(index / TWO_POW_32), 0, STREAM[stream]];
+  const words = new Uint32Array(4);
+  for (let b = 0; b * 4 < dim; b++) {
+    ctr[2] = (slot * 0x10000 + b) >>> 0;
+    philox4x32(ctr, key0, key1, words);
+    boxMuller(words, Math.min(4, dim - b * 4), out, at + b * 4);
+  }
 }
 
 /**

@@ -25,6 +25,7 @@ import { NO_VULKAN_LOADER, softwareVulkan, vulkanLoaderPresent } from '../io/vul
 import { NODE_DEVICES, resolveDevice, type DeviceChoice, type DeviceProbe, type NodeDevice } from './devices.js';
 import { Generator } from './generator.js';
 import { readModelFolder } from './model-folder.js';
+import type { RefineGraph } from './refine/index.js';
 import { runtimeMessage, type Session, type SessionOptions, type TensorValue } from './session.js';
 
 const require = createRequire(import.meta.url);
@@ -161,18 +162,32 @@ export function bundledModel(name: string): string {
   return path.join(BUNDLED_MODELS_DIR, name);
 }
 
-/** Open `<dir>/manifest.json` and its ONNX file as a {@link Generator} on this thread. */
+/**
+ * Open `<dir>/manifest.json` and its ONNX file as a {@link Generator} on this thread. The critic's
+ * graphs (critic.onnx, refine.onnx), when the folder has them, are read and checked now and opened
+ * on the same device when a refinement first needs them.
+ */
 export async function openGenerator(dir: string, opts: OpenOptions = {}): Promise<Generator<NodeDevice>> {
   const folder = await readModelFolder(dir);
   const choice = await resolveNodeDevice(opts.device ?? 'cpu');
+  const sessionOptions: SessionOptions = { providers: choice.providers, threads: opts.threads ?? 0, spinning: opts.spinning };
   let session: Session;
   try {
-    session = await createSession(folder.bytes, { providers: choice.providers, threads: opts.threads ?? 0, spinning: opts.spinning });
+    session = await createSession(folder.bytes, sessionOptions);
   } catch (err) {
     throw new WganxError(`model ${folder.manifest.name}: onnxruntime could not load ${path.join(dir, folder.file)} on [${choice.providers.join(', ')}]: ${runtimeMessage(err)}`);
   }
+  const open = async (graph: RefineGraph): Promise<Session> => {
+    const file = folder[graph];
+    if (!file) throw new WganxError(`model ${folder.manifest.name}: its folder has no ${graph} graph`);
+    try {
+      return await createSession(file.bytes, sessionOptions);
+    } catch (err) {
+      throw new WganxError(`model ${folder.manifest.name}: onnxruntime could not load ${file.path} on [${choice.providers.join(', ')}]: ${runtimeMessage(err)}`);
+    }
+  };
   try {
-    return new Generator(folder.manifest, session, choice);
+    return new Generator(folder.manifest, session, choice, folder.critic ? open : null);
   } catch (err) {
     await session.release();
     throw err;

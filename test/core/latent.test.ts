@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { sampleLatents, philox4x32, uniformAt, interpolateLatents, InvalidArgumentError } from '../../src/core/index.js';
+import { sampleLatents, philox4x32, uniformAt, interpolateLatents, InvalidArgumentError, noiseNormals, MAX_NOISE_SLOT } from '../../src/core/index.js';
 
 test('philox4x32-10 matches the Random123 known-answer vectors', () => {
   const out = new Uint32Array(4);
@@ -84,4 +84,32 @@ test('bad arguments name the field and the allowed range', () => {
   assert.throws(() => sampleLatents({ seed: 1.5, start: 0, count: 1, dim: 2 }), /seed: 1.5 is not allowed; expected an integer/);
   assert.throws(() => sampleLatents({ seed: 1, start: 0, count: 1, dim: 0 }), /dim: 0/);
   assert.throws(() => sampleLatents({ seed: 1, start: 0, count: 1, dim: 2, distribution: 'cauchy' as never }), /distribution: "cauchy"/);
+});
+
+test('refinement noise: a pure function of (stream, seed, index, slot), pinned, and never the latents', () => {
+  // Recorded from the first implementation: rank's candidates and DDLS's noise depend on these bits.
+  const buf = new Float32Array(7 * 4);
+  let at = 0;
+  for (const stream of ['rank', 'langevin'] as const) for (const slot of [0, MAX_NOISE_SLOT]) { noiseNormals(stream, 2 ** 40 + 3, 2 ** 33 + 1, slot, 7, buf, at); at += 7; }
+  assert.equal(createHash('sha256').update(Buffer.from(buf.buffer)).digest('hex'), 'cab39511c80fd1a705d7b2266ec7b91b2c6556d040d5325db99c5a95b36d8a46');
+  const one = (stream: 'rank' | 'langevin', seed: number, index: number, slot: number, dim = 5) => {
+    const out = new Float32Array(dim);
+    noiseNormals(stream, seed, index, slot, dim, out);
+    return [...out];
+  };
+  // Streams, slots, indices and seeds are independent of each other and of the latents.
+  const z = [...sampleLatents({ seed: 4, start: 9, count: 1, dim: 5 })];
+  const variants = [one('rank', 4, 9, 0), one('rank', 4, 9, 1), one('langevin', 4, 9, 0), one('rank', 4, 10, 0), one('rank', 5, 9, 0), z];
+  for (let a = 0; a < variants.length; a++) for (let b = a + 1; b < variants.length; b++) assert.notDeepEqual(variants[a], variants[b], `${a} vs ${b}`);
+  // A longer row extends a shorter one (blocks of 4), so the dimension only truncates.
+  assert.deepEqual(one('rank', 4, 9, 3, 9).slice(0, 5), one('rank', 4, 9, 3, 5));
+  // Standard normal.
+  const many = new Float32Array(20000);
+  for (let i = 0; i < 1000; i++) noiseNormals('langevin', 1, i, 7, 20, many, i * 20);
+  const mean = many.reduce((s, v) => s + v, 0) / many.length;
+  const variance = many.reduce((s, v) => s + (v - mean) ** 2, 0) / many.length;
+  assert.ok(Math.abs(mean) < 0.03 && Math.abs(variance - 1) < 0.05, `mean ${mean}, variance ${variance}`);
+  assert.throws(() => noiseNormals('rank', 0, 0, MAX_NOISE_SLOT + 1, 2, new Float32Array(2)), /slot: 65536 is not allowed/);
+  assert.throws(() => noiseNormals('latent' as never, 0, 0, 0, 2, new Float32Array(2)), /stream: "latent" is not allowed; expected one of rank, langevin/);
+  assert.throws(() => noiseNormals('rank', 0, 0, 0, 3, new Float32Array(2)), /at: 0 is not allowed/);
 });

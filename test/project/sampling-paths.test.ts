@@ -47,3 +47,17 @@ test('outside src/core only training and export call the sampler or the label ru
     .filter((f) => !f.startsWith('core/') && BLOCKS.test(code(read(f))));
   assert.deepEqual(callers.sort(), Object.keys(ALLOWED).sort(), 'a sampling path draws latents or classes itself instead of calling seededSamples (src/core/seeded.ts)');
 });
+
+/** The refinement noise streams (src/core/latent.ts noiseNormals) and the methods that draw from them. */
+const NOISE = /\bnoiseNormals\(/;
+const NOISE_CALLERS: Record<string, string> = {
+  'runtime/refine/rank.ts': "rank's candidate perturbations ε(seed, i, j)",
+  'runtime/refine/ddls.ts': "DDLS's Langevin noise ξ(seed, i, step)",
+};
+
+test('outside src/core only the refinement methods draw refinement noise', () => {
+  const callers = files(SRC)
+    .map((f) => relative(SRC, f).split(sep).join('/'))
+    .filter((f) => !f.startsWith('core/') && NOISE.test(code(read(f))));
+  assert.deepEqual(callers.sort(), Object.keys(NOISE_CALLERS).sort(), 'refinement noise is drawn outside src/runtime/refine');
+});
