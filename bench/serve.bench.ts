@@ -30,6 +30,7 @@
  *
  *   npm run bench:serve [-- --rounds 3 --duration 5 --engine-ms 2000 --threads 1 --model models/mnist-cgan --device cpu]
  *   npm run bench:serve -- --stand-in [--links 4]
+ *   npm run bench:serve -- --peers [...]   (against PyTorch: ./serve-peers.ts)
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
@@ -52,6 +53,12 @@ import { createSession, Generator, runtimeVersion } from '../src/runtime/node.js
 import { resolveServeOptions, silentLogger, type DeviceRequest } from '../src/serve/options.js';
 import { dcganGenerator, median } from './common.js';
 import { writeFlatCostModel } from './flat-cost.js';
+
+// `--peers`: wganx over HTTP against the bare session and PyTorch (./serve-peers.ts, its own flags).
+if (process.argv.slice(2).includes('--peers')) {
+  await import('./serve-peers.js');
+  process.exit();
+}
 
 const { values: args } = parseArgs({
   options: {

@@ -1,0 +1,387 @@
+/**
+ * bench:serve -- --peers — how near the CPU's limit wganx serves, against PyTorch (issue 36). For
+ * each generator and batch, in one run of interleaved rounds (the contenders' order rotates each
+ * round, so the machine's drift hits them alike):
+ *
+ * - wganx over HTTP: the real server in this process (Engine + createApp, as bench:serve), one
+ *   engine per batch size B with `--max-batch B` so that every run of the session is B rows;
+ *   `POST /v1/models/<name>/samples {n: B, format: "npy"}` with `--depth` (2) requests in flight,
+ *   as under load, each with its own seed (the server draws the latents), each body read whole;
+ * - the bare onnxruntime-node session on the same file (src/runtime, the engine's threads), fixed
+ *   inputs, one call at a time on this thread;
+ * - PyTorch eager and PyTorch at its best on a CPU (torch.jit.trace + freeze +
+ *   optimize_for_inference), each on the better of 1 thread and one per core (torch's own default
+ *   is printed), both built from the same ONNX file by bench/torch_serve_peer.py and checked
+ *   against onnxruntime's outputs (≤ 1e-4) before they are timed;
+ * - samples/s and GFLOP/s (FLOPs counted from the graph: Gemm/MatMul/Conv/ConvTranspose
+ *   multiply-adds × 2, ./serve-peers-graph.ts), against the matrix-product peak measured in each
+ *   round (an n×n MatMul in onnxruntime-node on the sessions' threads; torch.mm at its best);
+ * - batch-1 latency p50/p90/p99, one request (or call) at a time, pooled over the rounds (batch-1
+ *   slices last `--latency-ms`, the others `--slice-ms`).
+ *
+ * The models: the bundled `mnist-dcgan` and `mnist-cgan`, the DCGAN with 64 base channels that
+ * bench:serve measures (`dcgan-64ch`, random weights), the emoji colour DCGAN 32×32×3 when its run
+ * folder is here (`--emoji`, else printed as skipped), and a 64×64×3 conditional DCGAN
+ * (`colour64-dcgan`, the emoji recipe at 64 px, random weights) — the last two exported through the
+ * real exporter into a temporary models folder. Without PyTorch it says so and measures the rest.
+ *
+ *   npm run bench:serve -- --peers [--quick] [--rounds 3] [--slice-ms 500] [--latency-ms 1000] [--batches 1,64,256]
+ *     [--models mnist-dcgan,...] [--threads 0] [--depth 2] [--peak-n 2048] [--emoji <model folder>] [--no-torch]
+ */
+import * as tf from '@tensorflow/tfjs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CounterRng } from '../src/core/random.js';
+import { sampleLatents } from '../src/core/latent.js';
+import { exportModel } from '../src/export/index.js';
+import { generatorFeeds } from '../src/runtime/generator.js';
+import { readModelFolder } from '../src/runtime/model-folder.js';
+import { openGenerator, runtimeVersion, type Generator } from '../src/runtime/node.js';
+import { Engine } from '../src/serve/engine/engine.js';
+import { createApp } from '../src/serve/http/app.js';
+import { createHttpServer } from '../src/serve/http/server.js';
+import { resolveServeOptions, silentLogger } from '../src/serve/options.js';
+import { buildNets, type NetSpec } from '../src/train/models/index.js';
+import { dcganGenerator, median } from './common.js';
+import { describeFlops, graphFlops, matmulPeak, matmulSession, type GraphFlops } from './serve-peers-graph.js';
+import { torchServeMissing, TorchServePeer, writeParityFiles } from './serve-peers-torch.js';
+
+const { values: args } = parseArgs({
+  options: {
+    peers: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    'slice-ms': { type: 'string' },
+    'latency-ms': { type: 'string' },
+    batches: { type: 'string', default: '1,64,256' },
+    models: { type: 'string' },
+    threads: { type: 'string', default: '0' },
+    depth: { type: 'string', default: '2' },
+    'peak-n': { type: 'string', default: '2048' },
+    emoji: { type: 'string', default: 'runs/bundled/emoji/now/base-s0-1000' },
+    'no-torch': { type: 'boolean', default: false },
+  },
+});
+
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${flag} ${JSON.stringify(text)}: a positive integer`);
+  return n;
+}
+/** --quick: a smoke run (one short round). */
+const ROUNDS = positiveInt('rounds', args.rounds ?? (args.quick ? '1' : '3'));
+const SLICE_MS = positiveInt('slice-ms', args['slice-ms'] ?? (args.quick ? '120' : '500'));
+const LATENCY_MS = positiveInt('latency-ms', args['latency-ms'] ?? (args.quick ? '200' : '1000'));
+const BATCHES = args.batches.split(',').map((b) => positiveInt('batches', b));
+const MAX_BATCH = Math.max(...BATCHES);
+const THREADS = Number(args.threads);
+if (!Number.isSafeInteger(THREADS) || THREADS < 0) throw new Error(`--threads ${JSON.stringify(args.threads)}: 0 (one per core) or a positive integer`);
+const DEPTH = positiveInt('depth', args.depth);
+const PEAK_N = positiveInt('peak-n', args['peak-n']);
+const CORES = cpus().length;
+/** PyTorch's thread counts, the better of which is reported: 1 and one per core. */
+const TORCH_THREADS = [...new Set([1, CORES])];
+/** Parity tolerance, the exporter's. */
+const TOLERANCE = 1e-4;
+/** Targets of issue 36, for the DCGANs at the largest batch. */
+const TARGET = { httpOverEager: 2, httpOverFrozen: 1.5, bareOverPeak: 0.5 };
+
+// ── the models ─────────────────────────────────────────────────────────────────────────────────
+/** The emoji recipe (scripts/train-bundled.sh emoji) at 64 px: four up-samplings, 9 classes. */
+const COLOUR64_SPEC: NetSpec = {
+  kind: 'image', dataShape: [64, 64, 3], latent: 64, numClasses: 9, hidden: 32, layers: 3,
+  criticActivation: 'leaky_relu', criticNorm: 'none', gCond: 'concat', dCond: 'projection',
+};
+
+interface ModelSource {
+  about: string;
+  dcgan: boolean;
+  /** A model folder to copy, or a tfjs generator to export. */
+  dir?: string;
+  build?: () => Promise<tf.LayersModel>;
+}
+const SOURCES: Record<string, ModelSource> = {
+  'mnist-dcgan': { about: 'bundled', dcgan: true, dir: 'models/mnist-dcgan' },
+  'mnist-cgan': { about: 'bundled', dcgan: false, dir: 'models/mnist-cgan' },
+  'dcgan-64ch': { about: 'bench:serve\'s DCGAN, 64 base channels, random weights', dcgan: true, build: dcganGenerator },
+  'emoji-dcgan': { about: `colour DCGAN run folder ${args.emoji}`, dcgan: true, dir: args.emoji },
+  'colour64-dcgan': {
+    about: 'the emoji recipe at 64 px, random weights', dcgan: true,
+    build: async () => {
+      const { generator, critic } = await buildNets('dcgan', COLOUR64_SPEC, new CounterRng(1, 0));
+      critic.dispose();
+      return generator;
+    },
+  },
+};
+const wanted = args.models ? args.models.split(',') : Object.keys(SOURCES);
+for (const k of wanted) if (!SOURCES[k]) throw new Error(`--models: "${k}" is not one of ${Object.keys(SOURCES).join(', ')}`);
+
+const started = performance.now();
+await tf.setBackend('cpu');
+const root = mkdtempSync(join(tmpdir(), 'wganx-bench-peers-'));
+const modelsDir = join(root, 'models');
+mkdirSync(modelsDir);
+const skipped: string[] = [];
+const keys: string[] = [];
+for (const key of wanted) {
+  const src = SOURCES[key];
+  const out = join(modelsDir, key);
+  if (src.dir) {
+    if (!existsSync(join(src.dir, 'manifest.json'))) {
+      skipped.push(`${key}: no model folder at ${src.dir}`);
+      continue;
+    }
+    const folder = await readModelFolder(src.dir); // checks the file against the manifest's sha256
+    mkdirSync(out);
+    copyFileSync(join(src.dir, folder.file), join(out, folder.file));
+    writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...folder.manifest, name: key }, null, 2)); // the folder's name is the model's
+  } else {
+    const g = await src.build!();
+    await exportModel(g, out, { name: key });
+    g.dispose();
+  }
+  keys.push(key);
+}
+
+interface Model {
+  key: string;
+  source: ModelSource;
+  dir: string;
+  flops: GraphFlops;
+  bare: Generator;
+  shape: string;
+  /** Fixed inputs of the bare session (and PyTorch's): MAX_BATCH rows. */
+  z: Float32Array;
+  labels: Int32Array | null;
+  torch: { eagerMaxDiff: number; frozenMaxDiff: Record<string, number>; flops: number } | null;
+}
+const models: Model[] = [];
+for (const key of keys) {
+  const dir = join(modelsDir, key);
+  const bare = await openGenerator(dir, { device: 'cpu', threads: THREADS, spinning: false });
+  const m = bare.manifest;
+  const z = sampleLatents({ seed: 0, start: 0, count: MAX_BATCH, dim: m.latent.dim });
+  const labels = m.conditional ? Int32Array.from({ length: MAX_BATCH }, (_, i) => i % m.conditional!.numClasses) : null;
+  const cond = m.conditional ? `cond. ${m.conditional.numClasses} classes, ` : '';
+  const shape = `${cond}latent ${m.latent.dim} → ${m.outputs[0].shape.slice(1).join('×')}`;
+  models.push({ key, source: SOURCES[key], dir, flops: await graphFlops(new Uint8Array(readFileSync(join(dir, m.export.file)))), bare, shape, z, labels, torch: null });
+}
+
+// ── PyTorch ────────────────────────────────────────────────────────────────────────────────────
+const torchWhyNot = args['no-torch'] ? '--no-torch' : torchServeMissing();
+let peer: TorchServePeer | null = null;
+let torchInfo = '';
+if (torchWhyNot === null) {
+  peer = TorchServePeer.start();
+  const info = await peer.info;
+  torchInfo = `PyTorch ${info.torch} (its default threads here: ${info.defaultThreads}; eager and frozen each on the better of ${TORCH_THREADS.join(' and ')} threads)`;
+  for (const m of models) {
+    const parityDir = join(root, 'parity', m.key);
+    mkdirSync(parityDir, { recursive: true });
+    const expected = await m.bare.run(m.z, m.labels);
+    const files = writeParityFiles(parityDir, generatorFeeds(m.bare.io, m.z, m.labels), { dtype: 'float32', data: expected.data, dims: expected.dims });
+    const r = await peer.load({ key: m.key, onnx: join(m.dir, m.bare.manifest.export.file), ...files, batches: BATCHES, tolerance: TOLERANCE });
+    if (r.flops !== m.flops.perSample) throw new Error(`${m.key}: PyTorch counts ${r.flops} FLOP/sample, the graph counter ${m.flops.perSample}`);
+    m.torch = { eagerMaxDiff: r.eagerMaxDiff, frozenMaxDiff: r.frozenMaxDiff, flops: r.flops };
+  }
+}
+
+// ── the servers: one engine per batch size ─────────────────────────────────────────────────────
+const servers = new Map<number, { engine: Engine; server: http.Server; port: number }>();
+for (const b of BATCHES) {
+  const engine = await Engine.start(resolveServeOptions({ modelsDir, device: 'cpu', reloadIntervalMs: 0, threads: THREADS, maxBatch: b, maxSamples: Math.max(1024, MAX_BATCH) }), { logger: silentLogger });
+  for (const k of keys) if (engine.entry(k)?.state !== 'ready') throw new Error(`model ${k} did not load: ${engine.entry(k)?.reason}`);
+  const server = createHttpServer(createApp(engine));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  servers.set(b, { engine, server, port: (server.address() as AddressInfo).port });
+}
+const agent = new http.Agent({ keepAlive: true, maxSockets: DEPTH });
+let seed = 1;
+
+/** One `.npy` samples request of n rows; resolves with its latency (ms) once the whole body is in. */
+function npyRequest(port: number, model: Model, n: number): Promise<number> {
+  const body = JSON.stringify({ n, seed: seed++, format: 'npy' });
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: `/v1/models/${model.key}/samples`, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        if (res.statusCode !== 200) return reject(new Error(`${model.key} n=${n}: HTTP ${res.statusCode} ${bytes.toString('utf8', 0, 300)}`));
+        const payload = bytes.length - 10 - bytes.readUInt16LE(8); // .npy v1: magic, version, header length, header
+        const want = n * model.bare.manifest.outputs[0].shape.slice(1).reduce((a: number, d) => a * Number(d), 1) * 4;
+        if (payload !== want) return reject(new Error(`${model.key} n=${n}: ${payload} bytes of samples, expected ${want}`));
+        resolve(performance.now() - t0);
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+interface Slice {
+  /** Samples per second. */
+  rate: number;
+  /** Each call's or request's duration, ms. */
+  ms: number[];
+}
+
+/** `depth` requests of n rows always in flight for about `ms` (after one untimed request each). */
+async function httpSlice(model: Model, batch: number, depth: number, ms: number): Promise<Slice> {
+  const port = servers.get(batch)!.port;
+  await Promise.all(Array.from({ length: depth }, () => npyRequest(port, model, batch)));
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: depth }, async () => {
+      do lat.push(await npyRequest(port, model, batch));
+      while (performance.now() - t0 < ms);
+    }),
+  );
+  return { rate: (lat.length * batch) / ((performance.now() - t0) / 1000), ms: lat };
+}
+
+async function bareSlice(model: Model, batch: number, ms: number): Promise<Slice> {
+  const z = model.z.subarray(0, batch * model.bare.manifest.latent.dim);
+  const labels = model.labels ? model.labels.subarray(0, batch) : null;
+  await model.bare.run(z, labels);
+  const lat: number[] = [];
+  const t0 = performance.now();
+  while (lat.length < 2 || performance.now() - t0 < ms) {
+    const t = performance.now();
+    await model.bare.run(z, labels);
+    lat.push(performance.now() - t);
+  }
+  return { rate: (lat.length * batch) / ((performance.now() - t0) / 1000), ms: lat };
+}
+
+async function torchSlice(model: Model, variant: 'eager' | 'frozen', batch: number, threads: number, ms: number): Promise<Slice> {
+  const { seconds } = await peer!.time({ key: model.key, variant, batch, threads, ms });
+  return { rate: (seconds.length * batch) / seconds.reduce((a, s) => a + s, 0), ms: seconds.map((s) => s * 1000) };
+}
+
+// ── the rounds ─────────────────────────────────────────────────────────────────────────────────
+/** `http1`: one request at a time (batch 1 only: its latency). */
+type Contender = 'http' | 'http1' | 'bare' | `eager${number}` | `frozen${number}`;
+const torchContenders = peer ? TORCH_THREADS.flatMap((t) => [`eager${t}`, `frozen${t}`] as const) : [];
+/** results[model][batch][contender] = one slice per round. */
+const results: Record<string, Record<number, Partial<Record<Contender, Slice[]>>>> = {};
+const peaks = { ort: [] as number[], torch: Object.fromEntries(TORCH_THREADS.map((t) => [t, [] as number[]])) as Record<number, number[]> };
+const peakSession = await matmulSession(THREADS);
+
+console.log(`bench:serve --peers — ${CORES} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${runtimeVersion()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+console.log(peer ? torchInfo : `PyTorch: MISSING (${torchWhyNot}) — measuring wganx over HTTP, the bare session and onnxruntime's peak only`);
+console.log(`${ROUNDS} round(s), ${SLICE_MS} ms a slice, batch-1 latency ${LATENCY_MS} ms; sessions on ${THREADS || `${CORES} (one per core)`} thread(s); HTTP ${DEPTH} requests in flight, --max-batch = the batch`);
+for (const s of skipped) console.log(`skipped ${s}`);
+console.log(`set-up (exports, FLOP counts, PyTorch's parity and tracing, servers) ${((performance.now() - started) / 1000).toFixed(0)} s`);
+for (let r = 0; r < ROUNDS; r++) {
+  peaks.ort.push(await matmulPeak(peakSession, PEAK_N, SLICE_MS));
+  if (peer) for (const t of TORCH_THREADS) peaks.torch[t].push((await peer.peak(PEAK_N, t, SLICE_MS)).gflops);
+  for (const m of models) {
+    for (const b of BATCHES) {
+      const contenders: Contender[] = ['http', ...(b === 1 ? (['http1'] as const) : []), 'bare', ...torchContenders];
+      const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
+      const ms = b === 1 ? LATENCY_MS : SLICE_MS;
+      for (const c of order) {
+        const slice =
+          c === 'http' ? await httpSlice(m, b, DEPTH, ms)
+          : c === 'http1' ? await httpSlice(m, b, 1, ms)
+          : c === 'bare' ? await bareSlice(m, b, ms)
+          : c.startsWith('eager') ? await torchSlice(m, 'eager', b, Number(c.slice('eager'.length)), ms)
+          : await torchSlice(m, 'frozen', b, Number(c.slice('frozen'.length)), ms);
+        (((results[m.key] ??= {})[b] ??= {})[c] ??= []).push(slice);
+      }
+    }
+  }
+  console.log(`  round ${r + 1}/${ROUNDS} done (${((performance.now() - started) / 1000).toFixed(0)} s from the start)`);
+}
+
+// ── the report ─────────────────────────────────────────────────────────────────────────────────
+const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+const pct = (xs: number[]) => `${[50, 90, 99].map((p) => percentile(xs, p).toFixed(2)).join(' / ')}`;
+const ortPeak = median(peaks.ort);
+const torchPeakBy = TORCH_THREADS.map((t) => [t, median(peaks.torch[t])] as const);
+console.log(`\nmatrix-product peak (${PEAK_N}×${PEAK_N}·${PEAK_N}×${PEAK_N}, medians): onnxruntime MatMul ${fmt(ortPeak, 1)} GFLOP/s${peer ? `; torch.mm ${torchPeakBy.map(([t, g]) => `${t} thread(s) ${fmt(g, 1)}`).join(', ')} GFLOP/s` : ''}`);
+console.log('samples/s (GFLOP/s), medians over rounds; ratios: medians of the per-round ratios');
+
+/** The better thread count of a PyTorch variant at (model, batch): by median samples/s, or by p50 latency. */
+function bestThreads(byC: Partial<Record<Contender, Slice[]>>, variant: 'eager' | 'frozen', by: 'rate' | 'p50' = 'rate'): number {
+  const score = (t: number) => (by === 'rate' ? median(byC[`${variant}${t}`]!.map((s) => s.rate)) : -percentile(byC[`${variant}${t}`]!.flatMap((s) => s.ms), 50));
+  return TORCH_THREADS.reduce((best, t) => (score(t) > score(best) ? t : best));
+}
+const summary: { key: string; dcgan: boolean; batch: number; httpEager: number; httpFrozen: number; barePeak: number }[] = [];
+const latencies: { key: string; http: number[]; eager: number[] }[] = [];
+for (const m of models) {
+  const f = m.flops.perSample;
+  const gf = (rate: number) => (rate * f) / 1e9;
+  console.log(`\n${m.key} (${m.source.about}): ${m.shape}; ${describeFlops(m.flops)}`);
+  if (m.torch) console.log(`  PyTorch vs onnxruntime, max |diff|: eager ${m.torch.eagerMaxDiff.toExponential(1)}, frozen ${Object.entries(m.torch.frozenMaxDiff).map(([b, d]) => `b${b} ${d.toExponential(1)}`).join(', ')} (tolerance ${TOLERANCE})`);
+  const head = [['batch', 5], ['wganx HTTP', 20], ['bare session', 20], ...(peer ? [['torch eager (t)', 20], ['torch frozen (t)', 20], ['HTTP/eager', 11], ['HTTP/frozen', 11]] : []), ['HTTP/bare', 11], ['bare/peak', 11]] as [string, number][];
+  console.log(`  ${head.map(([h, w]) => h.padStart(w)).join(' ')}`);
+  for (const b of BATCHES) {
+    const byC = results[m.key][b];
+    const rates = (c: Contender) => byC[c]!.map((s) => s.rate);
+    const cell = (xs: number[], note = '') => `${fmt(median(xs))} (${fmt(gf(median(xs)), 1)})${note}`.padStart(20);
+    const ratio = (a: number[], bs: number[]) => median(a.map((x, i) => x / bs[i]));
+    const http = rates('http');
+    const bare = rates('bare');
+    const barePeak = median(bare.map((x, i) => gf(x) / peaks.ort[i]));
+    const row = [String(b).padStart(5), cell(http), cell(bare)];
+    if (peer) {
+      const [te, tf] = [bestThreads(byC, 'eager'), bestThreads(byC, 'frozen')];
+      const eager = rates(`eager${te}`);
+      const frozen = rates(`frozen${tf}`);
+      const [he, hf] = [ratio(http, eager), ratio(http, frozen)];
+      row.push(cell(eager, ` ${te}t`), cell(frozen, ` ${tf}t`), `${he.toFixed(2)}×`.padStart(11), `${hf.toFixed(2)}×`.padStart(11));
+      summary.push({ key: m.key, dcgan: m.source.dcgan, batch: b, httpEager: he, httpFrozen: hf, barePeak });
+    } else summary.push({ key: m.key, dcgan: m.source.dcgan, batch: b, httpEager: NaN, httpFrozen: NaN, barePeak });
+    row.push(`${ratio(http, bare).toFixed(2)}×`.padStart(11), `${(100 * barePeak).toFixed(0)} %`.padStart(11));
+    console.log(`  ${row.join(' ')}`);
+  }
+  if (BATCHES.includes(1)) {
+    const byC = results[m.key][1];
+    const all = (c: Contender) => byC[c]!.flatMap((s) => s.ms);
+    const parts = [['HTTP', all('http1')], ['bare', all('bare')]] as [string, number[]][];
+    if (peer) {
+      const [te, tf] = [bestThreads(byC, 'eager', 'p50'), bestThreads(byC, 'frozen', 'p50')];
+      parts.push([`eager ${te}t`, all(`eager${te}`)], [`frozen ${tf}t`, all(`frozen${tf}`)]);
+      latencies.push({ key: m.key, http: all('http1'), eager: all(`eager${te}`) });
+    }
+    console.log(`  batch-1 latency ms p50 / p90 / p99 (calls), one at a time: ${parts.map(([name, xs]) => `${name} ${pct(xs)} (${xs.length})`).join('; ')}`);
+  }
+}
+
+// ── the targets (issue 36) ─────────────────────────────────────────────────────────────────────
+console.log(`\nissue 36's targets, DCGANs at batch ${MAX_BATCH}:`);
+const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
+for (const s of summary.filter((x) => x.dcgan && x.batch === MAX_BATCH)) {
+  const parts = [`bare/peak ${(100 * s.barePeak).toFixed(0)} % (≥ ${100 * TARGET.bareOverPeak} %: ${met(s.barePeak >= TARGET.bareOverPeak)})`];
+  if (peer) parts.unshift(`HTTP/eager ${s.httpEager.toFixed(2)}× (≥ ${TARGET.httpOverEager}×: ${met(s.httpEager >= TARGET.httpOverEager)})`, `HTTP/frozen ${s.httpFrozen.toFixed(2)}× (≥ ${TARGET.httpOverFrozen}×: ${met(s.httpFrozen >= TARGET.httpOverFrozen)})`);
+  console.log(`  ${s.key.padEnd(15)} ${parts.join('; ')}`);
+}
+if (peer) {
+  console.log('batch-1 latency p50, HTTP ≤ PyTorch eager:');
+  for (const l of latencies) console.log(`  ${l.key.padEnd(15)} ${percentile(l.http, 50).toFixed(2)} ms vs ${percentile(l.eager, 50).toFixed(2)} ms: ${met(percentile(l.http, 50) <= percentile(l.eager, 50))}`);
+} else console.log(`PyTorch: MISSING (${torchWhyNot}): no PyTorch figures or ratios in this run`);
+
+for (const { engine, server } of servers.values()) {
+  server.closeAllConnections();
+  server.close();
+  await engine.close();
+}
+agent.destroy();
+await peakSession.release();
+for (const m of models) await m.bare.dispose();
+await peer?.close();
+rmSync(root, { recursive: true, force: true });
