@@ -109,6 +109,7 @@ export const CriticEntrySchema = z.object({
   inputs: z.array(TensorSpecSchema).min(1),
   /** `score` `[batch, 1]` (the Wasserstein potential: higher = more real) and, with an AC head, `logits` `[batch, K]`. */
   outputs: z.array(TensorSpecSchema).min(1),
+  /** As the generator's; `tolerance` is the bound met: the export's tolerance × max(1, largest |output|). */
   parity: ParitySchema,
   refine: RefineEntrySchema.nullable().default(null),
 });

@@ -23,6 +23,8 @@ export interface ParityOptions {
 export interface ParityReport {
   /** Largest |tfjs − onnxruntime| over all outputs, keyed by batch size. */
   maxAbsDiff: Record<string, number>;
+  /** Largest |tfjs output| over all outputs, keyed by batch size (the size float32 rounds relative to). */
+  maxAbsOutput: Record<string, number>;
 }
 
 export interface ParityInputs {
@@ -85,6 +87,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inputs: InputSpec[], opts: ParityOptions): Promise<ParityReport> {
   const session = await createSession(bytes, { providers: ['cpu'], threads: 1 });
   const maxAbs: Record<string, number> = {};
+  const maxOut: Record<string, number> = {};
   try {
     for (const batch of opts.batches) {
       const feeds = makeParityInputs(model, inputs, batch, opts.seed, opts.numClasses);
@@ -93,6 +96,7 @@ export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inpu
         const expected = Array.isArray(predicted) ? predicted : [predicted];
         const got = await session.run(feeds.onnx);
         let worst = 0;
+        let largest = 0;
         session.outputNames.forEach((name, i) => {
           const reference = expected[i].dataSync();
           const exported = got[name].data as Float32Array;
@@ -109,9 +113,11 @@ export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inpu
             throw new ParityError(`the model's output "${name}" is infinite at batch ${batch} (${infTfjs} of ${reference.length} values in tfjs, ${infOnnx} in onnxruntime); nothing was written`);
           }
           worst = Math.max(worst, maxAbsDiff(reference, exported));
+          for (let k = 0; k < reference.length; k++) largest = Math.max(largest, Math.abs(reference[k]));
         });
         expected.forEach((t) => t.dispose());
         maxAbs[String(batch)] = worst;
+        maxOut[String(batch)] = largest;
       } finally {
         feeds.tfjs.forEach((t) => t.dispose());
       }
@@ -119,5 +125,5 @@ export async function checkParity(model: tf.LayersModel, bytes: Uint8Array, inpu
   } finally {
     await session.release();
   }
-  return { maxAbsDiff: maxAbs };
+  return { maxAbsDiff: maxAbs, maxAbsOutput: maxOut };
 }

@@ -41,3 +41,36 @@ test('errors name the field path, the value and the rule', () => {
   assert.throws(bad((m) => (m.output.layout = 'NC')), /output.layout: "NC" is not allowed; expected image models use NHWC/);
   assert.throws(bad((m) => (m.export.sha256 = 'xyz')), /export.sha256: "xyz"/);
 });
+
+const critic = (conditional = true) => ({
+  file: 'critic.onnx',
+  sha256: 'a'.repeat(64),
+  inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 28, 28, 1] }, ...(conditional ? [{ name: 'label', dtype: 'int64', shape: ['batch', 1] }] : [])],
+  outputs: [{ name: 'score', dtype: 'float32', shape: ['batch', 1] }, { name: 'logits', dtype: 'float32', shape: ['batch', 2] }],
+  parity: { maxAbsDiff: { '1': 2e-7, '64': 3e-7 }, tolerance: 1e-4, inputsSeed: 1 },
+});
+
+test('the critic entry is optional: a manifest without it parses to critic null; one with it round-trips (refine defaults to null)', () => {
+  const old = parseManifest(valid());
+  assert.equal(old.critic, null);
+  assert.deepEqual(parseManifest(JSON.parse(JSON.stringify(old))), old);
+  const m = parseManifest({ ...valid(), critic: critic() });
+  assert.equal(m.critic?.refine, null);
+  assert.deepEqual(m.critic?.inputs.map((i) => i.name), ['x', 'label']);
+  assert.deepEqual(parseManifest(JSON.parse(JSON.stringify(m))), m);
+  const refine = { file: 'refine.onnx', sha256: null, outputs: [{ name: 'samples', dtype: 'float32', shape: ['batch', 28, 28, 1] }], gradientCheck: { maxAbsDiff: 1e-6, tolerance: 1e-3 } };
+  const r = parseManifest({ ...valid(), critic: { ...critic(), refine } });
+  assert.deepEqual(r.critic?.refine, refine);
+  assert.deepEqual(parseManifest(JSON.parse(JSON.stringify(r))), r);
+});
+
+test('a critic entry that breaks the contract is refused naming the field', () => {
+  const bad = (entry: unknown, m = valid()) => () => parseManifest({ ...m, critic: entry }, 'manifest.json');
+  assert.throws(bad(critic(false)), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'manifest.json.critic.inputs' && /\["x","label"\]/.test(e.message));
+  assert.throws(bad({ ...critic(), outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 2] }] }), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'manifest.json.critic.outputs' && /"score"/.test(e.message));
+  assert.throws(bad({ ...critic(), sha256: 'xyz' }), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'manifest.json.critic.sha256');
+  assert.throws(bad({ ...critic(), parity: undefined }), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'manifest.json.critic.parity');
+  const unconditional = { ...valid(), conditional: null, inputs: [valid().inputs[0]] };
+  assert.equal(parseManifest({ ...unconditional, critic: critic(false) }).critic?.inputs.length, 1);
+  assert.throws(bad(critic(true), unconditional), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'manifest.json.critic.inputs' && /\["x"\]/.test(e.message));
+});

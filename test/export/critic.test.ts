@@ -1,6 +1,6 @@
 /**
- * The critic's export (src/export/critic.ts, issue 35): every critic `wganx train` builds (the rows
- * of src/train/models/archs.ts, unconditional, projection with the AC head, concat) converts with
+ * The critic's export (src/export/critic.ts, issue 35): every critic `wganx train` builds (each row
+ * of src/train/models/archs.ts and data kind; unconditional, projection with the AC head, concat) converts with
  * the contract's names and matches tfjs within 1e-4; `exportModel` writes `critic.onnx` beside the
  * generator with its manifest entry (sha256, names, parity), hands both graphs to a refine builder,
  * refuses a critic that does not fit the generator, and a later export without a critic removes
@@ -13,13 +13,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, UnsupportedLayerError } from '../../src/core/errors.js';
+import { InvalidArgumentError, ParityError, UnsupportedLayerError } from '../../src/core/errors.js';
 import { parseManifest } from '../../src/core/manifest.js';
 import { CounterRng } from '../../src/core/random.js';
 import { convertCritic, exportCritic, exportModel, readOnnxManifest, type RefineRequest } from '../../src/export/index.js';
 import { readModelFolder } from '../../src/runtime/model-folder.js';
 import { createSession } from '../../src/runtime/node.js';
-import { buildNets } from '../../src/train/models/index.js';
+import { ARCHITECTURES, ARCHS, buildNets } from '../../src/train/models/index.js';
 import type { NetSpec } from '../../src/train/models/spec.js';
 import { queueForChecker, runOnnxChecker } from './helpers.js';
 
@@ -29,7 +29,7 @@ const root = mkdtempSync(join(tmpdir(), 'wganx-critic-'));
 after(() => {
   const { checked, failures } = runOnnxChecker();
   rmSync(root, { recursive: true, force: true });
-  assert.ok(checked >= 12, `only ${checked} critic files were checked`);
+  assert.ok(checked >= 13, `only ${checked} critic files were checked`);
   assert.deepEqual(failures, [], 'the official ONNX checker rejected files');
 });
 
@@ -55,12 +55,11 @@ async function nets(arch: string, spec: NetSpec) {
   return built;
 }
 
-const CASES: { arch: string; kind: 'points' | 'image'; shape: number[]; norm?: 'layer' }[] = [
-  { arch: 'mlp', kind: 'points', shape: [2] },
-  { arch: 'mlp', kind: 'image', shape: [8, 8, 1], norm: 'layer' },
-  { arch: 'dcgan', kind: 'image', shape: [16, 16, 3], norm: 'layer' },
-  { arch: 'resnet', kind: 'image', shape: [16, 16, 3] },
-];
+/** Every row of the architecture table, for each data kind it claims (with layer norm where it builds one). */
+const SHAPES = { points: [2], image: [16, 16, 3] } as const;
+const CASES = ARCHITECTURES.flatMap((arch) =>
+  ARCHS[arch].dataKinds.map((kind) => ({ arch, kind, shape: [...SHAPES[kind]], norm: (ARCHS[arch].criticNorms as readonly string[]).includes('layer') ? ('layer' as const) : undefined })),
+);
 
 for (const c of CASES) {
   test(`${c.arch} critic (${c.kind} ${c.shape.join('×')}): unconditional, projection + AC head and concat export with the contract's names and parity ≤ 1e-4`, async () => {
@@ -212,5 +211,37 @@ test('a critic that does not fit the generator is refused naming the field, and 
       n.generator.dispose();
       n.critic.dispose();
     }
+  }
+});
+
+/** Set the bias of the critic's score layer (d_out) to `value`. */
+function setScoreBias(critic: tf.LayersModel, value: number): void {
+  const layer = critic.getLayer('d_out');
+  const [kernel, bias] = layer.getWeights();
+  const shifted = tf.fill(bias.shape, value);
+  layer.setWeights([kernel, shifted]);
+  shifted.dispose();
+}
+
+test('critic parity is bounded relative to the score\'s size (its offset drifts in training); a critic that fails it, or outputs NaN, writes nothing', async () => {
+  const { generator, critic } = await nets('mlp', netSpec('points', [2], 'none'));
+  try {
+    setScoreBias(critic, 2e4);
+    const { entry } = await exportCritic(critic, { tolerance: 1e-4, seed: 7 });
+    const worst = Math.max(...Object.values(entry.parity.maxAbsDiff));
+    assert.ok(entry.parity.tolerance > 1.9 && entry.parity.tolerance < 2.2, `bound ${entry.parity.tolerance}: 1e-4 × |score| ≈ 2e4`);
+    assert.ok(worst <= entry.parity.tolerance);
+    setScoreBias(critic, 0);
+    const small = await exportCritic(critic, { tolerance: 1e-4, seed: 7 });
+    assert.ok(small.entry.parity.tolerance >= 1e-4 && small.entry.parity.tolerance < 1e-2, 'a small score keeps about the given tolerance');
+    await assert.rejects(exportCritic(critic, { tolerance: 1e-15, seed: 7 }), (e: unknown) => e instanceof ParityError && /critic differs .* nothing was written/.test((e as Error).message));
+
+    setScoreBias(critic, Number.NaN);
+    const dir = join(root, 'models', 'nan-critic');
+    await assert.rejects(exportModel(generator, dir, { name: 'nan-critic', critic: { model: critic } }), (e: unknown) => e instanceof ParityError && /"score" holds NaN/.test((e as Error).message));
+    assert.equal(existsSync(dir), false);
+  } finally {
+    generator.dispose();
+    critic.dispose();
   }
 });

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { parseManifest } from '../../src/core/manifest.js';
 import { readMetrics } from '../../src/train/metrics-log.js';
-import { exportableGenerator } from '../../src/train/export-generator.js';
+import { exportableCritic, exportableGenerator } from '../../src/train/export-generator.js';
 import { buildNets, disposeNets } from '../../src/train/models/index.js';
 import { CounterRng } from '../../src/core/random.js';
 import { criticIterations, learningRate, WARMUP_CRITIC_ITERS } from '../../src/train/schedule.js';
@@ -123,6 +123,10 @@ test('export: a conditional MNIST generator takes z and an integer label', async
     const label = manifest.inputs.find((i) => i.role === 'label');
     assert.equal(label?.dtype, 'int64');
     assert.deepEqual(manifest.outputs[0].shape.slice(1), [28, 28, 1]);
+    // The trained critic ships beside it: the generator's output and label in, a score out.
+    assert.ok(manifest.critic && existsSync(join(result.exportDir!, 'critic.onnx')));
+    assert.deepEqual(manifest.critic.inputs, [{ name: 'x', dtype: 'float32', shape: manifest.outputs[0].shape }, { name: 'label', dtype: label?.dtype, shape: label?.shape }]);
+    assert.deepEqual(manifest.critic.outputs[0], { name: 'score', dtype: 'float32', shape: ['batch', 1] });
   } finally {
     cleanup();
   }
@@ -140,6 +144,28 @@ test('the exported copy of a point generator divides its output by --data-scale'
   copy.dispose();
   disposeNets(nets);
   z.dispose();
+});
+
+test('the exported copy of a point critic scores data coordinates: copy(x) = critic(x · --data-scale), the label embedding of a concat critic untouched', async () => {
+  await tf.setBackend('cpu');
+  for (const [numClasses, dCond] of [[0, 'projection'], [3, 'projection'], [3, 'concat']] as const) {
+    const spec = { kind: 'points' as const, dataShape: [2], latent: 3, numClasses, hidden: 8, layers: 2, criticActivation: 'leaky_relu' as const, criticNorm: 'none' as const, gCond: 'multiply' as const, dCond, auxClassifier: numClasses > 0 };
+    const nets = await buildNets('mlp', spec, new CounterRng(4, 1));
+    const copy = await exportableCritic(nets.critic, spec, 'mlp', 8);
+    const x = tf.randomNormal([5, 2], 0, 1, 'float32', 1);
+    const feeds = (v: tf.Tensor) => (numClasses > 0 ? [v, tf.tensor2d([0, 1, 2, 1, 0], [5, 1], 'int32')] : v);
+    const outputs = (m: tf.LayersModel, v: tf.Tensor) => ([] as tf.Tensor[]).concat(m.predict(feeds(v)) as tf.Tensor | tf.Tensor[]).map((t) => Array.from(t.dataSync()));
+    const want = outputs(nets.critic, tf.mul(x, 8));
+    const got = outputs(copy, x);
+    assert.equal(got.length, numClasses > 0 ? 2 : 1, 'score (and the AC logits)');
+    got.forEach((out, k) => out.forEach((v, i) => assert.ok(Math.abs(v - want[k][i]) < 1e-4 * Math.max(1, Math.abs(want[k][i])), `${dCond}/${numClasses}: output ${k}[${i}] ${v} vs ${want[k][i]}`)));
+    // Without the scale the copy is the critic itself, weight for weight.
+    const same = await exportableCritic(nets.critic, spec, 'mlp', 1);
+    same.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), nets.critic.getWeights()[i].dataSync()));
+    [copy, same].forEach((m) => m.dispose());
+    disposeNets(nets);
+    x.dispose();
+  }
 });
 
 test('schedule: warm-up critic iterations and the linear learning-rate decay', () => {

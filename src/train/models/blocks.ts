@@ -2,7 +2,8 @@
  * Small layer helpers shared by the MLP and DCGAN builders. Generators use only layers that the
  * ONNX exporter converts (docs/HELPERS.md): Dense, Reshape, Flatten, Conv2DTranspose,
  * BatchNormalization, LayerNormalization, ReLU, LeakyReLU, Activation, Embedding, Multiply,
- * Concatenate. Critics are never exported and may also use Dot and Add.
+ * Concatenate. Critics are exported too (critic.onnx) and may also use Dot, Add, Conv2D and mean
+ * pooling (src/export/critic-layers.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CriticActivation } from '../config.js';
