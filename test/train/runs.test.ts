@@ -163,6 +163,10 @@ test('the exported copy of a point critic scores data coordinates: copy(x) = cri
     const same = await exportableCritic(nets.critic, spec, 'mlp', 1);
     same.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), nets.critic.getWeights()[i].dataSync()));
     [copy, same].forEach((m) => m.dispose());
+    // The copy holds every tensor it made: disposing it leaves none behind.
+    const before = tf.memory().numTensors;
+    (await exportableCritic(nets.critic, spec, 'mlp', 8)).dispose();
+    assert.equal(tf.memory().numTensors, before);
     disposeNets(nets);
     x.dispose();
   }
