@@ -21,7 +21,7 @@ import { readModelFolder } from '../../src/runtime/model-folder.js';
 import { createSession } from '../../src/runtime/node.js';
 import { ARCHITECTURES, ARCHS, buildNets } from '../../src/train/models/index.js';
 import type { NetSpec } from '../../src/train/models/spec.js';
-import { queueForChecker, runOnnxChecker } from './helpers.js';
+import { expectParity, queueForChecker, runOnnxChecker } from './helpers.js';
 
 tf.setBackend('cpu');
 const root = mkdtempSync(join(tmpdir(), 'wganx-critic-'));
@@ -29,7 +29,7 @@ const root = mkdtempSync(join(tmpdir(), 'wganx-critic-'));
 after(() => {
   const { checked, failures } = runOnnxChecker();
   rmSync(root, { recursive: true, force: true });
-  assert.ok(checked >= 13, `only ${checked} critic files were checked`);
+  assert.ok(checked >= 22, `only ${checked} critic files were checked`);
   assert.deepEqual(failures, [], 'the official ONNX checker rejected files');
 });
 
@@ -90,6 +90,21 @@ for (const c of CASES) {
   });
 }
 
+test('at the lowest opset (13: ReduceSum axes as an input, LayerNormalization decomposed) a dcgan and a resnet critic keep parity', async () => {
+  for (const [arch, norm] of [['dcgan', 'layer'], ['resnet', 'none']] as const) {
+    const { generator, critic } = await nets(arch, netSpec('image', [16, 16, 1], 'projection+ac', norm));
+    try {
+      const { graph, entry } = await exportCritic(critic, { opset: 13, tolerance: 1e-4, numClasses: 3, seed: 7 });
+      queueForChecker(graph.bytes, `${arch}-opset13`);
+      assert.equal(graph.model.opsetImport?.[0].version, 13);
+      assert.ok(Object.values(entry.parity.maxAbsDiff).every((d) => d <= 1e-4), JSON.stringify(entry.parity));
+    } finally {
+      generator.dispose();
+      critic.dispose();
+    }
+  }
+});
+
 test('a conditional critic scores by its label: the same x with another class gets another score (ONNX), as in tfjs', async () => {
   const { generator, critic } = await nets('dcgan', netSpec('image', [16, 16, 1], 'projection+ac'));
   try {
@@ -112,6 +127,26 @@ test('a conditional critic scores by its label: the same x with another class ge
   } finally {
     generator.dispose();
     critic.dispose();
+  }
+});
+
+test('the critic layers alone: AveragePooling2D (valid and same, odd sides, strides ≠ pool), GlobalAveragePooling2D, Dot (axes 1 and -1)', async () => {
+  const seq = (layers: tf.layers.Layer[]) => tf.sequential({ layers });
+  const pools = [
+    { poolSize: 2, strides: 2, padding: 'valid' },
+    { poolSize: 3, strides: 2, padding: 'same' },
+    { poolSize: [2, 3], strides: [1, 2], padding: 'same' },
+    { poolSize: 3, strides: 1, padding: 'valid' },
+  ] as const;
+  for (const p of pools) {
+    await expectParity(seq([tf.layers.conv2d({ inputShape: [7, 9, 2], filters: 3, kernelSize: 3, padding: 'same' }), tf.layers.averagePooling2d(p as never)]), `avgpool_${JSON.stringify(p)}`);
+  }
+  await expectParity(seq([tf.layers.conv2d({ inputShape: [5, 6, 2], filters: 4, kernelSize: 3, padding: 'same' }), tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 2 })]), 'global_avgpool');
+  for (const axes of [1, -1]) {
+    const a = tf.input({ shape: [5] });
+    const b = tf.input({ shape: [5] });
+    const h = tf.layers.dense({ units: 5 }).apply(a) as tf.SymbolicTensor;
+    await expectParity(tf.model({ inputs: [a, b], outputs: tf.layers.dot({ axes }).apply([h, b]) as tf.SymbolicTensor }), `dot_${axes}`);
   }
 });
 
