@@ -1,6 +1,7 @@
 /**
  * The tfjs → ONNX exporter: convert a generator, verify it against tfjs, and write
- * `<outDir>/generator.onnx` with `<outDir>/manifest.json` (and optionally a float16 variant and a
+ * `<outDir>/generator.onnx` with `<outDir>/manifest.json` (and optionally the trained critic as
+ * `critic.onnx` with its refinement graph `refine.onnx` (./critic.ts), a float16 variant and a
  * Triton repository entry).
  *
  * @example
