@@ -30,6 +30,8 @@ export { SUPPORTED_LAYERS, SUPPORTED_ACTIVATIONS } from './layers.js';
 export { checkParity, maxAbsDiff } from './parity.js';
 export { tritonConfig, writeTritonRepository } from './triton.js';
 export { readOnnxManifest } from './metadata.js';
+export { buildRefineGraph, checkRefineGradient, composeRefineGraph, REFINE_NAMES } from './refine-graph.js';
+export { appendGradients, SUPPORTED_GRADIENT_OPS, UnsupportedGradientError } from './backward.js';
 export { convertCritic, exportCritic, type CriticExport, type CriticGraph, type RefineBuilder, type RefineGraph, type RefineRequest } from './critic.js';
 export { checkModelFolder, ModelFolderTaken, sameTrainingRun, type FolderWrite } from './overwrite.js';
 

@@ -179,6 +179,8 @@ export interface GradientCheck {
   maxAbsDiff: number;
   /** The bound it had to meet: relativeTolerance × max |tf.grad| + GRADIENT_ABSOLUTE_FLOOR. */
   tolerance: number;
+  /** Largest |tf.grad| (the bound's scale). */
+  gradScale: number;
   /** Largest |score − critic(G(z, y), y) of tfjs|. */
   scoreMaxAbsDiff: number;
   /** Largest |score| of tfjs (the score check's scale). */
@@ -253,6 +255,7 @@ export async function checkRefineGradient(generator: tf.LayersModel, critic: tf.
   return {
     maxAbsDiff: maxAbsDiff(gradRef, gradOnnx),
     tolerance: rtol * largest(gradRef) + GRADIENT_ABSOLUTE_FLOOR,
+    gradScale: largest(gradRef),
     scoreMaxAbsDiff: maxAbsDiff(scoreRef, scoreOnnx),
     scoreScale: largest(scoreRef),
   };

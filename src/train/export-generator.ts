@@ -3,7 +3,7 @@
  * coordinates (training may scale the data by `--data-scale`; the scale is folded into the last
  * Dense layer, `W/s` and `b/s`), and the critic scores data coordinates (the scale folded into its
  * first Dense layer: the rows of `W` that read the sample, `s·W`), then export with src/export
- * into `<modelsDir>/<name>/` (`generator.onnx`, `critic.onnx`, `manifest.json`).
+ * into `<modelsDir>/<name>/` (`generator.onnx`, `critic.onnx`, `refine.onnx`, `manifest.json`).
  *
  * @example
  *   const model = await exportableGenerator(nets.generator, spec, config.arch, config.dataScale);   // a copy; dispose it
@@ -88,7 +88,7 @@ export interface ExportOutcome {
 }
 
 export async function exportTrainedGenerator(model: tf.LayersModel, req: ExportRequest): Promise<ExportOutcome> {
-  const { exportModel } = await import('../export/index.js');
+  const { exportModel, buildRefineGraph } = await import('../export/index.js');
   const dir = `${req.modelsDir.replace(/\/+$/, '')}/${req.name}`;
   const result = await exportModel(model, dir, {
     name: req.name,
@@ -101,7 +101,7 @@ export async function exportTrainedGenerator(model: tf.LayersModel, req: ExportR
     description: req.description,
     log: req.log,
     ...req.options,
-    critic: req.critic ? { model: req.critic } : null,
+    critic: req.critic ? { model: req.critic, refine: buildRefineGraph } : null,
   });
   return { dir, onnxPath: result.onnxPath, manifestPath: result.manifestPath, criticPath: result.criticPath ?? null };
 }

@@ -3,7 +3,7 @@
  * the run's own export at that step (batch-norm statistics and --data-scale included), with the
  * step in its manifest and the quality figures measured (the weight average of an --ema run);
  * both write the trained critic as critic.onnx, which scores data coordinates
- * (critic.onnx(x) = the tfjs critic(x · data-scale)); bad input names the flag.
+ * (critic.onnx(x) = the tfjs critic(x · data-scale)), and refine.onnx; bad input names the flag.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +57,11 @@ test('export --checkpoint: the newest checkpoint of a run exports to the same sa
     assert.deepEqual(ckFolder.manifest.critic?.inputs, [{ name: 'x', dtype: 'float32', shape: ['batch', 2] }]);
     assert.ok(Object.values(ckFolder.manifest.critic!.parity.maxAbsDiff).every((d) => d <= 1e-4));
     await expectCriticInDataCoordinates(join(run, 'checkpoints', 'step-000000006'), ckFolder.critic.bytes, 4);
+    // And refine.onnx (critic(G(z)) and ∂/∂z, src/export/refine-graph.ts), checked against tf.grad at export.
+    assert.ok(runFolder.refine && ckFolder.refine, 'refine.onnx beside critic.onnx');
+    assert.equal(ckFolder.refine.sha256, runFolder.refine.sha256);
+    const gradientCheck = ckFolder.manifest.critic!.refine!.gradientCheck;
+    assert.ok(gradientCheck.maxAbsDiff <= gradientCheck.tolerance, JSON.stringify(gradientCheck));
 
     // A checkpoint folder means that step: an earlier generator, other samples.
     const earlier = await exportCheckpoint({ checkpoint: join(run, 'checkpoints', 'step-000000003'), out: join(dir, 'models', 'ring-step3') }, () => {});
