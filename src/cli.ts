@@ -11,6 +11,8 @@ import { allowedText, parseFlagText, type FlagInput, type FlagSpec, type FlagTab
 import { AUGMENT_FLAGS } from './augment/flags.js';
 import { EVAL_AUGMENT_FLAGS, EVAL_FLAGS } from './eval/flags.js';
 import { EXPORT_FLAGS } from './export/flags.js';
+import { refineFromFlags } from './runtime/refine/flags.js';
+import { refineRequest } from './runtime/refine/index.js';
 import { SERVE_FLAGS } from './serve/options.js';
 import { quoteCommand, TRAIN_FLAGS } from './train/config.js';
 import { VERSION } from './version.js';
@@ -122,6 +124,7 @@ function buildProgram(): Command {
       threads: o.threads,
       json: o.json ?? false,
       updateManifest: o.updateManifest ?? false,
+      refine: refineRequest(refineFromFlags(o)),
     });
   });
 

@@ -4,6 +4,7 @@
  */
 import type { FlagTable } from '../core/flags.js';
 import { NODE_DEVICE_REQUESTS } from '../runtime/devices.js';
+import { REFINE_FLAGS } from '../runtime/refine/flags.js';
 import { AUGMENT_FORMATS, FORMATS } from './formats/index.js';
 
 export { AUGMENT_FORMATS, type AugmentFormat } from './formats/index.js';
@@ -27,4 +28,6 @@ export const AUGMENT_FLAGS = {
   classes: { type: 'list', flag: '--classes', arg: '<a,b,…>', help: 'with --per-class: only these classes (names or indices)' },
   remote: { type: 'string', flag: '--remote', arg: '<url>', nonEmpty: true, help: 'draw the samples from this wganx serve or KServe v2 server (latents still drawn here: the files are the same)' },
   apiKey: { type: 'string', flag: '--api-key', arg: '<key>', nonEmpty: true, env: API_KEY_ENV, help: `with --remote: the server's API key, sent as Authorization: Bearer (default: $${API_KEY_ENV}); never printed` },
+  // --refine <method> and its parameters: each sample refined by the model's critic (recorded in summary.json).
+  ...REFINE_FLAGS,
 } as const satisfies FlagTable;

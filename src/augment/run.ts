@@ -19,6 +19,8 @@ import { seededSamples } from '../core/seeded.js';
 import { createProgress } from '../io/progress.js';
 import { readManifestFile } from '../runtime/model-folder.js';
 import { openGenerator } from '../runtime/node.js';
+import { refineFromFlags } from '../runtime/refine/flags.js';
+import { checkRefineSupported, describeRefine, refineRequest, type ResolvedRefine } from '../runtime/refine/index.js';
 import { VERSION } from '../version.js';
 import { AUGMENT_FLAGS } from './flags.js';
 import { Plan, type Sample } from './plan.js';
@@ -56,15 +58,25 @@ export interface AugmentResult {
   summary: string;
 }
 
-async function openLocal(model: string, device: string, threads: number, log: (line: string) => void): Promise<SampleSource> {
+/** The local generator; with a refinement, each batch's latents are refined by the critic first (src/runtime/refine). */
+async function openLocal(model: string, device: string, threads: number, refine: ResolvedRefine, log: (line: string) => void): Promise<SampleSource> {
   const g = await openGenerator(model, { device, threads });
   for (const r of g.refused) log(`augment: device ${r.device} refused: ${r.reason}`);
+  const request = refineRequest(refine);
+  try {
+    g.checkRefine(request);
+  } catch (err) {
+    await g.dispose();
+    throw err;
+  }
   return {
     manifest: g.manifest,
     sha256: g.manifest.export.sha256, // the runtime checked the file against it
-    where: g.device,
-    async run(z, labels) {
-      const out = await g.run(z, labels);
+    where: refine.method === 'none' ? g.device : `${g.device}, refined: ${describeRefine(refine)}`,
+    async run(z, labels, rows) {
+      if (refine.method !== 'none' && !rows) throw new InvalidArgumentError('rows', rows, "each row's seed and index (a refinement depends on them)");
+      const latents = refine.method === 'none' ? z : await g.refineLatents({ seed: rows!.seed, indices: rows!.indices, z, labels }, request);
+      const out = await g.run(latents, labels);
       return { data: out.data, rowShape: out.dims.slice(1) };
     },
     close: () => g.dispose(),
@@ -94,6 +106,8 @@ export function seededOf(manifest: Manifest, samples: readonly Sample[], seed: n
 export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): Promise<AugmentResult> {
   const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const f = resolveFlags(AUGMENT_FLAGS, given);
+  const refine = refineFromFlags(f);
+  if (f.remote && refine.method !== 'none') throw new InvalidArgumentError('--refine', refine.method, 'none with --remote (the samples are refined where the critic runs: drop --remote to refine on this machine)');
   // The arguments are checked against the manifest (./plan.ts) before a session loads or a device is probed.
   let remote: SampleSource | null = null;
   let manifest: Manifest;
@@ -103,6 +117,9 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
   } else {
     if (!existsSync(join(f.model, MANIFEST_FILE))) throw new InvalidArgumentError('--model', f.model, `a model folder holding ${MANIFEST_FILE} (e.g. models/<name>)`);
     manifest = (await readManifestFile(f.model)).manifest;
+    // A model without a critic is refused now, before the folder is touched (the generator checks it again).
+    const has = { critic: manifest.critic !== null, refine: manifest.critic?.refine != null };
+    checkRefineSupported(refine, has, manifest.name, '--refine');
   }
   const plan = new Plan({ perClass: f.perClass, count: f.count, format: f.format, seed: f.seed, shard: f.shard, chunk: f.chunk, scale: f.scale, classes: f.classes }, manifest);
   const out = resolve(f.out);
@@ -117,6 +134,7 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
     scale: f.scale,
     chunk: f.chunk,
     shard: plan.shard ? `${plan.shard.i}/${plan.shard.k}` : null,
+    refine: refine.method === 'none' ? null : refineRequest(refine),
   };
   let lock;
   try {
@@ -126,7 +144,7 @@ export async function augment(given: AugmentOptions, hooks: AugmentHooks = {}): 
     throw err instanceof ChunkWriteError ? outWriteError(err, null, plan.ownedSamples(), plan.metaFile('manifest')) : err;
   }
   try {
-    return await writeSet(f, plan, identity, out, remote, hooks, log);
+    return await writeSet(f, plan, identity, out, remote, refine, hooks, log);
   } finally {
     lock.release();
   }
@@ -143,7 +161,7 @@ function outWriteError(err: ChunkWriteError, done: number | null, samples: numbe
 }
 
 /** The run proper, holding the lock of its part of `out`. */
-async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>, plan: Plan, identity: Identity, out: string, remote: SampleSource | null, hooks: AugmentHooks, log: (line: string) => void): Promise<AugmentResult> {
+async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>, plan: Plan, identity: Identity, out: string, remote: SampleSource | null, refine: ResolvedRefine, hooks: AugmentHooks, log: (line: string) => void): Promise<AugmentResult> {
   const manifest = plan.manifest;
   const writers = hooks.writers ?? (availableParallelism() >= 4 ? 2 : 1);
   const owned = plan.ownedChunks();
@@ -165,7 +183,7 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
     log(`nothing to do: ${out} already holds the complete data set (${samples} samples${plan.shard ? `, shard ${identity.shard}` : ''})`);
     return { ...base, written: 0, seconds: 0, samplesPerSecond: 0, complete: true };
   }
-  const source = remote ?? (await openLocal(f.model, f.device, f.threads, log));
+  const source = remote ?? (await openLocal(f.model, f.device, f.threads, refine, log));
   try {
     log(`augment: ${samples} samples of ${manifest.name} (${source.where}) → ${out}${plan.shard ? ` (shard ${identity.shard} of ${plan.total})` : ''}${state.doneSamples ? `; resuming after ${state.doneSamples} whole` : ''}`);
     if (plan.filePerSample) {
@@ -206,7 +224,7 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
         for (let s = 0; s < chunkSamples.length; s += f.batch) {
           const part = chunkSamples.slice(s, s + f.batch);
           const { z, labels } = seededOf(manifest, part, f.seed);
-          const res = await source.run(z, labels);
+          const res = await source.run(z, labels, { seed: f.seed, indices: part.map((x) => x.index) });
           const rowSize = res.data.length / part.length;
           data ??= new Float32Array(chunkSamples.length * rowSize);
           data.set(res.data, s * rowSize);

@@ -34,12 +34,14 @@ export interface Identity {
   scale: number;
   chunk: number;
   shard: string | null;
+  /** The refinement by the critic (`{ method, …parameters }`), or null for raw samples (and data sets written before --refine existed). */
+  refine: ({ method: string } & Record<string, unknown>) | null;
 }
 
 /** The flag behind each identity key, for the refusal's message. */
 const FLAG_OF: Readonly<Record<keyof Identity, string>> = {
   model: '--model', modelSha256: '--model', perClass: '--per-class', count: '--count', classes: '--classes',
-  format: '--format', seed: '--seed', scale: '--scale', chunk: '--chunk', shard: '--shard',
+  format: '--format', seed: '--seed', scale: '--scale', chunk: '--chunk', shard: '--shard', refine: '--refine',
 };
 
 export interface Summary {
@@ -124,7 +126,8 @@ function same(a: unknown, b: unknown): boolean {
 /** Refuse a folder written with other arguments, naming the first flag that differs. */
 function checkIdentity(out: string, file: string, was: Identity, now: Identity, ignore: (keyof Identity)[] = []): void {
   for (const key of Object.keys(FLAG_OF) as (keyof Identity)[]) {
-    if (ignore.includes(key) || same(was[key], now[key])) continue;
+    // A key a summary lacks (written before it existed) had the value that means "as before": null.
+    if (ignore.includes(key) || same(was[key] ?? null, now[key])) continue;
     const what = key === 'modelSha256' ? `a model file with sha256 ${describeValue(was[key])}` : `${describeValue(was[key])}`;
     throw new InvalidArgumentError(FLAG_OF[key], key === 'modelSha256' ? now.modelSha256 : now[key], `${what}, the value ${out} was written with (${file}); use another --out, or the same arguments to resume`);
   }

@@ -5,9 +5,11 @@
  * (toy.ts), `mnist` → evaluator accuracy and Fréchet distance (mnist.ts), an image folder (or
  * `--data <folder>`) → the folder's classifier: accuracy, Fréchet distance, precision / recall and
  * density / coverage (folder.ts, folder-classifier.ts), and a sample sheet per class. Latents come from the core
- * sampler (sample i of --seed), so a score can be reproduced exactly. Prints a table (or JSON with
- * --json), writes a figure, and with --update-manifest merges the headline figures into
- * `manifest.training.metrics` (written to a temporary file, then renamed).
+ * sampler (sample i of --seed), so a score can be reproduced exactly. With `--refine <method>`
+ * (src/runtime/refine) the same samples are measured twice, raw and refined by the critic, and the
+ * report puts the refined figures and the generator's samples/s next to the raw ones. Prints a
+ * table (or JSON with --json), writes a figure, and with --update-manifest merges the headline
+ * (raw) figures into `manifest.training.metrics` (written to a temporary file, then renamed).
  *
  * @example
  *   const report = await evaluateModel({ modelDir: 'models/ring', seed: 0 });
@@ -20,6 +22,7 @@ import { imageShape, parseManifest, type Manifest } from '../core/manifest.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
 import { openGenerator, type Generator } from '../runtime/node.js';
+import { describeRefine, NO_REFINE, type RefineRequest, type ResolvedRefine } from '../runtime/refine/index.js';
 import { DEFAULT_HOLDOUT, openImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { gridImage } from '../core/image.js';
 import { DEFAULT_EVALUATOR_DIR, OnnxDigitClassifier } from './evaluator.js';
@@ -53,18 +56,57 @@ export interface EvalOptions {
   classifier?: { epochs?: number; backend?: EvaluatorBackend };
   /** Status lines (classifier training, cache): default stderr. */
   log?: (line: string) => void;
+  /** Also measure the samples refined by the critic (default none: the raw samples only). */
+  refine?: RefineRequest;
 }
 
-export interface EvalReport {
+/** The figures of one pass over the samples (raw, or refined). */
+export interface EvalPass {
+  toy: ToyMetrics | null;
+  mnist: (MnistMetrics & { evaluator: { dir: string; heldoutAccuracy: number } }) | null;
+  folder: (FolderMetrics & { data: string }) | null;
+  /** Samples per second of the generator, refinement included (generation alone: no metric, no figure). */
+  samplesPerSecond: number;
+}
+
+export interface EvalReport extends EvalPass {
   model: string;
   modelDir: string;
   dataset: EvalDataset;
   samples: number;
   seed: number;
-  toy: ToyMetrics | null;
-  mnist: (MnistMetrics & { evaluator: { dir: string; heldoutAccuracy: number } }) | null;
-  folder: (FolderMetrics & { data: string }) | null;
   figures: string[];
+  /** The same samples refined by the critic (--refine), or null. */
+  refined: (EvalPass & { refine: ResolvedRefine }) | null;
+}
+
+/** A pass's samples: the runtime's seeded `sample`, refined as asked, with the time it took. */
+class PassSource {
+  seconds = 0;
+  count = 0;
+  constructor(
+    private readonly generator: Generator,
+    private readonly seed: number,
+    readonly refine: ResolvedRefine,
+  ) {}
+
+  /** Outputs of samples start…start+count−1 (classes given, else the default rule's). */
+  async generate(start: number, count: number, labels: Int32Array | null = null): Promise<Float32Array> {
+    const t0 = performance.now();
+    const out = await generate(this.generator, this.seed, start, count, labels, this.refine);
+    this.seconds += (performance.now() - t0) / 1000;
+    this.count += count;
+    return out;
+  }
+
+  get samplesPerSecond(): number {
+    return this.count / Math.max(this.seconds, 1e-9);
+  }
+
+  /** A figure's file name: `samples.png` raw, `samples-<method>.png` refined. */
+  figure(stem = 'samples', tail = ''): string {
+    return `${stem}${this.refine.method === 'none' ? '' : `-${this.refine.method}`}${tail}.png`;
+  }
 }
 
 /** The data set a manifest says its generator was trained on (`folder` for an image folder, or with `--data`). */
@@ -103,8 +145,8 @@ function perClassRows(images: Float32Array, labels: Int32Array, classes: number,
   return out;
 }
 
-/** Measure an image-folder model against `dataDir` (see folder.ts) and write its sheets. */
-async function evaluateFolder(generator: Generator, opts: EvalOptions, seed: number, figuresDir: string | null, figures: string[]): Promise<{ samples: number; folder: FolderMetrics & { data: string } }> {
+/** Measure an image-folder model against `dataDir` (see folder.ts) on each pass's samples and write their sheets. */
+async function evaluateFolder(generator: Generator, opts: EvalOptions, passes: PassSource[], figuresDir: string | null, figures: string[]): Promise<{ samples: number; folder: (FolderMetrics & { data: string })[] }> {
   const { manifest } = generator;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const data = opts.dataDir ?? manifest.training?.dataset ?? '';
@@ -123,35 +165,38 @@ async function evaluateFolder(generator: Generator, opts: EvalOptions, seed: num
   checkSamples(samples);
   const classifier = await folderClassifier(folder, { settings: { epochs: opts.classifier?.epochs }, backend: opts.classifier?.backend, threads: opts.threads, log });
   try {
-    const { images, labels, ...metrics } = await folderMetrics(
-      { numClasses: manifest.conditional?.numClasses ?? null, generate: async (start, count, l) => toUnitRange(await generate(generator, seed, start, count, l), manifest.output.range) },
-      classifier,
-      folder,
-      { samples },
-    );
-    if (figuresDir !== null) {
+    const results: (FolderMetrics & { data: string })[] = [];
+    for (const pass of passes) {
+      const { images, labels, ...metrics } = await folderMetrics(
+        { numClasses: manifest.conditional?.numClasses ?? null, generate: async (start, count, l) => toUnitRange(await pass.generate(start, count, l), manifest.output.range) },
+        classifier,
+        folder,
+        { samples },
+      );
+      results.push({ ...metrics, data });
+      if (figuresDir === null) continue;
       const pixels = shape[0] * shape[1] * shape[2];
       const scale = Math.max(1, Math.round(64 / shape[0]));
       if (labels) {
         const classes = metrics.classes.length;
-        const path = join(figuresDir, 'samples.png');
+        const path = join(figuresDir, pass.figure());
         await writeFileAtomic(path, await sheetPng(perClassRows(images, labels, classes, pixels, SHEET_COLUMNS), shape, classes * SHEET_COLUMNS, SHEET_COLUMNS, scale));
         figures.push(path);
         const n = CLASS_SHEET.columns * CLASS_SHEET.rows;
         const rows = perClassRows(images, labels, classes, pixels, n);
         for (const [c, name] of metrics.classes.entries()) {
           const one = rows.subarray(c * n * pixels, (c + 1) * n * pixels);
-          const p = join(figuresDir, `samples-${name.replace(/[^\w.-]+/g, '_')}.png`);
+          const p = join(figuresDir, pass.figure('samples', `-${name.replace(/[^\w.-]+/g, '_')}`));
           await writeFileAtomic(p, await sheetPng(one, shape, n, CLASS_SHEET.columns, scale));
           figures.push(p);
         }
       } else {
-        const path = join(figuresDir, 'samples.png');
+        const path = join(figuresDir, pass.figure());
         await writeFileAtomic(path, await sheetPng(images, shape, Math.min(samples, 100), SHEET_COLUMNS, scale));
         figures.push(path);
       }
     }
-    return { samples, folder: { ...metrics, data } };
+    return { samples, folder: results };
   } finally {
     await classifier.close();
   }
@@ -174,11 +219,12 @@ export function toUnitRange(values: Float32Array, range: readonly [number, numbe
  * Outputs of samples start…start+count−1 of `seed` (a conditional model's with the classes given,
  * else the default rule's), through the runtime's `sample`: the seeded path all of wganx shares.
  */
-async function generate(generator: Generator, seed: number, start: number, count: number, labels: Int32Array | null = null): Promise<Float32Array> {
-  return (await generator.sample({ seed, start, n: count, labels: labels ?? undefined })).data;
+async function generate(generator: Generator, seed: number, start: number, count: number, labels: Int32Array | null, refine: ResolvedRefine): Promise<Float32Array> {
+  const req = { seed, start, n: count, labels: labels ?? undefined };
+  return (await generator.sample(refine.method === 'none' ? req : { ...req, refine: { method: refine.method, ...refine.params } })).data;
 }
 
-/** Run the evaluation of `opts.modelDir` and write its figure. */
+/** Run the evaluation of `opts.modelDir` (raw, and refined with --refine) and write its figures. */
 export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError('--seed', seed, `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
@@ -186,13 +232,21 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
   const generator = await openGenerator(opts.modelDir, { device: 'cpu', threads: opts.threads ?? 2 });
   try {
     const { manifest } = generator;
+    // Refused before anything is measured (an unknown method, or a model without a critic).
+    const refine = generator.checkRefine(opts.refine);
     const dataset = evalDataset(manifest, opts.dataDir);
     const figuresDir = opts.figuresDir === undefined ? join('runs', 'eval', manifest.name) : opts.figuresDir;
     const figures: string[] = [];
+    const passes = [new PassSource(generator, seed, NO_REFINE), ...(refine.method === 'none' ? [] : [new PassSource(generator, seed, refine)])];
     const base = { model: manifest.name, modelDir: opts.modelDir, dataset, seed, figures };
+    /** The report from each pass's metrics (the first is the raw pass). */
+    const report = (samples: number, metrics: Omit<EvalPass, 'samplesPerSecond'>[]): EvalReport => {
+      const [raw, refined] = metrics.map((m, i) => ({ ...m, samplesPerSecond: passes[i].samplesPerSecond }));
+      return { ...base, samples, ...raw, refined: refined ? { ...refined, refine } : null };
+    };
     if (dataset === 'folder') {
-      const { samples, folder } = await evaluateFolder(generator, opts, seed, figuresDir, figures);
-      return { ...base, samples, toy: null, mnist: null, folder };
+      const { samples, folder } = await evaluateFolder(generator, opts, passes, figuresDir, figures);
+      return report(samples, folder.map((f) => ({ toy: null, mnist: null, folder: f })));
     }
     if (dataset === 'mnist') {
       const samples = opts.samples ?? MNIST_EVAL_SAMPLES;
@@ -202,18 +256,22 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
       const evaluatorDir = opts.evaluatorDir ?? DEFAULT_EVALUATOR_DIR;
       const classifier = await OnnxDigitClassifier.open(evaluatorDir, { threads: opts.threads });
       try {
-        const source: DigitSource = {
-          numClasses: manifest.conditional?.numClasses ?? null,
-          generate: async (start, count, labels) => toUnitRange(await generate(generator, seed, start, count, labels), manifest.output.range),
-        };
-        const { images, labels: _labels, predicted: _predicted, ...metrics } = await mnistMetrics(source, classifier, { samples });
-        if (figuresDir !== null) {
-          const n = Math.min(FIGURE_DIGITS, samples);
-          const path = join(figuresDir, 'samples.png');
-          await writeFileAtomic(path, await digitGridPng(images, n, 10));
-          figures.push(path);
+        const results: Omit<EvalPass, 'samplesPerSecond'>[] = [];
+        for (const pass of passes) {
+          const source: DigitSource = {
+            numClasses: manifest.conditional?.numClasses ?? null,
+            generate: async (start, count, labels) => toUnitRange(await pass.generate(start, count, labels), manifest.output.range),
+          };
+          const { images, labels: _labels, predicted: _predicted, ...metrics } = await mnistMetrics(source, classifier, { samples });
+          if (figuresDir !== null) {
+            const n = Math.min(FIGURE_DIGITS, samples);
+            const path = join(figuresDir, pass.figure());
+            await writeFileAtomic(path, await digitGridPng(images, n, 10));
+            figures.push(path);
+          }
+          results.push({ toy: null, folder: null, mnist: { ...metrics, evaluator: { dir: evaluatorDir, heldoutAccuracy: classifier.spec.metrics.heldoutAccuracy } } });
         }
-        return { ...base, samples, toy: null, folder: null, mnist: { ...metrics, evaluator: { dir: evaluatorDir, heldoutAccuracy: classifier.spec.metrics.heldoutAccuracy } } };
+        return report(samples, results);
       } finally {
         await classifier.close();
       }
@@ -222,15 +280,20 @@ export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
     checkSamples(samples);
     const out = manifest.outputs[0].shape;
     if (manifest.kind !== 'points' || out.length !== 2 || out[1] !== 2) throw new InvalidArgumentError('manifest.outputs[0].shape', out, '[batch, 2] points for a toy data set');
-    const points = await generate(generator, seed, 0, samples);
-    const toy = toyMetrics(points, dataset as ToyDataset);
-    if (figuresDir !== null) {
-      const path = join(figuresDir, 'samples.png');
-      const title = `${manifest.name}: ${toy.modesCovered}/${toy.modes} modes, ${toy.highQualityPercent.toFixed(1)}% high quality`;
-      await writeFileAtomic(path, await toyScatterPng(points, toyMixture(dataset), title));
-      figures.push(path);
+    const results: Omit<EvalPass, 'samplesPerSecond'>[] = [];
+    for (const pass of passes) {
+      const points = await pass.generate(0, samples);
+      const toy = toyMetrics(points, dataset as ToyDataset);
+      if (figuresDir !== null) {
+        const path = join(figuresDir, pass.figure());
+        const how = pass.refine.method === 'none' ? '' : ` (${describeRefine(pass.refine)})`;
+        const title = `${manifest.name}${how}: ${toy.modesCovered}/${toy.modes} modes, ${toy.highQualityPercent.toFixed(1)}% high quality`;
+        await writeFileAtomic(path, await toyScatterPng(points, toyMixture(dataset), title));
+        figures.push(path);
+      }
+      results.push({ toy, mnist: null, folder: null });
     }
-    return { ...base, samples, toy, mnist: null, folder: null };
+    return report(samples, results);
   } finally {
     await generator.dispose();
   }
@@ -285,8 +348,8 @@ export async function updateManifestMetrics(modelDir: string, metrics: Record<st
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
-/** The report as an aligned two-column table. */
-export function formatReport(r: EvalReport): string {
+/** The rows of one pass's figures. */
+function passRows(r: EvalPass): [string, string][] {
   const rows: [string, string][] = [];
   if (r.toy) {
     const t = r.toy;
@@ -321,11 +384,25 @@ export function formatReport(r: EvalReport): string {
     if (f.classes.length > 1) rows.push(['classes predicted', `${f.classesPredicted} / ${f.classes.length}; shares ${f.predictedShares.map((s) => (100 * s).toFixed(0)).join('/')} %`]);
     if (f.nonFinitePixels) rows.push(['non-finite pixels', String(f.nonFinitePixels)]);
   }
-  for (const f of r.figures) rows.push(['figure', f]);
+  return rows;
+}
+
+/** The report as an aligned two-column table: the raw figures, then (--refine) the refined ones and their cost. */
+export function formatReport(r: EvalReport): string {
+  const rows: [string, string][] = passRows(r);
+  const f = r.refined;
+  if (f) {
+    rows.push(['', '']);
+    rows.push(['refined', `${describeRefine(f.refine)}: the same samples refined by the critic`]);
+    rows.push(...passRows(f).map(([k, v]): [string, string] => [`  ${k}`, v]));
+    const ratio = r.samplesPerSecond / Math.max(f.samplesPerSecond, 1e-9);
+    rows.push(['  cost', `${f.samplesPerSecond.toFixed(f.samplesPerSecond < 100 ? 1 : 0)} samples/s vs ${r.samplesPerSecond.toFixed(0)} raw (${ratio.toFixed(1)}× the time; generation only, on this machine)`]);
+  }
+  for (const fig of r.figures) rows.push(['figure', fig]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const what = r.folder ? `image folder ${r.folder.data}${r.folder.conditional ? ', conditional' : ''}` : `${r.dataset}${r.mnist ? (r.mnist.conditional ? ', conditional' : ', unconditional') : ''}`;
   const head = `${r.model} (${what}): ${r.samples} samples, seed ${r.seed}`;
-  return [head, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
+  return [head, ...rows.map(([k, v]) => (k === '' && v === '' ? '' : `  ${k.padEnd(width)}  ${v}`))].join('\n');
 }
 
 export interface EvalCommandOptions extends EvalOptions {

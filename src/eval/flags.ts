@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { FlagTable } from '../core/flags.js';
 import { BUNDLED_MODELS_DIR } from '../io/package-paths.js';
+import { REFINE_FLAGS } from '../runtime/refine/flags.js';
 
 export const EVALUATOR_BACKENDS = ['wasm', 'cpu'] as const;
 /** The shipped evaluator, inside the installed package (not the working directory: wganx may be a dependency). */
@@ -27,6 +28,8 @@ export const EVAL_FLAGS = {
   force: { type: 'boolean', flag: '--force', default: false, help: 'with --train-evaluator: replace the evaluator already in --out (the shipped one, by default)' },
   epochs: { type: 'int', flag: '--epochs', arg: '<n>', min: 1, max: 1000, default: 12, help: "with --train-evaluator, or an image folder's classifier (trained once, then cached): epochs" },
   backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: "tfjs backend that trains the evaluator or an image folder's classifier" },
+  // --refine <method> and its parameters: the same samples measured again, refined by the critic.
+  ...REFINE_FLAGS,
 } as const satisfies FlagTable;
 
 /** `wganx eval augment`: does the generator's data set help a classifier (src/eval/augment-eval.ts)? */

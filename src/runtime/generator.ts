@@ -173,7 +173,7 @@ export class Generator<D extends string = string> {
   /** A refinement request checked against the method table and this model's files (errors name `refine.…`). */
   checkRefine(req: RefineRequest | undefined, where = 'refine'): ResolvedRefine {
     const refine = resolveRefine(req, where);
-    checkRefineSupported(refine, this.graphs, this.manifest.name, where);
+    checkRefineSupported(refine, this.graphs, this.manifest.name, `${where}.method`);
     return refine;
   }
 

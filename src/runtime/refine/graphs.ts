@@ -23,8 +23,11 @@ import type { CriticGraphs, RefineGraph, ScoreGradient } from './method.js';
 export const CRITIC_ROWS = 1024;
 /** Rows per refine.onnx run (its backward pass keeps every activation of G and D). */
 export const REFINE_ROWS = 256;
-/** Reference latents (samples 0…N−1 of seed 0) on which model constants such as DOT's K_eff are measured. */
-export const REFERENCE_SAMPLES = 256;
+/**
+ * Reference latents (samples 0…N−1 of seed 0) on which model constants such as DOT's K_eff are
+ * measured: N/2 independent pairs (rows 2r and 2r + 1), each of one class (r mod classes).
+ */
+export const REFERENCE_SAMPLES = 1024;
 export const REFERENCE_SEED = 0;
 
 /** The critic part of a manifest (the contract of issue 35: critic.onnx and, optionally, refine.onnx). */
@@ -164,7 +167,9 @@ export function sessionGraphs(opts: SessionGraphsOptions): SessionGraphs {
     },
     reference() {
       if (!reference) {
-        const s = seededSamples(manifest, { seed: REFERENCE_SEED, start: 0, n: REFERENCE_SAMPLES });
+        const k = manifest.conditional?.numClasses;
+        const labels = k ? Array.from({ length: REFERENCE_SAMPLES }, (_, i) => (i >> 1) % k) : undefined;
+        const s = seededSamples(manifest, { seed: REFERENCE_SEED, start: 0, n: REFERENCE_SAMPLES, labels });
         reference = { z: s.z, labels: s.labels };
       }
       return reference;

@@ -82,13 +82,13 @@ export function refineMethodsFor(has: RefineGraphs): RefineMethodName[] {
 
 const GRAPH_FILE: Readonly<Record<RefineGraph, string>> = { critic: 'critic.onnx', refine: 'refine.onnx' };
 
-/** Refuse a method whose graph the model lacks: the error names `<where>.method`, the method and what this model can do. */
-export function checkRefineSupported(r: ResolvedRefine, has: RefineGraphs, model: string, where = 'refine'): void {
+/** Refuse a method whose graph the model lacks: the error names `field`, the method and what this model can do. */
+export function checkRefineSupported(r: ResolvedRefine, has: RefineGraphs, model: string, field = 'refine.method'): void {
   const graph = REFINE_METHODS[r.method].graph;
   if (graph === null || has[graph]) return;
   const can = refineMethodsFor(has).join(', ');
   const why = has.critic || has.refine ? `its folder has no ${GRAPH_FILE[graph]}` : 'this model has no critic (no critic.onnx in its folder; models trained or exported before issue 35 have none)';
-  throw new InvalidArgumentError(`${where}.method`, r.method, `${can} for model ${model}: ${why}`);
+  throw new InvalidArgumentError(field, r.method, `${can} for model ${model}: ${why}`);
 }
 
 /** A resolved refinement as a request again (`{ method, …params }`): what summaries record and callers pass on. */

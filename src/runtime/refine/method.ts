@@ -57,7 +57,7 @@ export interface CriticGraphs {
   score(z: Float32Array, labels: Int32Array | null): Promise<Float32Array>;
   /** The score and ∂score/∂z of each row. */
   gradient(z: Float32Array, labels: Int32Array | null): Promise<ScoreGradient>;
-  /** The fixed reference latents and classes (model constants such as DOT's K_eff are measured on them). */
+  /** Fixed reference latents and classes, in independent pairs (rows 2r, 2r + 1) of one class each: model constants such as DOT's K_eff are measured on them. */
   reference(): { z: Float32Array; labels: Int32Array | null };
   /** A model constant, computed once per loaded model and kept (e.g. DOT's K_eff). */
   constant(key: string, compute: () => Promise<number>): Promise<number>;
