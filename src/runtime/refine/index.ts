@@ -87,7 +87,7 @@ export function checkRefineSupported(r: ResolvedRefine, has: RefineGraphs, model
   const graph = REFINE_METHODS[r.method].graph;
   if (graph === null || has[graph]) return;
   const can = refineMethodsFor(has).join(', ');
-  const why = has.critic || has.refine ? `its folder has no ${GRAPH_FILE[graph]}` : 'this model has no critic (no critic.onnx in its folder; models trained or exported before issue 35 have none)';
+  const why = has.critic || has.refine ? `its folder has no ${GRAPH_FILE[graph]}` : 'this model has no critic (no critic.onnx in its folder: export it again from its checkpoint, wganx export --checkpoint, to add one)';
   throw new InvalidArgumentError(field, r.method, `${can} for model ${model}: ${why}`);
 }
 
