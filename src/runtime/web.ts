@@ -16,13 +16,16 @@
  *   const { manifest, session, choice } = await openWebSession('/models/mnist-cgan/', { device: 'auto' });
  *   choice.device  // 'webgpu' or 'wasm'
  *   choice.refused // [{ device: 'webgpu', reason: 'navigator.gpu is missing …' }]
- *   const g = new Generator(manifest, session, choice); // src/web's WebGenerator adds pictures
+ *   const g = new Generator(manifest, session, choice, open); // src/web's WebGenerator adds pictures
+ *   // open: the critic's graphs (critic.onnx, refine.onnx), fetched when a refinement first needs them
  */
 import * as ortAll from 'onnxruntime-web';
 import * as ortWasm from 'onnxruntime-web/wasm';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import { parseManifest, type Manifest } from '../core/manifest.js';
 import { resolveDevice, WEB_DEVICES, type DeviceChoice, type WebDevice } from './devices.js';
+import type { GraphOpener } from './generator.js';
+import type { RefineGraph } from './refine/index.js';
 import { runtimeMessage, type Session, type TensorValue } from './session.js';
 
 export { Generator } from './generator.js';
@@ -228,11 +231,43 @@ export async function createWebSession(bytes: Uint8Array, device: WebDevice): Pr
   return new WebSession(ort, inner);
 }
 
-/** What a generator is built from: the manifest, a session and the device choice. */
+/** What a generator is built from: the manifest, a session, the device choice and (a model with a critic) the opener of its critic's graphs. */
 export interface WebSessionParts {
   manifest: Manifest;
   session: Session;
   choice: DeviceChoice<WebDevice>;
+  /** Opens critic.onnx / refine.onnx on the same device when a refinement first needs them; null without a critic. */
+  open: GraphOpener | null;
+}
+
+/**
+ * The opener of a model's critic.onnx / refine.onnx at `root` (the folder's URL ending in `/`): each
+ * file is fetched when first needed, asked for by its sha256 as the generator's is (wganx serve
+ * answers 409 when it holds another version; a static host ignores the query), checked against
+ * the manifest's sha256 when `crypto.subtle` exists, and opened on `device`.
+ */
+export function webGraphOpener(root: string, manifest: Manifest, device: WebDevice, opts: Pick<WebOpenOptions, 'fetch' | 'verify'> = {}): GraphOpener | null {
+  const critic = manifest.critic;
+  if (!critic) return null;
+  const fetcher = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  return async (graph: RefineGraph) => {
+    const entry = graph === 'critic' ? critic : critic.refine;
+    if (!entry) throw new WganxError(`model ${manifest.name}: its manifest names no ${graph} graph`);
+    const url = `${root}${encodeURIComponent(entry.file)}`;
+    const res = await fetchOk(fetcher, entry.sha256 === null ? url : `${url}?sha256=${entry.sha256}`, `the ${graph} graph`);
+    if (res instanceof Retry) throw new WganxError(`cannot fetch ${url}: ${res.reason} (the model was replaced: open it again)`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const subtle = globalThis.crypto?.subtle;
+    if ((opts.verify ?? subtle !== undefined) && entry.sha256 !== null && subtle) {
+      const sha = hex(await subtle.digest('SHA-256', bytes));
+      if (sha !== entry.sha256) throw new WganxError(`${url} has sha256 ${sha.slice(0, 12)}…, manifest.json says ${entry.sha256.slice(0, 12)}… (the model was replaced: open it again)`);
+    }
+    try {
+      return await createWebSession(bytes, device);
+    } catch (err) {
+      throw new WganxError(`model ${manifest.name}: onnxruntime-web could not load ${url} on ${device}: ${runtimeMessage(err)}`);
+    }
+  };
 }
 
 /** Fetch the model folder at `url` and create its session on the first device that works (see module header). */
@@ -267,7 +302,7 @@ export async function openWebSession(url: string, opts: WebOpenOptions = {}): Pr
   });
   const s = session as Session | null;
   if (!s) throw new WganxError(`no session was created on ${choice.device}`);
-  return { manifest, session: s, choice };
+  return { manifest, session: s, choice, open: webGraphOpener(url.endsWith('/') ? url : `${url}/`, manifest, choice.device, opts) };
 }
 
 /** The thread count each onnxruntime-web build started with (it reads `numThreads` at its first session only). */
