@@ -34,6 +34,14 @@ export const SERVE_FLAGS = {
   requestTimeoutMs: { type: 'int', flag: '--request-timeout-ms', arg: '<ms>', help: 'queue + compute time allowed per request before 504', default: 30_000, min: 1, max: 3_600_000 },
   maxSamples: { type: 'int', flag: '--max-samples', arg: '<n>', help: 'largest n per request (and batch of a KServe request)', default: 1024, min: 1, max: 65536 },
   maxSteps: { type: 'int', flag: '--max-steps', arg: '<n>', help: 'largest interpolation steps', default: 64, min: 2, max: 1024 },
+  maxRefineK: {
+    type: 'int', flag: '--max-refine-k', arg: '<k>', default: 16, min: 0, max: 64,
+    help: 'largest refine.k of a samples request (rank: k generator + critic passes per sample; 0 turns rank off)',
+  },
+  maxRefineSteps: {
+    type: 'int', flag: '--max-refine-steps', arg: '<n>', default: 50, min: 0, max: 1000,
+    help: 'largest refine.steps of a samples request (dot, ddls: a forward and backward pass of G and the critic per step and sample; 0 turns them off)',
+  },
   maxScale: { type: 'int', flag: '--max-scale', arg: '<n>', help: 'largest image upscaling factor', default: 16, min: 1, max: 16 },
   maxBodyBytes: { type: 'int', flag: '--max-body-bytes', arg: '<n>', help: 'request body limit in bytes', default: 4 * 1024 * 1024, min: 1024, max: 1024 ** 3 },
   instances: { type: 'int', flag: '--instances', arg: '<n>', help: 'ONNX Runtime sessions (worker threads) per model', default: 1, min: 1, max: 64 },

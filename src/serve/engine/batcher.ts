@@ -10,10 +10,17 @@
  * The queue is bounded (`maxQueue` requests → {@link QueueFull}) and each request has a deadline
  * (→ {@link RequestTimeout}); the HTTP layer maps these domain errors to status codes.
  *
+ * A refined request (`refine`: issue 35) never shares a batch: its rows go to a session alone, in
+ * parts of at most `maxBatch` rows, and the worker refines them with the runtime's own function
+ * before running the generator, so each row is what `Generator.sample` gives for it. Its parts
+ * queue in arrival order like any request; plain requests behind a refined one still batch
+ * together meanwhile (a refined part costs k or `steps` passes of a plain one).
+ *
  * @example
  *   const b = new DynamicBatcher('ring', [instance], { maxBatch: 64, maxQueueDelayMs: 2, maxQueue: 1024, timeoutMs: 30000, dim: 2 });
  *   const { data } = await b.submit({ rows: 8, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null });
  */
+import type { ResolvedRefine } from '../../runtime/refine/index.js';
 import type { BatchInput, InferenceBackend } from './instance.js';
 import type { Segment } from './protocol.js';
 import { ClientGone, InferenceFailed, ModelUnavailable, QueueFull, RequestTimeout } from './errors.js';
@@ -52,6 +59,8 @@ export interface SubmitRequest {
   source: { kind: 'seeded'; seed: number; start: number } | { kind: 'raw'; z: Float32Array };
   /** One label per row for conditional models, else null. */
   labels: Int32Array | null;
+  /** Refine the rows by the model's critic (a seeded source only; checked by the caller against the model and the server's limits). */
+  refine?: ResolvedRefine;
   /** Aborted when the client goes away: the request leaves the queue. */
   signal?: CancelSignal;
 }
@@ -273,8 +282,16 @@ export class DynamicBatcher {
     const segments: Segment[] = [];
     let rows = 0;
     const now = performance.now();
-    while (rows < maxBatch && this.queue.length > 0) {
-      const e = this.queue[0];
+    // A refined request at the head goes alone; otherwise the plain requests are taken in order,
+    // passing over refined ones (they go alone when they reach the head).
+    const refine = this.queue[0].req.refine;
+    let i = 0;
+    while (rows < maxBatch && i < this.queue.length) {
+      const e = this.queue[i];
+      if (!refine && e.req.refine) {
+        i++;
+        continue;
+      }
       const count = Math.min(e.req.rows - e.taken, maxBatch - rows);
       const src = e.req.source;
       segments.push(
@@ -290,14 +307,16 @@ export class DynamicBatcher {
       e.taken += count;
       rows += count;
       this.queuedRows -= count;
-      if (e.taken === e.req.rows) this.queue.shift();
+      if (e.taken === e.req.rows) this.queue.splice(i, 1);
+      else i++;
+      if (refine) break;
     }
     let labels: Int32Array | null = null;
     if (parts.some((p) => p.e.req.labels)) {
       labels = new Int32Array(rows);
       for (const p of parts) if (p.e.req.labels) labels.set(p.e.req.labels.subarray(p.offset, p.offset + p.count), p.at);
     }
-    const batch: BatchInput = { rows, segments, labels };
+    const batch: BatchInput = refine ? { rows, segments, labels, refine } : { rows, segments, labels };
     slot.running++;
     this.inFlight++;
     const hungAfter = this.opts.timeoutMs * HUNG_BATCH_TIMEOUTS;

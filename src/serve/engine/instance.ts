@@ -10,7 +10,8 @@ import { MessageChannel, type Worker } from 'node:worker_threads';
 import { GpuTurns } from './gpu-turns.js';
 import type { Manifest } from '../../core/manifest.js';
 import type { DeviceChoice, NodeDevice } from '../../runtime/devices.js';
-import type { LatentRequest, Segment, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { ResolvedRefine } from '../../runtime/refine/index.js';
+import type { CriticBytes, LatentRequest, Segment, WorkerRequest, WorkerResponse } from './protocol.js';
 import { startWorker } from '../../io/worker-thread.js';
 
 export interface BatchInput {
@@ -18,6 +19,8 @@ export interface BatchInput {
   segments: Segment[];
   /** One label per row (conditional models), or null. */
   labels: Int32Array | null;
+  /** Refine the rows by the critic first: then the batch is one request's rows, one seeded segment. */
+  refine?: ResolvedRefine;
 }
 
 export interface BatchOutput {
@@ -44,6 +47,8 @@ interface Pending {
 
 export interface InstanceOptions {
   model: Uint8Array;
+  /** critic.onnx and refine.onnx, when the model folder has them (default: none). */
+  graphs?: CriticBytes;
   manifest: Manifest;
   /** The device this session runs on (its execution providers). */
   device: DeviceChoice<NodeDevice>;
@@ -109,6 +114,9 @@ export class SessionInstance implements InferenceBackend {
         // Each worker gets its own copy, transferred (Uint8Array.prototype.slice copies even for a
         // Node Buffer, whose own slice() is a view on memory that must not be detached).
         const model = Uint8Array.prototype.slice.call(opts.model);
+        const copy = (b: Uint8Array | null | undefined) => (b ? Uint8Array.prototype.slice.call(b) : null);
+        const graphs: CriticBytes = { critic: copy(opts.graphs?.critic), refine: copy(opts.graphs?.refine) };
+        const buffers = [model.buffer, ...[graphs.critic, graphs.refine].filter((b) => b !== null).map((b) => b.buffer)] as ArrayBuffer[];
         let latents = null;
         if (sampler) {
           const channel = new MessageChannel();
@@ -117,8 +125,8 @@ export class SessionInstance implements InferenceBackend {
           sampler.postMessage(init, [channel.port1]);
           latents = channel.port2;
         }
-        const msg: WorkerRequest = { type: 'load', model, manifest: opts.manifest, device: opts.device, threads: opts.threads, label: opts.label, latents };
-        worker.postMessage(msg, latents ? [model.buffer, latents] : [model.buffer]);
+        const msg: WorkerRequest = { type: 'load', model, graphs, manifest: opts.manifest, device: opts.device, threads: opts.threads, label: opts.label, latents };
+        worker.postMessage(msg, latents ? [...buffers, latents] : buffers);
       });
     } catch (err) {
       await Promise.all([worker.terminate(), sampler?.terminate()]);
@@ -165,7 +173,8 @@ export class SessionInstance implements InferenceBackend {
       // Raw latents are copied into the worker's batch anyway: transfer them instead of cloning.
       const segments = batch.segments.map((s) => (s.kind === 'raw' ? { kind: 'raw' as const, z: s.z.slice() } : s));
       for (const s of segments) if (s.kind === 'raw') transfer.push(s.z.buffer as ArrayBuffer);
-      if (this.sampler && this.pending.size > 1) {
+      // A refined batch is drawn here (its worker needs each row's seed and index anyway).
+      if (this.sampler && this.pending.size > 1 && !batch.refine) {
         // The latent thread draws this batch while the session still runs an earlier one. (With
         // nothing else in flight, the session thread draws it itself: the same work, one hop less.)
         this.drawnAhead++;
@@ -174,7 +183,7 @@ export class SessionInstance implements InferenceBackend {
         const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments: null, labels: batch.labels };
         this.worker.postMessage(msg);
       } else {
-        const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments, labels: batch.labels };
+        const msg: WorkerRequest = { type: 'run', id, rows: batch.rows, segments, labels: batch.labels, ...(batch.refine ? { refine: batch.refine } : {}) };
         this.worker.postMessage(msg, transfer);
       }
     });

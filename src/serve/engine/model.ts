@@ -15,13 +15,20 @@
 import type { Manifest } from '../../core/manifest.js';
 import { NODE_DEVICES, type DeviceChoice, type NodeDevice } from '../../runtime/devices.js';
 import { generatorIO, type GeneratorIO } from '../../runtime/generator.js';
-import { ModelLoadError, readModelFolder } from '../../runtime/model-folder.js';
+import { ModelLoadError, readModelFolder, type ModelFile } from '../../runtime/model-folder.js';
+import { refineMethodsFor, type RefineMethodName } from '../../runtime/refine/index.js';
 import { DynamicBatcher, type BatcherHooks } from './batcher.js';
 import { SessionInstance, type InferenceBackend } from './instance.js';
+import type { CriticBytes } from './protocol.js';
+
+/** One of the critic's files as loaded: browsers get these bytes (src/serve/http/routes-web.ts). */
+export type CriticFile = Pick<ModelFile, 'file' | 'sha256' | 'bytes'>;
 
 /** What a session factory gets: the model's bytes and manifest, and the device to run it on. */
 export interface BackendOptions {
   model: Uint8Array;
+  /** critic.onnx and refine.onnx, when the folder has them. */
+  graphs: CriticBytes;
   manifest: Manifest;
   device: DeviceChoice<NodeDevice>;
   threads: number;
@@ -58,6 +65,12 @@ export interface LoadedModel {
    * disk, which a replacement may already have changed (src/serve/http/routes-web.ts).
    */
   bytes: Uint8Array;
+  /** critic.onnx as loaded (the workers open it on first need), or null: the folder has none. */
+  critic: CriticFile | null;
+  /** refine.onnx (the critic's gradient graph) as loaded, or null. */
+  refine: CriticFile | null;
+  /** The refinement methods its files allow (`none` always; the server's limits may forbid more). */
+  refineMethods: RefineMethodName[];
   /** The graph's input and output names as the manifest gives them. */
   io: GeneratorIO;
   /** Shape of one output row: [H, W, C] for images, [2] for points. */
@@ -148,8 +161,12 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
   const { file, bytes, sha256 } = folder;
   const { manifest, warning } = servedManifest(folder.manifest, name);
   const io = generatorIO(manifest); // refuses inputs and outputs the runtime cannot feed or read, before any thread starts
+  const critic = folder.critic && { file: folder.critic.file, sha256: folder.critic.sha256, bytes: folder.critic.bytes };
+  const refine = folder.refine && { file: folder.refine.file, sha256: folder.refine.sha256, bytes: folder.refine.bytes };
+  const graphs: CriticBytes = { critic: critic?.bytes ?? null, refine: refine?.bytes ?? null };
+  const refineMethods = refineMethodsFor({ critic: critic !== null, refine: refine !== null });
   const createBackend = ctx.createBackend ?? ((o) => SessionInstance.create(o));
-  const create = (device: DeviceChoice<NodeDevice>) => createBackend({ model: bytes, manifest, device, threads: ctx.threads, label: `${name}/${file}` });
+  const create = (device: DeviceChoice<NodeDevice>) => createBackend({ model: bytes, graphs, manifest, device, threads: ctx.threads, label: `${name}/${file}` });
   const backends: InferenceBackend[] = [];
   try {
     for (let i = 0; i < ctx.instances; i++) backends.push(await create(ctx.device));
@@ -167,7 +184,7 @@ export async function loadModel(dir: string, name: string, ctx: LoadContext): Pr
     const warmupMs = performance.now() - t0;
     const device = ctx.device.requested === 'auto' && ctx.device.device !== 'cpu' ? await keepFasterDevice(backends, create, ctx, manifest) : { device: ctx.device.device, providers: ctx.device.providers, choice: null };
     const batcher = new DynamicBatcher(name, backends, { ...ctx.batcher, dim: manifest.latent.dim }, ctx.hooks(name));
-    return { name, dir, manifest, sha256, bytes, io, rowShape, batcher, loadedAt: new Date().toISOString(), warmupMs, device, warning };
+    return { name, dir, manifest, sha256, bytes, critic, refine, refineMethods, io, rowShape, batcher, loadedAt: new Date().toISOString(), warmupMs, device, warning };
   } catch (err) {
     await Promise.all(backends.map((b) => b.close()));
     throw err;

@@ -5,10 +5,16 @@
  *
  * Protocol: see ./protocol.ts. One `load`, then any number of `run` messages, answered in order,
  * and a `close` last; or a single `probe`.
+ *
+ * A model folder with a critic gives its critic.onnx / refine.onnx bytes at load; the generator
+ * opens sessions on them (same providers and threads) when a refined batch first needs one, so a
+ * model that is never asked to refine never loads its critic.
  */
 import { parentPort } from 'node:worker_threads';
 import { createSession, Generator, probeNodeDevice } from '../../runtime/node.js';
-import { runtimeMessage } from '../../runtime/session.js';
+import type { RefineGraph } from '../../runtime/refine/index.js';
+import { refineRequest } from '../../runtime/refine/index.js';
+import { runtimeMessage, type Session } from '../../runtime/session.js';
 import { ownMemory } from '../../io/worker-thread.js';
 import { buildLatents } from './latent-batch.js';
 import type { LatentResponse, WorkerRequest, WorkerResponse } from './protocol.js';
@@ -45,17 +51,29 @@ function describe(err: unknown): string {
 
 async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
   const { providers } = msg.device;
+  // Idle intra-op threads sleep instead of spinning: the HTTP thread and sharp's threads share
+  // these cores, and spinning workers starve them between batches.
+  const options = { providers, threads: msg.threads, spinning: false };
+  const { graphs } = msg;
+  // critic.onnx / refine.onnx on the generator's device, opened when a refinement first needs one.
+  const open = async (graph: RefineGraph): Promise<Session> => {
+    const bytes = graphs[graph];
+    if (!bytes) throw new Error(`the model folder has no ${graph}.onnx`);
+    try {
+      return await createSession(bytes, options);
+    } catch (err) {
+      throw new Error(`onnxruntime could not load ${graph}.onnx on [${providers.join(', ')}]: ${runtimeMessage(err)}`);
+    }
+  };
   try {
     let session;
     try {
-      // Idle intra-op threads sleep instead of spinning: the HTTP thread and sharp's threads share
-      // these cores, and spinning workers starve them between batches.
-      session = await createSession(msg.model, { providers, threads: msg.threads, spinning: false });
+      session = await createSession(msg.model, options);
     } catch (err) {
       throw new Error(runtimeMessage(err));
     }
     try {
-      generator = new Generator(msg.manifest, session, msg.device);
+      generator = new Generator(msg.manifest, session, msg.device, graphs.critic ? open : null);
     } catch (err) {
       await session.release();
       throw err;
@@ -81,12 +99,27 @@ async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> 
     const z = msg.segments ? buildLatents(msg.rows, msg.segments, generator.manifest) : await prefetched(msg.id);
     if (z.length !== msg.rows * latent.dim) throw new Error(`the latents hold ${z.length / latent.dim} rows, the batch says ${msg.rows}`);
     const labels = generator.io.label ? (msg.labels ?? new Int32Array(msg.rows)) : null;
-    const out = await generator.run(z, labels);
+    const out = msg.refine ? await refined(generator, msg, z, labels) : await generator.run(z, labels);
     const owned = ownMemory(out.data); // ORT may hand out a view on a larger buffer
     post({ type: 'result', id: msg.id, data: owned, dims: out.dims, computeMs: out.computeMs }, [owned.buffer as ArrayBuffer]);
   } catch (err) {
     post({ type: 'error', id: msg.id, message: `inference failed: ${describe(err)}` });
   }
+}
+
+/**
+ * A refined batch: one request's seeded rows, refined by the runtime's own function and then run,
+ * as `Generator.sample` does (so a row is what the runtime gives for it); `computeMs` counts both.
+ */
+async function refined(g: Generator, msg: Extract<WorkerRequest, { type: 'run' }>, z: Float32Array, labels: Int32Array | null) {
+  const seg = msg.segments?.[0];
+  if (!seg || msg.segments!.length !== 1 || seg.kind !== 'seeded') throw new Error('a refined batch holds one seeded segment');
+  const t0 = performance.now();
+  const indices = new Float64Array(seg.count);
+  for (let i = 0; i < seg.count; i++) indices[i] = seg.start + i;
+  const latents = await g.refineLatents({ seed: seg.seed, indices, z, labels }, refineRequest(msg.refine!));
+  const out = await g.run(latents, labels);
+  return { ...out, computeMs: performance.now() - t0 };
 }
 
 /** Frees the session's native memory (and its GPU buffers) here, instead of in the thread's teardown. */

@@ -8,19 +8,32 @@
  * With a latent thread (GPU sessions), the segments go to ./latent-worker.ts instead, which sends
  * the batch's latent matrix straight to the session's worker over a MessageChannel; the `run`
  * message then carries `segments: null`.
+ *
+ * A refined batch (`refine` set: issue 35) holds rows of one request alone, as one seeded
+ * segment; the worker refines their latents with the runtime's own function
+ * (`Generator.refineLatents`, on the critic.onnx / refine.onnx sessions it opens on first need),
+ * then runs the generator on them: what `Generator.sample` does for the same rows.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Manifest } from '../../core/manifest.js';
 import type { SamplingModel } from '../../core/seeded.js';
 import type { DeviceChoice, NodeDevice } from '../../runtime/devices.js';
+import type { ResolvedRefine } from '../../runtime/refine/index.js';
 
 export type Segment = { kind: 'seeded'; seed: number; start: number; count: number } | { kind: 'raw'; z: Float32Array };
 
+/** The critic's graphs of a model folder (critic.onnx, refine.onnx), each null when the folder has none. */
+export interface CriticBytes {
+  critic: Uint8Array | null;
+  refine: Uint8Array | null;
+}
+
 export type WorkerRequest =
-  | { type: 'load'; model: Uint8Array; manifest: Manifest; device: DeviceChoice<NodeDevice>; threads: number; label: string; latents: MessagePort | null }
+  | { type: 'load'; model: Uint8Array; graphs: CriticBytes; manifest: Manifest; device: DeviceChoice<NodeDevice>; threads: number; label: string; latents: MessagePort | null }
   /** Whether a device can run on this thread (src/runtime/node.ts's probe); answered with `probed`. */
   | { type: 'probe'; device: NodeDevice }
-  | { type: 'run'; id: number; rows: number; segments: Segment[] | null; labels: Int32Array | null }
+  /** `refine`: refine the rows first (then `segments` is one seeded segment). */
+  | { type: 'run'; id: number; rows: number; segments: Segment[] | null; labels: Int32Array | null; refine?: ResolvedRefine }
   /** Release the session (after the runs posted before it); answered with `closed`. */
   | { type: 'close' };
 

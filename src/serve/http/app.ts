@@ -31,7 +31,7 @@ import { requestSchemas } from './schemas.js';
 /** Paths open without the API key: probes, documentation, and the page with its files (not the models it fetches). */
 const PUBLIC_PATHS = new Set(['/', '/v2/health/live', '/v2/health/ready', '/openapi.json', '/docs']);
 const isPublic = (path: string) => PUBLIC_PATHS.has(path) || PAGE_ASSET.test(path);
-const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'Server-Timing', 'X-Wganx-Seed', 'X-Wganx-Model-Version', 'X-Wganx-Sha256', 'Inference-Header-Content-Length'];
+const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'Server-Timing', 'X-Wganx-Seed', 'X-Wganx-Model-Version', 'X-Wganx-Sha256', 'X-Wganx-Refine', 'Inference-Header-Content-Length'];
 const ALLOWED_HEADERS = ['Content-Type', 'Authorization', 'X-API-Key', 'Inference-Header-Content-Length', 'If-None-Match'];
 /** Paths that answer while the models load: probes, metrics and documentation. */
 const OPEN_WHILE_STARTING = new Set(['/', '/v2', '/v2/health/live', '/v2/health/ready', '/metrics', '/openapi.json', '/docs']);
@@ -110,7 +110,7 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
   app.set('env', 'production');
 
   const schemas = requestSchemas(opts);
-  const spec = openApiSpec(schemas);
+  const spec = openApiSpec(schemas, opts);
   // Nesting is checked on the raw bytes, before JSON.parse: deep bodies are refused with a 400 (UTF-8 only: 415 otherwise).
   const jsonParser = express.json({
     limit: opts.maxBodyBytes,

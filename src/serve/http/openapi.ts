@@ -4,16 +4,49 @@
  * listing every endpoint with an example.
  */
 import { z } from 'zod';
+import { REFINE_METHODS, REFINE_METHOD_NAMES } from '../../runtime/refine/index.js';
+import { REFINE_LIMITS } from '../engine/refine.js';
+import type { ServeOptions } from '../options.js';
 import { VERSION } from '../../version.js';
-import type { RequestSchemas } from './schemas.js';
+import { REFINE_HELP, type RequestSchemas } from './schemas.js';
 
 const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+
+type RefineLimits = Pick<ServeOptions, (typeof REFINE_LIMITS)[keyof typeof REFINE_LIMITS]>;
+
+/**
+ * The `refine` field's JSON schema, from the runtime's method table: one object per method with its
+ * parameters' bounds and defaults (a bounded parameter's maximum is the server's limit). Requests
+ * are checked by the table itself (src/serve/engine/refine.ts); this documents them.
+ */
+function refineSchema(limits: RefineLimits) {
+  const bounded = REFINE_LIMITS as Readonly<Record<string, keyof RefineLimits>>;
+  return {
+    description: REFINE_HELP,
+    oneOf: REFINE_METHOD_NAMES.map((m) => {
+      const row = REFINE_METHODS[m];
+      const params = Object.fromEntries(
+        Object.entries(row.params).map(([key, p]) => {
+          const max = key in bounded ? Math.min(p.max, limits[bounded[key]]) : p.max;
+          return [key, { type: p.int ? 'integer' : 'number', [p.exclusiveMin ? 'exclusiveMinimum' : 'minimum']: p.min, maximum: max, default: p.default, description: p.help }];
+        }),
+      );
+      return { type: 'object', title: m, description: row.help, properties: { method: { const: m }, ...params }, required: ['method'], additionalProperties: false };
+    }),
+  };
+}
+
+/** The samples body's schema with `refine` spelled out. */
+function samplesSchema(schemas: RequestSchemas, limits: RefineLimits) {
+  const s = jsonSchema(schemas.samplesBody) as { properties: Record<string, unknown> };
+  return { ...s, properties: { ...s.properties, refine: refineSchema(limits) } };
+}
 const error = { description: 'Error', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, field: { type: 'string' }, value: {}, allowed: {} }, required: ['error'] } } } };
 const name = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' } };
 const version = { name: 'version', in: 'path', required: true, description: "the model's version (manifest.version); another gives 404", schema: { type: 'string' } };
 const errors = { '400': error, '401': error, '404': error, '413': error, '503': { ...error, description: 'Queue full, model not ready, or shutting down (Retry-After)' }, '504': error };
 
-export function openApiSpec(schemas: RequestSchemas) {
+export function openApiSpec(schemas: RequestSchemas, limits: RefineLimits) {
   const q = (n: string, description: string, type = 'integer') => ({ name: n, in: 'query', required: false, description, schema: { type } });
   const v2Metadata = { get: { summary: 'KServe v2 model metadata', parameters: [name], responses: { '200': { description: 'Metadata' }, ...errors } } };
   const v2Ready = { get: { summary: 'Model readiness', parameters: [name], responses: { '200': { description: 'Ready' }, ...errors } } };
@@ -38,15 +71,15 @@ export function openApiSpec(schemas: RequestSchemas) {
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
     security: [{ bearer: [] }, { apiKey: [] }, {}],
     paths: {
-      '/v1/models': { get: { summary: 'List models: state, reason when not ready, device, manifest, queue', responses: { '200': { description: 'Models' } } } },
+      '/v1/models': { get: { summary: 'List models: state, reason when not ready, device, manifest, queue, the refinement methods each can run (refine.methods) and the server\'s limits', responses: { '200': { description: 'Models' } } } },
       '/v1/models/{name}': { get: { summary: 'One model', parameters: [name], responses: { '200': { description: 'Model' }, ...errors } } },
       '/v1/models/{name}/samples': {
         post: {
           summary: 'Generate samples: a grid image, a JSON list (base64 images or points, with seeds and labels), a .npy float32 tensor (NHWC in the output range, no labels) or a .npz archive for numpy (images or points, labels, indices)',
           parameters: [name],
-          requestBody: { content: { 'application/json': { schema: jsonSchema(schemas.samplesBody), example: { n: 16, seed: 7, format: 'png', scale: 2 } } } },
+          requestBody: { content: { 'application/json': { schema: samplesSchema(schemas, limits), example: { n: 16, seed: 7, format: 'png', scale: 2, refine: { method: 'rank', k: 8 } } } } },
           responses: {
-            '200': { description: 'Samples', headers: { 'X-Wganx-Seed': { schema: { type: 'string' } } }, content: { 'image/png': {}, 'image/webp': {}, 'image/jpeg': {}, 'application/json': {}, 'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'format npy' } }, 'application/zip': { schema: { type: 'string', format: 'binary', description: 'format npz' } } } },
+            '200': { description: 'Samples', headers: { 'X-Wganx-Seed': { schema: { type: 'string' } }, 'X-Wganx-Refine': { description: 'the refinement that ran, every parameter (absent for none)', schema: { type: 'string' } } }, content: { 'image/png': {}, 'image/webp': {}, 'image/jpeg': {}, 'application/json': {}, 'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'format npy' } }, 'application/zip': { schema: { type: 'string', format: 'binary', description: 'format npz' } } } },
             ...errors,
           },
         },
@@ -54,7 +87,10 @@ export function openApiSpec(schemas: RequestSchemas) {
       '/v1/models/{name}/samples.png': {
         get: {
           summary: 'A sample grid for <img> tags; deterministic (default seed 0), with an ETag',
-          parameters: [name, q('n', 'number of samples'), q('seed', 'seed (default 0)'), q('start', 'first sample index'), q('class', 'class index or name', 'string'), q('scale', 'upscaling factor'), q('columns', 'grid columns')],
+          parameters: [
+            name, q('n', 'number of samples'), q('seed', 'seed (default 0)'), q('start', 'first sample index'), q('class', 'class index or name', 'string'), q('scale', 'upscaling factor'), q('columns', 'grid columns'),
+            q('refine', `refinement method: ${REFINE_METHOD_NAMES.join(', ')} (default none); its parameters as refine.<name>, e.g. refine=rank&refine.k=8`, 'string'),
+          ],
           responses: { '200': { description: 'PNG', content: { 'image/png': {} } }, '304': { description: 'Not modified (If-None-Match)' }, ...errors },
         },
       },

@@ -1,15 +1,23 @@
 /**
  * The wganx HTTP API (/v1): model listing, samples (grid image, JSON list, .npy), cacheable
  * sample images for `<img>` tags, and latent interpolation strips and animations.
+ *
+ * Samples may be refined by the model's critic (`refine`, issue 35: the runtime's method table,
+ * checked against the model's files and the server's limits by ../engine/refine.ts); a refined
+ * request is computed alone in a session worker by the runtime's own function, so it gives what
+ * `Generator.sample` gives. Interpolation takes no refinement (docs/serve.md says why).
  */
 import { createHash, randomInt } from 'node:crypto';
 import express, { type Request, type Router } from 'express';
+import { InvalidArgumentError } from '../../core/errors.js';
 import { seededSamples, walkSamples } from '../../core/seeded.js';
+import { describeRefine, refineRequest, resolveRefine, type RefineRequest, type ResolvedRefine } from '../../runtime/refine/index.js';
 import { checkSampleView, renderSamples, type SampleBatch, type SampleView } from '../../encode/render.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
 import { admission, clientSignal, etagFresh, info, lookupModel, serverTiming } from './http-util.js';
 import type { LoadedModel } from '../engine/model.js';
+import { refineSummary, servedRefine } from '../engine/refine.js';
 import type { ModelEntry } from '../engine/registry.js';
 import { defaultSampleCount, parseInput, type RequestSchemas } from './schemas.js';
 
@@ -34,6 +42,8 @@ export function modelSummary(engine: Engine, e: ModelEntry) {
     kind: m?.manifest.kind ?? null,
     outputShape: m ? m.rowShape : null,
     conditional: m?.manifest.conditional ?? null,
+    /** The refinement methods this model can run here (`none` always) and the server's limits. */
+    refine: m ? refineSummary(m, engine.options) : null,
     queue: m ? { length: m.batcher.queueLength, runningBatches: m.batcher.running } : null,
     /** Since this version was loaded (`loadedAt`). */
     counters: m ? { ...m.batcher.counters } : null,
@@ -75,6 +85,27 @@ function sampleEntries(model: LoadedModel, n: number, seed: number, start: numbe
   return Array.from({ length: n }, (_, k) => ({ index: start + k, seed, ...(labels ? { label: labels[k], labelName: names![labels[k]] } : {}) }));
 }
 
+/** The refinement a response says it ran (header `X-Wganx-Refine`: the method and every parameter). */
+function refineHeader(res: express.Response, refine: ResolvedRefine): void {
+  if (refine.method !== 'none') res.setHeader('X-Wganx-Refine', describeRefine(refine));
+}
+
+const QUERY_NUMBER = /^\s*-?\d+(\.\d+)?(e[+-]?\d+)?\s*$/i;
+
+/**
+ * `?refine=<method>&refine.<param>=<value>` as a request's `refine` (numbers as numbers; anything
+ * else is left for the method table to refuse), and the other query keys. Built with
+ * Object.fromEntries, so that no key reaches a prototype.
+ */
+function queryRefine(query: Record<string, unknown>): { rest: Record<string, unknown>; refine: RefineRequest | undefined } {
+  const entries = Object.entries(query);
+  const own = entries.filter(([k]) => k === 'refine' || k.startsWith('refine.'));
+  const rest = Object.fromEntries(entries.filter(([k]) => !(k === 'refine' || k.startsWith('refine.'))));
+  if (own.length === 0) return { rest, refine: undefined };
+  const refine = Object.fromEntries(own.map(([k, v]) => (k === 'refine' ? ['method', v] : [k.slice('refine.'.length), typeof v === 'string' && QUERY_NUMBER.test(v) ? Number(v) : v])));
+  return { rest, refine: refine as RefineRequest };
+}
+
 /** A batch's outputs with what src/encode needs to show them. */
 function batchOf(model: LoadedModel, result: { data: Float32Array; rowShape: number[] }, n: number, labels: Int32Array | null): SampleBatch {
   const { kind, output } = model.manifest;
@@ -110,13 +141,15 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
       : format === 'json' || layout === 'list' ? { as: 'each', format: format === 'json' ? 'png' : format, scale }
       : { as: 'picture', format, scale, columns: body.columns };
     checkSampleView('body', { kind: model.manifest.kind, rowShape: model.rowShape, n }, view, { count: { field: 'n', value: n }, columns: body.columns === undefined ? undefined : { field: 'columns', value: body.columns } });
-    const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res) });
+    const refine = servedRefine(model, body.refine, 'body.refine', engine.options);
+    const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res), ...(refine.method === 'none' ? {} : { refine }) });
     serverTiming(res, result.queueMs, result.computeMs);
     res.setHeader('X-Wganx-Seed', String(seed));
     res.setHeader('X-Wganx-Model-Version', model.manifest.version);
+    refineHeader(res, refine);
     const out = await renderSamples(batchOf(model, result, n, labels), view);
     if (out.as === 'each') {
-      const head = { model: model.name, version: model.manifest.version, kind: model.manifest.kind, seed, start, n, range: model.manifest.output.range, shape: [n, ...result.rowShape] };
+      const head = { model: model.name, version: model.manifest.version, kind: model.manifest.kind, seed, start, n, range: model.manifest.output.range, shape: [n, ...result.rowShape], refine: refineRequest(refine) };
       const samples = sampleEntries(model, n, seed, start, labels);
       res.json({ ...head, ...(out.encoding ? { encoding: out.encoding } : {}), samples: samples.map((e, k) => ({ ...e, ...out.items[k] })) });
       return;
@@ -129,17 +162,21 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
   r.get('/v1/models/:name/samples.png', async (req, res) => {
     info(res).endpoint = 'samples.png';
     const model = lookupModel(engine, req.params.name, res);
-    const q = parseInput(schemas.samplesQuery, req.query, 'query');
+    const query = queryRefine(req.query as Record<string, unknown>);
+    const q = parseInput(schemas.samplesQuery, query.rest, 'query');
     const n = q.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
     const { seed, start, labels } = seededSamples(model.manifest, { seed: q.seed, start: q.start, n, cls: q.class }, 'query');
     const view = { as: 'picture', format: 'png', scale: q.scale, columns: q.columns } as const;
     checkSampleView('query', { kind: model.manifest.kind, rowShape: model.rowShape, n }, view, { count: { field: 'n', value: n }, columns: q.columns === undefined ? undefined : { field: 'columns', value: q.columns } });
-    // The response is a pure function of the model file and the parameters: a strong ETag.
-    const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, q.scale, q.columns ?? null]);
+    const refine = servedRefine(model, query.refine, 'query.refine', engine.options);
+    // The response is a pure function of the model files and the parameters: a strong ETag.
+    const graphs = refine.method === 'none' ? [] : [model.critic?.sha256 ?? null, model.refine?.sha256 ?? null, refine.method, refine.params];
+    const key = JSON.stringify([model.name, model.sha256, n, seed, start, labels ? Array.from(labels) : null, q.scale, q.columns ?? null, ...graphs]);
     // Revalidated on every use: the model may be replaced.
     if (etagFresh(req, res, createHash('sha256').update(key).digest('base64url').slice(0, 27))) return void res.status(304).end();
-    const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res) });
+    const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res), ...(refine.method === 'none' ? {} : { refine }) });
     serverTiming(res, result.queueMs, result.computeMs);
+    refineHeader(res, refine);
     const out = await renderSamples(batchOf(model, result, n, labels), view);
     res.type(out.contentType).send(out.bytes);
   });
@@ -148,6 +185,11 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const model = lookupModel(engine, req.params.name, res);
     const body = parseInput(schemas.interpolateBody, requireJson(req), 'body');
     const { seedA, seedB, steps, format, scale } = body;
+    // A walk's frames are points on the line between two latents, not seeded samples: rank's and
+    // ddls's noise streams have no (seed, index) for them, and any method would bend the line.
+    if (body.refine !== undefined && resolveRefine(body.refine as RefineRequest, 'body.refine').method !== 'none') {
+      throw new InvalidArgumentError('body.refine', body.refine, '{ "method": "none" } or nothing: interpolation frames are not refined (a walk shows the straight line between two latents; refine its end points, sample 0 of seedA and of seedB, with POST /v1/models/{name}/samples)');
+    }
     const view: SampleView =
       format === 'json' ? { as: 'each', format: 'png', scale }
       : format === 'png' ? { as: 'picture', format, scale, columns: steps }

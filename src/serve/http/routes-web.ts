@@ -16,15 +16,22 @@
  * manifest again. The ONNX bytes come from memory (those the sessions were created from), not
  * from the folder, which a replacement may be rewriting: what a manifest names is always what is
  * sent, and a replacement in progress never makes the download fail (docs/serve.md).
+ *
+ * A model that ships its critic (issue 35) also serves `critic.onnx` and `refine.onnx` as its
+ * manifest names them, from memory too; the page fetches them when it first refines. For an ONNX
+ * file, `?sha256=` is that file's sha256 as the manifest gives it; `X-Wganx-Sha256` is always the
+ * version's (the generator's), so a client checks that every file belongs to its manifest.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Router } from 'express';
 import { InvalidArgumentError } from '../../core/errors.js';
+import type { Manifest } from '../../core/manifest.js';
 import { ORT_WEB_FILES, ortWebDir } from '../../runtime/web-files.js';
 import { VERSION } from '../../version.js';
 import type { Engine } from '../engine/engine.js';
+import type { LoadedModel } from '../engine/model.js';
 import { HttpError } from './http-error.js';
 import { etagFresh, info, lookupModel, shownModels } from './http-util.js';
 
@@ -56,6 +63,14 @@ function requestedSha256(raw: unknown): string | null {
   return raw;
 }
 
+/** The manifest names the bytes it goes with (every sha256 filled in, also when the folder's manifest.json left one out). */
+function servedManifest(model: LoadedModel): Manifest {
+  const m = model.manifest;
+  const critic = m.critic && model.critic ? { ...m.critic, sha256: model.critic.sha256, refine: m.critic.refine && model.refine ? { ...m.critic.refine, sha256: model.refine.sha256 } : m.critic.refine } : m.critic;
+  const same = m.export.sha256 === model.sha256 && critic?.sha256 === m.critic?.sha256 && critic?.refine?.sha256 === m.critic?.refine?.sha256;
+  return same ? m : { ...m, export: { ...m.export, sha256: model.sha256 }, critic };
+}
+
 export function webRouter(engine: Engine, webDir: string): Router {
   const r = express.Router();
   const built = () => existsSync(join(webDir, 'index.html')) && existsSync(join(webDir, 'app.js'));
@@ -82,26 +97,29 @@ export function webRouter(engine: Engine, webDir: string): Router {
     info(res).endpoint = 'model-file';
     const model = lookupModel(engine, req.params.name, res);
     isolate(res);
-    const file = model.manifest.export.file;
-    if (req.params.file !== 'manifest.json' && req.params.file !== file) {
-      throw new HttpError(404, `model "${model.name}" has manifest.json and ${file}, not ${JSON.stringify(req.params.file)}`);
+    // The files a browser may fetch: the manifest and the ONNX files it names, as loaded.
+    const onnx = [{ file: model.manifest.export.file, sha256: model.sha256, bytes: model.bytes }, ...[model.critic, model.refine].filter((f) => f !== null)];
+    const served = onnx.find((f) => f.file === req.params.file);
+    if (req.params.file !== 'manifest.json' && !served) {
+      throw new HttpError(404, `model "${model.name}" has manifest.json and ${onnx.map((f) => f.file).join(', ')}, not ${JSON.stringify(req.params.file)}`);
     }
     const wanted = requestedSha256(req.query.sha256);
-    if (wanted !== null && wanted !== model.sha256) {
-      throw new HttpError(409, `model "${model.name}" is now version ${JSON.stringify(model.manifest.version)} (sha256 ${model.sha256.slice(0, 12)}…), not sha256 ${wanted.slice(0, 12)}…: fetch manifest.json again`, { model: model.name, version: model.manifest.version, sha256: model.sha256 });
+    if (wanted !== null && wanted !== (served ?? onnx[0]).sha256) {
+      const what = served && served !== onnx[0] ? `its ${served.file} is sha256 ${served.sha256.slice(0, 12)}…` : `sha256 ${model.sha256.slice(0, 12)}…`;
+      throw new HttpError(409, `model "${model.name}" is now version ${JSON.stringify(model.manifest.version)} (${what}), not sha256 ${wanted.slice(0, 12)}…: fetch manifest.json again`, { model: model.name, version: model.manifest.version, sha256: model.sha256 });
     }
     res.setHeader(SHA256_HEADER, model.sha256);
     res.setHeader('X-Wganx-Model-Version', model.manifest.version);
     if (req.params.file === 'manifest.json') {
-      // The manifest names the bytes it goes with, also when the folder's manifest.json left the sha256 out.
-      const manifest = model.manifest.export.sha256 === model.sha256 ? model.manifest : { ...model.manifest, export: { ...model.manifest.export, sha256: model.sha256 } };
+      const manifest = servedManifest(model);
       const text = `${JSON.stringify(manifest, null, 2)}\n`;
       if (etagFresh(req, res, createHash('sha256').update(text).digest('base64url').slice(0, 27))) return void res.status(304).end();
       res.type('application/json').send(text);
       return;
     }
-    if (etagFresh(req, res, model.sha256)) return void res.status(304).end();
-    res.type('application/octet-stream').send(Buffer.from(model.bytes.buffer, model.bytes.byteOffset, model.bytes.byteLength));
+    const file = served!;
+    if (etagFresh(req, res, file.sha256)) return void res.status(304).end();
+    res.type('application/octet-stream').send(Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength));
   });
 
   // The page's own files (scripts, styles), read-only, never a listing; onnxruntime-web's

@@ -32,6 +32,9 @@ export function defaultSampleCount(kind: 'image' | 'points', maxSamples: number)
   return Math.min(kind === 'points' ? DEFAULT_POINTS : DEFAULT_SAMPLES, maxSamples);
 }
 export const DEFAULT_STEPS = 8;
+/** The `refine` field of a samples request. */
+export const REFINE_HELP =
+  'refine each sample by the model\'s critic (docs/refine.md): { "method": "none" | "rank" | "dot" | "ddls", …its parameters }; GET /v1/models lists the methods each model can run and the server\'s limits';
 /** Largest number of tensors in one KServe request (a generator has at most two inputs). */
 const MAX_TENSORS = 8;
 /** Largest rank of a KServe tensor shape. */
@@ -80,6 +83,8 @@ export function requestSchemas(limits: SchemaLimits) {
     layout: oneOf(LAYOUTS).default('grid').describe('grid: one image; list: JSON with one entry per sample'),
     scale: scale.default(1).describe('integer upscaling factor of images (nearest neighbour)'),
     columns: int(1, limits.maxSamples).optional().describe('grid columns (default ⌈√n⌉)'),
+    // Checked by the runtime's method table (src/serve/engine/refine.ts), whose errors name refine.<field>.
+    refine: z.unknown().optional().describe(REFINE_HELP),
   });
   const samplesQuery = z.strictObject({
     n: queryInt(1, limits.maxSamples).optional(),
@@ -97,6 +102,7 @@ export function requestSchemas(limits: SchemaLimits) {
     format: oneOf(INTERPOLATE_FORMATS).default('png').describe('png/… strip, gif/webp animation, or json'),
     scale: scale.default(1),
     delayMs: int(DELAY_RANGE[0], DELAY_RANGE[1]).default(100).describe('animation frame delay'),
+    refine: z.unknown().optional().describe('not taken: only { "method": "none" } (a walk\'s frames are points on a line, not seeded samples; refine its ends with /samples)'),
   });
   const inferTensor = z.object({
     name: z.string({ error: 'a tensor name' }).min(1).max(MAX_NAME),
