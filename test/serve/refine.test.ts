@@ -1,6 +1,6 @@
 /**
  * Refinement on the server (issue 35), driven in-process with supertest on real worker sessions and
- * model folders exported with their critic.onnx and refine.onnx (./refine-fixtures.ts): a refined
+ * model folders exported with their critic.onnx and refine.onnx (test/runtime/refine-fixtures.ts): a refined
  * request gives the runtime's bytes (`Generator.sample` on the same device) for every method, alone
  * or mixed with other requests under concurrency, split over batches or not; `/v1/models` says
  * which methods each model can run; the server's limits and bad requests are 400s naming the
@@ -22,9 +22,9 @@ import { createApp } from '../../src/serve/http/app.js';
 import { silentLogger } from '../../src/serve/options.js';
 import { testOptions } from './fixtures.js';
 import { parseNpy } from './helpers.js';
-import { refineModels } from './refine-fixtures.js';
+import { criticFixtures } from '../runtime/refine-fixtures.js';
 
-let fx: Awaited<ReturnType<typeof refineModels>>;
+let fx: Awaited<ReturnType<typeof criticFixtures>>;
 let engine: Engine;
 let app: Express;
 
@@ -33,9 +33,9 @@ const LIMITS = { maxRefineK: 12, maxRefineSteps: 6 };
 const MAX_BATCH = 16;
 
 before(async () => {
-  fx = await refineModels();
+  fx = await criticFixtures(); // a models folder: points, digits (both with their critic), bare (none)
   // A queue delay long enough that concurrent requests below share batches.
-  engine = await Engine.start(testOptions(fx.models, { maxQueueDelayMs: 20, maxBatch: MAX_BATCH, maxSamples: 256, ...LIMITS }), { logger: process.env.WGANX_TEST_LOG ? undefined : silentLogger });
+  engine = await Engine.start(testOptions(fx.root, { maxQueueDelayMs: 20, maxBatch: MAX_BATCH, maxSamples: 256, ...LIMITS }), { logger: process.env.WGANX_TEST_LOG ? undefined : silentLogger });
   app = createApp(engine);
 });
 
@@ -61,7 +61,7 @@ const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLen
 
 /** The runtime's samples (Generator.sample on the CPU, one thread, as the test server's sessions). */
 async function runtime(model: string, req: { seed: number; start?: number; n: number; cls?: number; refine?: RefineRequest }): Promise<Float32Array> {
-  const g = await openGenerator(join(fx.models, model), { device: 'cpu', threads: 1 });
+  const g = await openGenerator(join(fx.root, model), { device: 'cpu', threads: 1 });
   try {
     return Float32Array.from((await g.sample({ start: 0, ...req })).data);
   } finally {
@@ -77,15 +77,15 @@ test('GET /v1/models says which refinement methods each model can run and the se
   const limits = { k: LIMITS.maxRefineK, steps: LIMITS.maxRefineSteps };
   assert.deepEqual(byName, {
     bare: { methods: ['none'], limits },
-    glyphs: { methods: ['none', 'rank', 'dot', 'ddls'], limits },
-    spots: { methods: ['none', 'rank', 'dot', 'ddls'], limits },
+    digits: { methods: ['none', 'rank', 'dot', 'ddls'], limits },
+    points: { methods: ['none', 'rank', 'dot', 'ddls'], limits },
   });
-  const one = (await request(app).get('/v1/models/glyphs').expect(200)).body;
+  const one = (await request(app).get('/v1/models/digits').expect(200)).body;
   assert.deepEqual(one.refine.methods, ['none', 'rank', 'dot', 'ddls']);
 });
 
 test('every method gives the runtime\'s bytes, for point and conditional image models, within one batch and split over several', async () => {
-  for (const model of ['spots', 'glyphs']) {
+  for (const model of ['points', 'digits']) {
     for (const refine of METHODS) {
       for (const { start, n } of [{ start: 3, n: 5 }, { start: 0, n: 2 * MAX_BATCH + 5 }]) {
         const req = { seed: 11, start, n, refine };
@@ -102,70 +102,70 @@ test('every method gives the runtime\'s bytes, for point and conditional image m
 test('a refined sample is the same bytes alone, inside a larger request, and mixed with other requests under concurrency', async () => {
   const rowSize = 16 * 16;
   for (const refine of METHODS) {
-    const alone = await served('glyphs', { seed: 5, start: 0, n: 24, refine });
+    const alone = await served('digits', { seed: 5, start: 0, n: 24, refine });
     // Concurrent: refined and plain requests of two models and other refinements, sharing the queue.
     const body = { seed: 5, start: 0, n: 24, refine };
     const [mixed, plain, tail, other, point] = await Promise.all([
-      served('glyphs', body),
-      served('glyphs', { seed: 5, start: 0, n: 24 }),
-      served('glyphs', { seed: 5, start: 10, n: 14, refine }),
-      served('glyphs', { seed: 6, start: 0, n: 9, refine: METHODS[(METHODS.indexOf(refine) + 1) % METHODS.length] }),
-      served('spots', { seed: 5, n: 30, refine }),
+      served('digits', body),
+      served('digits', { seed: 5, start: 0, n: 24 }),
+      served('digits', { seed: 5, start: 10, n: 14, refine }),
+      served('digits', { seed: 6, start: 0, n: 9, refine: METHODS[(METHODS.indexOf(refine) + 1) % METHODS.length] }),
+      served('points', { seed: 5, n: 30, refine }),
     ]);
     assert.ok(bytes(mixed).equals(bytes(alone)), `${refine.method}: the request mixed with others differs from it alone`);
     assert.ok(bytes(tail).equals(bytes(alone.subarray(10 * rowSize))), `${refine.method}: samples 10… of a request starting at 10 differ from the same samples of one starting at 0`);
-    assert.ok(bytes(plain).equals(bytes(await runtime('glyphs', { seed: 5, n: 24 }))), 'the plain request beside them is the raw samples');
-    assert.ok(bytes(point).equals(bytes(await runtime('spots', { seed: 5, n: 30, refine }))), `${refine.method}: the point model's request beside them`);
+    assert.ok(bytes(plain).equals(bytes(await runtime('digits', { seed: 5, n: 24 }))), 'the plain request beside them is the raw samples');
+    assert.ok(bytes(point).equals(bytes(await runtime('points', { seed: 5, n: 30, refine }))), `${refine.method}: the point model's request beside them`);
     assert.equal(other.length, 9 * rowSize);
   }
 });
 
 test('conditional refinement keeps each sample\'s class: one class for all, and per-sample labels', async () => {
   const refine = { method: 'rank', k: 8 };
-  const got = await served('glyphs', { seed: 2, n: 6, class: 'b', refine });
-  assert.ok(bytes(got).equals(bytes(await runtime('glyphs', { seed: 2, n: 6, cls: 1, refine }))));
-  const res = await post('/v1/models/glyphs/samples', { seed: 2, n: 3, labels: [2, 0, 'b'], format: 'json', refine }).expect(200);
+  const got = await served('digits', { seed: 2, n: 6, class: 'b', refine });
+  assert.ok(bytes(got).equals(bytes(await runtime('digits', { seed: 2, n: 6, cls: 1, refine }))));
+  const res = await post('/v1/models/digits/samples', { seed: 2, n: 3, labels: [2, 0, 'b'], format: 'json', refine }).expect(200);
   assert.deepEqual(res.body.samples.map((s: { label: number }) => s.label), [2, 0, 1]);
   assert.deepEqual(res.body.refine, { method: 'rank', k: 8, sigma: 0.25 }, 'the JSON head gives the refinement with every parameter');
   assert.equal(res.headers['x-wganx-refine'], 'rank k=8 sigma=0.25');
 });
 
 test('samples.png takes refine=<method>&refine.<param>= and gives the POST route\'s picture, with its own ETag', async () => {
-  const png = await request(app).get('/v1/models/glyphs/samples.png?n=4&seed=3&refine=dot&refine.steps=3').buffer(true).parse(binaryParser).expect(200);
-  const viaPost = await post('/v1/models/glyphs/samples', { n: 4, seed: 3, refine: { method: 'dot', steps: 3 } }).buffer(true).parse(binaryParser).expect(200);
+  const png = await request(app).get('/v1/models/digits/samples.png?n=4&seed=3&refine=dot&refine.steps=3').buffer(true).parse(binaryParser).expect(200);
+  const viaPost = await post('/v1/models/digits/samples', { n: 4, seed: 3, refine: { method: 'dot', steps: 3 } }).buffer(true).parse(binaryParser).expect(200);
   assert.ok((png.body as Buffer).equals(viaPost.body as Buffer));
   assert.equal(png.headers['x-wganx-refine'], 'dot steps=3 stepSize=0.01');
-  const plain = await request(app).get('/v1/models/glyphs/samples.png?n=4&seed=3').expect(200);
+  const plain = await request(app).get('/v1/models/digits/samples.png?n=4&seed=3').expect(200);
   assert.notEqual(png.headers.etag, plain.headers.etag);
-  await request(app).get('/v1/models/glyphs/samples.png?n=4&seed=3&refine=dot&refine.steps=3').set('If-None-Match', png.headers.etag).expect(304);
-  const bad = await request(app).get('/v1/models/glyphs/samples.png?refine=rank&refine.k=many').expect(400);
+  await request(app).get('/v1/models/digits/samples.png?n=4&seed=3&refine=dot&refine.steps=3').set('If-None-Match', png.headers.etag).expect(304);
+  const bad = await request(app).get('/v1/models/digits/samples.png?refine=rank&refine.k=many').expect(400);
   assert.equal(bad.body.field, 'query.refine.k');
-  const noMethod = await request(app).get('/v1/models/glyphs/samples.png?refine.k=3').expect(400);
+  const noMethod = await request(app).get('/v1/models/digits/samples.png?refine.k=3').expect(400);
   assert.equal(noMethod.body.field, 'query.refine.method');
 });
 
 test('the server\'s limits: a larger k or steps is a 400 naming the field and the flag', async () => {
-  const k = await post('/v1/models/spots/samples', { n: 2, refine: { method: 'rank', k: LIMITS.maxRefineK + 1 } }).expect(400);
+  const k = await post('/v1/models/points/samples', { n: 2, refine: { method: 'rank', k: LIMITS.maxRefineK + 1 } }).expect(400);
   assert.equal(k.body.field, 'body.refine.k');
   assert.match(k.body.error, /at most 12 on this server \(--max-refine-k\)/);
-  const steps = await post('/v1/models/glyphs/samples', { n: 2, refine: { method: 'ddls', steps: 1e9 } }).expect(400);
+  const steps = await post('/v1/models/digits/samples', { n: 2, refine: { method: 'ddls', steps: 1e9 } }).expect(400);
   assert.equal(steps.body.field, 'body.refine.steps');
-  const huge = await post('/v1/models/glyphs/samples', { n: 2, refine: { method: 'rank', k: 1e12 } }).expect(400);
+  const huge = await post('/v1/models/digits/samples', { n: 2, refine: { method: 'rank', k: 1e12 } }).expect(400);
   assert.equal(huge.body.field, 'body.refine.k');
-  await post('/v1/models/glyphs/samples', { n: 2, refine: { method: 'rank', k: LIMITS.maxRefineK } }).expect(200);
+  await post('/v1/models/digits/samples', { n: 2, refine: { method: 'rank', k: LIMITS.maxRefineK } }).expect(200);
 });
 
 test('bad refinements are 400s naming refine.<field>, and the server keeps serving', async () => {
   const cases: [string, unknown, string, RegExp][] = [
     ['bare', { method: 'rank' }, 'body.refine.method', /this model has no critic/],
     ['bare', { method: 'dot' }, 'body.refine.method', /none for model bare/],
-    ['spots', { method: 'best' }, 'body.refine.method', /none, rank, dot, ddls/],
-    ['spots', { method: 'rank', steps: 3 }, 'body.refine.steps', /only k, sigma for method rank/],
-    ['spots', { method: 'rank', k: 'eight' }, 'body.refine.k', /an integer in \[1, 64\]/],
-    ['spots', { method: 'dot', stepSize: 0 }, 'body.refine.stepSize', /\(0, 10\]/],
-    ['spots', { k: 3 }, 'body.refine.method', /one of/],
-    ['spots', 'rank', 'body.refine', /an object/],
-    ['spots', null, 'body.refine', /an object/],
+    ['points', { method: 'best' }, 'body.refine.method', /none, rank, dot, ddls/],
+    ['points', { method: 'rank', steps: 3 }, 'body.refine.steps', /only k, sigma for method rank/],
+    ['points', { method: 'rank', k: 'eight' }, 'body.refine.k', /an integer in \[1, 64\]/],
+    ['points', { method: 'dot', stepSize: 0 }, 'body.refine.stepSize', /\(0, 10\]/],
+    ['points', { k: 3 }, 'body.refine.method', /one of/],
+    ['points', 'rank', 'body.refine', /an object/],
+    ['points', null, 'body.refine', /an object/],
   ];
   for (const [model, refine, field, allowed] of cases) {
     const res = await post(`/v1/models/${model}/samples`, { n: 2, refine }).expect(400);
@@ -174,20 +174,20 @@ test('bad refinements are 400s naming refine.<field>, and the server keeps servi
   }
   // A model without a critic still serves, refine none included.
   await post('/v1/models/bare/samples', { n: 2, refine: { method: 'none' } }).expect(200);
-  await post('/v1/models/spots/samples', { n: 2, refine: { method: 'rank', k: 2 } }).expect(200);
+  await post('/v1/models/points/samples', { n: 2, refine: { method: 'rank', k: 2 } }).expect(200);
 });
 
 test('interpolation takes no refinement (none only): a 400 that says why and where to refine', async () => {
-  const res = await post('/v1/models/glyphs/interpolate', { seedA: 1, seedB: 2, steps: 3, refine: { method: 'dot' } }).expect(400);
+  const res = await post('/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 3, refine: { method: 'dot' } }).expect(400);
   assert.equal(res.body.field, 'body.refine');
   assert.match(res.body.error, /not refined.*\/samples/);
-  await post('/v1/models/glyphs/interpolate', { seedA: 1, seedB: 2, steps: 3, refine: { method: 'none' } }).expect(200);
-  assert.equal((await post('/v1/models/glyphs/interpolate', { seedA: 1, seedB: 2, steps: 3, refine: { method: 'rnak' } }).expect(400)).body.field, 'body.refine.method');
+  await post('/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 3, refine: { method: 'none' } }).expect(200);
+  assert.equal((await post('/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 3, refine: { method: 'rnak' } }).expect(400)).body.field, 'body.refine.method');
 });
 
 test('the event loop answers while a long refinement runs in the session thread', async () => {
   const order: string[] = [];
-  const heavy = served('glyphs', { seed: 9, n: 256, refine: { method: 'dot', steps: LIMITS.maxRefineSteps } }).then(() => order.push('refined'));
+  const heavy = served('digits', { seed: 9, n: 256, refine: { method: 'dot', steps: LIMITS.maxRefineSteps } }).then(() => order.push('refined'));
   await new Promise((r) => setTimeout(r, 20));
   await request(app).get('/v2/health/live').expect(200);
   order.push('live');
@@ -196,13 +196,13 @@ test('the event loop answers while a long refinement runs in the session thread'
 });
 
 test('browsers can fetch critic.onnx and refine.onnx of a model that has them, by their own sha256', async () => {
-  const manifest = (await request(app).get('/models/glyphs/manifest.json').expect(200)).body;
+  const manifest = (await request(app).get('/models/digits/manifest.json').expect(200)).body;
   for (const [file, sha] of [[manifest.critic.file, manifest.critic.sha256], [manifest.critic.refine.file, manifest.critic.refine.sha256]]) {
-    const res = await request(app).get(`/models/glyphs/${file}?sha256=${sha}`).buffer(true).parse(binaryParser).expect(200);
-    assert.ok((res.body as Buffer).equals(readFileSync(join(fx.models, 'glyphs', file))));
+    const res = await request(app).get(`/models/digits/${file}?sha256=${sha}`).buffer(true).parse(binaryParser).expect(200);
+    assert.ok((res.body as Buffer).equals(readFileSync(join(fx.root, 'digits', file))));
     assert.equal(res.headers['x-wganx-sha256'], manifest.export.sha256, 'the header names the version (the generator\'s sha256)');
     assert.equal(res.headers.etag, `"${sha}"`);
-    const stale = await request(app).get(`/models/glyphs/${file}?sha256=${manifest.export.sha256}`).expect(409);
+    const stale = await request(app).get(`/models/digits/${file}?sha256=${manifest.export.sha256}`).expect(409);
     assert.equal(stale.body.sha256, manifest.export.sha256);
   }
   const none = await request(app).get('/models/bare/critic.onnx').expect(404);
