@@ -12,6 +12,8 @@
  *   node scripts/build-web.mjs [--out dist/web] [--static] [--models models] [--default-model <name>]
  *
  * models/index.json lists the model folders by name, `--default-model` first: the page opens it.
+ * A model that ships its critic gets its critic.onnx and refine.onnx copied too (the page fetches
+ * them when it first refines).
  *
  * onnxruntime-web is bundled in its "extern wasm" form: its .mjs loader and .wasm binary stay
  * separate files beside app.js, which its WASM threads load as their worker script. No source
@@ -80,7 +82,8 @@ export async function buildWeb({ outDir = join(ROOT, 'dist', 'web'), static: sta
     const manifest = JSON.parse(readFileSync(join(modelsDir, name, 'manifest.json'), 'utf8'));
     mkdirSync(join(modelsOut, name), { recursive: true });
     copyFileSync(join(modelsDir, name, 'manifest.json'), join(modelsOut, name, 'manifest.json'));
-    copyFileSync(join(modelsDir, name, manifest.export.file), join(modelsOut, name, manifest.export.file));
+    const files = [manifest.export.file, manifest.critic?.file, manifest.critic?.refine?.file].filter((f) => typeof f === 'string');
+    for (const f of files) copyFileSync(join(modelsDir, name, f), join(modelsOut, name, f));
   }
   writeFileSync(join(modelsOut, 'index.json'), `${JSON.stringify(models)}\n`);
   return { outDir, models };

@@ -9,7 +9,13 @@
  *   g.device, g.refused                     // 'webgpu' | 'wasm', and why faster devices were refused
  *   const out = await g.sample({ seed: 7, n: 16 });
  *   ctx.putImageData(g.toImageData(out, { scale: 4 }), 0, 0);
+ *   g.refineMethods                         // ['none', 'rank', 'dot', 'ddls'] for a model that ships its critic
+ *   const better = await g.sample({ seed: 7, n: 16, refine: { method: 'rank', k: 8 } });
  *   await g.dispose();
+ *
+ * A model that ships its critic (critic.onnx, refine.onnx) refines samples here as on the server
+ * (`refine`: src/runtime/refine): its files are fetched when a method first needs them, checked
+ * against the manifest's sha256, and opened on the generator's device.
  *
  * onnxruntime-web fetches its `.wasm`/`.mjs` files from beside the bundled script by default
  * (same origin); pass `wasmPaths` when they live elsewhere.
@@ -22,6 +28,7 @@ import type { WebDevice } from '../runtime/devices.js';
 
 export { fetchModel, probeWebDevice, runtimeVersion, wasmStarted, wasmThreads, WEB_DEVICES, type WebDevice, type WebOpenOptions } from '../runtime/web.js';
 export type { SampleOutput, SampleRequest, GeneratorOutput } from '../runtime/generator.js';
+export { REFINE_METHODS, REFINE_METHOD_NAMES, type RefineMethodName, type RefineRequest } from '../runtime/refine/index.js';
 export type { Manifest } from '../core/manifest.js';
 export { classIndex, resolveLabels } from '../core/labels.js';
 
@@ -52,9 +59,9 @@ export class WebGenerator extends Generator<WebDevice> {
 
 /** Open the model folder at `url` (`manifest.json` + its ONNX file) on `device` (`auto`: WebGPU, else WASM). */
 export async function openGenerator(url: string, opts: WebOpenOptions = {}): Promise<WebGenerator> {
-  const { manifest, session, choice } = await openWebSession(url, opts);
+  const { manifest, session, choice, open } = await openWebSession(url, opts);
   try {
-    return new WebGenerator(manifest, session, choice);
+    return new WebGenerator(manifest, session, choice, open);
   } catch (err) {
     await session.release();
     throw err;

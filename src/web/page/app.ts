@@ -3,15 +3,18 @@
  * model, a class, a seed and a count; the samples are computed in this browser by the wganx/web
  * module (WebGPU or WASM) and drawn on a canvas, identical to the server's `samples.png` for the
  * same request, which it can show beside them with the mean pixel difference. A latent walk
- * between two seeds follows a slider.
+ * between two seeds follows a slider. A model that ships its critic offers refinement (a method of
+ * the runtime's table and its main parameter: `k` for rank, `steps` for dot and ddls), computed here
+ * too; the comparison then asks the server for the same refinement.
  *
  * Models come from `models/index.json` (a list of folder names under `models/`), which the
  * server answers with its ready models. The query string pre-sets the form
- * (`?model=mnist-cgan&seed=3&n=16&class=7&device=wasm&threads=2&compare=1`); changing the threads
- * after WASM has started reloads the page with the new `threads`. State for tests and scripts:
- * `document.body.dataset.state` (`loading`, `ready`, `error`) and `window.wganx`.
+ * (`?model=mnist-cgan&seed=3&n=16&class=7&device=wasm&threads=2&compare=1&refine=rank&refine.k=8`);
+ * changing the threads after WASM has started reloads the page with the new `threads`. State for
+ * tests and scripts: `document.body.dataset.state` (`loading`, `ready`, `error`), `window.wganx`,
+ * and the open generator (a wganx/web `WebGenerator`) as `window.wganxGenerator`.
  */
-import { openGenerator, runtimeVersion, wasmStarted, wasmThreads, type WebGenerator } from '../index.js';
+import { openGenerator, REFINE_METHODS, runtimeVersion, wasmStarted, wasmThreads, type RefineMethodName, type RefineRequest, type WebGenerator } from '../index.js';
 
 /** What the last run did, for people and for tests. */
 interface PageState {
@@ -24,15 +27,20 @@ interface PageState {
   lastRun: { n: number; ms: number; samplesPerSecond: number } | null;
   /** Mean |browser − server| over the RGB channels, in 8-bit levels. */
   serverDiff: number | null;
+  /** The refinement methods the open model can run (`none` only without a critic). */
+  refineMethods: string[];
+  /** The last run's refinement (`rank k=8 sigma=0.25`), or null for none. */
+  refine: string | null;
   error: string | null;
 }
 
 const WALK_STEPS = 32;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const state: PageState = { mode: 'static', model: null, device: null, refused: [], threads: 1, runtime: runtimeVersion(), lastRun: null, serverDiff: null, error: null };
+const state: PageState = { mode: 'static', model: null, device: null, refused: [], threads: 1, runtime: runtimeVersion(), lastRun: null, serverDiff: null, refineMethods: ['none'], refine: null, error: null };
 (globalThis as { wganx?: PageState }).wganx = state;
 
 let generator: WebGenerator | null = null;
+Object.defineProperty(globalThis, 'wganxGenerator', { get: () => generator, configurable: true });
 let openedKey = '';
 let busy: Promise<void> = Promise.resolve();
 
@@ -83,7 +91,40 @@ function readForm() {
     cls: cls === '' ? undefined : Number(cls),
     compare: $<HTMLInputElement>('compare').checked,
     threads: $<HTMLSelectElement>('threads').value === 'auto' ? undefined : Number($<HTMLSelectElement>('threads').value),
+    refine: readRefine(),
   };
+}
+
+/** The parameter the page offers for a method: the first of its row (rank: k; dot, ddls: steps). */
+function mainParam(method: RefineMethodName): string | null {
+  return Object.keys(REFINE_METHODS[method].params)[0] ?? null;
+}
+
+/** The refinement the form asks for (undefined: none); the parameter's bounds are the table's, checked by the runtime. */
+function readRefine(): RefineRequest | undefined {
+  const method = $<HTMLSelectElement>('refine').value as RefineMethodName;
+  if (!(method in REFINE_METHODS) || method === 'none') return undefined;
+  const param = mainParam(method);
+  const raw = $<HTMLInputElement>('refine-param').value;
+  return param === null || raw === '' ? { method } : { method, [param]: Number(raw) };
+}
+
+/** Show the chosen method's main parameter with its bounds and default (kept when the user set it). */
+function refineChanged(): void {
+  const method = $<HTMLSelectElement>('refine').value as RefineMethodName;
+  const param = method in REFINE_METHODS && method !== 'none' ? mainParam(method) : null;
+  $('refine-param-field').hidden = param === null;
+  if (param === null) return;
+  const p = REFINE_METHODS[method].params[param];
+  const input = $<HTMLInputElement>('refine-param');
+  const name = $('refine-param-name');
+  if (name.textContent !== param) delete input.dataset.touched; // another parameter: its own default
+  name.textContent = param;
+  input.min = String(p.min);
+  input.max = String(p.max);
+  input.step = p.int ? '1' : 'any';
+  input.title = p.help;
+  if (input.dataset.touched !== '1') input.value = String(p.default);
 }
 
 /** Open (or keep) the generator of the chosen model on the chosen device. */
@@ -114,6 +155,16 @@ async function ensureGenerator(model: string, device: string, threads: number | 
   select.value = c && wanted !== '' && Number(wanted) < c.numClasses ? wanted : '';
   delete select.dataset.wanted;
   $('class-field').hidden = !c;
+  // The refinement picker: the methods this model can run (a model without a critic offers none).
+  const methods = g.refineMethods;
+  state.refineMethods = [...methods];
+  const refine = $<HTMLSelectElement>('refine');
+  const wantedRefine = refine.dataset.wanted ?? refine.value;
+  refine.replaceChildren(...methods.map((m) => new Option(m, m)));
+  refine.value = (methods as string[]).includes(wantedRefine) ? wantedRefine : 'none';
+  delete refine.dataset.wanted;
+  $('refine-field').hidden = methods.length <= 1;
+  refineChanged();
   // Defaults by kind unless the user set them: 16 digits at 4×, or 1,000 points on a 512-pixel plot.
   const points = g.manifest.kind === 'points';
   if ($<HTMLInputElement>('n').dataset.touched !== '1') $<HTMLInputElement>('n').value = points ? '1000' : '16';
@@ -138,6 +189,7 @@ function meanAbsDiff(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
 async function compareWithServer(f: ReturnType<typeof readForm>, mine: ImageData): Promise<void> {
   const q = new URLSearchParams({ n: String(f.n), seed: String(f.seed), scale: String(f.scale) });
   if (f.cls !== undefined) q.set('class', String(f.cls));
+  for (const [key, value] of Object.entries(f.refine ?? {})) q.set(key === 'method' ? 'refine' : `refine.${key}`, String(value));
   const res = await authedFetch(`v1/models/${encodeURIComponent(f.model)}/samples.png?${q}`);
   if (!res.ok) throw new Error(`the server answered ${res.status}: ${await res.text()}`);
   const blob = await res.blob();
@@ -166,10 +218,12 @@ async function generate(): Promise<void> {
   const g = await ensureGenerator(chosen.model, chosen.device, chosen.threads);
   const f = readForm(); // opening a point model sets its default count
   const t0 = performance.now();
-  const out = await g.sample({ seed: f.seed, n: f.n, cls: f.cls });
+  const out = await g.sample({ seed: f.seed, n: f.n, cls: f.cls, refine: f.refine });
   const ms = performance.now() - t0;
   state.lastRun = { n: f.n, ms, samplesPerSecond: (f.n * 1000) / ms };
-  $('rate-line').textContent = `${f.n} samples in ${ms.toFixed(1)} ms (${state.lastRun.samplesPerSecond.toFixed(0)} samples/s, latents and classes included)`;
+  const refined = out.refine.method === 'none' ? null : [out.refine.method, ...Object.entries(out.refine.params).map(([k, v]) => `${k}=${v}`)].join(' ');
+  state.refine = refined;
+  $('rate-line').textContent = `${f.n} samples in ${ms.toFixed(1)} ms (${state.lastRun.samplesPerSecond.toFixed(0)} samples/s, latents and classes included${refined ? `; refined: ${refined}` : ''})`;
   const image = g.toImageData(out, { scale: f.scale });
   draw($<HTMLCanvasElement>('grid'), image);
   $<HTMLButtonElement>('download').disabled = false;
@@ -222,6 +276,9 @@ function threadsChanged(): void {
   for (const id of ['n', 'scale']) if ($<HTMLInputElement>(id).dataset.touched === '1') set(id, $<HTMLInputElement>(id).value);
   set('device', f.device === 'auto' ? null : f.device);
   set('compare', f.compare ? '1' : null);
+  for (const key of [...params.keys()]) if (key.startsWith('refine.')) params.delete(key);
+  set('refine', f.refine?.method ?? null);
+  for (const [key, value] of Object.entries(f.refine ?? {})) if (key !== 'method' && $<HTMLInputElement>('refine-param').dataset.touched === '1') set(`refine.${key}`, String(value));
   set('threads', f.threads === undefined ? null : String(f.threads));
   location.search = params.toString();
 }
@@ -247,6 +304,14 @@ async function start(): Promise<void> {
   for (const id of ['n', 'scale']) if (params.has(id)) $<HTMLInputElement>(id).dataset.touched = '1';
   if (params.get('compare') === '1') $<HTMLInputElement>('compare').checked = true;
   if (params.has('class')) $<HTMLSelectElement>('class').dataset.wanted = params.get('class')!;
+  // ?refine=<method>&refine.<param>=<value>, as the server's samples.png takes them (the page offers the main parameter).
+  if (params.has('refine')) $<HTMLSelectElement>('refine').dataset.wanted = params.get('refine')!;
+  const refineValue = [...params.entries()].find(([k]) => k.startsWith('refine.'));
+  if (refineValue) {
+    $('refine-param-name').textContent = refineValue[0].slice('refine.'.length); // kept if it is the method's main parameter
+    $<HTMLInputElement>('refine-param').value = refineValue[1];
+    $<HTMLInputElement>('refine-param').dataset.touched = '1';
+  }
   const models = await listModels();
   if (models.length === 0) throw new Error('no models to show');
   $('compare-field').hidden = state.mode !== 'server';
@@ -267,6 +332,11 @@ if (typeof document !== 'undefined') {
   $('model').addEventListener('change', () => queue(generate));
   $('device').addEventListener('change', () => queue(generate));
   $('threads').addEventListener('change', threadsChanged);
+  $('refine').addEventListener('change', () => {
+    refineChanged();
+    queue(generate);
+  });
+  $('refine-param').addEventListener('input', () => ($<HTMLInputElement>('refine-param').dataset.touched = '1'));
   for (const id of ['n', 'scale']) $(id).addEventListener('input', () => ($<HTMLInputElement>(id).dataset.touched = '1'));
   $('download').addEventListener('click', download);
   for (const id of ['t', 'seed-a', 'seed-b']) $(id).addEventListener('input', () => queue(walk));
