@@ -134,8 +134,9 @@ export interface RefineGraph {
 }
 
 /**
- * Builds `refine.onnx` from the generator's and the critic's graphs (engineer B's
- * src/export/refine-graph.ts). `exportModel` calls it when given `critic.refine`, after both
- * parity checks and before anything is written; a throw writes nothing.
+ * Builds `refine.onnx` from the generator's and the critic's graphs (src/export/refine-graph.ts).
+ * `exportModel` calls it when given `critic.refine`, after both parity checks and before anything
+ * is written; a throw writes nothing. null: the builder declines this model (it logs why, e.g. an
+ * op without a gradient rule), and critic.onnx is written without refine.onnx.
  */
-export type RefineBuilder = (request: RefineRequest) => Promise<RefineGraph>;
+export type RefineBuilder = (request: RefineRequest) => Promise<RefineGraph | null>;

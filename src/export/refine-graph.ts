@@ -20,7 +20,7 @@ import { InvalidArgumentError, ParityError } from '../core/errors.js';
 import { CRITIC_NAMES, type InputSpec, type TensorDtype, type TensorSpec } from '../core/manifest.js';
 import { createSession } from '../runtime/node.js';
 import { VERSION } from '../version.js';
-import { appendGradients } from './backward.js';
+import { appendGradients, UnsupportedGradientError } from './backward.js';
 import { BATCH_DIM, MAX_OPSET, MIN_OPSET } from './convert.js';
 import type { RefineBuilder, RefineGraph } from './critic.js';
 import { DataType, GraphBuilder, encodeModel, type OnnxModel, type ValueSpec } from './onnx-builder.js';
@@ -135,16 +135,17 @@ export function composeRefineGraph(generator: OnnxModel, critic: OnnxModel, opts
     return r;
   };
   const needed = new Set<string>([scoreOut.name]);
-  const keep: typeof crit.node = [];
+  const keep: NonNullable<Graph['node']> = [];
   for (const node of [...(crit.node ?? [])].reverse()) {
     if (!(node.output ?? []).some((o) => needed.has(o))) continue;
     keep.unshift(node);
     for (const i of node.input ?? []) if (i) needed.add(i);
   }
   for (const t of crit.initializer ?? []) if (needed.has(t.name ?? '')) g.initializers.push({ ...t, name: renamed(t.name ?? '') });
-  for (const node of keep ?? []) {
-    g.nodes.push({ ...node, name: g.unique(`critic/${node.name || node.opType}`), input: (node.input ?? []).map(renamed), output: (node.output ?? []).map(renamed) });
-  }
+  // Node names live apart from tensor names: the critic's (unique within it) keep theirs under critic/.
+  keep.forEach((node, k) => {
+    g.nodes.push({ ...node, name: `critic/${node.name || `${node.opType}_${k}`}`, input: (node.input ?? []).map(renamed), output: (node.output ?? []).map(renamed) });
+  });
 
   // score [batch] (the critic's is [batch, 1]).
   const criticScore = renamed(scoreOut.name);
@@ -274,10 +275,19 @@ function embeddingClasses(model: tf.LayersModel): number | null {
 
 /**
  * The exporter's {@link RefineBuilder}: compose, then check ∂score/∂z against tf.grad (and the score
- * against tfjs); a check beyond its bound throws ParityError and nothing is written.
+ * against tfjs); a check beyond its bound throws ParityError and nothing is written. A net with an op
+ * the backward pass has no rule for gets no refine.onnx (null, logged), its critic.onnx all the same.
  */
-export const buildRefineGraph: RefineBuilder = async ({ generator, critic, log }): Promise<RefineGraph> => {
-  const composed = composeRefineGraph(generator.graph.model, critic.graph.model);
+export const buildRefineGraph: RefineBuilder = async ({ generator, critic, log }): Promise<RefineGraph | null> => {
+  let composed: ComposedRefine;
+  try {
+    composed = composeRefineGraph(generator.graph.model, critic.graph.model);
+  } catch (err) {
+    // A net the backward pass cannot differentiate still ships its generator and critic.
+    if (!(err instanceof UnsupportedGradientError)) throw err;
+    log(`refine.onnx is not written: ${err.message}; critic.onnx is (refine methods that need the gradient will be refused for this model)`);
+    return null;
+  }
   const numClasses = embeddingClasses(generator.model) ?? 2;
   const check = await checkRefineGradient(generator.model, critic.model, composed.bytes, generator.graph.inputs, { numClasses });
   log(`refine gradient: max |onnxruntime − tf.grad| = ${check.maxAbsDiff.toExponential(2)} (tolerance ${check.tolerance.toExponential(2)}); score: ${check.scoreMaxAbsDiff.toExponential(2)}`);

@@ -20,6 +20,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, ParityError } from '../../src/core/errors.js';
+import { UnsupportedGradientError } from '../../src/export/backward.js';
 import { CounterRng } from '../../src/core/random.js';
 import { convertCritic, convertLayersModel, exportModel, type RefineRequest } from '../../src/export/index.js';
 import { buildRefineGraph, checkRefineGradient, composeRefineGraph } from '../../src/export/refine-graph.js';
@@ -145,7 +146,9 @@ async function expectGradient(generator: tf.LayersModel, critic: tf.LayersModel,
   const crit = convertCritic(critic, { opset: opts.opset });
   const refine = composeRefineGraph(gen.model, crit.model);
   queueForChecker(refine.bytes, label);
+  const tensors = tf.memory().numTensors;
   const check = await checkRefineGradient(generator, critic, refine.bytes, gen.inputs, { numClasses: opts.numClasses, relativeTolerance: RELATIVE });
+  assert.equal(tf.memory().numTensors, tensors, `${label}: the gradient check leaves no tensor behind`);
   assert.ok(check.gradScale > 1e-2, `${label}: the gradient is too small to test anything (${check.gradScale})`);
   assert.ok(check.maxAbsDiff <= check.tolerance, `${label}: max |grad_z − tf.grad| = ${check.maxAbsDiff} > ${check.tolerance} (largest gradient ${check.gradScale})`);
   assert.ok(check.scoreMaxAbsDiff <= 1e-5 * Math.max(1, check.scoreScale), `${label}: max |score − tfjs| = ${check.scoreMaxAbsDiff}`);
@@ -308,5 +311,29 @@ test('composeRefineGraph refuses a critic that does not fit the generator', asyn
       n.generator.dispose();
       n.critic.dispose();
     });
+  }
+});
+
+test('a critic with an op that has no gradient rule (Maximum → Max): composeRefineGraph names the op and node; exportModel writes critic.onnx without refine.onnx and says why', async () => {
+  const spec = netSpec('mlp-points', 'none');
+  const { generator, critic } = await nets('mlp-points', spec);
+  critic.dispose();
+  const x = tf.input({ shape: [2] });
+  const a = tf.layers.dense({ units: 4 }).apply(x) as tf.SymbolicTensor;
+  const b = tf.layers.dense({ units: 4 }).apply(x) as tf.SymbolicTensor;
+  const most = tf.layers.maximum({ name: 'd_most' }).apply([a, b]) as tf.SymbolicTensor;
+  const maxCritic = tf.model({ inputs: x, outputs: tf.layers.dense({ units: 1 }).apply(most) as tf.SymbolicTensor });
+  try {
+    const gen = convertLayersModel(generator, { outputNames: ['samples'] });
+    assert.throws(() => composeRefineGraph(gen.model, convertCritic(maxCritic).model), (err: unknown) => err instanceof UnsupportedGradientError && /node "critic\/d_most(_\d+)?" \(Max\): no gradient rule for Max/.test((err as Error).message));
+    const dir = join(root, 'max');
+    const logs: string[] = [];
+    const result = await exportModel(generator, dir, { name: 'max', critic: { model: maxCritic, refine: buildRefineGraph }, log: (m) => logs.push(m) });
+    assert.ok(existsSync(join(dir, 'critic.onnx')) && !existsSync(join(dir, 'refine.onnx')));
+    assert.ok(result.manifest.critic && result.manifest.critic.refine === null);
+    assert.ok(logs.some((l) => /refine\.onnx is not written: .*\(Max\)/.test(l)), logs.join('\n'));
+  } finally {
+    generator.dispose();
+    maxCritic.dispose();
   }
 });
