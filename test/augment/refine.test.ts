@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { augment, type AugmentOptions } from '../../src/augment/run.js';
 import { openGenerator } from '../../src/runtime/node.js';
+import { REFINE_METHODS } from '../../src/runtime/refine/index.js';
 import { criticFixtures } from '../runtime/refine-fixtures.js';
 import { files } from './helpers.js';
 
@@ -45,7 +46,7 @@ test('--refine rank: the runtime\'s refined samples, the same files for any --ba
   for (const i of [0, 1]) await run({ out: sharded, batch: 7, refine: 'rank', refineK: 5, shard: `${i}/2` });
   assert.deepEqual(dataFiles(b), dataFiles(a));
   assert.deepEqual(dataFiles(sharded), dataFiles(a));
-  assert.deepEqual(summary(a).identity.refine, { method: 'rank', k: 5, sigma: 0.25 });
+  assert.deepEqual(summary(a).identity.refine, { method: 'rank', k: 5, sigma: REFINE_METHODS.rank.params.sigma.default });
   // The runtime gives the same samples for the same request; the raw data set differs.
   const g = await openGenerator(fx.points, { threads: 1 });
   try {
@@ -70,7 +71,7 @@ test('--refine dot on a conditional image model: the same files for any --batch'
   await run({ ...opts, out: a, batch: 12 });
   await run({ ...opts, out: b, batch: 5 });
   assert.deepEqual(dataFiles(b), dataFiles(a));
-  assert.deepEqual(summary(a).identity.refine, { method: 'dot', steps: 3, stepSize: 0.01 });
+  assert.deepEqual(summary(a).identity.refine, { method: 'dot', steps: 3, stepSize: REFINE_METHODS.dot.params.stepSize.default });
 });
 
 test('a resume must match the refinement; a data set written before --refine existed resumes as raw', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { evaluateModel, formatReport } from '../../src/eval/command.js';
 import { toyMetrics } from '../../src/eval/toy.js';
 import { openGenerator } from '../../src/runtime/node.js';
+import { REFINE_METHODS } from '../../src/runtime/refine/index.js';
 import { criticFixtures } from '../runtime/refine-fixtures.js';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -35,10 +36,10 @@ test('the refined pass measures the runtime\'s refined samples, next to the raw 
   } finally {
     await g.dispose();
   }
-  assert.deepEqual(report.refined!.refine, { method: 'rank', params: { k: 4, sigma: 0.25 } });
+  assert.deepEqual(report.refined!.refine, { method: 'rank', params: { k: 4, sigma: REFINE_METHODS.rank.params.sigma.default } });
   assert.ok(report.samplesPerSecond > 0 && report.refined!.samplesPerSecond > 0);
   const table = formatReport(report);
-  assert.match(table, /refined\s+rank k=4 sigma=0\.25/);
+  assert.match(table, new RegExp(`refined\\s+rank k=4 sigma=${REFINE_METHODS.rank.params.sigma.default}`));
   assert.match(table, /cost\s+[\d.]+ samples\/s vs \d+ raw/);
   // Without --refine: no refined pass.
   assert.equal((await evaluateModel({ modelDir: fx.points, samples: 50, figuresDir: null })).refined, null);
@@ -48,7 +49,7 @@ test('wganx eval --refine dot --json; refusals are one line naming the flag or f
   const ok = cli('--model', fx.points, '--samples', '100', '--refine', 'dot', '--refine-steps', '3', '--json', '--no-figures');
   assert.equal(ok.code, 0, ok.stderr);
   const report = JSON.parse(ok.stdout);
-  assert.deepEqual(report.refined.refine, { method: 'dot', params: { steps: 3, stepSize: 0.01 } });
+  assert.deepEqual(report.refined.refine, { method: 'dot', params: { steps: 3, stepSize: REFINE_METHODS.dot.params.stepSize.default } });
   assert.equal(report.refined.toy.modes, 8);
   const bare = cli('--model', fx.bare, '--refine', 'rank', '--no-figures');
   assert.equal(bare.code, 1);

@@ -12,13 +12,14 @@
  * compares it with dot). Cost: `steps` forward + backward passes of refine.onnx per sample.
  */
 import { noiseNormals } from '../../core/latent.js';
-import { clampToPrior, type RefineMethod } from './method.js';
+import { clampToPrior, STEP_PARAMS, type RefineMethod } from './method.js';
 
 export const ddls: RefineMethod = {
   help: 'Langevin dynamics on ‖z‖²/2 − D(G(z)) (Che et al. 2020), with seeded noise',
   params: {
-    steps: { flag: '--refine-steps', arg: '<n>', help: 'dot, ddls: gradient steps per sample', int: true, default: 20, min: 1, max: 1000 },
-    stepSize: { flag: '--refine-step-size', arg: '<η>', help: 'dot, ddls: step size (latent units)', int: false, default: 0.01, min: 0, max: 10, exclusiveMin: true },
+    // Langevin's noise (√η per step) spreads samples: small steps, more of them (docs/refine.md, bench/RESULTS.md).
+    steps: { ...STEP_PARAMS.steps, default: 100 },
+    stepSize: { ...STEP_PARAMS.stepSize, default: 0.001 },
   },
   graph: 'refine',
   passes: (p) => p.steps,

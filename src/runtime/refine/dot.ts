@@ -13,7 +13,7 @@
  * own latent and class only. Cost: `steps` forward + backward passes of refine.onnx per sample.
  */
 import { WganxError } from '../../core/errors.js';
-import { clampToPrior, type CriticGraphs, type RefineMethod } from './method.js';
+import { clampToPrior, STEP_PARAMS, type CriticGraphs, type RefineMethod } from './method.js';
 
 /**
  * K_eff as Tanaka's code measures it: the largest |D(G(a)) − D(G(b))| / ‖a − b‖ over independent
@@ -38,8 +38,8 @@ export async function effectiveLipschitz(critic: CriticGraphs): Promise<number> 
 export const dot: RefineMethod = {
   help: 'Discriminator Optimal Transport in latent space (Tanaka 2019): gradient steps on ‖z − z0‖ − D(G(z))/K_eff',
   params: {
-    steps: { flag: '--refine-steps', arg: '<n>', help: 'dot, ddls: gradient steps per sample', int: true, default: 20, min: 1, max: 1000 },
-    stepSize: { flag: '--refine-step-size', arg: '<η>', help: 'dot, ddls: step size (latent units)', int: false, default: 0.01, min: 0, max: 10, exclusiveMin: true },
+    steps: { ...STEP_PARAMS.steps, default: 20 },
+    stepSize: { ...STEP_PARAMS.stepSize, default: 0.01 },
   },
   graph: 'refine',
   passes: (p) => p.steps,

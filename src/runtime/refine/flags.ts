@@ -5,7 +5,7 @@
  *
  * @example
  *   export const EVAL_FLAGS = { …, ...REFINE_FLAGS } as const satisfies FlagTable;
- *   refineFromFlags({ refine: 'rank', refineK: 4 })   // { method: 'rank', params: { k: 4, sigma: 0.25 } }
+ *   refineFromFlags({ refine: 'rank', refineK: 4 })   // { method: 'rank', params: { k: 4, sigma: 0.02 } }
  */
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { FlagSpec, FlagTable } from '../../core/flags.js';

@@ -7,7 +7,7 @@
  * determinism and their cost.
  *
  * @example
- *   const r = resolveRefine({ method: 'rank', k: 4 });   // { method: 'rank', params: { k: 4, sigma: 0.25 } }
+ *   const r = resolveRefine({ method: 'rank', k: 4 });   // { method: 'rank', params: { k: 4, sigma: 0.02 } }
  *   const out = await generator.sample({ seed: 0, n: 16, refine: { method: 'dot', steps: 20 } });
  */
 import { InvalidArgumentError } from '../../core/errors.js';
@@ -96,7 +96,7 @@ export function refineRequest(r: ResolvedRefine): RefineRequest {
   return { method: r.method, ...r.params };
 }
 
-/** `rank k=8 sigma=0.25`: a resolved request in one line (logs, summaries). */
+/** `rank k=8 sigma=0.02`: a resolved request in one line (logs, summaries). */
 export function describeRefine(r: ResolvedRefine): string {
   return [r.method, ...Object.entries(r.params).map(([k, v]) => `${k}=${v}`)].join(' ');
 }

@@ -75,6 +75,12 @@ export interface RefineMethod {
   run(rows: RefineRows, params: Readonly<Record<string, number>>, critic: CriticGraphs): Promise<Float32Array>;
 }
 
+/** The gradient methods' parameters (dot, ddls): one flag each, the defaults per method. */
+export const STEP_PARAMS = {
+  steps: { flag: '--refine-steps', arg: '<n>', help: 'dot, ddls: gradient steps per sample', int: true, default: 20, min: 1, max: 1000 },
+  stepSize: { flag: '--refine-step-size', arg: '<η>', help: 'dot, ddls: step size (latent units)', int: false, default: 0.01, min: 0, max: 10, exclusiveMin: true },
+} as const satisfies Readonly<Record<string, RefineParam>>;
+
 /** Keep uniform latents inside the prior's support [−1, 1] (normal latents need no bound). */
 export function clampToPrior(z: Float32Array, distribution: LatentDistribution): void {
   if (distribution !== 'uniform') return;

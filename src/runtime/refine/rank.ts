@@ -28,7 +28,7 @@ export const rank: RefineMethod = {
   help: "best of k candidates by critic score: the sample's own latent and k−1 small perturbations of it (same class)",
   params: {
     k: { flag: '--refine-k', arg: '<k>', help: "rank: candidates per sample, the sample's own latent included", int: true, default: 8, min: 1, max: 64 },
-    sigma: { flag: '--refine-sigma', arg: '<σ>', help: 'rank: scale of the perturbations (latent units)', int: false, default: 0.25, min: 0, max: 10, exclusiveMin: true },
+    sigma: { flag: '--refine-sigma', arg: '<σ>', help: 'rank: scale of the perturbations (latent units; larger moves more samples but lets the critic shift them between modes)', int: false, default: 0.02, min: 0, max: 10, exclusiveMin: true },
   },
   graph: 'critic',
   passes: (p) => p.k,
