@@ -11,6 +11,8 @@ import type { BatchInput, BatchOutput, InferenceBackend } from '../../src/serve/
  */
 class FakeBackend implements InferenceBackend {
   batches: number[] = [];
+  /** Each batch's refinement method, or `plain`. */
+  kinds: string[] = [];
   /** Batches handed to this session, including those waiting behind the running one. */
   posted = 0;
   private gates: (() => void)[] = [];
@@ -26,6 +28,7 @@ class FakeBackend implements InferenceBackend {
   }
   private async runNow(batch: BatchInput): Promise<BatchOutput> {
     this.batches.push(batch.rows);
+    this.kinds.push(batch.refine?.method ?? 'plain');
     if (!this.auto) await new Promise<void>((r) => this.gates.push(r));
     const data = new Float32Array(batch.rows * 3);
     let row = 0;
@@ -102,6 +105,25 @@ test('while the session is busy, requests accumulate and leave together (up to m
   be.release();
   await Promise.all(rest);
   assert.deepEqual(be.batches, [1, 8, 2]);
+});
+
+test('a refined request never shares a batch: its parts go alone (at most maxBatch rows), plain requests behind it batch together meanwhile', async () => {
+  const be = new FakeBackend();
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 100, maxBatch: 8, maxQueueDelayMs: 50 });
+  const refine = { method: 'rank' as const, params: { k: 4, sigma: 0.25 } };
+  // Submitted in one turn, dispatched together once the delay has passed.
+  const [a, r, c, big] = await Promise.all([
+    b.submit({ rows: 2, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null }),
+    b.submit({ rows: 3, source: { kind: 'seeded', seed: 2, start: 5 }, labels: Int32Array.from([0, 1, 2]), refine }),
+    b.submit({ rows: 2, source: { kind: 'seeded', seed: 3, start: 0 }, labels: null }),
+    b.submit({ rows: 10, source: { kind: 'seeded', seed: 4, start: 20 }, labels: null, refine }),
+  ]);
+  assert.deepEqual(be.batches, [4, 3, 8, 2]);
+  assert.deepEqual(be.kinds, ['plain', 'rank', 'rank', 'rank']);
+  assert.deepEqual(Array.from(a.data), [1, 0, -1, 1, 1, -1]);
+  assert.deepEqual(Array.from(c.data), [3, 0, -1, 3, 1, -1]);
+  assert.deepEqual(Array.from(r.data), [2, 5, 0, 2, 6, 1, 2, 7, 2]);
+  for (let k = 0; k < 10; k++) assert.deepEqual(Array.from(big.data.subarray(k * 3, k * 3 + 3)), [4, 20 + k, -1]);
 });
 
 test('bounded queue: beyond maxQueue requests are refused with QueueFull (503 over HTTP); the queue then recovers', async () => {
