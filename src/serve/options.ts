@@ -39,7 +39,7 @@ export const SERVE_FLAGS = {
     help: 'largest refine.k of a samples request (rank: k generator + critic passes per sample; 0 turns rank off)',
   },
   maxRefineSteps: {
-    type: 'int', flag: '--max-refine-steps', arg: '<n>', default: 50, min: 0, max: 1000,
+    type: 'int', flag: '--max-refine-steps', arg: '<n>', default: 200, min: 0, max: 1000,
     help: 'largest refine.steps of a samples request (dot, ddls: a forward and backward pass of G and the critic per step and sample; 0 turns them off)',
   },
   maxScale: { type: 'int', flag: '--max-scale', arg: '<n>', help: 'largest image upscaling factor', default: 16, min: 1, max: 16 },

@@ -14,12 +14,12 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { openGenerator } from '../../src/runtime/node.js';
-import type { RefineRequest } from '../../src/runtime/refine/index.js';
+import { REFINE_METHODS, refineMethodsFor, type RefineRequest } from '../../src/runtime/refine/index.js';
 import { Engine } from '../../src/serve/engine/engine.js';
 import type { LoadedModel } from '../../src/serve/engine/model.js';
 import { REFINE_LIMITS, servedRefine } from '../../src/serve/engine/refine.js';
 import { createApp } from '../../src/serve/http/app.js';
-import { silentLogger } from '../../src/serve/options.js';
+import { resolveServeOptions, silentLogger } from '../../src/serve/options.js';
 import { testOptions } from './fixtures.js';
 import { parseNpy } from './helpers.js';
 import { criticFixtures } from '../runtime/refine-fixtures.js';
@@ -69,6 +69,8 @@ async function runtime(model: string, req: { seed: number; start?: number; n: nu
   }
 }
 
+/** rank's default σ (the table's: the tests follow it). */
+const SIGMA = REFINE_METHODS.rank.params.sigma.default;
 const METHODS: RefineRequest[] = [{ method: 'rank', k: 6, sigma: 0.5 }, { method: 'dot', steps: 4, stepSize: 0.05 }, { method: 'ddls', steps: 3, stepSize: 0.02 }];
 
 test('GET /v1/models says which refinement methods each model can run and the server\'s limits', async () => {
@@ -126,15 +128,15 @@ test('conditional refinement keeps each sample\'s class: one class for all, and 
   assert.ok(bytes(got).equals(bytes(await runtime('digits', { seed: 2, n: 6, cls: 1, refine }))));
   const res = await post('/v1/models/digits/samples', { seed: 2, n: 3, labels: [2, 0, 'b'], format: 'json', refine }).expect(200);
   assert.deepEqual(res.body.samples.map((s: { label: number }) => s.label), [2, 0, 1]);
-  assert.deepEqual(res.body.refine, { method: 'rank', k: 8, sigma: 0.25 }, 'the JSON head gives the refinement with every parameter');
-  assert.equal(res.headers['x-wganx-refine'], 'rank k=8 sigma=0.25');
+  assert.deepEqual(res.body.refine, { method: 'rank', k: 8, sigma: SIGMA }, 'the JSON head gives the refinement with every parameter');
+  assert.equal(res.headers['x-wganx-refine'], `rank k=8 sigma=${SIGMA}`);
 });
 
 test('samples.png takes refine=<method>&refine.<param>= and gives the POST route\'s picture, with its own ETag', async () => {
   const png = await request(app).get('/v1/models/digits/samples.png?n=4&seed=3&refine=dot&refine.steps=3').buffer(true).parse(binaryParser).expect(200);
   const viaPost = await post('/v1/models/digits/samples', { n: 4, seed: 3, refine: { method: 'dot', steps: 3 } }).buffer(true).parse(binaryParser).expect(200);
   assert.ok((png.body as Buffer).equals(viaPost.body as Buffer));
-  assert.equal(png.headers['x-wganx-refine'], 'dot steps=3 stepSize=0.01');
+  assert.equal(png.headers['x-wganx-refine'], `dot steps=3 stepSize=${REFINE_METHODS.dot.params.stepSize.default}`);
   const plain = await request(app).get('/v1/models/digits/samples.png?n=4&seed=3').expect(200);
   assert.notEqual(png.headers.etag, plain.headers.etag);
   await request(app).get('/v1/models/digits/samples.png?n=4&seed=3&refine=dot&refine.steps=3').set('If-None-Match', png.headers.etag).expect(304);
@@ -212,22 +214,23 @@ test('browsers can fetch critic.onnx and refine.onnx of a model that has them, b
 /** A model as servedRefine reads it. */
 function fakeModel(critic: boolean, refine: boolean): LoadedModel {
   const file = (f: string) => ({ file: f, sha256: '0'.repeat(64), bytes: new Uint8Array() });
-  return { name: 'm', critic: critic ? file('critic.onnx') : null, refine: refine ? file('refine.onnx') : null, refineMethods: ['none', ...(critic ? ['rank'] : []), ...(refine ? ['dot', 'ddls'] : [])] } as unknown as LoadedModel;
+  return { name: 'm', critic: critic ? file('critic.onnx') : null, refine: refine ? file('refine.onnx') : null, refineMethods: refineMethodsFor({ critic, refine }) } as unknown as LoadedModel;
 }
 
 test('servedRefine: a default above the limit is refused saying so; a limit of 0 switches its methods off; every costly method is bounded', () => {
   const m = fakeModel(true, true);
   const limits = { maxRefineK: 4, maxRefineSteps: 0 };
   assert.throws(() => servedRefine(m, { method: 'rank' }, 'body.refine', limits), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'body.refine.k' && /rank's default/.test(e.message));
-  assert.deepEqual(servedRefine(m, { method: 'rank', k: 4 }, 'body.refine', limits), { method: 'rank', params: { k: 4, sigma: 0.25 } });
+  assert.deepEqual(servedRefine(m, { method: 'rank', k: 4 }, 'body.refine', limits), { method: 'rank', params: { k: 4, sigma: SIGMA } });
   assert.throws(() => servedRefine(m, { method: 'dot', steps: 1 }, 'body.refine', limits), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'body.refine.method' && /none, rank for model m: this server switches dot off \(--max-refine-steps 0\)/.test(e.message));
   assert.deepEqual(servedRefine(m, undefined, 'body.refine', limits), { method: 'none', params: {} });
   assert.throws(() => servedRefine(fakeModel(true, false), { method: 'ddls' }, 'body.refine', { maxRefineK: 4, maxRefineSteps: 4 }), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'body.refine.method' && /no refine\.onnx/.test(e.message));
 });
 
-test('every method that runs a critic has a parameter bounded by a server flag', async () => {
-  const { REFINE_METHODS } = await import('../../src/runtime/refine/index.js');
+test('every method that runs a critic has a parameter bounded by a server flag, and the default limits take every method\'s defaults', () => {
+  const defaults = resolveServeOptions();
   for (const [name, row] of Object.entries(REFINE_METHODS)) {
+    assert.doesNotThrow(() => servedRefine(fakeModel(true, true), { method: name }, 'body.refine', defaults), `method ${name}'s defaults on a server with the default limits`);
     if (row.graph === null) continue;
     assert.ok(Object.keys(row.params).some((p) => Object.hasOwn(REFINE_LIMITS, p)), `method ${name}: none of ${Object.keys(row.params).join(', ')} is bounded by a --max-refine-* flag (src/serve/engine/refine.ts REFINE_LIMITS)`);
   }

