@@ -15,7 +15,7 @@
  */
 import { InvalidArgumentError } from './errors.js';
 
-interface Common {
+export interface Common {
   /** The long flag, e.g. `--max-batch`. */
   flag: string;
   /** Name of the flag's argument in help (`<n>`, `<dir>`). */
