@@ -144,6 +144,9 @@ test('samples.png takes refine=<method>&refine.<param>= and gives the POST route
   assert.equal(bad.body.field, 'query.refine.k');
   const noMethod = await request(app).get('/v1/models/digits/samples.png?refine.k=3').expect(400);
   assert.equal(noMethod.body.field, 'query.refine.method');
+  assert.equal((await request(app).get('/v1/models/digits/samples.png?refine=rank&refine=dot').expect(400)).body.field, 'query.refine.method');
+  assert.equal((await request(app).get('/v1/models/digits/samples.png?refine=rank&refine.__proto__=1').expect(400)).body.field, 'query.refine.__proto__');
+  assert.equal((await request(app).get('/v1/models/digits/samples.png?refine=rank&refine.k=2&refine.k=3').expect(400)).body.field, 'query.refine.k');
 });
 
 test('the server\'s limits: a larger k or steps is a 400 naming the field and the flag', async () => {
@@ -209,6 +212,17 @@ test('browsers can fetch critic.onnx and refine.onnx of a model that has them, b
   }
   const none = await request(app).get('/models/bare/critic.onnx').expect(404);
   assert.match(none.body.error, /has manifest\.json and generator\.onnx, not "critic\.onnx"/);
+});
+
+test('OpenAPI: the samples body\'s refine is one schema per method of the table, bounded by the server\'s limits', async () => {
+  const spec = (await request(app).get('/openapi.json').expect(200)).body;
+  const refine = spec.paths['/v1/models/{name}/samples'].post.requestBody.content['application/json'].schema.properties.refine;
+  assert.deepEqual(refine.oneOf.map((o: { title: string }) => o.title), Object.keys(REFINE_METHODS));
+  const byMethod = Object.fromEntries(refine.oneOf.map((o: { title: string; properties: Record<string, { maximum?: number; default?: number }> }) => [o.title, o.properties]));
+  assert.equal(byMethod.rank.k.maximum, LIMITS.maxRefineK);
+  assert.equal(byMethod.rank.k.default, REFINE_METHODS.rank.params.k.default);
+  assert.equal(byMethod.ddls.steps.maximum, LIMITS.maxRefineSteps);
+  assert.equal(byMethod.dot.stepSize.maximum, REFINE_METHODS.dot.params.stepSize.max);
 });
 
 /** A model as servedRefine reads it. */
