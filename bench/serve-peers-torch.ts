@@ -120,6 +120,11 @@ export class TorchServePeer {
     return this.request({ cmd: 'peak', n, threads, ms });
   }
 
+  /** The python process's id (its CPU time counts as the bench's own). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   async close(): Promise<void> {
     if (this.exited) return;
     const done = new Promise((r) => this.child.once('exit', r));
