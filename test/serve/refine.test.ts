@@ -2,14 +2,16 @@
  * Refinement on the server (issue 35), driven in-process with supertest on real worker sessions and
  * model folders exported with their critic.onnx and refine.onnx (test/runtime/refine-fixtures.ts): a refined
  * request gives the runtime's bytes (`Generator.sample` on the same device) for every method, alone
- * or mixed with other requests under concurrency, split over batches or not; `/v1/models` says
+ * or mixed with other requests under concurrency, above `--max-batch` too (it runs whole); `/v1/models` says
  * which methods each model can run; the server's limits and bad requests are 400s naming the
  * field; interpolation refuses refinement; browsers can fetch the critic's files.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import type { Express } from 'express';
 import { InvalidArgumentError } from '../../src/core/errors.js';
@@ -29,7 +31,7 @@ let engine: Engine;
 let app: Express;
 
 const LIMITS = { maxRefineK: 12, maxRefineSteps: 6 };
-/** Parts of a refined request are at most this many rows: n above it is split over batches. */
+/** Plain requests above this many rows are split over batches; refined ones run whole. */
 const MAX_BATCH = 16;
 
 before(async () => {
@@ -86,7 +88,7 @@ test('GET /v1/models says which refinement methods each model can run and the se
   assert.deepEqual(one.refine.methods, ['none', 'rank', 'dot', 'ddls']);
 });
 
-test('every method gives the runtime\'s bytes, for point and conditional image models, within one batch and split over several', async () => {
+test('every method gives the runtime\'s bytes, for point and conditional image models, below and above --max-batch', async () => {
   for (const model of ['points', 'digits']) {
     for (const refine of METHODS) {
       for (const { start, n } of [{ start: 3, n: 5 }, { start: 0, n: 2 * MAX_BATCH + 5 }]) {
@@ -223,6 +225,25 @@ test('OpenAPI: the samples body\'s refine is one schema per method of the table,
   assert.equal(byMethod.rank.k.default, REFINE_METHODS.rank.params.k.default);
   assert.equal(byMethod.ddls.steps.maximum, LIMITS.maxRefineSteps);
   assert.equal(byMethod.dot.stepSize.maximum, REFINE_METHODS.dot.params.stepSize.max);
+});
+
+test('WebGPU (SwiftShader): a refined request is Generator.sample\'s bytes on the same device, above --max-batch too', () => {
+  const libs = '/usr/lib/chromium';
+  const icd = join(libs, 'vk_swiftshader_icd.json');
+  assert.ok(existsSync(icd), `${icd} is missing: install Debian's chromium package (.ci/run does)`);
+  // WebGPU reads its libraries at process start: the engine and the reference run in a child.
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./refine-webgpu-child.ts', import.meta.url)), fx.root], {
+    env: { ...process.env, LD_LIBRARY_PATH: libs, VK_ICD_FILENAMES: icd },
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  assert.equal(child.status, 0, child.stderr.slice(-2000));
+  const results = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { model: string; method: string; n: number; device: string; same: boolean; maxDiff: number }[];
+  assert.equal(results.length, 12);
+  for (const r of results) {
+    assert.equal(r.device, 'webgpu/webgpu');
+    assert.ok(r.same, `${r.model} ${r.method} n=${r.n}: the server's bytes differ from Generator.sample's on WebGPU (max |diff| ${r.maxDiff})`);
+  }
 });
 
 /** A model as servedRefine reads it. */

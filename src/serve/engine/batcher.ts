@@ -10,11 +10,12 @@
  * The queue is bounded (`maxQueue` requests → {@link QueueFull}) and each request has a deadline
  * (→ {@link RequestTimeout}); the HTTP layer maps these domain errors to status codes.
  *
- * A refined request (`refine`: issue 35) never shares a batch: its rows go to a session alone, in
- * parts of at most `maxBatch` rows, and the worker refines them with the runtime's own function
- * before running the generator, so each row is what `Generator.sample` gives for it. Its parts
- * queue in arrival order like any request; plain requests behind a refined one still batch
- * together meanwhile (a refined part costs k or `steps` passes of a plain one).
+ * A refined request (`refine`: issue 35) never shares a batch and is never split: its rows go to a
+ * session alone, as one batch whatever `maxBatch` says, and the worker refines them with the
+ * runtime's own function before running the generator — the calls `Generator.sample` makes for the
+ * same request, so the bytes are its bytes on any device. It queues in arrival order like any
+ * request; plain requests behind a refined one still batch together meanwhile (a refined row costs
+ * k or `steps` passes of a plain one).
  *
  * @example
  *   const b = new DynamicBatcher('ring', [instance], { maxBatch: 64, maxQueueDelayMs: 2, maxQueue: 1024, timeoutMs: 30000, dim: 2 });
@@ -292,7 +293,9 @@ export class DynamicBatcher {
         i++;
         continue;
       }
-      const count = Math.min(e.req.rows - e.taken, maxBatch - rows);
+      // A refined request runs whole: the runtime then cuts it as Generator.sample does, so its bytes
+      // are Generator.sample's on any device (kernels whose last bits vary with the batch size included).
+      const count = refine ? e.req.rows : Math.min(e.req.rows - e.taken, maxBatch - rows);
       const src = e.req.source;
       segments.push(
         src.kind === 'seeded'

@@ -23,6 +23,8 @@ if (!parentPort) throw new Error('ort-worker.ts must run in a worker thread');
 const port = parentPort;
 
 let generator: Generator | null = null;
+/** Critic sessions opened at load (WebGPU) and not yet handed to the generator: close() releases them. */
+const early = new Map<RefineGraph, Promise<Session>>();
 
 /** Latents drawn ahead by the latent thread, by batch id, and runs waiting for theirs. */
 const drawn = new Map<number, LatentResponse>();
@@ -56,7 +58,7 @@ async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void
   const options = { providers, threads: msg.threads, spinning: false };
   const { graphs } = msg;
   // critic.onnx / refine.onnx on the generator's device, opened when a refinement first needs one.
-  const open = async (graph: RefineGraph): Promise<Session> => {
+  const create = async (graph: RefineGraph): Promise<Session> => {
     const bytes = graphs[graph];
     if (!bytes) throw new Error(`the model folder has no ${graph}.onnx`);
     try {
@@ -64,6 +66,22 @@ async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void
     } catch (err) {
       throw new Error(`onnxruntime could not load ${graph}.onnx on [${providers.join(', ')}]: ${runtimeMessage(err)}`);
     }
+  };
+  // WebGPU: sessions must not be created on two threads at once (the registry loads one model at a
+  // time for that; a refined batch could not wait for it), so they are created now, during the
+  // load. A failure is kept for the first refinement that needs the graph (the model still serves).
+  if (providers.includes('webgpu')) {
+    for (const graph of ['critic', 'refine'] as const) {
+      if (!graphs[graph]) continue;
+      const made = create(graph);
+      await made.catch(() => {}); // a failure stays in `made`
+      early.set(graph, made);
+    }
+  }
+  const open = (graph: RefineGraph): Promise<Session> => {
+    const made = early.get(graph);
+    early.delete(graph); // handed to the generator, which releases it (or asks again after a failure)
+    return made ?? create(graph);
   };
   try {
     let session;
@@ -126,8 +144,11 @@ async function refined(g: Generator, msg: Extract<WorkerRequest, { type: 'run' }
 async function close(): Promise<void> {
   const g = generator;
   generator = null;
+  const unused = [...early.values()];
+  early.clear();
   try {
     await g?.dispose();
+    await Promise.allSettled(unused.map(async (s) => (await s).release()));
   } catch {
     // Nothing more to free: the thread stops next either way.
   }
