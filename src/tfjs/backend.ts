@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
 import type { HostGemm } from '../core/gemm.js';
 import { registerConv2DBackpropFilter } from './conv-filter-grad.js';
+import { registerResizeNearestGrad } from './resize-nearest-grad.js';
 import type { BackendChoice, MatmulChoice } from './choices.js';
 import { useHostGemm } from './wasm-host-gemm.js';
 import { registerWasmKernels } from './kernels/register-all.js';
@@ -95,7 +96,10 @@ let wasmModule: WasmModule | null = null;
 let wasmStarted: WasmThreadPlan | null = null;
 
 async function loadPortable(name: PortableBackend): Promise<void> {
-  if (name === 'cpu') registerConv2DBackpropFilter(); // cpu's own is very slow
+  if (name === 'cpu') {
+    registerConv2DBackpropFilter(); // cpu's own is very slow
+    registerResizeNearestGrad(); // cpu's own is wrong past the first image of a batch
+  }
   if (name === 'wasm' && !wasmModule) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);
