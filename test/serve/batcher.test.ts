@@ -13,6 +13,8 @@ class FakeBackend implements InferenceBackend {
   batches: number[] = [];
   /** Each batch's refinement method, or `plain`. */
   kinds: string[] = [];
+  /** Refined batches called off by the batcher. */
+  cancels = 0;
   /** Batches handed to this session, including those waiting behind the running one. */
   posted = 0;
   private gates: (() => void)[] = [];
@@ -22,6 +24,7 @@ class FakeBackend implements InferenceBackend {
   /** Like the worker: posted batches run one after another. */
   run(batch: BatchInput): Promise<BatchOutput> {
     this.posted++;
+    batch.cancel?.onCancel(() => this.cancels++);
     const p = this.chain.then(() => this.runNow(batch));
     this.chain = p.catch(() => {});
     return p;
@@ -124,6 +127,31 @@ test('a refined request never shares a batch and is never split (whatever maxBat
   assert.deepEqual(Array.from(c.data), [3, 0, -1, 3, 1, -1]);
   assert.deepEqual(Array.from(r.data), [2, 5, 0, 2, 6, 1, 2, 7, 2]);
   for (let k = 0; k < 10; k++) assert.deepEqual(Array.from(big.data.subarray(k * 3, k * 3 + 3)), [4, 20 + k, -1]);
+});
+
+test('a refined request that times out or whose client goes away calls its running batch off; plain batches are never called off', async () => {
+  const be = new FakeBackend(false);
+  const b = new DynamicBatcher('m', [be], { ...opts, maxQueue: 100, maxQueueDelayMs: 0, timeoutMs: 50 });
+  const refine = { method: 'dot' as const, params: { steps: 20, stepSize: 0.01 } };
+  const timedOut = b.submit({ rows: 2, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null, refine });
+  await assert.rejects(timedOut, RequestTimeout);
+  assert.equal(be.cancels, 1);
+  be.release();
+  await b.idle();
+  const controller = new AbortController();
+  const gone = b.submit({ rows: 2, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null, refine, signal: controller.signal });
+  await tick();
+  controller.abort();
+  await assert.rejects(gone, ClientGone);
+  assert.equal(be.cancels, 2);
+  be.release();
+  await b.idle();
+  const plain = b.submit({ rows: 2, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null });
+  await assert.rejects(plain, RequestTimeout);
+  be.release();
+  await b.idle();
+  assert.equal(be.cancels, 2);
+  assert.deepEqual(be.kinds, ['dot', 'dot', 'plain']);
 });
 
 test('bounded queue: beyond maxQueue requests are refused with QueueFull (503 over HTTP); the queue then recovers', async () => {

@@ -16,7 +16,11 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { openGenerator } from '../../src/runtime/node.js';
-import { REFINE_METHODS, refineMethodsFor, type RefineRequest } from '../../src/runtime/refine/index.js';
+import { seededSamples } from '../../src/core/seeded.js';
+import type { DeviceChoice, NodeDevice } from '../../src/runtime/devices.js';
+import { readModelFolder } from '../../src/runtime/model-folder.js';
+import { REFINE_METHODS, refineMethodsFor, resolveRefine, type RefineRequest } from '../../src/runtime/refine/index.js';
+import { SessionInstance } from '../../src/serve/engine/instance.js';
 import { Engine } from '../../src/serve/engine/engine.js';
 import type { LoadedModel } from '../../src/serve/engine/model.js';
 import { REFINE_LIMITS, servedRefine } from '../../src/serve/engine/refine.js';
@@ -62,7 +66,7 @@ async function served(model: string, body: object): Promise<Float32Array> {
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** The runtime's samples (Generator.sample on the CPU, one thread, as the test server's sessions). */
-async function runtime(model: string, req: { seed: number; start?: number; n: number; cls?: number; refine?: RefineRequest }): Promise<Float32Array> {
+async function runtime(model: string, req: { seed: number; start?: number; n: number; cls?: number; labels?: number[]; refine?: RefineRequest }): Promise<Float32Array> {
   const g = await openGenerator(join(fx.root, model), { device: 'cpu', threads: 1 });
   try {
     return Float32Array.from((await g.sample({ start: 0, ...req })).data);
@@ -243,6 +247,33 @@ test('WebGPU (SwiftShader): a refined request is Generator.sample\'s bytes on th
   for (const r of results) {
     assert.equal(r.device, 'webgpu/webgpu');
     assert.ok(r.same, `${r.model} ${r.method} n=${r.n}: the server's bytes differ from Generator.sample's on WebGPU (max |diff| ${r.maxDiff})`);
+  }
+});
+
+test('a refined job whose request failed is called off in the worker: the session stops refining, keeps serving, and refines again', async () => {
+  const dir = join(fx.root, 'digits');
+  const folder = await readModelFolder(dir);
+  const cpu: DeviceChoice<NodeDevice> = { requested: 'cpu', device: 'cpu', providers: ['cpu'], refused: [] };
+  const inst = await SessionInstance.create({ model: folder.bytes, graphs: { critic: folder.critic!.bytes, refine: folder.refine!.bytes }, manifest: folder.manifest, device: cpu, threads: 1, label: 'digits/generator.onnx' });
+  try {
+    const n = 256;
+    const labels = seededSamples(folder.manifest, { seed: 1, start: 0, n }).labels;
+    let call: () => void = () => {};
+    const cancel = { cancelled: false, onCancel: (l: () => void) => void (call = l) };
+    // 1,000 Langevin steps on 256 rows: far longer than the moment it is called off.
+    const long = inst.run({ rows: n, segments: [{ kind: 'seeded', seed: 1, start: 0, count: n }], labels, refine: resolveRefine({ method: 'ddls', steps: 1000 }), cancel });
+    await new Promise((r) => setTimeout(r, 200));
+    cancel.cancelled = true;
+    call();
+    await assert.rejects(long, /the refinement was cancelled: its request failed/);
+    // The session serves plain and refined batches afterwards, with the runtime's bytes.
+    const plain = await inst.run({ rows: 3, segments: [{ kind: 'seeded', seed: 2, start: 0, count: 3 }], labels: Int32Array.from([0, 1, 2]) });
+    assert.ok(bytes(plain.data).equals(bytes(await runtime('digits', { seed: 2, n: 3, labels: [0, 1, 2] }))));
+    const refine = { method: 'dot', steps: 2 };
+    const again = await inst.run({ rows: 4, segments: [{ kind: 'seeded', seed: 3, start: 0, count: 4 }], labels: seededSamples(folder.manifest, { seed: 3, start: 0, n: 4 }).labels, refine: resolveRefine(refine) });
+    assert.ok(bytes(again.data).equals(bytes(await runtime('digits', { seed: 3, n: 4, refine }))));
+  } finally {
+    await inst.close();
   }
 });
 

@@ -22,7 +22,7 @@
  *   const { data } = await b.submit({ rows: 8, source: { kind: 'seeded', seed: 1, start: 0 }, labels: null });
  */
 import type { ResolvedRefine } from '../../runtime/refine/index.js';
-import type { BatchInput, InferenceBackend } from './instance.js';
+import type { BatchCancel, BatchInput, InferenceBackend } from './instance.js';
 import type { Segment } from './protocol.js';
 import { ClientGone, InferenceFailed, ModelUnavailable, QueueFull, RequestTimeout } from './errors.js';
 
@@ -113,6 +113,8 @@ interface Entry {
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | null;
   onAbort: (() => void) | null;
+  /** Calls off the running batch of a refined request (set while it runs). */
+  cancelBatch: (() => void) | null;
 }
 
 interface Slot {
@@ -222,7 +224,7 @@ export class DynamicBatcher {
     return new Promise<SubmitResult>((resolve, reject) => {
       const e: Entry = {
         req, taken: 0, done: 0, out: null, rowShape: [], enqueuedAt: performance.now(), queueMs: -1, computeMs: 0,
-        settled: false, resolve, reject, timer: null, onAbort: null,
+        settled: false, resolve, reject, timer: null, onAbort: null, cancelBatch: null,
       };
       e.timer = setTimeout(() => this.fail(e, new RequestTimeout(this.model, this.opts.timeoutMs)), this.opts.timeoutMs);
       if (req.signal) {
@@ -248,6 +250,8 @@ export class DynamicBatcher {
 
   private fail(e: Entry, err: Error): void {
     if (e.settled) return;
+    // A refined request's batch serves it alone: call it off, so that the session stops refining.
+    e.cancelBatch?.();
     this.finish(e);
     this.counters.failed++;
     e.reject(err);
@@ -319,7 +323,7 @@ export class DynamicBatcher {
       labels = new Int32Array(rows);
       for (const p of parts) if (p.e.req.labels) labels.set(p.e.req.labels.subarray(p.offset, p.offset + p.count), p.at);
     }
-    const batch: BatchInput = refine ? { rows, segments, labels, refine } : { rows, segments, labels };
+    const batch: BatchInput = refine ? { rows, segments, labels, refine, cancel: this.cancellation(parts[0].e) } : { rows, segments, labels };
     slot.running++;
     this.inFlight++;
     const hungAfter = this.opts.timeoutMs * HUNG_BATCH_TIMEOUTS;
@@ -372,6 +376,25 @@ export class DynamicBatcher {
         this.schedule();
         this.notifyIdle();
       });
+  }
+
+  /** The cancel handle of a refined request's batch: called off when the request fails while it runs. */
+  private cancellation(e: Entry): BatchCancel {
+    let cancelled = false;
+    let listener: (() => void) | null = null;
+    e.cancelBatch = () => {
+      e.cancelBatch = null;
+      cancelled = true;
+      listener?.();
+    };
+    return {
+      get cancelled() {
+        return cancelled;
+      },
+      onCancel(l) {
+        listener = l;
+      },
+    };
   }
 
   /**

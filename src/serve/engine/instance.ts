@@ -21,6 +21,15 @@ export interface BatchInput {
   labels: Int32Array | null;
   /** Refine the rows by the critic first: then the batch is one request's rows, one seeded segment. */
   refine?: ResolvedRefine;
+  /** A refined batch's request failed: the session stops refining it (the run then rejects). */
+  cancel?: BatchCancel;
+}
+
+/** How the batcher calls off a refined batch whose request failed (its rows serve nobody any more). */
+export interface BatchCancel {
+  readonly cancelled: boolean;
+  /** `listener` is called once, when the batch is called off (never if it is not). */
+  onCancel(listener: () => void): void;
 }
 
 export interface BatchOutput {
@@ -166,9 +175,15 @@ export class SessionInstance implements InferenceBackend {
 
   private post(batch: BatchInput): Promise<BatchOutput> {
     if (this.dead) return Promise.reject(this.dead);
+    if (batch.cancel?.cancelled) return Promise.reject(new Error('the batch was called off before it was posted'));
     const id = this.nextId++;
     return new Promise<BatchOutput>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      batch.cancel?.onCancel(() => {
+        if (!this.pending.has(id) || this.dead) return;
+        const msg: WorkerRequest = { type: 'cancel', id };
+        this.worker.postMessage(msg);
+      });
       const transfer: ArrayBuffer[] = [];
       // Raw latents are copied into the worker's batch anyway: transfer them instead of cloning.
       const segments = batch.segments.map((s) => (s.kind === 'raw' ? { kind: 'raw' as const, z: s.z.slice() } : s));

@@ -25,6 +25,34 @@ const port = parentPort;
 let generator: Generator | null = null;
 /** Critic sessions opened at load (WebGPU) and not yet handed to the generator: close() releases them. */
 const early = new Map<RefineGraph, Promise<Session>>();
+/** Refined batches received and not yet finished, those of them whose requests failed (`cancel`), and the one running now. */
+const refinedBatches = new Set<number>();
+const cancelled = new Set<number>();
+let refining: number | null = null;
+
+/** Why a cancelled refinement stopped. */
+const CANCELLED = 'the refinement was cancelled: its request failed (timed out or its client went away)';
+
+/**
+ * A critic session that refuses to run once the refined batch in progress has been cancelled: a
+ * method runs the critic at least once per step or candidate batch, so a cancelled job stops within
+ * one run instead of holding the session for all its steps.
+ */
+function cancellable(inner: Session): Session {
+  return {
+    get inputNames() {
+      return inner.inputNames;
+    },
+    get outputNames() {
+      return inner.outputNames;
+    },
+    run(feeds, outputs) {
+      if (refining !== null && cancelled.has(refining)) return Promise.reject(new Error(CANCELLED));
+      return inner.run(feeds, outputs);
+    },
+    release: () => inner.release(),
+  };
+}
 
 /** Latents drawn ahead by the latent thread, by batch id, and runs waiting for theirs. */
 const drawn = new Map<number, LatentResponse>();
@@ -62,7 +90,7 @@ async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void
     const bytes = graphs[graph];
     if (!bytes) throw new Error(`the model folder has no ${graph}.onnx`);
     try {
-      return await createSession(bytes, options);
+      return cancellable(await createSession(bytes, options));
     } catch (err) {
       throw new Error(`onnxruntime could not load ${graph}.onnx on [${providers.join(', ')}]: ${runtimeMessage(err)}`);
     }
@@ -122,6 +150,9 @@ async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> 
     post({ type: 'result', id: msg.id, data: owned, dims: out.dims, computeMs: out.computeMs }, [owned.buffer as ArrayBuffer]);
   } catch (err) {
     post({ type: 'error', id: msg.id, message: `inference failed: ${describe(err)}` });
+  } finally {
+    refinedBatches.delete(msg.id);
+    cancelled.delete(msg.id);
   }
 }
 
@@ -135,9 +166,15 @@ async function refined(g: Generator, msg: Extract<WorkerRequest, { type: 'run' }
   const t0 = performance.now();
   const indices = new Float64Array(seg.count);
   for (let i = 0; i < seg.count; i++) indices[i] = seg.start + i;
-  const latents = await g.refineLatents({ seed: seg.seed, indices, z, labels }, refineRequest(msg.refine!));
-  const out = await g.run(latents, labels);
-  return { ...out, computeMs: performance.now() - t0 };
+  refining = msg.id;
+  try {
+    if (cancelled.has(msg.id)) throw new Error(CANCELLED);
+    const latents = await g.refineLatents({ seed: seg.seed, indices, z, labels }, refineRequest(msg.refine!));
+    const out = await g.run(latents, labels);
+    return { ...out, computeMs: performance.now() - t0 };
+  } finally {
+    refining = null;
+  }
 }
 
 /** Frees the session's native memory (and its GPU buffers) here, instead of in the thread's teardown. */
@@ -162,5 +199,11 @@ async function probe(msg: Extract<WorkerRequest, { type: 'probe' }>): Promise<vo
 // Messages are handled strictly one at a time, so that a run never overlaps another on this session.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: WorkerRequest) => {
+  // A cancel is noted at once (the refinement it stops is running or queued on the chain).
+  if (msg.type === 'cancel') {
+    if (refinedBatches.has(msg.id)) cancelled.add(msg.id);
+    return;
+  }
+  if (msg.type === 'run' && msg.refine) refinedBatches.add(msg.id);
   chain = chain.then(() => (msg.type === 'load' ? load(msg) : msg.type === 'probe' ? probe(msg) : msg.type === 'close' ? close() : run(msg)));
 });

@@ -34,6 +34,12 @@ export type WorkerRequest =
   | { type: 'probe'; device: NodeDevice }
   /** `refine`: refine the rows first (then `segments` is one seeded segment). */
   | { type: 'run'; id: number; rows: number; segments: Segment[] | null; labels: Int32Array | null; refine?: ResolvedRefine }
+  /**
+   * A refined batch's request failed (timed out, its client went away): the worker stops its
+   * refinement before the next critic run (handled at once, not after the runs queued before it);
+   * the run is answered with an error.
+   */
+  | { type: 'cancel'; id: number }
   /** Release the session (after the runs posted before it); answered with `closed`. */
   | { type: 'close' };
 
