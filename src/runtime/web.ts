@@ -224,10 +224,17 @@ export async function fetchModel(base: string, opts: Pick<WebOpenOptions, 'verif
   throw new WganxError(`cannot fetch a matching manifest.json and ONNX file from ${root} in ${tries} ${tries === 1 ? 'try' : 'tries'} (the model was being replaced or loaded meanwhile); the last: ${last}`);
 }
 
-/** A session on `bytes` with the execution providers of `device`. */
-export async function createWebSession(bytes: Uint8Array, device: WebDevice): Promise<Session> {
+/**
+ * onnxruntime's log level for the critic's graphs: errors only. On WebGPU it places their shape
+ * arithmetic (the gradient graph has plenty) on the CPU on purpose and warns about it through
+ * console.error, which a page must not show for an expected placement.
+ */
+const CRITIC_LOG_SEVERITY = 3;
+
+/** A session on `bytes` with the execution providers of `device` (`quiet`: errors only in onnxruntime's log). */
+export async function createWebSession(bytes: Uint8Array, device: WebDevice, quiet = false): Promise<Session> {
   const ort = ORT_FOR[device];
-  const inner = await ort.InferenceSession.create(bytes, { executionProviders: [...WEB_DEVICES[device]], graphOptimizationLevel: 'all' });
+  const inner = await ort.InferenceSession.create(bytes, { executionProviders: [...WEB_DEVICES[device]], graphOptimizationLevel: 'all', ...(quiet ? { logSeverityLevel: CRITIC_LOG_SEVERITY } : {}) });
   return new WebSession(ort, inner);
 }
 
@@ -263,7 +270,7 @@ export function webGraphOpener(root: string, manifest: Manifest, device: WebDevi
       if (sha !== entry.sha256) throw new WganxError(`${url} has sha256 ${sha.slice(0, 12)}…, manifest.json says ${entry.sha256.slice(0, 12)}… (the model was replaced: open it again)`);
     }
     try {
-      return await createWebSession(bytes, device);
+      return await createWebSession(bytes, device, true);
     } catch (err) {
       throw new WganxError(`model ${manifest.name}: onnxruntime-web could not load ${url} on ${device}: ${runtimeMessage(err)}`);
     }

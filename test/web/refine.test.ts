@@ -30,6 +30,7 @@ import { parseNpy } from '../serve/helpers.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan'];
 const ARTIFACTS = join(process.env.WGANX_TEST_ARTIFACTS ?? join(ROOT, 'runs', 'test-artifacts'), 'web');
 /** A gradient method's outputs in the browser and on the server: within 1/255 (issue 35). */
 const GRADIENT_BOUND = 1 / 255;
@@ -97,8 +98,8 @@ interface Visit {
   problems: string[];
 }
 
-async function visit(origin: string, query: string): Promise<Visit> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: BASE_ARGS });
+async function visit(origin: string, query: string, args: string[] = []): Promise<Visit> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_ARGS, ...args] });
   const page = await browser.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {
@@ -234,6 +235,21 @@ test('WASM: dot and ddls in the page agree with the server within 1/255; the met
     }
   } finally {
     await finish(w, 'refine-gradient-digits');
+  }
+});
+
+test('WebGPU (SwiftShader): rank, dot and ddls in the page agree with the server within 1/255', async (t) => {
+  const v = await visit(server.url, 'model=digits&seed=4&n=4&device=webgpu', WEBGPU_ARGS);
+  try {
+    assert.equal(v.state.error, null);
+    assert.equal(v.state.device, 'webgpu');
+    for (const refine of [{ method: 'rank', k: 6, sigma: 0.5 }, ...GRADIENT_REQUESTS]) {
+      const d = maxDiff(await browserSample(v.page, { seed: 4, n: 12, refine }), await serverSample('digits', { seed: 4, n: 12, refine }));
+      t.diagnostic(`${refine.method} (digits, webgpu): max |browser − server| = ${d}`);
+      assert.ok(d <= GRADIENT_BOUND, `${refine.method} (digits, webgpu): max |browser − server| = ${d}`);
+    }
+  } finally {
+    await finish(v, 'refine-webgpu');
   }
 });
 
