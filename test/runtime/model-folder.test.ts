@@ -10,11 +10,12 @@ import * as tf from '@tensorflow/tfjs';
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { CounterRng } from '../../src/core/random.js';
 import { exportModel } from '../../src/export/index.js';
 import { ModelLoadError, readModelFolder } from '../../src/runtime/model-folder.js';
-import { bundledModel, openGenerator } from '../../src/runtime/node.js';
+import { openGenerator } from '../../src/runtime/node.js';
 import { buildNets } from '../../src/train/models/index.js';
 
 tf.setBackend('cpu');
@@ -24,13 +25,16 @@ function temp(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-test('a shipped folder without a critic (its manifest has no "critic") loads as before: critic and refine null, same bytes, same samples', async () => {
+/** The ring model as shipped before critics were exported (2026-11-26): a real folder of the old format. */
+const LEGACY_RING = fileURLToPath(new URL('../fixtures/legacy-ring', import.meta.url));
+
+test('a folder exported before the critic (its manifest has no "critic") loads as before: critic and refine null, same bytes, same samples', async () => {
   const { dir, cleanup } = temp();
   try {
     const ring = join(dir, 'ring');
-    cpSync(bundledModel('ring'), ring, { recursive: true });
+    cpSync(LEGACY_RING, ring, { recursive: true });
     const raw = JSON.parse(readFileSync(join(ring, 'manifest.json'), 'utf8'));
-    assert.equal('critic' in raw, false, 'the shipped manifest predates the critic');
+    assert.equal('critic' in raw, false, 'the legacy manifest predates the critic');
     const folder = await readModelFolder(ring, { name: 'ring', confined: true });
     assert.equal(folder.critic, null);
     assert.equal(folder.refine, null);
