@@ -137,7 +137,7 @@ function buildProgram(): Command {
   ).action(async (_opts, cmd: Command) => {
     const o = readFlags(cmd, EVAL_AUGMENT_FLAGS);
     const { augmentEvalCommand } = await import('./eval/augment-eval.js');
-    await augmentEvalCommand({ modelDir: o.model!, dataDir: o.data, seed: o.seed, steps: o.steps, threads: o.threads, backend: o.backend, json: o.json ?? false, updateManifest: o.updateManifest ?? false });
+    await augmentEvalCommand({ modelDir: o.model!, dataDir: o.data, seed: o.seed, steps: o.steps, threads: o.threads, backend: o.backend, json: o.json ?? false, updateManifest: o.updateManifest ?? false, refine: refineRequest(refineFromFlags(o)) });
   });
 
   addFlags(

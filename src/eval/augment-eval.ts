@@ -32,6 +32,7 @@ import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
 import type * as tf from '@tensorflow/tfjs';
 import { DEFAULT_HOLDOUT, openImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { openGenerator } from '../runtime/node.js';
+import { describeRefine, NO_REFINE, refineRequest, resolveRefine, type RefineRequest, type ResolvedRefine } from '../runtime/refine/index.js';
 import { evalDataset, updateManifestMetrics } from './command.js';
 import { buildEvaluator } from './evaluator-model.js';
 import { accuracy, fitClassifier, selectBackend, type Digits, type EvaluatorBackend } from './evaluator-train.js';
@@ -61,6 +62,8 @@ export interface AugmentEvalOptions {
   threads?: number;
   /** One line per trained classifier (default: none). */
   log?: (line: string) => void;
+  /** The generated images refined by the critic, as `wganx augment --refine` writes them (default none). */
+  refine?: RefineRequest;
 }
 
 export interface ArmResult {
@@ -86,6 +89,8 @@ export interface AugmentEvalReport {
   lowData: { realPerClass: number; real: number; augmented: number; gain: number }[];
   arms: ArmResult[];
   seconds: number;
+  /** How the generated images were refined by the critic (`none`: raw samples). */
+  refine: ResolvedRefine;
 }
 
 /** The first `k` training images of each class, as indices into the training split. */
@@ -106,8 +111,8 @@ function firstPerClass(labels: Int32Array, k: number, classes = MNIST_CLASSES): 
  * <dir> --per-class <perClass> --seed <seed>` writes them: index j is sample ⌊j / 10⌋ of class
  * j mod 10, pixels rounded to 8 bits (`bytes`), then mapped to [-1, 1] (`digits.images`).
  */
-export async function generatedDigits(modelDir: string, seed: number, perClass: number, threads = 0): Promise<{ name: string; digits: Digits; bytes: Uint8Array }> {
-  return generatedImages(modelDir, seed, perClass, threads, (m) => {
+export async function generatedDigits(modelDir: string, seed: number, perClass: number, threads = 0, refine: ResolvedRefine = NO_REFINE): Promise<{ name: string; digits: Digits; bytes: Uint8Array }> {
+  return generatedImages(modelDir, seed, perClass, threads, refine, (m) => {
     if (m.training?.dataset !== 'mnist' || m.conditional?.numClasses !== MNIST_CLASSES || imageShape(m).join() !== '28,28,1') {
       throw new InvalidArgumentError('--model', modelDir, 'a conditional MNIST generator (10 classes, 28×28×1 digits), e.g. models/mnist-cgan');
     }
@@ -129,12 +134,17 @@ interface ArmData {
   fill: number | 'edge';
 }
 
-/** `perClass` images of each class from a conditional generator, as `wganx augment --per-class` writes them (index j: sample ⌊j/K⌋ of class j mod K, 8-bit pixels). */
-async function generatedImages(modelDir: string, seed: number, perClass: number, threads: number, check: (m: Manifest) => void): Promise<{ name: string; digits: Digits; bytes: Uint8Array }> {
+/**
+ * `perClass` images of each class from a conditional generator, as `wganx augment --per-class`
+ * (with `--refine`, refined by the critic) writes them (index j: sample ⌊j/K⌋ of class j mod K, 8-bit pixels).
+ */
+export async function generatedImages(modelDir: string, seed: number, perClass: number, threads: number, refine: ResolvedRefine, check: (m: Manifest) => void): Promise<{ name: string; digits: Digits; bytes: Uint8Array }> {
   const generator = await openGenerator(modelDir, { device: 'cpu', threads });
   try {
     const m = generator.manifest;
     check(m);
+    const request = refine.method === 'none' ? undefined : refineRequest(refine);
+    generator.checkRefine(request);
     const k = m.conditional!.numClasses;
     const pixels = imageShape(m).reduce((a, b) => a * b, 1);
     const total = perClass * k;
@@ -143,7 +153,7 @@ async function generatedImages(modelDir: string, seed: number, perClass: number,
     const batch = 1000;
     for (let start = 0; start < total; start += batch) {
       const n = Math.min(batch, total - start);
-      const out = await generator.sample({ seed, start, n, labels: labels.subarray(start, start + n) });
+      const out = await generator.sample({ seed, start, n, labels: labels.subarray(start, start + n), refine: request });
       bytes.set(toUint8(out.data, m.output.range), start * pixels);
     }
     const images = Float32Array.from(bytes, (b) => (b / 255) * 2 - 1);
@@ -155,7 +165,7 @@ async function generatedImages(modelDir: string, seed: number, perClass: number,
 
 /** The MNIST arms: the evaluator's architecture, the MNIST splits, K = 100 / 700, R = 10 / 50. */
 async function mnistArms(opts: AugmentEvalOptions, seed: number): Promise<{ arms: ArmData; generated: Digits }> {
-  const { name, digits } = await generatedDigits(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...CAS_PER_CLASS), opts.threads ?? 0);
+  const { name, digits } = await generatedDigits(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...CAS_PER_CLASS), opts.threads ?? 0, resolveRefine(opts.refine));
   const train = loadMnist('train');
   const test = loadMnist('heldout');
   return {
@@ -187,7 +197,7 @@ async function folderArms(opts: AugmentEvalOptions, seed: number, manifest: Mani
   const smallest = Math.min(...Array.from({ length: k }, (_, c) => train.labels!.filter((l) => l === c).length));
   const cas = [...new Set([Math.max(1, Math.ceil(smallest / 4)), smallest])];
   const lowData = [...new Set([Math.max(1, Math.ceil(smallest / 8)), Math.max(1, Math.ceil(smallest / 2))])];
-  const { name, digits } = await generatedImages(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...cas), opts.threads ?? 0, () => {});
+  const { name, digits } = await generatedImages(opts.modelDir, seed, Math.max(AUGMENT_PER_CLASS, ...cas), opts.threads ?? 0, resolveRefine(opts.refine), () => {});
   return {
     arms: {
       name, data, shape, classes: k, train: { images: train.x, labels: train.labels! }, test: { images: test.x, labels: test.labels! },
@@ -204,6 +214,7 @@ export async function evaluateAugmentation(opts: AugmentEvalOptions): Promise<Au
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError('--seed', seed, `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
   if (!Number.isSafeInteger(steps) || steps < 1) throw new InvalidArgumentError('--steps', steps, 'a positive integer');
   if (!existsSync(join(opts.modelDir, MANIFEST_FILE))) throw new InvalidArgumentError('--model', opts.modelDir, `a model folder holding ${MANIFEST_FILE} (e.g. models/mnist-cgan)`);
+  const refine = resolveRefine(opts.refine);
   const started = Date.now();
 
   // The generated images: per-class sets are prefixes of one another, so one draw serves every row.
@@ -267,6 +278,7 @@ export async function evaluateAugmentation(opts: AugmentEvalOptions): Promise<Au
     lowData: d.lowData.map((k) => ({ realPerClass: k, real: arm(k, 0), augmented: arm(k, AUGMENT_PER_CLASS), gain: arm(k, AUGMENT_PER_CLASS) - arm(k, 0) })),
     arms,
     seconds: (Date.now() - started) / 1000,
+    refine,
   };
 }
 
@@ -283,6 +295,7 @@ export function formatAugmentReport(r: AugmentEvalReport): string {
     r.data === 'mnist'
       ? `${r.model}: classifiers of the evaluator's architecture, ${r.steps} steps of ${r.batch}, seed ${r.seed}; accuracy on ${r.testDigits} held-out digits`
       : `${r.model}: classifiers of ${r.data}'s classifier architecture, ${r.steps} steps of ${r.batch}, seed ${r.seed}; accuracy on its ${r.testDigits} held-out images`,
+    ...(r.refine.method === 'none' ? [] : [`  generated images refined by the critic: ${describeRefine(r.refine)}`]),
     '  trained on                          real only   generated   generated / real',
     ...r.cas.map((c) => `  CAS, ${String(c.perClass).padStart(3)} per class                  ${pct(c.real).padStart(9)}   ${pct(c.generated).padStart(9)}   ${c.ratio.toFixed(3)}`),
     '                                      real only   + 1000 generated per class   gain',
@@ -291,18 +304,20 @@ export function formatAugmentReport(r: AugmentEvalReport): string {
   return lines.join('\n');
 }
 
-/** The headline figures that --update-manifest merges into manifest.training.metrics.augmentation. */
+/**
+ * The headline figures that --update-manifest merges into manifest.training.metrics.augmentation
+ * (with --refine: `augmentationRefined`, naming the refinement, so the raw figures stay).
+ */
 export function augmentMetrics(r: AugmentEvalReport): Record<string, unknown> {
   const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
-  return {
-    augmentation: {
-      seed: r.seed,
-      steps: r.steps,
-      cas: r.cas.map((c) => ({ perClass: c.perClass, real: r4(c.real), generated: r4(c.generated) })),
-      lowData: r.lowData.map((l) => ({ realPerClass: l.realPerClass, real: r4(l.real), augmented: r4(l.augmented) })),
-      evaluatedAt: new Date().toISOString(),
-    },
+  const figures = {
+    seed: r.seed,
+    steps: r.steps,
+    cas: r.cas.map((c) => ({ perClass: c.perClass, real: r4(c.real), generated: r4(c.generated) })),
+    lowData: r.lowData.map((l) => ({ realPerClass: l.realPerClass, real: r4(l.real), augmented: r4(l.augmented) })),
+    evaluatedAt: new Date().toISOString(),
   };
+  return r.refine.method === 'none' ? { augmentation: figures } : { augmentationRefined: { refine: refineRequest(r.refine), ...figures } };
 }
 
 export interface AugmentEvalCommandOptions extends AugmentEvalOptions {

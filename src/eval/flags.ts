@@ -42,4 +42,6 @@ export const EVAL_AUGMENT_FLAGS = {
   updateManifest: { type: 'boolean', flag: '--update-manifest', default: false, help: "merge the figures into the model's manifest.training.metrics.augmentation" },
   threads: { type: 'int', flag: '--threads', arg: '<n>', min: 0, max: 256, default: 0, help: 'onnxruntime intra-op threads for generating (0 = one per core)' },
   backend: { type: 'choice', flag: '--backend', arg: '<name>', choices: EVALUATOR_BACKENDS, default: 'wasm', help: 'tfjs backend that trains the classifiers' },
+  // The generated images refined by the critic, as wganx augment --refine writes them.
+  ...REFINE_FLAGS,
 } as const satisfies FlagTable;

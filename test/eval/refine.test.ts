@@ -1,16 +1,22 @@
 /**
  * `wganx eval --refine` on a point model with its critic (test/runtime/refine-fixtures.ts): the same
  * samples measured raw and refined, the refined figures being those of the runtime's refined
- * samples, with samples/s for both; the CLI's table and JSON; refusals as one line on stderr.
+ * samples, with samples/s for both; the CLI's table and JSON; refusals as one line on stderr; and
+ * `wganx eval augment --refine`'s generated images are what `wganx augment --refine` writes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unzipSync } from 'fflate';
+import { augment } from '../../src/augment/run.js';
+import { generatedImages } from '../../src/eval/augment-eval.js';
 import { evaluateModel, formatReport } from '../../src/eval/command.js';
 import { toyMetrics } from '../../src/eval/toy.js';
 import { openGenerator } from '../../src/runtime/node.js';
-import { REFINE_METHODS } from '../../src/runtime/refine/index.js';
+import { REFINE_METHODS, resolveRefine } from '../../src/runtime/refine/index.js';
 import { criticFixtures } from '../runtime/refine-fixtures.js';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -61,4 +67,20 @@ test('wganx eval --refine dot --json; refusals are one line naming the flag or f
   const unknown = cli('--model', fx.points, '--refine', 'best');
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--refine/);
+});
+
+test('eval augment --refine trains on exactly the images wganx augment --per-class --refine writes', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'wganx-eval-refine-'));
+  try {
+    const out = join(tmp, 'set');
+    await augment({ model: fx.digits, perClass: 4, format: 'npz', seed: 5, out, device: 'cpu', refine: 'dot', refineSteps: 3 }, { log: () => {}, progress: false });
+    const npy = unzipSync(readFileSync(join(out, 'part-000000.npz')))['images.npy'];
+    const fromFiles = npy.subarray(10 + (npy[8] | (npy[9] << 8)));
+    const { bytes } = await generatedImages(fx.digits, 5, 4, 1, resolveRefine({ method: 'dot', steps: 3 }), () => {});
+    assert.deepEqual(Buffer.from(bytes), Buffer.from(fromFiles));
+    const raw = await generatedImages(fx.digits, 5, 4, 1, resolveRefine(undefined), () => {});
+    assert.notDeepEqual(Buffer.from(raw.bytes), Buffer.from(fromFiles));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
