@@ -1,9 +1,9 @@
 /**
- * The host engine of training's matrix products: a synchronous float32 GEMM (and optionally a
- * transposed convolution) outside TensorFlow.js. src/runtime/node-gemm.ts implements it on
- * onnxruntime-node's native kernels; src/tfjs/wasm-host-gemm.ts hands the wasm backend's products
- * to whichever the run offers. Types only: both folders import it from here (src/tfjs may not
- * import src/runtime).
+ * The host engine of training's matrix products: a synchronous float32 GEMM (and optionally
+ * direct and transposed convolutions) outside TensorFlow.js. src/runtime/node-gemm.ts implements
+ * it on onnxruntime-node's native kernels; src/tfjs/wasm-host-gemm.ts hands the wasm backend's
+ * products to whichever the run offers. Both folders import it from here (src/tfjs may not import
+ * src/runtime), with the stride-phase geometry both use ({@link axisPhases}).
  */
 
 /** A synchronous c = op(a)·op(b) (+ bias), row-major float32. */
@@ -17,12 +17,26 @@ export interface HostGemm {
    */
   run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
   /**
+   * Batched products with one operand transposed and one output per batch summed away:
+   * out [k, n] = Σ_i a_iᵀ · b_i for `a` [batch, m, k] and `b` [batch, m, n], each term of the sum a
+   * float32 product over m, the terms added in float64 (a convolution's filter gradient over blocks
+   * of images). Engines without it leave this to {@link run}.
+   */
+  sumOfProducts?(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array;
+  /**
+   * A direct 2-D convolution in tfjs's layouts: y NHWC [B, OH, OW, Co] = act(conv(x, w) + bias) for
+   * x NHWC [B, H, W, Ci], w [KH, KW, Ci, Co], explicit pads, no dilation. Written into `out` when
+   * given (not on a SharedArrayBuffer). null where this engine leaves that shape to products
+   * (im2col · w).
+   */
+  conv2d?(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], bias: Float32Array | null, spec: ConvSpec, out?: Float32Array): Float32Array | null;
+  /**
    * dx = the adjoint of conv2d(·, w) applied to dy (ONNX ConvTranspose: a convolution's input
    * gradient), in tfjs's layouts: dy NHWC [B, OH, OW, Co], w [KH, KW, Ci, Co], dx NHWC
-   * [B, H, W, Ci] with `outSize` = [H, W]; explicit pads, no dilation. Engines without it leave
-   * dx to products.
+   * [B, H, W, Ci] with `outSize` = [H, W]; explicit pads, no dilation. Written into `out` when
+   * given. Engines without it leave dx to products.
    */
-  convTranspose?(dy: Float32Array, dyShape: readonly number[], w: Float32Array, wShape: readonly number[], geometry: ConvGeometry): Float32Array;
+  convTranspose?(dy: Float32Array, dyShape: readonly number[], w: Float32Array, wShape: readonly number[], geometry: ConvGeometry, out?: Float32Array): Float32Array;
 }
 
 /** A 2-D convolution's strides and explicit pads, and the input size its adjoint gives back. */
@@ -31,4 +45,49 @@ export interface ConvGeometry {
   /** top, left, bottom, right */
   pads: readonly [number, number, number, number];
   outSize: readonly [number, number];
+}
+
+/** A forward convolution's strides, explicit pads and fused activation. */
+export interface ConvSpec {
+  strides: readonly [number, number];
+  /** top, left, bottom, right */
+  pads: readonly [number, number, number, number];
+  /** Applied after the bias; none when absent. */
+  activation?: 'relu' | 'leakyrelu';
+  /** leakyrelu's slope below 0. */
+  alpha?: number;
+}
+
+/**
+ * One phase of one spatial axis of a strided transposed convolution: output rows iy = s·m + r take
+ * dy rows m − d for d in [dmin, dmax] (filter tap ky = s·d + r + pad), a stride-1 correlation of
+ * dy over `taps` = dmax − dmin + 1 rows with `before` = dmax rows of zeros ahead of dy and `after`
+ * behind it (ty = dmax − d).
+ */
+export interface AxisPhase {
+  r: number;
+  taps: number;
+  dmax: number;
+  before: number;
+  after: number;
+}
+
+/**
+ * The `s` phases of an axis of a convolution with `k` taps, stride `s` and `pad` rows of zeros
+ * ahead, from `inSize` input rows to `outSize` output rows; or null when they do not tile it: the
+ * input size is not a multiple of the stride, a phase has no taps, or a phase would need dy
+ * cropped rather than padded.
+ */
+export function axisPhases(k: number, s: number, pad: number, inSize: number, outSize: number): AxisPhase[] | null {
+  if (inSize % s !== 0) return null;
+  const rows = inSize / s;
+  const phases: AxisPhase[] = [];
+  for (let r = 0; r < s; r++) {
+    const dmin = Math.ceil(-(r + pad) / s);
+    const dmax = Math.floor((k - 1 - r - pad) / s);
+    const after = rows - 1 - dmin - (outSize - 1);
+    if (dmax < dmin || dmax < 0 || after < 0) return null;
+    phases.push({ r, taps: dmax - dmin + 1, dmax, before: dmax, after });
+  }
+  return phases;
 }

@@ -1,5 +1,5 @@
 /**
- * Synchronous float32 matrix products and transposed convolutions on onnxruntime-node's native CPU kernels
+ * Synchronous float32 matrix products and convolutions on onnxruntime-node's native CPU kernels
  * (MLAS: AVX2 / AVX-512 where the processor has them), for training: tfjs kernels are synchronous,
  * and the wasm backend's XNNPACK has only 128-bit SIMD, several times slower per product
  * (bench/RESULTS.md). src/tfjs routes wasm's `BatchMatMul`, `_FusedMatMul` and convolutions here when
@@ -11,26 +11,31 @@
  * checks its shape and a known product first, and reports why when it cannot: callers then keep
  * XNNPACK.
  *
- * One small session per layout, made on first use: `Gemm` (transA, transB, with or without a bias
- * row) with symbolic m, k, n, on one thread below ~2M multiply-adds and on `threads` above;
- * `ConvTranspose` between NHWC Transposes per filter size, strides and pads (onnxruntime's forward
- * `Conv` measured slower than XNNPACK here: src/tfjs runs forward convolutions as im2col · `Gemm`).
- * Results come back as new Float32Arrays.
+ * One small session per layout, made on first use, on one thread below ~2M multiply-adds and on
+ * `threads` above:
+ * - `Gemm` (transA, transB, with or without a bias row) with symbolic m, k, n;
+ * - batched `MatMul`s of a transposed operand (a filter gradient's blocks), summed here in float64;
+ * - direct convolutions on MLAS's NCHWc kernels (onnxruntime's internal `com.microsoft.nchwc`
+ *   operators, which read and write NHWC themselves; the filter reordered here): forward convolutions, and transposed ones as stride phases (one stride-1 convolution of
+ *   dy per phase, interleaved in the graph); the standard ONNX `Conv` with the filter as an input
+ *   runs no faster than products of patches (bench/RESULTS.md);
+ * - `ConvTranspose` between NHWC Transposes where the phases do not apply.
  *
  * @example
  *   const gemm = openNodeGemm({ threads: 2 });
  *   if (typeof gemm !== 'string') gemm.run(a, b, null, 64, 512, 512, false, true); // Float32Array(64·512)
  */
 import { createRequire } from 'node:module';
-import type { ConvGeometry, HostGemm } from '../core/gemm.js';
+import { axisPhases, type AxisPhase, type ConvGeometry, type ConvSpec, type HostGemm } from '../core/gemm.js';
 
 const require = createRequire(import.meta.url);
 
 /** The host engine (src/core/gemm.ts) onnxruntime-node gives: it has the transposed convolution. */
-export type NodeGemm = HostGemm & Required<Pick<HostGemm, 'convTranspose'>>;
+export type NodeGemm = HostGemm & Required<Pick<HostGemm, 'convTranspose' | 'sumOfProducts'>>;
 
 interface BindingTensor {
   data: Float32Array;
+  dims: readonly number[];
 }
 interface BindingSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
@@ -41,9 +46,12 @@ interface BindingModule {
   initOrt(): void;
 }
 
+type Onnx = typeof import('onnx-proto').onnx;
+const onnxProto = (): Onnx => (require('onnx-proto') as typeof import('onnx-proto')).onnx;
+
 /** A Gemm graph: y = op(a)·op(b) (+ c). */
 function gemmModel(transA: boolean, transB: boolean, withBias: boolean): Uint8Array {
-  const { onnx } = require('onnx-proto') as typeof import('onnx-proto');
+  const onnx = onnxProto();
   const f = onnx.TensorProto.DataType.FLOAT;
   const value = (name: string, dims: string[]) => ({ name, type: { tensorType: { elemType: f, shape: { dim: dims.map((dimParam) => ({ dimParam })) } } } });
   const inputs = [value('a', transA ? ['k', 'm'] : ['m', 'k']), value('b', transB ? ['n', 'k'] : ['k', 'n'])];
@@ -61,13 +69,31 @@ function gemmModel(transA: boolean, transB: boolean, withBias: boolean): Uint8Ar
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** Batched products of a transposed operand: y [batch, k, n] = aᵢᵀ · bᵢ for a [batch, m, k], b [batch, m, n]. */
+function transposedBatchModel(): Uint8Array {
+  const onnx = onnxProto();
+  const f = onnx.TensorProto.DataType.FLOAT;
+  const value = (name: string, dims: string[]) => ({ name, type: { tensorType: { elemType: f, shape: { dim: dims.map((dimParam) => ({ dimParam })) } } } });
+  const node = [
+    { opType: 'Transpose', input: ['a'], output: ['at'], attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 2, 1] }] },
+    { opType: 'MatMul', input: ['at', 'b'], output: ['y'] },
+  ];
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: 'wganx-gemm',
+    graph: { name: 'transposed_batch', node, input: [value('a', ['batch', 'm', 'k']), value('b', ['batch', 'm', 'n'])], output: [value('y', ['batch', 'k', 'n'])] },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
 /**
  * NHWC in, NHWC out: Transpose → ConvTranspose → Transpose, with tfjs's filter [KH, KW, Ci, Co]
  * transposed to ONNX's [Co, Ci, KH, KW] (ConvTranspose's input channels are the convolution's
  * outputs).
  */
 function convTransposeModel(kernel: readonly [number, number], g: ConvGeometry, outputPadding: readonly [number, number]): Uint8Array {
-  const { onnx } = require('onnx-proto') as typeof import('onnx-proto');
+  const onnx = onnxProto();
   const f = onnx.TensorProto.DataType.FLOAT;
   const INTS = onnx.AttributeProto.AttributeType.INTS;
   const value = (name: string) => ({ name, type: { tensorType: { elemType: f, shape: { dim: ['d0', 'd1', 'd2', 'd3'].map((p) => ({ dimParam: `${name}_${p}` })) } } } });
@@ -86,6 +112,182 @@ function convTransposeModel(kernel: readonly [number, number], g: ConvGeometry, 
   ];
   const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], producerName: 'wganx-conv-transpose', graph: { name: 'conv_transpose', node, input: [value('x'), value('w')], output: [value('y')] } });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * MLAS's NCHWc convolutions. onnxruntime's graph optimiser rewrites a `Conv` whose filter is a
+ * constant into its internal `com.microsoft.nchwc` operators (channels in blocks of 16 with AVX-512,
+ * 8 with AVX2; direct convolution kernels, no patch matrix); a training step's filters change every
+ * step, so they are fed as inputs, already in the blocked order the kernels read ({@link reorderFilter}).
+ * `ReorderInput` reads NHWC (channels a multiple of 4) into blocks, `ReorderOutput` writes NHWC back;
+ * fewer channels than a block go in as NCHW (a `Transpose`), which those kernels also take.
+ */
+const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+
+/** How x's channels enter the NCHWc kernels: in blocks, as NCHW, or not at all (e.g. 18 channels). */
+type Stage = 'blocked' | 'nchw';
+
+function stageOf(channels: number, block: number): Stage | null {
+  if (block === 0) return null;
+  if (channels < block) return 'nchw';
+  return channels % 4 === 0 ? 'blocked' : null;
+}
+
+/** onnx-proto's model-building pieces for the NCHWc graphs. */
+function nchwcKit() {
+  const onnx = onnxProto();
+  const { FLOAT, INT64 } = onnx.TensorProto.DataType;
+  const { INT, INTS, FLOATS, STRING } = onnx.AttributeProto.AttributeType;
+  const value = (name: string, rank: number) => ({ name, type: { tensorType: { elemType: FLOAT, shape: { dim: Array.from({ length: rank }, (_, i) => ({ dimParam: `${name}_${i}` })) } } } });
+  return {
+    onnx,
+    value,
+    int: (name: string, i: number) => ({ name, type: INT, i }),
+    ints: (name: string, ints: readonly number[]) => ({ name, type: INTS, ints: [...ints] }),
+    floats: (name: string, floats: readonly number[]) => ({ name, type: FLOATS, floats: [...floats] }),
+    string: (name: string, s: string) => ({ name, type: STRING, s: new TextEncoder().encode(s) }),
+    int64s: (name: string, values: readonly number[]) => ({ name, dataType: INT64, dims: [values.length], int64Data: [...values] }),
+    /** x NHWC → xc, as the NCHWc kernels read it. */
+    stage: (stage: Stage, from: string, to: string) =>
+      stage === 'blocked'
+        ? { opType: 'ReorderInput', domain: NCHWC_DOMAIN, input: [from], output: [to], attribute: [{ name: 'channels_last', type: INT, i: 1 }] }
+        : { opType: 'Transpose', input: [from], output: [to], attribute: [{ name: 'perm', type: INTS, ints: [0, 3, 1, 2] }] },
+    reorderOutput: (from: string, to: string, channels: number) => ({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, input: [from], output: [to], attribute: [{ name: 'channels', type: INT, i: channels }, { name: 'channels_last', type: INT, i: 1 }] }),
+    model: (name: string, node: object[], input: object[], initializer: object[] = []) =>
+      onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }, { domain: NCHWC_DOMAIN, version: 1 }], producerName: 'wganx-nchwc', graph: { name, node, input, initializer, output: [value('y', 4)] } })).finish(),
+  };
+}
+
+/** x [1, 1, 1, 4] NHWC → its NCHWc form, whose channel count is the block size. */
+function nchwcBlockModel(): Uint8Array {
+  const k = nchwcKit();
+  return k.model('nchwc_block', [k.stage('blocked', 'x', 'y')], [k.value('x', 4)]);
+}
+
+/** y NHWC = act(conv(x, w) + b) on the NCHWc kernels; w (and b) fed in the blocked order. */
+function nchwcConvModel(ci: number, co: number, kernel: readonly [number, number], spec: ConvSpec, withBias: boolean, block: number): Uint8Array {
+  const k = nchwcKit();
+  const attribute: object[] = [k.ints('kernel_shape', kernel), k.ints('strides', spec.strides), k.ints('pads', spec.pads)];
+  if (spec.activation === 'relu') attribute.push(k.string('activation', 'Relu'));
+  if (spec.activation === 'leakyrelu') attribute.push(k.string('activation', 'LeakyRelu'), k.floats('activation_params', [spec.alpha ?? 0.2]));
+  const node = [
+    k.stage(stageOf(ci, block)!, 'x', 'xc'),
+    { opType: 'Conv', domain: NCHWC_DOMAIN, input: withBias ? ['xc', 'w', 'b'] : ['xc', 'w'], output: ['yc'], attribute },
+    k.reorderOutput('yc', 'y', co),
+  ];
+  const input = [k.value('x', 4), k.value('w', 4)];
+  if (withBias) input.push({ name: 'b', type: { tensorType: { elemType: k.onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'b_0' }] } } } });
+  return k.model('nchwc_conv', node, input);
+}
+
+/** A transposed convolution split into stride phases (see {@link phasePlan}). */
+interface PhasePlan {
+  block: number;
+  stage: Stage;
+  strides: readonly [number, number];
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
+  /** Every phase (row phase, column phase), rows outer: the order they are interleaved in. */
+  phases: [AxisPhase, AxisPhase][];
+}
+
+/**
+ * dx = convTranspose(dy, w) as sh·sw stride-1 convolutions of dy, one per output phase with only
+ * the filter taps that reach it (src/core/gemm.ts `axisPhases`), on the NCHWc kernels; null where
+ * the stride does not tile dx or dy's channels cannot enter them.
+ */
+function phasePlan(wShape: readonly number[], dyShape: readonly number[], g: ConvGeometry, block: number): PhasePlan | null {
+  const [kh, kw, , co] = wShape;
+  const stage = stageOf(co, block);
+  if (!stage) return null;
+  const rows = axisPhases(kh, g.strides[0], g.pads[0], g.outSize[0], dyShape[1]);
+  const cols = axisPhases(kw, g.strides[1], g.pads[1], g.outSize[1], dyShape[2]);
+  if (!rows || !cols) return null;
+  return { block, stage, strides: g.strides, padTop: g.pads[0], padLeft: g.pads[1], outH: g.outSize[0], outW: g.outSize[1], phases: rows.flatMap((py) => cols.map((px): [AxisPhase, AxisPhase] => [py, px])) };
+}
+
+/** A phase's filter dims as the NCHWc Conv reads them: [ci padded, co (padded when blocked), taps y, taps x]. */
+function phaseFilterDims(py: AxisPhase, px: AxisPhase, ci: number, co: number, plan: PhasePlan): number[] {
+  const pad = (c: number) => Math.ceil(c / plan.block) * plan.block;
+  return [pad(ci), plan.stage === 'blocked' ? pad(co) : co, py.taps, px.taps];
+}
+
+/**
+ * Each phase a stride-1 NCHWc convolution of dy (its pads: the phase's rows before and after), the
+ * phases' outputs put side by side in the channel axis ([B, rows, cols, phases·Ci], NHWC) and
+ * interleaved into dx by a reshape, a transpose and a reshape: dx[b, sh·m + ry, sw·n + rx, c] =
+ * phase (ry, rx)[b, m, n, c].
+ */
+function nchwcPhaseModel(plan: PhasePlan, ci: number): Uint8Array {
+  const k = nchwcKit();
+  const count = plan.phases.length;
+  const [sh, sw] = plan.strides;
+  const node: object[] = [k.stage(plan.stage, 'x', 'xc')];
+  const last = count === 1 ? 'y' : 'cat';
+  plan.phases.forEach(([py, px], p) => {
+    const attribute = [k.ints('kernel_shape', [py.taps, px.taps]), k.ints('strides', [1, 1]), k.ints('pads', [py.before, px.before, py.after, px.after])];
+    node.push({ opType: 'Conv', domain: NCHWC_DOMAIN, input: ['xc', `w${p}`], output: [`y${p}`], attribute });
+  });
+  if (count === 1) node.push(k.reorderOutput('y0', last, ci));
+  else if (ci % plan.block === 0) {
+    // Blocks of whole phases: concatenated in the blocked layout they stay valid NCHWc channels.
+    node.push({ opType: 'Concat', input: plan.phases.map((_, p) => `y${p}`), output: ['catc'], attribute: [k.int('axis', 1)] });
+    node.push(k.reorderOutput('catc', last, count * ci));
+  } else {
+    plan.phases.forEach((_, p) => node.push(k.reorderOutput(`y${p}`, `o${p}`, ci)));
+    node.push({ opType: 'Concat', input: plan.phases.map((_, p) => `o${p}`), output: [last], attribute: [k.int('axis', 3)] });
+  }
+  const initializer: object[] = [];
+  if (count > 1) {
+    initializer.push(k.int64s('split', [0, 0, 0, sh, sw, ci]), k.int64s('joined', [0, plan.outH, plan.outW, ci]));
+    node.push({ opType: 'Reshape', input: ['cat', 'split'], output: ['cat6'] });
+    node.push({ opType: 'Transpose', input: ['cat6'], output: ['dx6'], attribute: [k.ints('perm', [0, 1, 3, 2, 4, 5])] });
+    node.push({ opType: 'Reshape', input: ['dx6', 'joined'], output: ['y'] });
+  }
+  return k.model('nchwc_phases', node, [k.value('x', 4), ...plan.phases.map((_, p) => k.value(`w${p}`, 4))], initializer);
+}
+
+/**
+ * out = the filter `src` in MLAS's NCHWc order for a convolution from `ins` to `outs` channels with
+ * taps [tapsY, tapsX]: OIHWBiBo (out[((((ob·IB + ib)·tapsY + ty)·tapsX + tx)·bs + bi)·bs + bo]) for
+ * blocked input, OIHWBo (out[(((ob·ins + i)·tapsY + ty)·tapsX + tx)·bs + bo]) for NCHW input, zeros
+ * in the padding channels. src[tap(ty, tx) + i·inStride + o·outStride] is the weight from input
+ * channel i to output channel o.
+ */
+function reorderFilter(src: Float32Array, out: Float32Array, ins: number, outs: number, tapsY: number, tapsX: number, tap: (ty: number, tx: number) => number, inStride: number, outStride: number, bs: number, blockedIn: boolean): void {
+  const outBlocks = Math.ceil(outs / bs);
+  const insPadded = blockedIn ? Math.ceil(ins / bs) * bs : ins;
+  if (outBlocks * bs !== outs || insPadded !== ins) out.fill(0);
+  for (let ob = 0; ob < outBlocks; ob++) {
+    const count = Math.min(bs, outs - ob * bs);
+    for (let ty = 0; ty < tapsY; ty++) {
+      for (let tx = 0; tx < tapsX; tx++) {
+        const t = tap(ty, tx) + ob * bs * outStride;
+        for (let i = 0; i < ins; i++) {
+          const d = blockedIn ? ((((ob * (insPadded / bs) + ((i / bs) | 0)) * tapsY + ty) * tapsX + tx) * bs + (i % bs)) * bs : (((ob * ins + i) * tapsY + ty) * tapsX + tx) * bs;
+          const s = t + i * inStride;
+          for (let o = 0; o < count; o++) out[d + o] = src[s + o * outStride];
+        }
+      }
+    }
+  }
+}
+
+/** A forward convolution's filter [KH, KW, Ci, Co] in the NCHWc order. */
+function reorderConvFilter(w: Float32Array, [kh, kw, ci, co]: readonly number[], out: Float32Array, bs: number, blockedIn: boolean): void {
+  reorderFilter(w, out, ci, co, kh, kw, (ty, tx) => (ty * kw + tx) * ci * co, co, 1, bs, blockedIn);
+}
+
+/**
+ * Phase (py, px)'s filter: the convolution of dy (Co channels in) to dx's phase (Ci out), tap
+ * (ty, tx) = w[sh·(dmax_y − ty) + ry + padTop, sw·(dmax_x − tx) + rx + padLeft, ci, co].
+ */
+function reorderPhaseFilter(w: Float32Array, [, kw, ci, co]: readonly number[], plan: PhasePlan, py: AxisPhase, px: AxisPhase, out: Float32Array): void {
+  const [sh, sw] = plan.strides;
+  const tap = (ty: number, tx: number) => ((sh * (py.dmax - ty) + py.r + plan.padTop) * kw + sw * (px.dmax - tx) + px.r + plan.padLeft) * ci * co;
+  reorderFilter(w, out, co, ci, py.taps, px.taps, tap, 1, co, plan.block, plan.stage === 'blocked');
 }
 
 function loadBinding(): BindingModule | string {
@@ -129,6 +331,12 @@ const ONE_THREAD_BELOW = 2 ** 21;
 /** Engines by thread count: a process opens each once. */
 const engines = new Map<number, NodeGemm | string>();
 
+/** A session with the private buffers its inputs are staged in (reordered filters, a padded bias). */
+interface Staged {
+  session: BindingSession;
+  buffers: Float32Array[];
+}
+
 function open(threads: number): NodeGemm | string {
   const mod = loadBinding();
   if (typeof mod === 'string') return mod;
@@ -152,11 +360,58 @@ function open(threads: number): NodeGemm | string {
     }
     return s;
   };
+  const staged = new Map<string, Staged>();
+  /** A session whose inputs need private buffers of these sizes (made once per key). */
+  const stagedSession = (key: string, model: () => Uint8Array, sizes: readonly number[], sessionThreads: number): Staged => {
+    const full = `${key} ×${sessionThreads}`;
+    let s = staged.get(full);
+    if (!s) staged.set(full, (s = { session: session(key, model, sessionThreads), buffers: sizes.map((n) => new Float32Array(n)) }));
+    return s;
+  };
   const output = (out: Record<string, BindingTensor>, length: number, what: string): Float32Array => {
     const y = out.y?.data;
     if (!(y instanceof Float32Array) || y.length !== length) throw new Error(`onnxruntime-node's ${what} returned ${y?.length ?? 'nothing'} values, not ${length}`);
     return y;
   };
+  /** Run `s`, its output `y` [dims] written into `out` when given, else returned as a new array. */
+  const runInto = (s: BindingSession, feeds: Record<string, unknown>, dims: number[], what: string, out?: Float32Array): Float32Array => {
+    const length = dims.reduce((a, b) => a * b, 1);
+    if (!out) return output(s.run(feeds, { y: null }, {}), length, what);
+    if (out.length !== length) throw new Error(`${what} output: ${out.length} floats for [${dims.join(', ')}]`);
+    s.run(feeds, { y: new Tensor('float32', out, dims) }, {});
+    return out;
+  };
+  /** The NCHWc block (16 with AVX-512, 8 with AVX2…), or 0 where this build's MLAS has no NCHWc kernels. */
+  let block: number | null = null;
+  const nchwcBlock = (): number => {
+    if (block === null) {
+      try {
+        const y = session('nchwc block', nchwcBlockModel, 1).run({ x: new Tensor('float32', new Float32Array(4), [1, 1, 1, 4]) }, { y: null }, {}).y;
+        block = y.dims[1] >= 4 && y.dims[1] % 4 === 0 ? y.dims[1] : 0;
+      } catch {
+        block = 0;
+      }
+    }
+    return block;
+  };
+  const threadsFor = (multiplyAdds: number) => (multiplyAdds < ONE_THREAD_BELOW ? 1 : threads);
+
+  /** dx by stride phases on the NCHWc kernels (see {@link nchwcPhaseModel}). */
+  const phases = (plan: PhasePlan, dy: Float32Array, dyShape: readonly number[], w: Float32Array, wShape: readonly number[], out?: Float32Array): Float32Array => {
+    const [batch, inH, inW, co] = dyShape;
+    const [kh, kw, ci] = wShape;
+    const key = `phases ${[kh, kw, ci, co, inH, inW, plan.outH, plan.outW, ...plan.strides, plan.padTop, plan.padLeft]}`;
+    const multiplyAdds = batch * plan.outH * plan.outW * ci * co * Math.ceil((kh * kw) / (plan.strides[0] * plan.strides[1]));
+    const dims = plan.phases.map(([py, px]) => phaseFilterDims(py, px, ci, co, plan));
+    const s = stagedSession(key, () => nchwcPhaseModel(plan, ci), dims.map((d) => d.reduce((a, b) => a * b, 1)), threadsFor(multiplyAdds));
+    const feeds: Record<string, unknown> = { x: new Tensor('float32', dy, [...dyShape]) };
+    plan.phases.forEach(([py, px], p) => {
+      reorderPhaseFilter(w, wShape, plan, py, px, s.buffers[p]);
+      feeds[`w${p}`] = new Tensor('float32', s.buffers[p], dims[p]);
+    });
+    return runInto(s.session, feeds, [batch, plan.outH, plan.outW, ci], 'phases of ConvTranspose', out);
+  };
+
   const gemm: NodeGemm = {
     describe: `onnxruntime-node ${runtimePackageVersion()} (MLAS), ${threads} thread${threads === 1 ? '' : 's'}`,
     run(a, b, bias, m, k, n, transA, transB, out) {
@@ -165,23 +420,53 @@ function open(threads: number): NodeGemm | string {
         b: new Tensor('float32', b, transB ? [n, k] : [k, n]),
       };
       if (bias) feeds.c = new Tensor('float32', bias, [n]);
-      const s = session(`gemm ${transA} ${transB} ${bias !== null}`, () => gemmModel(transA, transB, bias !== null), m * k * n < ONE_THREAD_BELOW ? 1 : threads);
-      if (!out) return output(s.run(feeds, { y: null }, {}), m * n, 'Gemm');
-      // A pre-allocated output: onnxruntime writes the product into `out` itself.
-      if (out.length !== m * n) throw new Error(`Gemm output: ${out.length} floats for [${m}, ${n}]`);
-      s.run(feeds, { y: new Tensor('float32', out, [m, n]) }, {});
-      return out;
+      const s = session(`gemm ${transA} ${transB} ${bias !== null}`, () => gemmModel(transA, transB, bias !== null), threadsFor(m * k * n));
+      return runInto(s, feeds, [m, n], 'Gemm', out);
     },
-    convTranspose(dy, dyShape, w, wShape, g) {
+    sumOfProducts(a, b, batch, m, k, n) {
+      if (a.length !== batch * m * k || b.length !== batch * m * n) throw new Error(`sumOfProducts: ${a.length} and ${b.length} floats for [${batch}, ${m}, ${k}] and [${batch}, ${m}, ${n}]`);
+      const s = session('transposed batch', transposedBatchModel, threadsFor(batch * m * k * n));
+      const y = output(s.run({ a: new Tensor('float32', a, [batch, m, k]), b: new Tensor('float32', b, [batch, m, n]) }, { y: null }, {}), batch * k * n, 'MatMul');
+      const sum = new Float64Array(k * n);
+      for (let i = 0; i < batch; i++) {
+        const from = i * k * n;
+        for (let j = 0; j < sum.length; j++) sum[j] += y[from + j];
+      }
+      return Float32Array.from(sum);
+    },
+    conv2d(x, xShape, w, wShape, bias, spec, out) {
+      const [batch, h, wd, ci] = xShape;
+      const [kh, kw, , co] = wShape;
+      const bs = nchwcBlock();
+      const stage = stageOf(ci, bs);
+      if (!stage) return null;
+      const [pt, pl, pb, pr] = spec.pads;
+      const oh = Math.floor((h + pt + pb - kh) / spec.strides[0]) + 1;
+      const ow = Math.floor((wd + pl + pr - kw) / spec.strides[1]) + 1;
+      const key = `conv ${[ci, co, kh, kw, ...spec.strides, ...spec.pads]} ${bias !== null} ${spec.activation ?? ''} ${spec.alpha ?? ''}`;
+      const coPadded = Math.ceil(co / bs) * bs;
+      const ciPadded = stage === 'blocked' ? Math.ceil(ci / bs) * bs : ci;
+      const s = stagedSession(key, () => nchwcConvModel(ci, co, [kh, kw], spec, bias !== null, bs), [coPadded * ciPadded * kh * kw, coPadded], threadsFor(batch * oh * ow * kh * kw * ci * co));
+      reorderConvFilter(w, wShape, s.buffers[0], bs, stage === 'blocked');
+      const feeds: Record<string, unknown> = { x: new Tensor('float32', x, [...xShape]), w: new Tensor('float32', s.buffers[0], [coPadded, ciPadded, kh, kw]) };
+      if (bias) {
+        s.buffers[1].set(bias);
+        feeds.b = new Tensor('float32', s.buffers[1], [coPadded]);
+      }
+      return runInto(s.session, feeds, [batch, oh, ow, co], 'NCHWc Conv', out);
+    },
+    convTranspose(dy, dyShape, w, wShape, g, out) {
       const [batch, inH, inW] = dyShape;
       const [kh, kw, ci] = wShape;
       const [outH, outW] = g.outSize;
       // ConvTranspose gives (in − 1)·s + k − pads; output_padding adds the rows a stride left over.
       const outputPadding = [outH - ((inH - 1) * g.strides[0] + kh - g.pads[0] - g.pads[2]), outW - ((inW - 1) * g.strides[1] + kw - g.pads[1] - g.pads[3])] as const;
       if (outputPadding.some((p, i) => p < 0 || p >= g.strides[i])) throw new Error(`ConvTranspose cannot reach [${outH}, ${outW}] from [${inH}, ${inW}]`);
+      const plan = phasePlan(wShape, dyShape, g, nchwcBlock());
+      if (plan) return phases(plan, dy, dyShape, w, wShape, out);
       const feeds = { x: new Tensor('float32', dy, [...dyShape]), w: new Tensor('float32', w, [...wShape]) };
       const s = session(`convT ${[kh, kw, ...g.strides, ...g.pads, ...outputPadding]}`, () => convTransposeModel([kh, kw], g, outputPadding));
-      return output(s.run(feeds, { y: null }, {}), batch * outH * outW * ci, 'ConvTranspose');
+      return runInto(s, feeds, [batch, outH, outW, ci], 'ConvTranspose', out);
     },
   };
   try {
@@ -194,3 +479,4 @@ function open(threads: number): NodeGemm | string {
   }
   return gemm;
 }
+

@@ -63,6 +63,19 @@ export function productIntoHeap(
   if (!direct) heap.set(y, at);
 }
 
+/**
+ * `length` floats computed by `compute` landing in the heap at `at`: written there by the engine
+ * on a plain heap (`compute` gets the heap's view), copied there from its result on a shared one
+ * (`compute` gets nothing and returns a new array). False when `compute` declines (null).
+ */
+export function intoHeap(heap: Float32Array, at: number, length: number, compute: (into: Float32Array | undefined) => Float32Array | null): boolean {
+  const direct = !isShared(heap);
+  const y = compute(direct ? heap.subarray(at, at + length) : undefined);
+  if (!y) return false;
+  if (!direct) heap.set(y, at);
+  return true;
+}
+
 /** Private buffers of {@link operand}: a, b, bias. Patch matrices use PATCHES. */
 export type OperandSlot = 0 | 1 | 2;
 export const PATCHES = 3;

@@ -101,3 +101,93 @@ test('convTranspose is the adjoint of a convolution in NHWC: <conv(x), dy> = <x,
   // A size the transposed convolution cannot reach is refused, not computed wrong.
   assert.throws(() => gemm.convTranspose(rng.normal(7 * 7 * 2), [1, 7, 7, 2], rng.normal(16 * 2), [4, 4, 1, 2], { strides: [2, 2], pads: [1, 1, 1, 1], outSize: [20, 20] }), /ConvTranspose cannot reach \[20, 20\] from \[7, 7\]/);
 });
+
+/** The transposed convolution (conv2d's input gradient) in float64: dx[b, iy, ix, c] = Σ dy[b, oy, ox, o]·w[ky, kx, c, o]. */
+function convTransposeReference(dy: Float32Array, [b, oh, ow, co]: number[], f: Float32Array, [kh, kw, ci]: number[], s: number, [pt, pl]: number[], [h, w]: number[]): Float64Array {
+  const dx = new Float64Array(b * h * w * ci);
+  for (let n = 0; n < b; n++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+    const iy = oy * s + ky - pt;
+    const ix = ox * s + kx - pl;
+    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+    for (let c = 0; c < ci; c++) {
+      let sum = 0;
+      for (let o = 0; o < co; o++) sum += dy[((n * oh + oy) * ow + ox) * co + o] * f[((ky * kw + kx) * ci + c) * co + o];
+      dx[((n * h + iy) * w + ix) * ci + c] += sum;
+    }
+  }
+  return dx;
+}
+
+function assertNear(got: Float32Array, want: Float64Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) assert.fail(`${what} [${i}]: ${got[i]} vs ${want[i]}`);
+  }
+}
+
+/** Shapes through MLAS's NCHWc kernels: channels in blocks (32, 20: padded, 64), as NCHW (3, 2, 4), outputs padded (5, 3, 36). */
+const DIRECT_CASES = [
+  [2, 14, 3, 5, 4, 2, [1, 1, 1, 1]],
+  [1, 9, 2, 4, 3, 1, [0, 0, 0, 0]],
+  [3, 8, 4, 2, 5, 3, [2, 1, 2, 2]],
+  [2, 16, 32, 64, 4, 2, [1, 1, 1, 1]],
+  [2, 8, 64, 3, 4, 2, [1, 1, 1, 1]],
+  [2, 7, 20, 36, 3, 1, [1, 1, 1, 1]],
+] as const;
+
+test('conv2d (MLAS NCHWc kernels) equals a float64 convolution with and without bias, for each activation; a shape they cannot read gives null', () => {
+  const gemm = openNodeGemm({ threads: 2 });
+  assert.ok(typeof gemm !== 'string', String(gemm));
+  let ran = 0;
+  for (const [b, h, ci, co, k, s, pads] of DIRECT_CASES) {
+    const x = rng.normal(b * h * h * ci);
+    const f = rng.normal(k * k * ci * co);
+    const bias = rng.normal(co);
+    const { y } = convReference(x, [b, h, h, ci], f, [k, k, ci, co], s, [...pads]);
+    for (const activation of [undefined, 'relu', 'leakyrelu'] as const) {
+      const withBias = activation !== undefined;
+      const got = gemm.conv2d!(x, [b, h, h, ci], f, [k, k, ci, co], withBias ? bias : null, { strides: [s, s], pads, activation, alpha: 0.3 });
+      if (!got) continue; // a processor without NCHWc kernels (checked below on x64)
+      ran++;
+      const want = y.map((v, i) => {
+        const z = v + (withBias ? bias[i % co] : 0);
+        return activation === 'relu' ? Math.max(0, z) : activation === 'leakyrelu' && z < 0 ? 0.3 * z : z;
+      });
+      assertNear(got, want, `conv2d ${[b, h, ci, co, k, s]} ${activation ?? 'linear'}`);
+    }
+  }
+  // x64's MLAS has the kernels (AVX2 or AVX-512): every case ran there.
+  if (process.arch === 'x64') assert.equal(ran, DIRECT_CASES.length * 3);
+  // 18 channels: not a block, not a multiple of 4 (ReorderInput's rule): left to products.
+  assert.equal(gemm.conv2d!(rng.normal(2 * 8 * 8 * 18), [2, 8, 8, 18], rng.normal(9 * 18 * 4), [3, 3, 18, 4], null, { strides: [1, 1], pads: [1, 1, 1, 1] }), null);
+});
+
+test('convTranspose (by stride phases on the NCHWc kernels where the stride tiles dx, else ConvTranspose) equals a float64 transposed convolution, into a given output too', () => {
+  const gemm = openNodeGemm({ threads: 2 });
+  assert.ok(typeof gemm !== 'string', String(gemm));
+  for (const [b, h, ci, co, k, s, pads] of [...DIRECT_CASES, [2, 8, 18, 5, 3, 2, [1, 1, 0, 0]], [1, 4, 16, 16, 1, 1, [0, 0, 0, 0]]] as const) {
+    const oh = Math.floor((h + pads[0] + pads[2] - k) / s) + 1;
+    const ow = Math.floor((h + pads[1] + pads[3] - k) / s) + 1;
+    const dy = rng.normal(b * oh * ow * co);
+    const f = rng.normal(k * k * ci * co);
+    const want = convTransposeReference(dy, [b, oh, ow, co], f, [k, k, ci], s, [...pads], [h, h]);
+    const g = { strides: [s, s], pads, outSize: [h, h] } as const;
+    assertNear(gemm.convTranspose(dy, [b, oh, ow, co], f, [k, k, ci, co], g), want, `convTranspose ${[b, h, ci, co, k, s]}`);
+    const out = new Float32Array(want.length);
+    assert.equal(gemm.convTranspose(dy, [b, oh, ow, co], f, [k, k, ci, co], g, out), out);
+    assertNear(out, want, `convTranspose into out ${[b, h, ci, co, k, s]}`);
+  }
+});
+
+test('sumOfProducts adds the batch of aᵢᵀ·bᵢ (a filter gradient over blocks of images) as a float64 sum does', () => {
+  const gemm = openNodeGemm({ threads: 2 });
+  assert.ok(typeof gemm !== 'string', String(gemm));
+  for (const [batch, m, k, n] of [[1, 3, 2, 5], [4, 256, 48, 32], [2, 1024, 130, 7]]) {
+    const a = rng.normal(batch * m * k);
+    const b = rng.normal(batch * m * n);
+    const want = new Float64Array(k * n);
+    for (let t = 0; t < batch; t++) for (let p = 0; p < m; p++) for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) want[i * n + j] += a[(t * m + p) * k + i] * b[(t * m + p) * n + j];
+    assertNear(gemm.sumOfProducts(a, b, batch, m, k, n), want, `sumOfProducts ${[batch, m, k, n]}`);
+  }
+  assert.throws(() => gemm.sumOfProducts(new Float32Array(5), new Float32Array(6), 1, 2, 3, 3), /sumOfProducts: 5 and 6 floats for \[1, 2, 3\] and \[1, 2, 3\]/);
+});

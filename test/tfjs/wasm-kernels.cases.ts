@@ -20,6 +20,7 @@ import { CounterRng } from '../../src/core/random.js';
 import { startBackend, type BackendOptions, type MatmulChoice } from '../../src/tfjs/backend.js';
 import { axisPhases } from '../../src/tfjs/kernels/conv2d-backprop-input.js';
 import { hostGemm } from '../../src/tfjs/wasm-host-gemm.js';
+import type { HostGemm } from '../../src/core/gemm.js';
 import { openNodeGemm } from '../../src/runtime/node-gemm.js';
 
 /** How the wasm side runs its products in the test running now (set by bothEngines). */
@@ -34,7 +35,16 @@ export function defineKernelTests(threads: number): void {
   const ATOL = 1e-4;
   const CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
 
-  const wasmOptions = (): BackendOptions => ({ matmul, threads: wasmThreads, openGemm: (threads) => openNodeGemm({ threads }) });
+  /** Wraps the engine the wasm side opens (to count its calls), when set. */
+  let engineHook: ((engine: HostGemm) => HostGemm) | null = null;
+  const wasmOptions = (): BackendOptions => ({
+    matmul,
+    threads: wasmThreads,
+    openGemm: (threads) => {
+      const engine = openNodeGemm({ threads });
+      return engineHook && typeof engine !== 'string' ? engineHook(engine) : engine;
+    },
+  });
 
   test(`the wasm backend starts on ${threads === 1 ? 'the one-thread build (a plain heap)' : `${threads} threads (a SharedArrayBuffer heap)`}`, async () => {
     await startBackend('wasm', CONV_KERNELS, { threads });
@@ -93,6 +103,9 @@ export function defineKernelTests(threads: number): void {
     const cases: ConvCase[] = [
       { batch: 64, h: 28, w: 28, ci: 1, co: 32, k: 4, stride: 2, pad: 'same' },
       { batch: 64, h: 14, w: 14, ci: 32, co: 64, k: 4, stride: 2, pad: 'same' },
+      // The colour critic's first and last layers (32×32×3 → 32 channels; 8×8×64 → 128).
+      { batch: 8, h: 32, w: 32, ci: 3, co: 32, k: 4, stride: 2, pad: 'same' },
+      { batch: 8, h: 8, w: 8, ci: 64, co: 128, k: 4, stride: 2, pad: 'same' },
     ];
     for (let i = 0; i < 14; i++) {
       const k = pick([1, 3, 4, 5]);
@@ -135,7 +148,8 @@ export function defineKernelTests(threads: number): void {
   });
 
   bothEngines('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
-    for (const [batch, h, ci, co, k, stride] of [[64, 7, 64, 32, 4, 2], [1, 14, 32, 1, 4, 2], [3, 5, 3, 4, 3, 1], [2, 6, 8, 2, 5, 2]]) {
+    // The MNIST DCGAN's and the colour generator's layers (4×4×128 → 8×8×64, 16×16×32 → 32×32×3), and odd shapes.
+    for (const [batch, h, ci, co, k, stride] of [[64, 7, 64, 32, 4, 2], [1, 14, 32, 1, 4, 2], [8, 4, 128, 64, 4, 2], [8, 16, 32, 3, 4, 2], [3, 5, 3, 4, 3, 1], [2, 6, 8, 2, 5, 2]]) {
       const out = h * stride;
       const xv = values(batch * h * h * ci);
       const wv = values(k * k * co * ci);
@@ -150,6 +164,36 @@ export function defineKernelTests(threads: number): void {
       });
       for (const [i, name] of ['output', 'dx', 'dW'].entries()) assertClose(wasm[i], cpu[i], `conv2dTranspose ${[batch, h, ci, co, k, stride]} ${name}`);
     }
+  });
+
+  test('with onnxruntime as the engine, forward convolutions and input gradients run on its direct (NCHWc) convolutions, and agree with cpu', async (t) => {
+    if (process.arch !== 'x64') return t.skip('NCHWc kernels are checked on x64 (AVX2 / AVX-512)');
+    matmul = 'onnxruntime';
+    const calls = { conv2d: 0, convTranspose: 0 };
+    engineHook = (engine) => ({
+      describe: engine.describe,
+      run: engine.run.bind(engine),
+      sumOfProducts: engine.sumOfProducts?.bind(engine),
+      conv2d: (...a) => (calls.conv2d++, engine.conv2d!(...a)),
+      convTranspose: (...a) => (calls.convTranspose++, engine.convTranspose!(...a)),
+    });
+    const xv = values(4 * 16 * 16 * 32);
+    const wv = values(4 * 4 * 32 * 64);
+    const gv = values(4 * 8 * 8 * 64);
+    try {
+      const { wasm, cpu } = await onBoth(() => {
+        const x = tf.tensor4d(xv, [4, 16, 16, 32]);
+        const w = tf.tensor4d(wv, [4, 4, 32, 64]);
+        const g = tf.tensor4d(gv, [4, 8, 8, 64]);
+        const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, w, 2, 'same'), g)))(x);
+        return [tf.conv2d(x, w, 2, 'same'), dx];
+      });
+      assertClose(wasm[0], cpu[0], 'conv2d');
+      assertClose(wasm[1], cpu[1], 'dx');
+    } finally {
+      engineHook = null;
+    }
+    assert.ok(calls.conv2d >= 2 && calls.convTranspose >= 1, `direct convolutions: ${JSON.stringify(calls)}`);
   });
 
   test('Transpose of the last two axes (float32 through the heap, int32 by the original kernel) equals cpu', async () => {

@@ -1,17 +1,20 @@
 /**
- * `Conv2DBackpropInput` in place of tfjs-backend-wasm 4.22's, which runs a plain loop: dx by stride
- * phases, by the host engine's ConvTranspose, or as col2im(dy · Wᵀ) (see conv2DBackpropInput).
+ * `Conv2DBackpropInput` in place of tfjs-backend-wasm 4.22's, which runs a plain loop: dx on the host
+ * engine's transposed convolution, by stride phases of products, or as col2im(dy · Wᵀ) (see
+ * conv2DBackpropInput).
  *
- * Where the stride tiles the input and there are 8 or more input channels (a DCGAN's 4×4, stride 2
- * layers after the first), dx is computed by phases: the rows and columns of dx with the same
- * remainder modulo the stride take dy through the same few filter taps, so each of the sh·sw phases
- * is a small stride-1 convolution of dy (XNNPACK's, or im2col · the phase's filter on the host
- * engine), interleaved into dx: no [N, K] intermediate and no scatter.
+ * Where the stride tiles the input, dx is computed by phases: the rows and columns of dx with the
+ * same remainder modulo the stride take dy through the same few filter taps, so each of the sh·sw
+ * phases is a small stride-1 convolution of dy, interleaved into dx: no [N, K] intermediate and no
+ * scatter. An engine with direct convolutions (onnxruntime's NCHWc kernels) runs the phases itself
+ * (src/runtime/node-gemm.ts); otherwise, with 8 or more input channels (a DCGAN's 4×4, stride 2
+ * layers after the first), each phase is XNNPACK's convolution or im2col · the phase's filter on
+ * the host engine's products.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { HostGemm } from '../../core/gemm.js';
+import { axisPhases, type AxisPhase, type HostGemm } from '../../core/gemm.js';
 import { callKernel as call, heapIndex as at, reshape, transposeInHeap, type KernelArgs, type WasmBackend } from '../wasm-heap.js';
-import { hostGemm, operand, PATCHES, scratch } from '../wasm-host-gemm.js';
+import { hostGemm, intoHeap, operand, PATCHES, scratch } from '../wasm-host-gemm.js';
 import { geometry, im2col, type ConvAttrs, type Geometry } from './conv-geometry.js';
 import type { WasmKernelConfig } from './kernel.js';
 
@@ -43,37 +46,7 @@ function col2im(heap: Float32Array, cols: number, dx: number, g: Geometry): void
   }
 }
 
-/**
- * One phase of one spatial axis of a strided transposed convolution: output rows iy = s·m + r take
- * dy rows m − d for d in [dmin, dmax] (filter tap ky = s·d + r + pad), a stride-1 correlation of
- * dy over `taps` = dmax − dmin + 1 rows with `before` = dmax rows of zeros ahead of dy and `after`
- * behind it (ty = dmax − d).
- */
-export interface AxisPhase {
-  r: number;
-  taps: number;
-  dmax: number;
-  before: number;
-  after: number;
-}
-
-/**
- * The `s` phases of an axis, or null when they do not tile it: the input size is not a multiple of
- * the stride, a phase has no taps, or a phase would need dy cropped rather than padded.
- */
-export function axisPhases(k: number, s: number, pad: number, inSize: number, outSize: number): AxisPhase[] | null {
-  if (inSize % s !== 0) return null;
-  const rows = inSize / s;
-  const phases: AxisPhase[] = [];
-  for (let r = 0; r < s; r++) {
-    const dmin = Math.ceil(-(r + pad) / s);
-    const dmax = Math.floor((k - 1 - r - pad) / s);
-    const after = rows - 1 - dmin - (outSize - 1);
-    if (dmax < dmin || dmax < 0 || after < 0) return null;
-    phases.push({ r, taps: dmax - dmin + 1, dmax, before: dmax, after });
-  }
-  return phases;
-}
+export { axisPhases, type AxisPhase } from '../../core/gemm.js';
 
 /**
  * The phase's filter: F[ty, tx, co, ci] = W[s·(dmax_y − ty) + ry + padTop, s·(dmax_x − tx) + rx + padLeft, ci, co],
@@ -202,7 +175,8 @@ function adjointReaches(g: Geometry): boolean {
 }
 
 /**
- * dx: with a host engine by phases of products on it (≥ 8 input channels), else its ConvTranspose;
+ * dx: with a host engine that has direct convolutions, its transposed convolution; with one that
+ * has products only, by phases of products on it (≥ 8 input channels), else its ConvTranspose;
  * otherwise by XNNPACK phases where the geometry allows, else col2im(dy · Wᵀ) (whose product still
  * goes to the host engine when there is one, through BatchMatMul).
  */
@@ -214,13 +188,29 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const n = g.batch * g.oh * g.ow;
   const k = g.kh * g.kw * g.ci;
   const gemm = hostGemm();
+  const reaches = adjointReaches(g);
+  if (gemm?.conv2d && gemm.convTranspose && reaches) {
+    // An engine with direct convolutions runs the adjoint on them (onnxruntime: by stride phases on
+    // its NCHWc kernels, else its ConvTranspose), written into the output in place.
+    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
+    try {
+      const heap = backend.wasm.HEAPF32;
+      intoHeap(heap, at(backend, dx), g.batch * g.h * g.w * g.ci, (into) =>
+        gemm.convTranspose!(operand(heap, at(backend, dy), n * g.co, 0), dy.shape, operand(heap, at(backend, filter), k * g.co, 1), filter.shape, { strides: [g.sh, g.sw], pads: pads(g), outSize: [g.h, g.w] }, into),
+      );
+      return dx;
+    } catch (err) {
+      backend.disposeData(dx.dataId);
+      throw err;
+    }
+  }
   if (gemm && g.ci >= MIN_PHASE_CHANNELS) {
     // By phases: each a product on the engine, a little faster than onnxruntime's own
     // ConvTranspose on a DCGAN layer (bench/RESULTS.md, 2026-11-30).
     const dx = phasesOnHost(backend, gemm, dy, filter, g);
     if (dx) return dx;
   }
-  if (gemm?.convTranspose && adjointReaches(g)) {
+  if (gemm?.convTranspose && reaches) {
     // The convolution's adjoint (ConvTranspose) natively, on the engine's threads.
     const heap = backend.wasm.HEAPF32;
     const dys = operand(heap, at(backend, dy), n * g.co, 0);
