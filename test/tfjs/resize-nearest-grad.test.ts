@@ -33,7 +33,7 @@ test('nearestSource follows the forward kernel: resizing an index image gives ea
 });
 
 test('the cpu backend differentiates nearest up-sampling right for every image of a batch (tfjs 4.22 own kernel: only the first), and agrees with wasm', async () => {
-  const cases: { shape: number[]; size: [number, number]; alignCorners: boolean; halfPixelCenters: boolean }[] = [
+  const cases: { shape: [number, number, number, number]; size: [number, number]; alignCorners: boolean; halfPixelCenters: boolean }[] = [
     { shape: [3, 2, 2, 2], size: [4, 4], alignCorners: false, halfPixelCenters: false }, // UpSampling2D ×2
     { shape: [2, 3, 5, 3], size: [6, 10], alignCorners: false, halfPixelCenters: true },
     { shape: [4, 3, 3, 1], size: [7, 5], alignCorners: true, halfPixelCenters: false },
