@@ -4,7 +4,8 @@
  * Walks the model's graph from its outputs back to its inputs (so a layer shared with another model,
  * e.g. a generator inside a combined GAN, contributes only this model's call), emits the layers in
  * dependency order through the converters of layers.ts, folds inference-mode BatchNormalization into
- * the Dense/Conv layer before it, and inlines nested models.
+ * the Dense/Conv layer before it, and inlines nested models; then ./graph-rewrite.ts puts the graph
+ * in the forms onnxruntime runs faster (strided ConvTransposes as stride phases).
  *
  * @example
  *   const { bytes, inputs, outputs } = convertLayersModel(model, { opset: 17 });
@@ -15,6 +16,7 @@ import type { InputSpec, TensorSpec, TensorDtype } from '../core/manifest.js';
 import { VERSION } from '../version.js';
 import { ConvertContext, Value } from './context.js';
 import { ChannelAffine, FOLDABLE_INTO, LAYER_CONVERTERS, SUPPORTED_LAYERS, batchNormAffine, batchNormIsChannelwise } from './layers.js';
+import { rewriteGraph } from './graph-rewrite.js';
 import { DataType, GraphBuilder, OnnxModel, encodeModel } from './onnx-builder.js';
 
 export const DEFAULT_OPSET = 17;
@@ -33,6 +35,8 @@ export interface ConvertOptions {
   /** Extra metadata_props entries. */
   metadata?: Record<string, string>;
   docString?: string;
+  /** Rewrite the graph into the forms onnxruntime runs faster (./graph-rewrite.ts). Default true. */
+  rewrite?: boolean;
 }
 
 export interface ConvertResult {
@@ -180,6 +184,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     return { name, dtype: DTYPE_NAMES[x.elemType], shape };
   });
 
-  const onnxModel = graph.toModel({ opset, producerVersion: VERSION, docString: opts.docString, metadata: opts.metadata });
+  const built = graph.toModel({ opset, producerVersion: VERSION, docString: opts.docString, metadata: opts.metadata });
+  const onnxModel = opts.rewrite === false ? built : rewriteGraph(built).model;
   return { model: onnxModel, bytes: encodeModel(onnxModel), inputs: inputSpecs, outputs: outputSpecs };
 }

@@ -1,0 +1,180 @@
+/**
+ * Rewrites of an exported ONNX graph into forms onnxruntime's CPU provider runs faster, each exact
+ * up to float rounding, in standard ops only:
+ *
+ * - a strided ConvTranspose whose channels fit MLAS's NCHWc blocks becomes its stride phases
+ *   (./conv-transpose.ts), and an element-wise activation that alone reads it (the ReLU after a
+ *   folded BatchNorm, a fused tanh) moves onto every phase, where onnxruntime fuses it into the
+ *   convolution;
+ * - Transpose pairs that undo each other are dropped (a phase layer's NHWC result read back in
+ *   NHWC), and then whatever no longer feeds an output.
+ *
+ * The exporter applies it to every graph it converts (./convert.ts); `wganx export --optimize`
+ * applies it to a model folder written before (./optimize-folder.ts). It is idempotent, and a graph
+ * rewritten from a decoded file equals the one a fresh export writes for the same weights.
+ *
+ * @example
+ *   const { model, changes } = rewriteGraph(decodeModel(bytes));
+ *   changes   // ['g_deconv_1: ConvTranspose 64→32 (7×7 → 14×14) as 4 phase convolutions, Relu fused']
+ */
+import type { onnx as OnnxNs } from 'onnx-proto';
+import { GraphValues, attrInt, attrInts, attrString, num } from './backward-shapes.js';
+import { PhaseActivation, emitPhases, phasePlan, phasesPay, type PhasePlan } from './conv-transpose.js';
+import { DataType, GraphBuilder, decodeModel, encodeModel, type AttrValue, type OnnxModel } from './onnx-builder.js';
+
+type Node = OnnxNs.INodeProto;
+type Graph = OnnxNs.IGraphProto;
+type Tensor = OnnxNs.ITensorProto;
+
+export interface RewriteResult {
+  /** A new model (the argument is not changed). */
+  model: OnnxModel;
+  /** One line per rewrite, for logs; empty when the graph was already in its fast form. */
+  changes: string[];
+}
+
+/**
+ * Element-wise ops that commute with the phases' concatenation and interleave, so they may run on
+ * each phase instead (onnxruntime fuses Relu, Tanh, Sigmoid, LeakyRelu, Clip, HardSigmoid into Conv).
+ */
+const ELEMENTWISE = new Set(['Relu', 'LeakyRelu', 'Tanh', 'Sigmoid', 'HardSigmoid', 'Elu', 'Selu', 'Softplus', 'Softsign', 'Clip']);
+
+/** float32 values of an initializer (raw little-endian bytes or float_data). */
+function floats(t: Tensor): Float32Array {
+  const raw = t.rawData;
+  if (raw && raw.length > 0) return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  return Float32Array.from(t.floatData ?? []);
+}
+
+function isDefaultDomain(node: Node): boolean {
+  return !node.domain || node.domain === 'ai.onnx';
+}
+
+/** Uses of each tensor: by node inputs, and graph outputs (counted once each). */
+function useCounts(graph: Graph): Map<string, number> {
+  const uses = new Map<string, number>();
+  const add = (name: string | null | undefined) => name && uses.set(name, (uses.get(name) ?? 0) + 1);
+  for (const node of graph.node ?? []) for (const i of node.input ?? []) add(i);
+  for (const o of graph.output ?? []) add(o.name);
+  return uses;
+}
+
+/** The phase plan of a ConvTranspose node, or null when it is not one this pass rewrites. */
+function planOf(node: Node, values: GraphValues, inits: Map<string, Tensor>): PhasePlan | null {
+  const [x, w] = node.input ?? [];
+  const weight = inits.get(w ?? '');
+  const bias = node.input?.[2] ? inits.get(node.input[2]) : undefined;
+  if (!weight || weight.dataType !== DataType.FLOAT || (weight.dims ?? []).length !== 4) return null;
+  if (node.input?.[2] && (!bias || bias.dataType !== DataType.FLOAT)) return null;
+  if (attrInt(node, 'group', 1) !== 1 || attrString(node, 'auto_pad', 'NOTSET') !== 'NOTSET' || attrInts(node, 'output_shape')) return null;
+  if ((attrInts(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) return null;
+  const shape = values.types.get(x ?? '')?.shape;
+  if (!shape || shape.length !== 4 || typeof shape[2] !== 'number' || typeof shape[3] !== 'number') return null;
+  const dims = (weight.dims ?? []).map((d) => num(d as number));
+  const kernel = attrInts(node, 'kernel_shape') ?? dims.slice(2);
+  if (kernel[0] !== dims[2] || kernel[1] !== dims[3]) return null;
+  const strides = attrInts(node, 'strides') ?? [1, 1];
+  const pads = attrInts(node, 'pads') ?? [0, 0, 0, 0];
+  const outputPadding = attrInts(node, 'output_padding') ?? [0, 0];
+  if (strides.length !== 2 || pads.length !== 4 || outputPadding.length !== 2) return null;
+  return phasePlan({ weightShape: dims, strides: [strides[0], strides[1]], pads: [pads[0], pads[1], pads[2], pads[3]], outputPadding: [outputPadding[0], outputPadding[1]], inSize: [shape[2], shape[3]] });
+}
+
+/** Attribute protos back to the builder's values (the element-wise ops' alpha, beta, …). */
+function attrValues(node: Node): Record<string, AttrValue> {
+  const out: Record<string, AttrValue> = {};
+  for (const a of node.attribute ?? []) {
+    if (a.name == null) continue;
+    if (a.f != null && a.type === 1) out[a.name] = { float: a.f };
+    else if (a.type === 2) out[a.name] = num(a.i as number);
+    else if (a.type === 3 && a.s) out[a.name] = new TextDecoder().decode(a.s);
+    else if (a.type === 6) out[a.name] = { floats: [...(a.floats ?? [])] };
+    else if (a.type === 7) out[a.name] = (a.ints ?? []).map((v) => num(v as number));
+  }
+  return out;
+}
+
+/** Transposes whose input is a Transpose they undo: their readers read the first one's input. */
+function cancelTransposes(graph: Graph): number {
+  const producer = new Map<string, Node>();
+  for (const node of graph.node ?? []) for (const o of node.output ?? []) producer.set(o, node);
+  const outputs = new Set((graph.output ?? []).map((o) => o.name));
+  const rename = new Map<string, string>();
+  for (const node of graph.node ?? []) {
+    if (node.opType !== 'Transpose' || !isDefaultDomain(node) || outputs.has(node.output?.[0])) continue;
+    const first = producer.get(node.input?.[0] ?? '');
+    if (!first || first.opType !== 'Transpose' || !isDefaultDomain(first)) continue;
+    const [p1, p2] = [attrInts(first, 'perm'), attrInts(node, 'perm')];
+    if (!p1 || !p2 || p1.length !== p2.length || !p2.every((p, i) => p1[p] === i)) continue;
+    rename.set(node.output![0], first.input![0]);
+  }
+  if (rename.size === 0) return 0;
+  const resolve = (name: string): string => (rename.has(name) ? resolve(rename.get(name)!) : name);
+  for (const node of graph.node ?? []) node.input = (node.input ?? []).map(resolve);
+  return rename.size;
+}
+
+/** Drop nodes none of whose outputs is read, and initializers nothing reads. */
+function pruneDead(graph: Graph): void {
+  for (;;) {
+    const uses = useCounts(graph);
+    const kept = (graph.node ?? []).filter((n) => (n.output ?? []).some((o) => o && uses.has(o)));
+    if (kept.length === (graph.node ?? []).length) break;
+    graph.node = kept;
+  }
+  const uses = useCounts(graph);
+  graph.initializer = (graph.initializer ?? []).filter((t) => uses.has(t.name ?? ''));
+}
+
+function side(plan: PhasePlan): string {
+  const [h, w] = plan.geometry.inSize;
+  return `${h}×${w} → ${plan.outSize[0]}×${plan.outSize[1]}`;
+}
+
+/** Rewrite `model` (see the module comment); the input model is left as it was. */
+export function rewriteGraph(model: OnnxModel): RewriteResult {
+  // A decoded copy: the same messages whether the model came from the builder or from a file.
+  const copy = decodeModel(encodeModel(model));
+  const graph = copy.graph!;
+  const values = new GraphValues(graph);
+  const inits = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const uses = useCounts(graph);
+  const readers = new Map<string, Node[]>();
+  for (const node of graph.node ?? []) for (const i of node.input ?? []) readers.set(i, [...(readers.get(i) ?? []), node]);
+  const graphOutputs = new Set((graph.output ?? []).map((o) => o.name));
+
+  const patch = new GraphBuilder('rewrite');
+  for (const name of [...inits.keys(), ...(graph.input ?? []).map((i) => i.name ?? ''), ...graphOutputs]) if (name) patch.unique(name);
+  for (const node of graph.node ?? []) for (const name of [...(node.output ?? []), node.name ?? '']) if (name) patch.unique(name);
+
+  const changes: string[] = [];
+  const replaced = new Map<Node, Node[]>();
+  const absorbed = new Set<Node>();
+  for (const node of graph.node ?? []) {
+    if (node.opType !== 'ConvTranspose' || !isDefaultDomain(node)) continue;
+    const plan = planOf(node, values, inits);
+    if (!plan || !phasesPay(plan)) continue;
+    const y = node.output![0];
+    const reader = readers.get(y)?.[0];
+    const act = uses.get(y) === 1 && !graphOutputs.has(y) && reader && isDefaultDomain(reader) && ELEMENTWISE.has(reader.opType ?? '') ? reader : null;
+    const activation: PhaseActivation | undefined = act ? { opType: act.opType!, extraInputs: (act.input ?? []).slice(1), attrs: attrValues(act) } : undefined;
+    const label = y || node.name || 'ConvTranspose';
+    const start = patch.nodes.length;
+    const weight = floats(inits.get(node.input![1])!);
+    const bias = node.input?.[2] ? floats(inits.get(node.input[2])!) : null;
+    const nhwc = emitPhases(patch, node.input![0], weight, bias, plan, label, activation);
+    // Back to NCHW under the name the rest of the graph reads (dropped again where NHWC is wanted).
+    patch.nodeTo('Transpose', [nhwc], { perm: [0, 3, 1, 2] }, [act ? act.output![0] : y], `${label}_nchw`);
+    replaced.set(node, patch.nodes.slice(start) as Node[]);
+    if (act) absorbed.add(act);
+    changes.push(`${label}: ConvTranspose ${plan.cin}→${plan.cout} (${side(plan)}) as ${plan.phases.length} phase convolutions${act ? `, ${act.opType} fused` : ''}`);
+  }
+  if (changes.length === 0) return { model: copy, changes };
+
+  graph.node = (graph.node ?? []).flatMap((n) => replaced.get(n) ?? (absorbed.has(n) ? [] : [n]));
+  graph.initializer = [...(graph.initializer ?? []), ...(patch.initializers as Tensor[])];
+  const cancelled = cancelTransposes(graph);
+  if (cancelled > 0) changes.push(`${cancelled} Transpose pair${cancelled === 1 ? '' : 's'} that undid each other dropped`);
+  pruneDead(graph);
+  return { model: copy, changes };
+}
