@@ -6,6 +6,10 @@
  *   (./conv-transpose.ts), and an element-wise activation that alone reads it (the ReLU after a
  *   folded BatchNorm, a fused tanh) moves onto every phase, where onnxruntime fuses it into the
  *   convolution;
+ * - a Dense layer reshaped to an image and transposed to NCHW for the convolutions (a DCGAN's
+ *   projection: Gemm → [activation] → Reshape [·, H, W, C] → Transpose) gets its weight's columns
+ *   in NCHW order and a Reshape to [·, C, H, W] instead of the Transpose (the same products, bit for
+ *   bit);
  * - Transpose pairs that undo each other are dropped (a phase layer's NHWC result read back in
  *   NHWC), and then whatever no longer feeds an output.
  *
@@ -15,7 +19,8 @@
  *
  * @example
  *   const { model, changes } = rewriteGraph(decodeModel(bytes));
- *   changes   // ['g_deconv_1: ConvTranspose 64→32 (7×7 → 14×14) as 4 phase convolutions, Relu fused']
+ *   changes   // ['g_project: Gemm columns in NCHW order, g_reshape to [0, 64, 7, 7], its Transpose dropped',
+ *             //  'g_deconv_1: ConvTranspose 64→32 (7×7 → 14×14) as 4 phase convolutions, Relu fused']
  */
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { GraphValues, attrInt, attrInts, attrString, num } from './backward-shapes.js';
@@ -126,6 +131,91 @@ function pruneDead(graph: Graph): void {
   graph.initializer = (graph.initializer ?? []).filter((t) => uses.has(t.name ?? ''));
 }
 
+/** The single node reading `name`, when exactly one reads it and it is not a graph output. */
+function soleReader(graph: Graph, name: string): Node | null {
+  if ((graph.output ?? []).some((o) => o.name === name)) return null;
+  const readers = (graph.node ?? []).filter((n) => (n.input ?? []).includes(name));
+  return readers.length === 1 && readers[0].input!.filter((i) => i === name).length === 1 ? readers[0] : null;
+}
+
+function setFloats(t: Tensor, data: Float32Array): void {
+  t.rawData = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  t.floatData = [];
+}
+
+function setInts(t: Tensor, values: number[]): void {
+  const bytes = new Uint8Array(values.length * 8);
+  const view = new DataView(bytes.buffer);
+  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+  t.rawData = bytes;
+  t.int64Data = [];
+}
+
+/**
+ * Gemm → [element-wise]* → Reshape [b, H, W, C] → Transpose [0, 3, 1, 2]: permute the Gemm's output
+ * columns (weight and bias) into (C, H, W) order, reshape to [b, C, H, W] and drop the Transpose.
+ */
+function foldProjectionTransposes(graph: Graph, inits: Map<string, Tensor>, uses: Map<string, number>): string[] {
+  const changes: string[] = [];
+  const rename = new Map<string, string>();
+  const dropped = new Set<Node>();
+  for (const gemm of graph.node ?? []) {
+    if (gemm.opType !== 'Gemm' || !isDefaultDomain(gemm)) continue;
+    let tail = soleReader(graph, gemm.output![0]);
+    while (tail && isDefaultDomain(tail) && ELEMENTWISE.has(tail.opType ?? '')) tail = soleReader(graph, tail.output![0]);
+    const reshape = tail;
+    if (!reshape || reshape.opType !== 'Reshape' || !isDefaultDomain(reshape) || attrInt(reshape, 'allowzero', 0) !== 0) continue;
+    const transpose = soleReader(graph, reshape.output![0]);
+    if (!transpose || transpose.opType !== 'Transpose' || !isDefaultDomain(transpose) || (attrInts(transpose, 'perm') ?? []).join() !== '0,3,1,2') continue;
+    const shapeT = inits.get(reshape.input?.[1] ?? '');
+    const [w, c] = [inits.get(gemm.input?.[1] ?? ''), gemm.input?.[2] ? inits.get(gemm.input[2]) : undefined];
+    if (!shapeT || !w || w.dataType !== DataType.FLOAT || (gemm.input?.[2] && (!c || c.dataType !== DataType.FLOAT))) continue;
+    if ([shapeT.name, w.name, c?.name].some((n) => n && uses.get(n) !== 1)) continue;
+    const target = tensorInts(shapeT);
+    const wDims = (w.dims ?? []).map((d) => num(d as number));
+    const transB = attrInt(gemm, 'transB', 0) === 1;
+    const n = transB ? wDims[0] : wDims[1];
+    if (target.length !== 4 || target.slice(1).some((d) => d <= 0) || target[1] * target[2] * target[3] !== n || wDims.length !== 2) continue;
+    if (c && floats(c).length !== n) continue;
+    const [, h, wd, ch] = target;
+    // New column (k, y, x) in NCHW order takes old column (y, x, k) of the NHWC reshape.
+    const from = new Int32Array(n);
+    for (let k = 0; k < ch; k++) for (let y = 0; y < h; y++) for (let x = 0; x < wd; x++) from[(k * h + y) * wd + x] = (y * wd + x) * ch + k;
+    const weight = floats(w);
+    const rows = weight.length / n;
+    const permuted = new Float32Array(weight.length);
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < rows; i++) {
+        if (transB) permuted[j * rows + i] = weight[from[j] * rows + i];
+        else permuted[i * n + j] = weight[i * n + from[j]];
+      }
+    }
+    setFloats(w, permuted);
+    if (c) {
+      const bias = floats(c);
+      setFloats(c, Float32Array.from(from, (f) => bias[f]));
+    }
+    setInts(shapeT, [target[0], ch, h, wd]);
+    rename.set(transpose.output![0], reshape.output![0]);
+    dropped.add(transpose);
+    changes.push(`${gemm.output![0]}: Gemm columns in NCHW order, ${reshape.output![0]} to [${target[0]}, ${ch}, ${h}, ${wd}], its Transpose dropped`);
+  }
+  if (rename.size > 0) {
+    graph.node = (graph.node ?? []).filter((n) => !dropped.has(n));
+    for (const node of graph.node) node.input = (node.input ?? []).map((i) => rename.get(i) ?? i);
+  }
+  return changes;
+}
+
+function tensorInts(t: Tensor): number[] {
+  const raw = t.rawData;
+  if (t.dataType === DataType.INT64 && raw && raw.length > 0) {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return Array.from({ length: raw.length / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true)));
+  }
+  return t.dataType === DataType.INT64 ? (t.int64Data ?? []).map((v) => num(v as number)) : [];
+}
+
 function side(plan: PhasePlan): string {
   const [h, w] = plan.geometry.inSize;
   return `${h}×${w} → ${plan.outSize[0]}×${plan.outSize[1]}`;
@@ -136,8 +226,9 @@ export function rewriteGraph(model: OnnxModel): RewriteResult {
   // A decoded copy: the same messages whether the model came from the builder or from a file.
   const copy = decodeModel(encodeModel(model));
   const graph = copy.graph!;
-  const values = new GraphValues(graph);
   const inits = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const changes = foldProjectionTransposes(graph, inits, useCounts(graph));
+  const values = new GraphValues(graph);
   const uses = useCounts(graph);
   const readers = new Map<string, Node[]>();
   for (const node of graph.node ?? []) for (const i of node.input ?? []) readers.set(i, [...(readers.get(i) ?? []), node]);
@@ -147,7 +238,6 @@ export function rewriteGraph(model: OnnxModel): RewriteResult {
   for (const name of [...inits.keys(), ...(graph.input ?? []).map((i) => i.name ?? ''), ...graphOutputs]) if (name) patch.unique(name);
   for (const node of graph.node ?? []) for (const name of [...(node.output ?? []), node.name ?? '']) if (name) patch.unique(name);
 
-  const changes: string[] = [];
   const replaced = new Map<Node, Node[]>();
   const absorbed = new Set<Node>();
   for (const node of graph.node ?? []) {

@@ -208,6 +208,53 @@ test('graphs the pass does not rewrite: spatial size unknown, dilation, groups; 
   assert.ok(ops(wide).includes('ConvTranspose'));
 });
 
+test('a projection reshaped to an image and transposed to NCHW: the Gemm\'s columns permuted instead, bit for bit; not when another node reads the reshape', async () => {
+  for (const transB of [0, 1]) {
+    for (const withBias of [true, false]) {
+      const [k, h, w, c] = [6, 3, 2, 5];
+      const g = new GraphBuilder('projection');
+      g.input({ name: 'x', elemType: DataType.FLOAT, shape: ['batch', k] });
+      const W = g.initializer('w', transB ? [h * w * c, k] : [k, h * w * c], rng.normal(k * h * w * c));
+      const inputs = ['x', W];
+      if (withBias) inputs.push(g.initializer('b', [h * w * c], rng.normal(h * w * c)));
+      const [p] = g.node('Gemm', inputs, { transB }, ['p']);
+      const [r] = g.node('Relu', [p], {}, ['r']);
+      const [img] = g.node('Reshape', [r, g.int64Initializer('shape', [0, h, w, c])], {}, ['img']);
+      const [nchw] = g.node('Transpose', [img], { perm: [0, 3, 1, 2] }, ['nchw']);
+      const [conv] = g.node('Conv', [nchw, g.initializer('cw', [2, c, 1, 1], rng.normal(2 * c))], { kernel_shape: [1, 1] }, ['conv']);
+      g.nodeTo('Identity', [conv], {}, [g.reserve('y')]);
+      g.output({ name: 'y', elemType: DataType.FLOAT, shape: ['batch', 2, h, w] });
+      const plain = g.toModel({ opset: 17, producerVersion: 'test' });
+      const { model, changes } = rewriteGraph(plain);
+      assert.deepEqual(changes, ['p: Gemm columns in NCHW order, img to [0, 5, 3, 2], its Transpose dropped']);
+      assert.deepEqual(ops(model), ['Gemm', 'Relu', 'Reshape', 'Conv', 'Identity']);
+      for (const batch of [1, 4]) {
+        const x = rng.normal(batch * k);
+        const outs = await Promise.all([plain, model].map(async (m, i) => {
+          const s = await createSession(keep(m, `projection_t${transB}_b${withBias}_${i}`), { providers: ['cpu'], threads: 1 });
+          try {
+            return (await s.run({ x: { dtype: 'float32', data: x, dims: [batch, k] } })).y.data as Float32Array;
+          } finally {
+            await s.release();
+          }
+        }));
+        assert.equal(maxDiff(outs[0], outs[1]), 0, `transB ${transB}, bias ${withBias}, batch ${batch}`);
+      }
+    }
+  }
+  // The NHWC reshape is read by another node too: it must keep its values, so nothing is folded.
+  const g = new GraphBuilder('shared');
+  g.input({ name: 'x', elemType: DataType.FLOAT, shape: ['batch', 4] });
+  const [p] = g.node('Gemm', ['x', g.initializer('w', [4, 8], rng.normal(32))], {}, ['p']);
+  const [img] = g.node('Reshape', [p, g.int64Initializer('shape', [0, 2, 2, 2])], {}, ['img']);
+  const [nchw] = g.node('Transpose', [img], { perm: [0, 3, 1, 2] }, ['nchw']);
+  g.nodeTo('Identity', [nchw], {}, [g.reserve('y')]);
+  g.nodeTo('Identity', [img], {}, [g.reserve('z')]);
+  g.output({ name: 'y', elemType: DataType.FLOAT, shape: ['batch', 2, 2, 2] });
+  g.output({ name: 'z', elemType: DataType.FLOAT, shape: ['batch', 2, 2, 2] });
+  assert.deepEqual(rewriteGraph(g.toModel({ opset: 17, producerVersion: 'test' })).changes, []);
+});
+
 test('exported DCGAN generators (28 and 32 px, 16–64 base channels) with the rewrite: parity with tfjs within 1e-4, with the unrewritten graph within 1e-5; a decoded plain export rewrites to the same bytes', async () => {
   const specs: NetSpec[] = [
     { kind: 'image', dataShape: [28, 28, 1], latent: 16, numClasses: 0, hidden: 16, layers: 3, criticActivation: 'leaky_relu', criticNorm: 'none', gCond: 'multiply', dCond: 'projection' },
@@ -221,6 +268,7 @@ test('exported DCGAN generators (28 and 32 px, 16–64 base channels) with the r
     const label = `dcgan_${spec.dataShape.join('x')}_h${spec.hidden}`;
     const fast = await expectParity(generator, label, { numClasses: Math.max(2, spec.numClasses) });
     assert.ok(ops(fast.model).includes('Conv') && ops(fast.model).includes('Concat'), `${label}: ${ops(fast.model).join(' ')}`);
+    assert.ok(!ops(fast.model).slice(0, ops(fast.model).indexOf('Conv')).includes('Transpose'), `${label}: the projection needs no Transpose: ${ops(fast.model).join(' ')}`);
     const plain = convertLayersModel(generator, { rewrite: false });
     assert.ok(!ops(plain.model).includes('Conv'));
     assert.deepEqual(encodeModel(rewriteGraph(decodeModel(plain.bytes)).model), fast.bytes, `${label}: rewriting a decoded file gives the export's bytes`);
