@@ -17,19 +17,21 @@ export interface HostGemm {
    */
   run(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
   /**
-   * Batched products with one operand transposed and one output per batch summed away:
-   * out [k, n] = Σ_i a_iᵀ · b_i for `a` [batch, m, k] and `b` [batch, m, n], each term of the sum a
-   * float32 product over m, the terms added in float64 (a convolution's filter gradient over blocks
-   * of images). Engines without it leave this to {@link run}.
-   */
-  sumOfProducts?(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array;
-  /**
    * A direct 2-D convolution in tfjs's layouts: y NHWC [B, OH, OW, Co] = act(conv(x, w) + bias) for
    * x NHWC [B, H, W, Ci], w [KH, KW, Ci, Co], explicit pads, no dilation. Written into `out` when
    * given (not on a SharedArrayBuffer). null where this engine leaves that shape to products
    * (im2col · w).
    */
   conv2d?(x: Float32Array, xShape: readonly number[], w: Float32Array, wShape: readonly number[], bias: Float32Array | null, spec: ConvSpec, out?: Float32Array): Float32Array | null;
+  /**
+   * A convolution's filter gradient in tfjs's layouts: dW [KH, KW, Ci, Co] with
+   * dW[ky, kx, ci, co] = Σ over b, oy, ox of x[b, sh·oy + ky − top, sw·ox + kx − left, ci] ·
+   * dy[b, oy, ox, co] for x NHWC [B, H, W, Ci], dy NHWC [B, OH, OW, Co] (explicit pads, no
+   * dilation): each float32 partial sum over at most `blockTerms` of the B·OH·OW terms, the
+   * partials added in float64. Written into `out` when given (not on a SharedArrayBuffer). null
+   * where this engine leaves that shape to products.
+   */
+  conv2dFilter?(x: Float32Array, xShape: readonly number[], dy: Float32Array, dyShape: readonly number[], kernel: readonly [number, number], spec: ConvSpec, blockTerms: number, out?: Float32Array): Float32Array | null;
   /**
    * dx = the adjoint of conv2d(·, w) applied to dy (ONNX ConvTranspose: a convolution's input
    * gradient), in tfjs's layouts: dy NHWC [B, OH, OW, Co], w [KH, KW, Ci, Co], dx NHWC
@@ -47,7 +49,7 @@ export interface ConvGeometry {
   outSize: readonly [number, number];
 }
 
-/** A forward convolution's strides, explicit pads and fused activation. */
+/** A forward convolution's strides, explicit pads and fused activation (none for a gradient). */
 export interface ConvSpec {
   strides: readonly [number, number];
   /** top, left, bottom, right */

@@ -179,15 +179,33 @@ test('convTranspose (by stride phases on the NCHWc kernels where the stride tile
   }
 });
 
-test('sumOfProducts adds the batch of aᵢᵀ·bᵢ (a filter gradient over blocks of images) as a float64 sum does', () => {
+test('conv2dFilter (NCHWc convolutions of x by dy, in groups of images and bands of dy rows) equals a float64 filter gradient, into a given output too; a batch the blocks do not divide gives null', () => {
   const gemm = openNodeGemm({ threads: 2 });
   assert.ok(typeof gemm !== 'string', String(gemm));
-  for (const [batch, m, k, n] of [[1, 3, 2, 5], [4, 256, 48, 32], [2, 1024, 130, 7]]) {
-    const a = rng.normal(batch * m * k);
-    const b = rng.normal(batch * m * n);
-    const want = new Float64Array(k * n);
-    for (let t = 0; t < batch; t++) for (let p = 0; p < m; p++) for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) want[i * n + j] += a[(t * m + p) * k + i] * b[(t * m + p) * n + j];
-    assertNear(gemm.sumOfProducts(a, b, batch, m, k, n), want, `sumOfProducts ${[batch, m, k, n]}`);
+  let ran = 0;
+  // The colour critic's layers at the kernel's 256 terms (first: 16 bands of one dy row, groups of 16 images), MNIST's at 1,024, Co not a whole block (20: one group, filters reordered here), odd pads and strides.
+  const cases = [[64, 32, 32, 3, 32, 4, 2, [1, 1, 1, 1], 256], [16, 16, 16, 32, 64, 4, 2, [1, 1, 1, 1], 256], [64, 28, 28, 1, 32, 4, 2, [1, 1, 1, 1], 1024], [32, 14, 14, 8, 20, 5, 3, [2, 2, 1, 1], 256], [48, 7, 9, 4, 16, 3, 2, [0, 1, 0, 0], 64], [16, 8, 8, 64, 128, 4, 2, [1, 1, 1, 1], 1024]] as const;
+  for (const [b, h, w, ci, co, k, s, pads, block] of cases) {
+    const oh = Math.floor((h + pads[0] + pads[2] - k) / s) + 1;
+    const ow = Math.floor((w + pads[1] + pads[3] - k) / s) + 1;
+    const x = rng.normal(b * h * w * ci);
+    const dy = rng.normal(b * oh * ow * co);
+    const want = new Float64Array(k * k * ci * co);
+    for (let n = 0; n < b; n++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+      const iy = oy * s + ky - pads[0];
+      const ix = ox * s + kx - pads[1];
+      if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+      for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) want[((ky * k + kx) * ci + c) * co + o] += x[((n * h + iy) * w + ix) * ci + c] * dy[((n * oh + oy) * ow + ox) * co + o];
+    }
+    const got = gemm.conv2dFilter(x, [b, h, w, ci], dy, [b, oh, ow, co], [k, k], { strides: [s, s], pads }, block);
+    if (!got) continue; // a processor without NCHWc kernels (checked below on x64)
+    ran++;
+    assertNear(got, want, `conv2dFilter ${[b, h, w, ci, co, k, s]}`);
+    const out = new Float32Array(want.length);
+    assert.equal(gemm.conv2dFilter(x, [b, h, w, ci], dy, [b, oh, ow, co], [k, k], { strides: [s, s], pads }, block, out), out);
+    assert.deepEqual(out, got);
   }
-  assert.throws(() => gemm.sumOfProducts(new Float32Array(5), new Float32Array(6), 1, 2, 3, 3), /sumOfProducts: 5 and 6 floats for \[1, 2, 3\] and \[1, 2, 3\]/);
+  if (process.arch === 'x64') assert.equal(ran, cases.length);
+  // 12 images: not whole blocks of 8 or 16.
+  assert.equal(gemm.conv2dFilter(rng.normal(12 * 8 * 8 * 4), [12, 8, 8, 4], rng.normal(12 * 4 * 4 * 16), [12, 4, 4, 16], [4, 4], { strides: [2, 2], pads: [1, 1, 1, 1] }, 1024), null);
 });

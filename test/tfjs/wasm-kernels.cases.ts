@@ -166,16 +166,16 @@ export function defineKernelTests(threads: number): void {
     }
   });
 
-  test('with onnxruntime as the engine, forward convolutions and input gradients run on its direct (NCHWc) convolutions, and agree with cpu', async (t) => {
+  test('with onnxruntime as the engine, forward convolutions and both gradients run on its direct (NCHWc) convolutions, and agree with cpu', async (t) => {
     if (process.arch !== 'x64') return t.skip('NCHWc kernels are checked on x64 (AVX2 / AVX-512)');
     matmul = 'onnxruntime';
-    const calls = { conv2d: 0, convTranspose: 0 };
+    const calls = { conv2d: 0, convTranspose: 0, conv2dFilter: 0 };
     engineHook = (engine) => ({
       describe: engine.describe,
       run: engine.run.bind(engine),
-      sumOfProducts: engine.sumOfProducts?.bind(engine),
       conv2d: (...a) => (calls.conv2d++, engine.conv2d!(...a)),
       convTranspose: (...a) => (calls.convTranspose++, engine.convTranspose!(...a)),
+      conv2dFilter: (...a) => (calls.conv2dFilter++, engine.conv2dFilter!(...a)),
     });
     const xv = values(4 * 16 * 16 * 32);
     const wv = values(4 * 4 * 32 * 64);
@@ -185,15 +185,16 @@ export function defineKernelTests(threads: number): void {
         const x = tf.tensor4d(xv, [4, 16, 16, 32]);
         const w = tf.tensor4d(wv, [4, 4, 32, 64]);
         const g = tf.tensor4d(gv, [4, 8, 8, 64]);
-        const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, w, 2, 'same'), g)))(x);
-        return [tf.conv2d(x, w, 2, 'same'), dx];
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), g)))([x, w]);
+        return [tf.conv2d(x, w, 2, 'same'), dx, dw];
       });
       assertClose(wasm[0], cpu[0], 'conv2d');
       assertClose(wasm[1], cpu[1], 'dx');
+      assertClose(wasm[2], cpu[2], 'dW');
     } finally {
       engineHook = null;
     }
-    assert.ok(calls.conv2d >= 2 && calls.convTranspose >= 1, `direct convolutions: ${JSON.stringify(calls)}`);
+    assert.ok(calls.conv2d >= 2 && calls.convTranspose >= 1 && calls.conv2dFilter >= 1, `direct convolutions: ${JSON.stringify(calls)}`);
   });
 
   test('Transpose of the last two axes (float32 through the heap, int32 by the original kernel) equals cpu', async () => {

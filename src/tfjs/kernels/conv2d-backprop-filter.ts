@@ -1,20 +1,26 @@
 /**
- * `Conv2DBackpropFilter`, which tfjs-backend-wasm 4.22 lacks: dW = Σ over blocks of whole images of
- * colsᵀ · dy (./conv-geometry.ts), each block's product on the host engine (patches in a private
- * buffer) or XNNPACK (patches transposed in the heap), the partials added in float64.
+ * `Conv2DBackpropFilter`, which tfjs-backend-wasm 4.22 lacks: on a host engine with direct
+ * convolutions, its filter gradient (onnxruntime: NCHWc convolutions of x by dy,
+ * src/runtime/node-gemm.ts); else dW = Σ over blocks of whole images of colsᵀ · dy
+ * (./conv-geometry.ts), each block's product on the host engine (patches in a private buffer) or
+ * XNNPACK (patches transposed in the heap). Either way the float32 partial sums are short and
+ * added in float64.
  */
 import * as tf from '@tensorflow/tfjs';
 import { callKernel as call, heapIndex as at, type KernelArgs, type WasmBackend } from '../wasm-heap.js';
-import { hostGemm, operand, PATCHES, scratch } from '../wasm-host-gemm.js';
+import { hostGemm, intoHeap, operand, PATCHES, scratch } from '../wasm-host-gemm.js';
 import { geometry, im2col, im2colTransposed, type ConvAttrs } from './conv-geometry.js';
 import type { WasmKernelConfig } from './kernel.js';
 
 /**
  * Terms per float32 partial sum of the filter gradient, at most (whole images; see
  * {@link filterGradBlock}): MLAS's products stay within 1e-4 of float64 on blocks of 1,024 terms,
- * XNNPACK's wasm products (no fused multiply-add) need blocks of 256.
+ * XNNPACK's wasm products (no fused multiply-add) need blocks of 256. The engine's direct
+ * convolutions (onnxruntime's NCHWc kernels) sum each partial in one register chain, where its
+ * products split theirs further: 256 terms there are as close to float64 as the products' 1,024
+ * (bench/RESULTS.md, 2026-12-07).
  */
-const FILTER_GRAD_BLOCK = { host: 1024, xnnpack: 256 } as const;
+const FILTER_GRAD_BLOCK = { host: 1024, xnnpack: 256, direct: 256 } as const;
 
 /**
  * Positions per partial product of dW: the most whole images (a divisor of the batch) whose
@@ -39,6 +45,22 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const gemm = hostGemm();
   const blockN = filterGradBlock(g.batch, g.oh * g.ow, gemm ? FILTER_GRAD_BLOCK.host : FILTER_GRAD_BLOCK.xnnpack);
   const blocks = n / blockN;
+  if (gemm?.conv2dFilter) {
+    // The engine's own convolutions (onnxruntime's NCHWc kernels), written into the output.
+    const out = backend.makeOutput([...attrs.filterShape], 'float32');
+    try {
+      const heap = backend.wasm.HEAPF32;
+      const spec = { strides: [g.sh, g.sw] as const, pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] as const };
+      const done = intoHeap(heap, at(backend, out), k * g.co, (into) =>
+        gemm.conv2dFilter!(operand(heap, at(backend, x), g.batch * g.h * g.w * g.ci, 0), x.shape, operand(heap, at(backend, dy), n * g.co, 1), dy.shape, [g.kh, g.kw], spec, FILTER_GRAD_BLOCK.direct, into),
+      );
+      if (done) return out;
+    } catch (err) {
+      backend.disposeData(out.dataId);
+      throw err;
+    }
+    backend.disposeData(out.dataId);
+  }
   if (gemm) {
     // Patches in a private buffer, each block's product on the host engine, the partials added in float64.
     const heap = backend.wasm.HEAPF32;
