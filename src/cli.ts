@@ -75,7 +75,7 @@ function buildProgram(): Command {
   addFlags(program.command('export').description('Convert a tfjs LayersModel (model.json + weights), or a training checkpoint, to ONNX, verify parity, write models/<name>/'), EXPORT_FLAGS).action(
     async (_opts, cmd: Command) => {
       const opts = readFlags(cmd, EXPORT_FLAGS);
-      if (opts.checkpoint === undefined) {
+      if (opts.checkpoint === undefined || opts.optimize) {
         const { exportCommand } = await import('./export/command.js');
         await exportCommand(opts);
       } else {

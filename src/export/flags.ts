@@ -13,6 +13,7 @@ export const EXPORT_FLAGS = {
   triton: { type: 'string', flag: '--triton', arg: '<dir>', nonEmpty: true, help: 'also write a Triton Inference Server model repository entry under <dir>' },
   kind: { type: 'choice', flag: '--kind', arg: '<kind>', choices: ['auto', 'image', 'points'], default: 'auto', help: 'what the model outputs' },
   labels: { type: 'list', flag: '--labels', arg: '<names>', help: 'comma-separated class names for a conditional model' },
+  optimize: { type: 'boolean', flag: '--optimize', default: false, help: 'instead of --model / --checkpoint: rewrite the model folder --out names (an earlier export) in place into the graph a fresh export writes (faster on the CPU), checked against its own file' },
   force: { type: 'boolean', flag: '--force', default: false, help: 'replace a model folder that holds a different model (other weights, other training command)' },
   tolerance: { type: 'number', flag: '--tolerance', arg: '<x>', min: 0, max: 1, exclusiveMin: true, default: 1e-4, help: 'largest allowed |tfjs − onnxruntime| in the parity check' },
 } as const satisfies FlagTable;

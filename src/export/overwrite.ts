@@ -5,7 +5,8 @@
  *
  * The folder holds "the same model" — and may be written without `force` — when it holds no
  * manifest.json, or its ONNX graph is the one being written (a re-export of the same weights: the
- * files differ only in the manifest embedded in them), or both come from the same training
+ * files differ only in the manifest embedded in them; a file written before ./graph-rewrite.ts
+ * counts by its rewritten graph), or both come from the same training
  * command (a run continued with `--resume`, or run again).
  *
  * @example
@@ -17,7 +18,8 @@ import path from 'node:path';
 import { WganxError } from '../core/errors.js';
 import { MANIFEST_FILE, MANIFEST_METADATA_KEY, type Manifest } from '../core/manifest.js';
 import { readManifestFile } from '../runtime/model-folder.js';
-import { decodeModel, onnx } from './onnx-builder.js';
+import { rewriteGraph } from './graph-rewrite.js';
+import { decodeModel, encodeModel, onnx } from './onnx-builder.js';
 
 /** A folder that holds another model (or an evaluator) that a command would replace; nothing was written. */
 export class ModelFolderTaken extends WganxError {
@@ -93,7 +95,9 @@ export async function checkModelFolder(dir: string, next: FolderWrite): Promise<
     if (held) {
       let same = false;
       try {
-        same = equalBytes(graphOnly(held), next.graph);
+        const graph = graphOnly(held);
+        // A file exported before the graph rewrite holds the same model when its rewrite is the graph.
+        same = equalBytes(graph, next.graph) || equalBytes(encodeModel(rewriteGraph(decodeModel(graph)).model), next.graph);
       } catch {
         // not an ONNX file: another model (or none), which --force replaces
       }

@@ -33,25 +33,39 @@ export interface ParityInputs {
   onnx: Record<string, TensorValue>;
 }
 
-/** The same random inputs, as tfjs tensors (in the model's input order) and as ORT feeds. */
-export function makeParityInputs(model: tf.LayersModel, specs: InputSpec[], batch: number, seed: number, numClasses = 2): ParityInputs {
-  const tfjs: tf.Tensor[] = [];
+/**
+ * The random inputs alone, as ORT feeds (no tfjs model needed: comparing two ONNX files on the
+ * parity check's inputs, ./optimize-folder.ts), and the raw values of each input in order.
+ */
+export function parityFeeds(specs: InputSpec[], batch: number, seed: number, numClasses = 2): { onnx: Record<string, TensorValue>; values: (number[] | Float32Array)[] } {
   const feeds: Record<string, TensorValue> = {};
+  const values: (number[] | Float32Array)[] = [];
   specs.forEach((spec, i) => {
     const inner = spec.shape.slice(1).map(Number);
     const size = inner.reduce((a, b) => a * b, 1);
     const shape = [batch, ...inner];
     if (spec.role === 'label') {
       const labels = Array.from({ length: batch * size }, (_, k) => Math.min(numClasses - 1, Math.floor(uniformAt(seed, k, i) * numClasses)));
-      tfjs.push(tf.tensor(labels, shape, model.inputs[i].dtype === 'int32' ? 'int32' : 'float32'));
+      values.push(labels);
       feeds[spec.name] = { dtype: 'int64', data: BigInt64Array.from(labels, (v) => BigInt(v)), dims: shape };
     } else {
       const data = sampleLatents({ seed: seed + i, start: 0, count: batch, dim: size });
-      tfjs.push(tf.tensor(data, shape, spec.dtype === 'int32' ? 'int32' : 'float32'));
+      values.push(data);
       feeds[spec.name] = spec.dtype === 'int32' ? { dtype: 'int32', data: Int32Array.from(data, Math.round), dims: shape } : { dtype: 'float32', data, dims: shape };
     }
   });
-  return { tfjs, onnx: feeds };
+  return { onnx: feeds, values };
+}
+
+/** The same random inputs, as tfjs tensors (in the model's input order) and as ORT feeds. */
+export function makeParityInputs(model: tf.LayersModel, specs: InputSpec[], batch: number, seed: number, numClasses = 2): ParityInputs {
+  const { onnx, values } = parityFeeds(specs, batch, seed, numClasses);
+  const tfjs = specs.map((spec, i) => {
+    const shape = [batch, ...spec.shape.slice(1).map(Number)];
+    const dtype = spec.role === 'label' ? (model.inputs[i].dtype === 'int32' ? 'int32' : 'float32') : spec.dtype === 'int32' ? 'int32' : 'float32';
+    return tf.tensor(values[i], shape, dtype);
+  });
+  return { tfjs, onnx };
 }
 
 function countNaN(values: ArrayLike<number>): number {
