@@ -149,20 +149,37 @@ function nchwcBlockModel(): Uint8Array {
   return k.model('nchwc_block', [k.stage('blocked', 'x', 'y')], [k.value('x', 4)]);
 }
 
-/** y NHWC = act(conv(x, w) + b) on the NCHWc kernels; w (and b) fed in the blocked order. */
-function nchwcConvModel(ci: number, co: number, kernel: readonly [number, number], spec: ConvSpec, withBias: boolean, block: number): Uint8Array {
+/**
+ * y NHWC = act(conv(x, w) + b) on the NCHWc kernels. With `inGraph` (whole blocks of channels) the
+ * graph reorders tfjs's filter [KH, KW, Ci, Co] itself (a reshape, a transpose, a reshape); else w
+ * and b are fed already in the blocked order, padded ({@link reorderConvFilter}).
+ */
+function nchwcConvModel(ci: number, co: number, kernel: readonly [number, number], spec: ConvSpec, withBias: boolean, block: number, inGraph: boolean): Uint8Array {
   const k = nchwcKit();
+  const [kh, kw] = kernel;
+  const stage = stageOf(ci, block)!;
   const attribute: object[] = [k.ints('kernel_shape', kernel), k.ints('strides', spec.strides), k.ints('pads', spec.pads)];
   if (spec.activation === 'relu') attribute.push(k.string('activation', 'Relu'));
   if (spec.activation === 'leakyrelu') attribute.push(k.string('activation', 'LeakyRelu'), k.floats('activation_params', [spec.alpha ?? 0.2]));
-  const node = [
-    k.stage(stageOf(ci, block)!, 'x', 'xc'),
-    { opType: 'Conv', domain: NCHWC_DOMAIN, input: withBias ? ['xc', 'w', 'b'] : ['xc', 'w'], output: ['yc'], attribute },
-    k.reorderOutput('yc', 'y', co),
-  ];
-  const input = [k.value('x', 4), k.value('w', 4)];
+  const node: object[] = [k.stage(stage, 'x', 'xc')];
+  const initializer: object[] = [];
+  if (inGraph) {
+    // [KH, KW, Ci/bs, bs, Co/bs, bs] → OIHWBiBo, or [KH, KW, Ci, Co/bs, bs] → OIHWBo (NCHW input).
+    const blocked = stage === 'blocked';
+    initializer.push(
+      k.int64s('split', blocked ? [kh, kw, ci / block, block, co / block, block] : [kh, kw, ci, co / block, block]),
+      k.int64s('oihw', [co, ci, kh, kw]),
+    );
+    node.push(
+      { opType: 'Reshape', input: ['wraw', 'split'], output: ['wsplit'] },
+      { opType: 'Transpose', input: ['wsplit'], output: ['wblocks'], attribute: [k.ints('perm', blocked ? [4, 2, 0, 1, 3, 5] : [3, 2, 0, 1, 4])] },
+      { opType: 'Reshape', input: ['wblocks', 'oihw'], output: ['w'] },
+    );
+  }
+  node.push({ opType: 'Conv', domain: NCHWC_DOMAIN, input: withBias ? ['xc', 'w', 'b'] : ['xc', 'w'], output: ['yc'], attribute }, k.reorderOutput('yc', 'y', co));
+  const input = [k.value('x', 4), k.value(inGraph ? 'wraw' : 'w', 4)];
   if (withBias) input.push({ name: 'b', type: { tensorType: { elemType: k.onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'b_0' }] } } } });
-  return k.model('nchwc_conv', node, input);
+  return k.model('nchwc_conv', node, input, initializer);
 }
 
 /** A transposed convolution split into stride phases (see {@link phasePlan}). */
@@ -181,12 +198,13 @@ interface PhasePlan {
 /**
  * dx = convTranspose(dy, w) as sh·sw stride-1 convolutions of dy, one per output phase with only
  * the filter taps that reach it (src/core/gemm.ts `axisPhases`), on the NCHWc kernels; null where
- * the stride does not tile dx or dy's channels cannot enter them.
+ * the stride does not tile dx, dy's channels cannot enter them or dx has fewer than a block.
  */
 function phasePlan(wShape: readonly number[], dyShape: readonly number[], g: ConvGeometry, block: number): PhasePlan | null {
-  const [kh, kw, , co] = wShape;
+  const [kh, kw, ci, co] = wShape;
   const stage = stageOf(co, block);
-  if (!stage) return null;
+  // Fewer outputs than a block would be padded to one: ConvTranspose is faster there (bench/RESULTS.md, 2026-12-07).
+  if (!stage || ci < block) return null;
   const rows = axisPhases(kh, g.strides[0], g.pads[0], g.outSize[0], dyShape[1]);
   const cols = axisPhases(kw, g.strides[1], g.pads[1], g.outSize[1], dyShape[2]);
   if (!rows || !cols) return null;
@@ -561,12 +579,21 @@ function open(threads: number): NodeGemm | string {
       const key = `conv ${[ci, co, kh, kw, ...spec.strides, ...spec.pads]} ${bias !== null} ${spec.activation ?? ''} ${spec.alpha ?? ''}`;
       const coPadded = Math.ceil(co / bs) * bs;
       const ciPadded = stage === 'blocked' ? Math.ceil(ci / bs) * bs : ci;
-      const s = stagedSession(key, () => nchwcConvModel(ci, co, [kh, kw], spec, bias !== null, bs), [coPadded * ciPadded * kh * kw, coPadded], threadsFor(batch * oh * ow * kh * kw * ci * co));
-      reorderConvFilter(w, wShape, s.buffers[0], bs, stage === 'blocked');
-      const feeds: Record<string, unknown> = { x: new Tensor('float32', x, [...xShape]), w: new Tensor('float32', s.buffers[0], [coPadded, ciPadded, kh, kw]) };
-      if (bias) {
-        s.buffers[1].set(bias);
-        feeds.b = new Tensor('float32', s.buffers[1], [coPadded]);
+      // Whole blocks: the graph reorders the filter; else it is reordered (and padded) here.
+      const inGraph = coPadded === co && ciPadded === ci;
+      const sizes = inGraph ? [] : [coPadded * ciPadded * kh * kw, coPadded];
+      const s = stagedSession(`${key} ${inGraph}`, () => nchwcConvModel(ci, co, [kh, kw], spec, bias !== null, bs, inGraph), sizes, threadsFor(batch * oh * ow * kh * kw * ci * co));
+      const feeds: Record<string, unknown> = { x: new Tensor('float32', x, [...xShape]) };
+      if (inGraph) {
+        feeds.wraw = new Tensor('float32', w, [...wShape]);
+        if (bias) feeds.b = new Tensor('float32', bias, [co]);
+      } else {
+        reorderConvFilter(w, wShape, s.buffers[0], bs, stage === 'blocked');
+        feeds.w = new Tensor('float32', s.buffers[0], [coPadded, ciPadded, kh, kw]);
+        if (bias) {
+          s.buffers[1].set(bias);
+          feeds.b = new Tensor('float32', s.buffers[1], [coPadded]);
+        }
       }
       return runInto(s.session, feeds, [batch, oh, ow, co], 'NCHWc Conv', out);
     },
