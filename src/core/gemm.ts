@@ -27,11 +27,12 @@ export interface HostGemm {
    * A convolution's filter gradient in tfjs's layouts: dW [KH, KW, Ci, Co] with
    * dW[ky, kx, ci, co] = Σ over b, oy, ox of x[b, sh·oy + ky − top, sw·ox + kx − left, ci] ·
    * dy[b, oy, ox, co] for x NHWC [B, H, W, Ci], dy NHWC [B, OH, OW, Co] (explicit pads, no
-   * dilation): each float32 partial sum over at most `blockTerms` of the B·OH·OW terms, the
-   * partials added in float64. Written into `out` when given (not on a SharedArrayBuffer). null
-   * where this engine leaves that shape to products.
+   * dilation). The engine splits the B·OH·OW-term sums so that no float32 chain of products in its
+   * kernels is longer than `chainTerms` (onnxruntime: dy's rows in bands, added in float64).
+   * Written into `out` when given (not on a SharedArrayBuffer). null where this engine leaves that
+   * shape to products.
    */
-  conv2dFilter?(x: Float32Array, xShape: readonly number[], dy: Float32Array, dyShape: readonly number[], kernel: readonly [number, number], spec: ConvSpec, blockTerms: number, out?: Float32Array): Float32Array | null;
+  conv2dFilter?(x: Float32Array, xShape: readonly number[], dy: Float32Array, dyShape: readonly number[], kernel: readonly [number, number], spec: ConvSpec, chainTerms: number, out?: Float32Array): Float32Array | null;
   /**
    * dx = the adjoint of conv2d(·, w) applied to dy (ONNX ConvTranspose: a convolution's input
    * gradient), in tfjs's layouts: dy NHWC [B, OH, OW, Co], w [KH, KW, Ci, Co], dx NHWC

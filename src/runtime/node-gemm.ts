@@ -297,18 +297,15 @@ function reorderPhaseFilter(w: Float32Array, [, kw, ci, co]: readonly number[], 
  * A filter gradient as NCHWc convolutions: with x's channels as the batch and its images as the
  * channels (x' = x transposed to [Ci, B, H, W]), and dy as a filter [Co, B, OH, OW] dilated by the
  * stride, dW'[ci, co, ky, kx] = Σ_{b, oy, ox} x'[ci, b, sh·oy + ky − top, sw·ox + kx − left] ·
- * dy[b, oy, ox, co] is a convolution of x' whose output is the filter's size. Its float32 sums are
- * kept as short as the products path's blocks (src/tfjs/kernels/conv2d-backprop-filter.ts): the
- * images are split into groups (a grouped convolution, one output per group) and dy's rows into
- * bands (one convolution per band, of the rows of x' it reaches), so that each output sums at most
- * `blockTerms` terms; those partials are added in float64 in the graph (Cast, ReduceSum) and come
- * out as dW [KH, KW, Ci, Co].
+ * dy[b, oy, ox, co] is a convolution of x' whose output is the filter's size. The kernels sum one
+ * block of images (16 with AVX-512) over the filter's taps in one register chain, then add that to
+ * the output; dy's rows are split into bands (one convolution per band, of the rows of x' it
+ * reaches) so that a chain holds at most `chainTerms` products, and the bands' outputs are added
+ * in float64 in the graph. The chains, not the few additions of whole blocks, set the error
+ * against float64 (measured: bench/RESULTS.md, 2026-12-07).
  */
 interface FilterPlan {
   block: number;
-  /** Images per group (a multiple of the block) and the number of groups. */
-  perGroup: number;
-  groups: number;
   /** dy rows [r0, r1) of each band, and the rows of x' (and the pads) its convolution reads. */
   bands: { r0: number; r1: number; lo: number; hi: number; before: number; after: number }[];
   /** x's columns read, and the pads, the same for every band. */
@@ -325,54 +322,51 @@ function reach(r0: number, r1: number, stride: number, k: number, pad: number, s
   return { lo, hi, before: lo - from, after: to - hi };
 }
 
-function filterPlan([batch, h, w]: readonly number[], [, oh, ow, co]: readonly number[], [kh, kw]: readonly [number, number], spec: ConvSpec, blockTerms: number, block: number): FilterPlan | null {
+function filterPlan([batch, h, w]: readonly number[], [, oh, ow, co]: readonly number[], [kh, kw]: readonly [number, number], spec: ConvSpec, chainTerms: number, block: number): FilterPlan | null {
   if (block === 0 || batch % block !== 0) return null;
-  // Groups need whole blocks of output channels; without them one group holds every image.
-  const smallest = co % block === 0 ? block : batch;
-  const rows = Math.min(oh, Math.floor(blockTerms / (smallest * ow)));
+  const rows = Math.min(oh, Math.floor(chainTerms / (block * ow)));
   if (rows < 1) return null;
-  let perGroup = smallest;
-  for (let g = smallest; g <= batch; g += block) if (batch % g === 0 && g * rows * ow <= blockTerms) perGroup = g;
   const bands = [];
   for (let r0 = 0; r0 < oh; r0 += rows) {
     const r1 = Math.min(oh, r0 + rows);
     bands.push({ r0, r1, ...reach(r0, r1, spec.strides[0], kh, spec.pads[0], h) });
   }
-  return { block, perGroup, groups: batch / perGroup, bands, cols: reach(0, ow, spec.strides[1], kw, spec.pads[1], w), coPadded: Math.ceil(co / block) * block };
+  return { block, bands, cols: reach(0, ow, spec.strides[1], kw, spec.pads[1], w), coPadded: Math.ceil(co / block) * block };
 }
 
 /**
- * x NHWC → x' [Ci, B, H, W], each band's rows of it → one grouped NCHWc convolution with dy's band
- * → [Ci, KH, KW, groups·Co] per band, the bands and groups added in float64 → y [KH, KW, Ci, Co].
- * The bands' filters are inputs `w0`, `w1`… reordered by the caller, or, where Co is a whole
- * number of blocks (`inGraph`), made from input `dy` in the graph.
+ * x NHWC [B, H, W, Ci] → x' [Ci, B, H, W], each band's rows of it → one NCHWc convolution with dy's
+ * band → [Ci, KH, KW, Co]; the bands added in float64 → y [KH, KW, Ci, Co]. The bands' filters are inputs `w0`, `w1`… reordered by the
+ * caller, or, where Co is a whole number of blocks (`inGraph`), made from input `dy` in the graph.
  */
 function nchwcFilterModel(plan: FilterPlan, xShape: readonly number[], dyShape: readonly number[], kernel: readonly [number, number], spec: ConvSpec, inGraph: boolean): Uint8Array {
   const k = nchwcKit();
   const { DOUBLE, FLOAT } = k.onnx.TensorProto.DataType;
-  const [, h, w, ci] = xShape;
+  const [batch, h, w, ci] = xShape;
   const [, oh, ow, co] = dyShape;
   const bs = plan.block;
-  const node: object[] = [{ opType: 'Transpose', input: ['x'], output: ['xt'], attribute: [k.ints('perm', [3, 0, 1, 2])] }];
-  const initializer: object[] = [];
   const { cols } = plan;
-  if (inGraph) {
-    // dy [B, rows, OW, Co] = [groups, perGroup/bs, bs, rows, OW, Co/bs, bs] → [groups, Co/bs, perGroup/bs, rows, OW, bs, bs].
-    plan.bands.forEach((band, j) => {
-      const rows = band.r1 - band.r0;
+  const initializer: object[] = [];
+  const node: object[] = [{ opType: 'Transpose', input: ['x'], output: ['xt'], attribute: [k.ints('perm', [3, 0, 1, 2])] }];
+  plan.bands.forEach((band, j) => {
+    const rows = band.r1 - band.r0;
+    // The band's filter: dy [B, rows, OW, Co] = [B/bs, bs, rows, OW, Co/bs, bs] → [Co/bs, B/bs, rows, OW, bs, bs].
+    if (inGraph) {
       let from = 'dy';
       if (rows !== oh) {
         initializer.push(k.int64s(`dstarts${j}`, [band.r0]), k.int64s(`dends${j}`, [band.r1]), k.int64s(`daxes${j}`, [1]));
         node.push({ opType: 'Slice', input: ['dy', `dstarts${j}`, `dends${j}`, `daxes${j}`], output: [`dys${j}`] });
         from = `dys${j}`;
       }
-      initializer.push(k.int64s(`split${j}`, [plan.groups, plan.perGroup / bs, bs, rows, ow, co / bs, bs]), k.int64s(`wshape${j}`, [plan.groups * co, plan.perGroup, rows, ow]));
-      node.push({ opType: 'Reshape', input: [from, `split${j}`], output: [`d7${j}`] });
-      node.push({ opType: 'Transpose', input: [`d7${j}`], output: [`d7t${j}`], attribute: [k.ints('perm', [0, 5, 1, 3, 4, 2, 6])] });
-      node.push({ opType: 'Reshape', input: [`d7t${j}`, `wshape${j}`], output: [`w${j}`] });
-    });
-  }
-  plan.bands.forEach((band, j) => {
+      initializer.push(k.int64s(`split${j}`, [batch / bs, bs, rows, ow, co / bs, bs]), k.int64s(`wshape${j}`, [co, batch, rows, ow]));
+      node.push(
+        { opType: 'Reshape', input: [from, `split${j}`], output: [`d6${j}`] },
+        { opType: 'Transpose', input: [`d6${j}`], output: [`d6t${j}`], attribute: [k.ints('perm', [4, 0, 2, 3, 1, 5])] },
+        { opType: 'Reshape', input: [`d6t${j}`, `wshape${j}`], output: [`w${j}`] },
+      );
+    }
+    // The rows (and columns) of x' the band reaches, into NCHWc blocks of images. (Transposing x
+    // straight into blocks, [B/bs, bs, H, W, Ci] → [Ci, B/bs, H, W, bs], measured slower.)
     let input = 'xt';
     if (band.lo > 0 || band.hi < h || cols.lo > 0 || cols.hi < w) {
       initializer.push(k.int64s(`starts${j}`, [band.lo, cols.lo]), k.int64s(`ends${j}`, [band.hi, cols.hi]), k.int64s(`axes${j}`, [2, 3]));
@@ -380,51 +374,46 @@ function nchwcFilterModel(plan: FilterPlan, xShape: readonly number[], dyShape: 
       input = `xs${j}`;
     }
     node.push({ opType: 'ReorderInput', domain: NCHWC_DOMAIN, input: [input], output: [`xc${j}`], attribute: [k.int('channels_last', 0)] });
-    const attribute = [
-      k.ints('kernel_shape', [band.r1 - band.r0, ow]),
-      k.ints('dilations', spec.strides),
-      k.ints('pads', [band.before, cols.before, band.after, cols.after]),
-      k.int('group', plan.groups),
-    ];
+    const attribute = [k.ints('kernel_shape', [rows, ow]), k.ints('dilations', spec.strides), k.ints('pads', [band.before, cols.before, band.after, cols.after])];
     node.push({ opType: 'Conv', domain: NCHWC_DOMAIN, input: [`xc${j}`, `w${j}`], output: [`yc${j}`], attribute });
-    node.push(k.reorderOutput(`yc${j}`, `yo${j}`, plan.groups * co));
+    node.push(k.reorderOutput(`yc${j}`, `yo${j}`, co));
   });
-  // [bands·Ci, KH, KW, groups·Co] → [bands, Ci, KH, KW, groups, Co], summed in float64 over bands and groups.
-  const parts = plan.bands.length === 1 ? 'yo0' : 'parts';
-  if (plan.bands.length > 1) node.push({ opType: 'Concat', input: plan.bands.map((_, j) => `yo${j}`), output: [parts], attribute: [k.int('axis', 0)] });
-  initializer.push(k.int64s('partsShape', [plan.bands.length, ci, kernel[0], kernel[1], plan.groups, co]), k.int64s('partAxes', [0, 4]));
-  node.push(
-    { opType: 'Reshape', input: [parts, 'partsShape'], output: ['parts6'] },
-    { opType: 'Cast', input: ['parts6'], output: ['parts64'], attribute: [k.int('to', DOUBLE)] },
-    { opType: 'ReduceSum', input: ['parts64', 'partAxes'], output: ['sum64'], attribute: [k.int('keepdims', 0)] },
-    { opType: 'Transpose', input: ['sum64'], output: ['dw64'], attribute: [k.ints('perm', [1, 2, 0, 3])] },
-    { opType: 'Cast', input: ['dw64'], output: ['y'], attribute: [k.int('to', FLOAT)] },
-  );
+  if (plan.bands.length === 1) {
+    node.push({ opType: 'Transpose', input: ['yo0'], output: ['y'], attribute: [k.ints('perm', [1, 2, 0, 3])] });
+  } else {
+    // [bands·Ci, KH, KW, Co] → [bands, Ci·KH·KW·Co], summed in float64 over the bands.
+    initializer.push(k.int64s('partsShape', [plan.bands.length, ci, kernel[0], kernel[1], co]), k.int64s('bandAxis', [0]));
+    node.push(
+      { opType: 'Concat', input: plan.bands.map((_, j) => `yo${j}`), output: ['parts'], attribute: [k.int('axis', 0)] },
+      { opType: 'Reshape', input: ['parts', 'partsShape'], output: ['parts5'] },
+      { opType: 'Cast', input: ['parts5'], output: ['parts64'], attribute: [k.int('to', DOUBLE)] },
+      { opType: 'ReduceSum', input: ['parts64', 'bandAxis'], output: ['sum64'], attribute: [k.int('keepdims', 0)] },
+      { opType: 'Cast', input: ['sum64'], output: ['sum'], attribute: [k.int('to', FLOAT)] },
+      { opType: 'Transpose', input: ['sum'], output: ['y'], attribute: [k.ints('perm', [1, 2, 0, 3])] },
+    );
+  }
   const inputs = inGraph ? [k.value('x', 4), k.value('dy', 4)] : [k.value('x', 4), ...plan.bands.map((_, j) => k.value(`w${j}`, 4))];
   return k.model('nchwc_filter_grad', node, inputs, initializer);
 }
 
 /**
- * Band `band`'s filter: dy's rows [r0, r1) as the grouped convolution's filter in NCHWc order,
- * [groups·Co (padded), images per group, rows, OW]: out[((((ob·IB + ib)·rows + t)·OW + ox)·bs + bi)·bs + bo]
- * = dy[g·perGroup + ib·bs + bi, r0 + t, ox, c·bs + bo] for output block ob = g·(CoPadded/bs) + c.
+ * A band's filter: dy's rows [r0, r1) as the convolution's filter in NCHWc order, [Co (padded), B,
+ * rows, OW]: out[((((c·(B/bs) + ib)·rows + t)·OW + ox)·bs + bi)·bs + bo] = dy[ib·bs + bi, r0 + t, ox, c·bs + bo].
  */
 function reorderBandFilter(dy: Float32Array, [batch, oh, ow, co]: readonly number[], plan: FilterPlan, r0: number, r1: number, out: Float32Array): void {
   const bs = plan.block;
   const rows = r1 - r0;
-  const inBlocks = plan.perGroup / bs;
+  const inBlocks = batch / bs;
   const coBlocks = plan.coPadded / bs;
   if (plan.coPadded !== co) out.fill(0);
   for (let b = 0; b < batch; b++) {
-    const g = (b / plan.perGroup) | 0;
-    const inGroup = b - g * plan.perGroup;
-    const ib = (inGroup / bs) | 0;
-    const bi = inGroup - ib * bs;
+    const ib = (b / bs) | 0;
+    const bi = b - ib * bs;
     for (let t = 0; t < rows; t++) {
       for (let ox = 0; ox < ow; ox++) {
         const src = ((b * oh + r0 + t) * ow + ox) * co;
         for (let c = 0; c < coBlocks; c++) {
-          const d = (((((g * coBlocks + c) * inBlocks + ib) * rows + t) * ow + ox) * bs + bi) * bs;
+          const d = ((((c * inBlocks + ib) * rows + t) * ow + ox) * bs + bi) * bs;
           const count = Math.min(bs, co - c * bs);
           const s = src + c * bs;
           for (let o = 0; o < count; o++) out[d + o] = dy[s + o];
@@ -597,23 +586,23 @@ function open(threads: number): NodeGemm | string {
       }
       return runInto(s.session, feeds, [batch, oh, ow, co], 'NCHWc Conv', out);
     },
-    conv2dFilter(x, xShape, dy, dyShape, kernel, spec, blockTerms, out) {
+    conv2dFilter(x, xShape, dy, dyShape, kernel, spec, chainTerms, out) {
       const [batch, , , ci] = xShape;
       const [, oh, ow, co] = dyShape;
       const [kh, kw] = kernel;
-      const plan = filterPlan(xShape, dyShape, kernel, spec, blockTerms, nchwcBlock());
+      const plan = filterPlan(xShape, dyShape, kernel, spec, chainTerms, nchwcBlock());
       if (!plan) return null;
-      const key = `filter grad ${[...xShape, ...dyShape, kh, kw, ...spec.strides, ...spec.pads, blockTerms]}`;
       // dy's bands become the filters in the graph when Co is whole blocks, else here (padded).
       const inGraph = co === plan.coPadded;
-      const sizes = inGraph ? [] : plan.bands.map((band) => plan.groups * plan.coPadded * plan.perGroup * (band.r1 - band.r0) * ow);
-      const s = stagedSession(`${key} ${inGraph}`, () => nchwcFilterModel(plan, xShape, dyShape, kernel, spec, inGraph), sizes, threadsFor(batch * oh * ow * kh * kw * ci * co));
+      const key = `filter grad ${[...xShape, ...dyShape, kh, kw, ...spec.strides, ...spec.pads, chainTerms]} ${inGraph}`;
+      const sizes = inGraph ? [] : plan.bands.map((band) => plan.coPadded * batch * (band.r1 - band.r0) * ow);
+      const s = stagedSession(key, () => nchwcFilterModel(plan, xShape, dyShape, kernel, spec, inGraph), sizes, threadsFor(batch * oh * ow * kh * kw * ci * co));
       const feeds: Record<string, unknown> = { x: new Tensor('float32', x, [...xShape]) };
       if (inGraph) feeds.dy = new Tensor('float32', dy, [...dyShape]);
       else {
         plan.bands.forEach((band, j) => {
           reorderBandFilter(dy, dyShape, plan, band.r0, band.r1, s.buffers[j]);
-          feeds[`w${j}`] = new Tensor('float32', s.buffers[j], [plan.groups * plan.coPadded, plan.perGroup, band.r1 - band.r0, ow]);
+          feeds[`w${j}`] = new Tensor('float32', s.buffers[j], [plan.coPadded, batch, band.r1 - band.r0, ow]);
         });
       }
       return runInto(s.session, feeds, [kh, kw, ci, co], 'NCHWc filter gradient', out);

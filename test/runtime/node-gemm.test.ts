@@ -183,11 +183,11 @@ test('convTranspose (by stride phases on the NCHWc kernels where the stride tile
   }
 });
 
-test('conv2dFilter (NCHWc convolutions of x by dy, in groups of images and bands of dy rows) equals a float64 filter gradient, into a given output too; a batch the blocks do not divide gives null', () => {
+test('conv2dFilter (NCHWc convolutions of x by dy, in bands of dy rows) equals a float64 filter gradient, into a given output too; a batch the blocks do not divide gives null', () => {
   const gemm = openNodeGemm({ threads: 2 });
   assert.ok(typeof gemm !== 'string', String(gemm));
   let ran = 0;
-  // The colour critic's layers and MNIST's first at the kernel's 256 terms (first layers: bands of one dy row, groups of 16 images), Co not a whole block (20: one group, filters reordered here), odd pads and strides.
+  // The colour critic's layers and MNIST's first at the kernel's 256-product chains (first layers: bands of one dy row of 16 images), Co not a whole block (20: filters reordered here), odd pads and strides.
   const cases = [[64, 32, 32, 3, 32, 4, 2, [1, 1, 1, 1], 256], [16, 16, 16, 32, 64, 4, 2, [1, 1, 1, 1], 256], [64, 28, 28, 1, 32, 4, 2, [1, 1, 1, 1], 256], [32, 14, 14, 8, 20, 5, 3, [2, 2, 1, 1], 256], [48, 7, 9, 4, 16, 3, 2, [0, 1, 0, 0], 64], [32, 8, 8, 64, 128, 4, 2, [1, 1, 1, 1], 256]] as const;
   for (const [b, h, w, ci, co, k, s, pads, block] of cases) {
     const oh = Math.floor((h + pads[0] + pads[2] - k) / s) + 1;

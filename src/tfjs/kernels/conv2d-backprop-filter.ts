@@ -16,9 +16,9 @@ import type { WasmKernelConfig } from './kernel.js';
  * Terms per float32 partial sum of the filter gradient, at most (whole images; see
  * {@link filterGradBlock}): MLAS's products stay within 1e-4 of float64 on blocks of 1,024 terms,
  * XNNPACK's wasm products (no fused multiply-add) need blocks of 256. The engine's direct
- * convolutions (onnxruntime's NCHWc kernels) sum each partial in one register chain, where its
- * products split theirs further: 256 terms there are as close to float64 as the products' 1,024
- * (bench/RESULTS.md, 2026-12-07).
+ * convolutions (onnxruntime's NCHWc kernels) sum in register chains, where its products split
+ * their blocks further: chains of 256 products there are as close to float64 as the products'
+ * 1,024-term blocks (bench/RESULTS.md, 2026-12-07).
  */
 const FILTER_GRAD_BLOCK = { host: 1024, xnnpack: 256, direct: 256 } as const;
 
