@@ -200,22 +200,32 @@ export function numberArrayJson(data: Float32Array): Buffer {
 /** NumPy's name of each typed array's element type, little-endian. */
 const NPY_DTYPES = { float32: '<f4', uint8: '|u1', int32: '<i4', int64: '<i8' } as const;
 
-/** NumPy `.npy` bytes (version 1.0) of a float32, uint8, int32 or int64 array of `shape`. */
-export function encodeNpy(data: Float32Array | Uint8Array | Int32Array | BigInt64Array, shape: readonly number[]): Buffer {
+type NpyArray = Float32Array | Uint8Array | Int32Array | BigInt64Array;
+
+/**
+ * NumPy `.npy` bytes (version 1.0) of a float32, uint8, int32 or int64 array of `shape`, in two
+ * parts: the header, then the array's own memory (a view, nothing copied: a server writes both to
+ * the socket as they are; x86 and ARM are little-endian, as the header says).
+ */
+export function npyParts(data: NpyArray, shape: readonly number[]): [header: Buffer, body: Buffer] {
   const descr = data instanceof Float32Array ? NPY_DTYPES.float32 : data instanceof Uint8Array ? NPY_DTYPES.uint8 : data instanceof Int32Array ? NPY_DTYPES.int32 : NPY_DTYPES.int64;
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
   // magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, ' ') + '\n';
-  const out = Buffer.alloc(total + data.byteLength);
-  out.write('\x93NUMPY', 0, 'latin1');
-  out[6] = 1;
-  out[7] = 0;
-  out.writeUInt16LE(header.length, 8);
-  out.write(header, 10, 'latin1');
-  Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, total); // x86/ARM are little-endian
-  return out;
+  const head = Buffer.alloc(total);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  head.write(header, 10, 'latin1');
+  return [head, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
+}
+
+/** NumPy `.npy` bytes (version 1.0) of a float32, uint8, int32 or int64 array of `shape`, in one buffer. */
+export function encodeNpy(data: NpyArray, shape: readonly number[]): Buffer {
+  return Buffer.concat(npyParts(data, shape));
 }
 
 /** The time stamp of every `.npz` member: the same arrays give the same bytes. */

@@ -15,7 +15,7 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import type { ScatterOptions } from '../core/plot.js';
-import { checkImageSize, CONTENT_TYPES, encodeAnimation, encodeNpy, encodeNpz, encodeScatter, gridImageSize, type AnimationFormat, type ImageFormat, type ImagePlan, type SizeField } from './encode.js';
+import { checkImageSize, CONTENT_TYPES, encodeAnimation, encodeNpz, npyParts, encodeScatter, gridImageSize, type AnimationFormat, type ImageFormat, type ImagePlan, type SizeField } from './encode.js';
 import { encodeEachBase64, encodeGridImage } from './encode-pool.js';
 
 /** The outputs of one request: `n` rows of `rowShape` ([h, w, c] images or [dim] points) in `range`. */
@@ -48,8 +48,11 @@ export type SampleView =
 /** One sample of an `each` view. */
 export type SampleItem = { image: string } | { point: number[] };
 
-/** One body: a file, a picture or an animation. */
-export type RenderedBytes = { as: 'bytes'; contentType: string; bytes: Buffer };
+/**
+ * One body: a file, a picture or an animation, in `parts` written one after the other (a `.npy`
+ * is its header and then the outputs' own memory: nothing is copied before the socket).
+ */
+export type RenderedBytes = { as: 'bytes'; contentType: string; parts: readonly Buffer[] };
 /** Each sample on its own (`encoding`: the images' format, null for points), for a JSON body. */
 export type RenderedEach = { as: 'each'; encoding: ImageFormat | null; items: SampleItem[] };
 export type RenderedSamples = RenderedBytes | RenderedEach;
@@ -83,10 +86,10 @@ export function renderSamples(batch: SampleBatch, view: SampleView): Promise<Ren
 export async function renderSamples(batch: SampleBatch, view: SampleView): Promise<RenderedSamples> {
   const { kind, data, rowShape, n, range, labels } = batch;
   const rowSize = rowShape.reduce((a, b) => a * b, 1);
-  const bytes = (format: keyof typeof CONTENT_TYPES, b: Buffer): RenderedSamples => ({ as: 'bytes', contentType: CONTENT_TYPES[format], bytes: b });
+  const bytes = (format: keyof typeof CONTENT_TYPES, ...parts: Buffer[]): RenderedSamples => ({ as: 'bytes', contentType: CONTENT_TYPES[format], parts });
   switch (view.as) {
     case 'npy':
-      return bytes('npy', encodeNpy(data, [n, ...rowShape]));
+      return bytes('npy', ...npyParts(data, [n, ...rowShape]));
     case 'npz':
       // For Python: the samples with their classes and latent indices, as augment's npz files hold them.
       return bytes(

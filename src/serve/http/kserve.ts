@@ -277,7 +277,11 @@ export function kserveRouter(engine: Engine, schemas: RequestSchemas, rawParser:
       out.parameters = { binary_data_size: bytes.length };
       const json = Buffer.from(JSON.stringify(response));
       res.setHeader('Inference-Header-Content-Length', String(json.length));
-      res.type('application/octet-stream').send(Buffer.concat([json, bytes]));
+      // The header, then the outputs' own memory: written as they are, not copied into one buffer.
+      res.type('application/octet-stream');
+      res.setHeader('Content-Length', json.length + bytes.length);
+      res.write(json);
+      res.end(bytes);
     },
   );
 

@@ -12,7 +12,7 @@ import express, { type Request, type Router } from 'express';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { seededSamples, walkSamples } from '../../core/seeded.js';
 import { describeRefine, refineRequest, resolveRefine, type RefineRequest, type ResolvedRefine } from '../../runtime/refine/index.js';
-import { checkSampleView, renderSamples, type SampleBatch, type SampleView } from '../../encode/render.js';
+import { checkSampleView, renderSamples, type RenderedBytes, type SampleBatch, type SampleView } from '../../encode/render.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
 import { admission, clientSignal, etagFresh, info, lookupModel, serverTiming } from './http-util.js';
@@ -77,6 +77,17 @@ function requireJson(req: Request): unknown {
     throw new HttpError(415, `content-type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted; send application/json`, { field: 'content-type', value: req.headers['content-type'] ?? null, allowed: 'application/json' });
   }
   return {};
+}
+
+/**
+ * A rendered body: one part as express sends it; several (a `.npy`'s header and the outputs' own
+ * memory) written to the socket one after the other, never copied into one buffer first.
+ */
+function sendRendered(res: express.Response, out: RenderedBytes): void {
+  res.type(out.contentType);
+  if (out.parts.length === 1) return void res.send(out.parts[0]);
+  res.setHeader('Content-Length', out.parts.reduce((n, p) => n + p.length, 0));
+  out.parts.forEach((p, i) => (i < out.parts.length - 1 ? res.write(p) : res.end(p)));
 }
 
 /** The JSON entry of each sample (its coordinates or image come from renderSamples). */
@@ -155,7 +166,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
       return;
     }
     if (format === 'npy' || format === 'npz') res.setHeader('Content-Disposition', `attachment; filename="${model.name}-${seed}-${start}.${format}"`);
-    res.type(out.contentType).send(out.bytes);
+    sendRendered(res, out);
   });
 
   // The server's picture of what the page draws in the browser for the same request (and the docs' gallery).
@@ -178,7 +189,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     serverTiming(res, result.queueMs, result.computeMs);
     refineHeader(res, refine);
     const out = await renderSamples(batchOf(model, result, n, labels), view);
-    res.type(out.contentType).send(out.bytes);
+    sendRendered(res, out);
   });
 
   r.post('/v1/models/:name/interpolate', endpoint('interpolate'), admit, jsonParser, async (req, res) => {
@@ -204,7 +215,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
       res.json({ ...head, ...(out.encoding ? { encoding: out.encoding } : {}), frames: out.items.map((item, k) => ({ t: k / (steps - 1), ...item })) });
       return;
     }
-    res.type(out.contentType).send(out.bytes);
+    sendRendered(res, out);
   });
 
   return r;
