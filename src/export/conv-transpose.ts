@@ -129,10 +129,11 @@ export interface PhaseActivation {
  */
 export function emitPhases(sink: GraphSink, x: string, weight: Float32Array, bias: Float32Array | null, plan: PhasePlan, name: string, activation?: PhaseActivation): string {
   const [sh, sw] = plan.geometry.strides;
-  const b = bias ? sink.initializer(`${name}/bias`, [plan.cout], bias) : null;
   const parts = plan.phases.map(([py, px], p) => {
     const w = sink.initializer(`${name}/phase${p}/kernel`, [plan.cout, plan.cin, py.taps, px.taps], phaseWeight(weight, plan, py, px));
-    const inputs = b ? [x, w, b] : [x, w];
+    const inputs = [x, w];
+    // A bias of its own per phase: tools that map initializers to parameters (torch.jit.trace) refuse shared ones.
+    if (bias) inputs.push(sink.initializer(`${name}/phase${p}/bias`, [plan.cout], bias));
     const attrs = { kernel_shape: [py.taps, px.taps], strides: [1, 1], pads: [py.before, px.before, py.after, px.after] };
     const [y] = sink.node('Conv', inputs, attrs, [`${name}_phase${p}`], `${name}_phase${p}`);
     if (!activation) return y;

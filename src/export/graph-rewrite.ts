@@ -25,14 +25,14 @@
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { GraphValues, attrInt, attrInts, attrString, num } from './backward-shapes.js';
 import { PhaseActivation, emitPhases, phasePlan, phasesPay, type PhasePlan } from './conv-transpose.js';
-import { DataType, GraphBuilder, decodeModel, encodeModel, type AttrValue, type OnnxModel } from './onnx-builder.js';
+import { DataType, GraphBuilder, decodeModel, encodeModel, onnx, type AttrValue, type OnnxModel } from './onnx-builder.js';
 
 type Node = OnnxNs.INodeProto;
 type Graph = OnnxNs.IGraphProto;
 type Tensor = OnnxNs.ITensorProto;
 
 export interface RewriteResult {
-  /** A new model (the argument is not changed). */
+  /** A new model (the argument is not changed), as plain objects with int64 fields as numbers (like GraphBuilder's). */
   model: OnnxModel;
   /** One line per rewrite, for logs; empty when the graph was already in its fast form. */
   changes: string[];
@@ -259,12 +259,17 @@ export function rewriteGraph(model: OnnxModel): RewriteResult {
     if (act) absorbed.add(act);
     changes.push(`${label}: ConvTranspose ${plan.cin}→${plan.cout} (${side(plan)}) as ${plan.phases.length} phase convolutions${act ? `, ${act.opType} fused` : ''}`);
   }
-  if (changes.length === 0) return { model: copy, changes };
+  if (changes.length === 0) return { model: plain(copy), changes };
 
   graph.node = (graph.node ?? []).flatMap((n) => replaced.get(n) ?? (absorbed.has(n) ? [] : [n]));
   graph.initializer = [...(graph.initializer ?? []), ...(patch.initializers as Tensor[])];
   const cancelled = cancelTransposes(graph);
   if (cancelled > 0) changes.push(`${cancelled} Transpose pair${cancelled === 1 ? '' : 's'} that undid each other dropped`);
   pruneDead(graph);
-  return { model: copy, changes };
+  return { model: plain(copy), changes };
+}
+
+/** A decoded model as plain objects, int64 fields as numbers (protobufjs decodes them as Longs). */
+function plain(model: OnnxNs.ModelProto): OnnxModel {
+  return onnx.ModelProto.toObject(model, { longs: Number }) as OnnxModel;
 }
