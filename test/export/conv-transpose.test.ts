@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CounterRng } from '../../src/core/random.js';
 import { emitPhases, phasePlan, phasesPay, type ConvTransposeGeometry } from '../../src/export/conv-transpose.js';
-import { convertLayersModel } from '../../src/export/index.js';
+import { checkRefineGradient, composeRefineGraph, convertCritic, convertLayersModel } from '../../src/export/index.js';
 import { rewriteGraph } from '../../src/export/graph-rewrite.js';
 import { DataType, GraphBuilder, decodeModel, encodeModel, type AttrValue, type OnnxModel } from '../../src/export/onnx-builder.js';
 import { createSession } from '../../src/runtime/node.js';
@@ -290,5 +290,34 @@ test('exported DCGAN generators (28 and 32 px, 16–64 base channels) with the r
     }
     assert.ok(worst <= 1e-5, `${label}: max |rewritten − plain| = ${worst}`);
     generator.dispose();
+  }
+});
+
+test('the backward pass (refine.onnx) differentiates the phase form: ∂score/∂z of a rewritten DCGAN against tf.grad', async () => {
+  const spec: NetSpec = { kind: 'image', dataShape: [16, 16, 3], latent: 6, numClasses: 3, hidden: 16, layers: 2, criticActivation: 'leaky_relu', criticNorm: 'none', gCond: 'concat', dCond: 'projection' };
+  const { generator, critic } = await buildNets('dcgan', spec, new CounterRng(9, 0));
+  // Weights that keep the gradient near 1 through the stacks (He-normal kernels; as refine-graph.test.ts does).
+  for (const [k, model] of [generator, critic].entries()) {
+    const values = model.weights.map((w, i) => {
+      const shape = w.shape as number[];
+      const kind = w.originalName.split('/').pop()!.replace(/_\d+$/, '');
+      if (kind === 'kernel') return tf.randomNormal(shape, 0, Math.sqrt(2 / shape.slice(0, -1).reduce((a, b) => a * b, 1)), 'float32', 100 * k + i);
+      if (kind === 'gamma' || kind === 'moving_variance') return tf.randomUniform(shape, 0.5, 1.5, 'float32', 100 * k + i);
+      return tf.randomNormal(shape, 0, 0.2, 'float32', 100 * k + i);
+    });
+    model.setWeights(values);
+    tf.dispose(values);
+  }
+  try {
+    const gen = convertLayersModel(generator, { outputNames: ['samples'] });
+    assert.ok(ops(gen.model).includes('Concat') && ops(gen.model).filter((o) => o === 'Conv').length === 4, ops(gen.model).join(' '));
+    const refine = composeRefineGraph(gen.model, convertCritic(critic).model);
+    keep(decodeModel(refine.bytes), 'refine_phases');
+    const check = await checkRefineGradient(generator, critic, refine.bytes, gen.inputs, { numClasses: 3 });
+    assert.ok(check.gradScale > 1e-3, `the gradient is too small to test anything (${check.gradScale})`);
+    assert.ok(check.maxAbsDiff <= check.tolerance, `max |grad_z − tf.grad| = ${check.maxAbsDiff} > ${check.tolerance}`);
+  } finally {
+    generator.dispose();
+    critic.dispose();
   }
 });
