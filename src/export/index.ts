@@ -24,6 +24,7 @@ import { embedManifest } from './metadata.js';
 import { checkParity, makeParityInputs } from './parity.js';
 import { checkModelFolder } from './overwrite.js';
 import { writeTritonRepository } from './triton.js';
+import { embeddingClasses } from './layers.js';
 
 export { convertLayersModel, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET } from './convert.js';
 export { SUPPORTED_LAYERS, SUPPORTED_ACTIVATIONS } from './layers.js';
@@ -88,17 +89,6 @@ export interface ExportResult {
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Number of classes of the model's Embedding layer(s) fed by its label input. */
-function embeddingClasses(model: tf.LayersModel): number | null {
-  const stack: tf.layers.Layer[] = [...model.layers];
-  while (stack.length) {
-    const layer = stack.pop()!;
-    if (layer instanceof tf.LayersModel) stack.push(...layer.layers);
-    else if (layer.getClassName() === 'Embedding') return Number((layer.getConfig() as { inputDim: number }).inputDim);
-  }
-  return null;
 }
 
 function product(dims: (number | string)[]): number {

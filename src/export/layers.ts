@@ -410,3 +410,14 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = Object
 export const SUPPORTED_LAYERS = Object.keys(LAYER_CONVERTERS);
 /** Layers whose following BatchNormalization can be folded into their weights. */
 export const FOLDABLE_INTO = new Set(['Dense', 'Conv2D', 'Conv2DTranspose']);
+
+/** Number of classes of the model's Embedding layer(s) fed by its label input (nested models searched too), or null. */
+export function embeddingClasses(model: tf.LayersModel): number | null {
+  const stack: tf.layers.Layer[] = [...model.layers];
+  while (stack.length) {
+    const layer = stack.pop()!;
+    if (layer instanceof tf.LayersModel) stack.push(...layer.layers);
+    else if (layer.getClassName() === 'Embedding') return Number((layer.getConfig() as { inputDim: number }).inputDim);
+  }
+  return null;
+}

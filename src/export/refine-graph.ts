@@ -26,6 +26,7 @@ import type { RefineBuilder, RefineGraph } from './critic.js';
 import { DataType, GraphBuilder, encodeModel, type OnnxModel, type ValueSpec } from './onnx-builder.js';
 import { makeParityInputs, maxAbsDiff } from './parity.js';
 import { num } from './backward-shapes.js';
+import { embeddingClasses } from './layers.js';
 
 /** Output names of refine.onnx besides the generator's output. */
 export const REFINE_NAMES = { score: 'score', gradZ: 'grad_z' } as const;
@@ -260,17 +261,6 @@ export async function checkRefineGradient(generator: tf.LayersModel, critic: tf.
     scoreMaxAbsDiff: maxAbsDiff(scoreRef, scoreOnnx),
     scoreScale: largest(scoreRef),
   };
-}
-
-/** Number of classes of the first Embedding layer (the label's), or null. */
-function embeddingClasses(model: tf.LayersModel): number | null {
-  const stack: tf.layers.Layer[] = [...model.layers];
-  while (stack.length) {
-    const layer = stack.pop()!;
-    if (layer instanceof tf.LayersModel) stack.push(...layer.layers);
-    else if (layer.getClassName() === 'Embedding') return Number((layer.getConfig() as { inputDim: number }).inputDim);
-  }
-  return null;
 }
 
 /**
