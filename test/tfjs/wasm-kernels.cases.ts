@@ -76,6 +76,24 @@ export function defineKernelTests(threads: number): void {
     }
   }
 
+  /**
+   * For convolutions: also on an engine with products only (onnxruntime's without its direct
+   * convolutions, as an engine without NCHWc kernels is): patches times filters, stride phases of
+   * products, ConvTranspose.
+   */
+  function everyEngine(name: string, fn: () => Promise<void>): void {
+    bothEngines(name, fn);
+    test(`${name} [--matmul onnxruntime, products only]`, async () => {
+      matmul = 'onnxruntime';
+      engineHook = (engine) => ({ describe: engine.describe, run: engine.run.bind(engine), convTranspose: engine.convTranspose?.bind(engine) });
+      try {
+        await fn();
+      } finally {
+        engineHook = null;
+      }
+    });
+  }
+
   function assertClose(got: Float32Array, want: Float32Array, what: string): void {
     assert.equal(got.length, want.length, `${what}: length`);
     for (let i = 0; i < want.length; i++) {
@@ -115,7 +133,7 @@ export function defineKernelTests(threads: number): void {
     return cases;
   }
 
-  bothEngines('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal the cpu backend (gradients of conv2d w.r.t. filter and input)', async () => {
+  everyEngine('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal the cpu backend (gradients of conv2d w.r.t. filter and input)', async () => {
     for (const c of convCases()) {
       const xv = values(c.batch * c.h * c.w * c.ci);
       const wv = values(c.k * c.k * c.ci * c.co);
@@ -147,7 +165,7 @@ export function defineKernelTests(threads: number): void {
     assert.equal(axisPhases(1, 3, 0, 6, 2), null); // a 1-tap filter at stride 3: phases 1 and 2 get nothing
   });
 
-  bothEngines('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
+  everyEngine('conv2dTranspose (a generator layer: Conv2DBackpropInput run forward) and its gradients on wasm equal cpu', async () => {
     // The MNIST DCGAN's and the colour generator's layers (4×4×128 → 8×8×64, 16×16×32 → 32×32×3), and odd shapes.
     for (const [batch, h, ci, co, k, stride] of [[64, 7, 64, 32, 4, 2], [1, 14, 32, 1, 4, 2], [8, 4, 128, 64, 4, 2], [8, 16, 32, 3, 4, 2], [3, 5, 3, 4, 3, 1], [2, 6, 8, 2, 5, 2]]) {
       const out = h * stride;
@@ -248,7 +266,7 @@ export function defineKernelTests(threads: number): void {
     }
   });
 
-  bothEngines('fused convolutions (bias, then an activation: what a Conv2D layer runs forward) equal cpu for every activation', async () => {
+  everyEngine('fused convolutions (bias, then an activation: what a Conv2D layer runs forward) equal cpu for every activation', async () => {
     for (const [batch, h, ci, co, k, stride, pad] of [[64, 14, 32, 64, 4, 2, 'same'], [3, 9, 3, 5, 3, 1, 'valid'], [2, 7, 8, 4, 5, 3, 'same']] as const) {
       const xv = values(batch * h * h * ci);
       const wv = values(k * k * ci * co);

@@ -100,7 +100,14 @@ const SET_RUN = 32;
  * slower (bench/RESULTS.md, 2026-12-07).
  */
 export function im2col(heap: Float32Array, x: number, out: Float32Array, g: Geometry, n0: number, count: number): void {
-  const { h, w, ci, oh, ow, kh, kw, sh, sw, padTop, padLeft } = g;
+  // Every index as an int32: once V8 saw a number here that was not a small integer it recompiled
+  // this loop with float64 index arithmetic, 1.7× the time (issue 31's MNIST DCGAN regression:
+  // bench/RESULTS.md, 2026-12-07).
+  const h = g.h | 0, w = g.w | 0, ci = g.ci | 0, oh = g.oh | 0, ow = g.ow | 0, kh = g.kh | 0, kw = g.kw | 0;
+  const sh = g.sh | 0, sw = g.sw | 0, padTop = g.padTop | 0, padLeft = g.padLeft | 0;
+  x |= 0;
+  n0 |= 0;
+  count |= 0;
   const rowLength = kw * ci;
   let dst = 0;
   for (let p = n0; p < n0 + count; p++) {
