@@ -8,28 +8,10 @@
  *   (TensorFlow's rule; ONNX `count_include_pad` 0).
  * - GlobalAveragePooling2D: GlobalAveragePool, then Flatten to `[B, C]`.
  */
-import * as tf from '@tensorflow/tfjs';
-import { UnsupportedLayerError } from '../core/errors.js';
+import { config, pair, requireChannelsLast, unsupported } from './layer-config.js';
 import type { AttrValue } from './onnx-builder.js';
 import type { LayerConverter } from './layers.js';
 
-type Config = Record<string, unknown>;
-
-function unsupported(layer: tf.layers.Layer, detail: string): never {
-  throw new UnsupportedLayerError(layer.name, layer.getClassName(), detail);
-}
-
-function config(layer: tf.layers.Layer): Config {
-  return layer.getConfig() as Config;
-}
-
-function pair(v: unknown): [number, number] {
-  return Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)];
-}
-
-function requireChannelsLast(layer: tf.layers.Layer, cfg: Config): void {
-  if (cfg.dataFormat != null && cfg.dataFormat !== 'channelsLast') unsupported(layer, `dataFormat "${String(cfg.dataFormat)}" (only channelsLast)`);
-}
 
 const dot: LayerConverter = ({ ctx, layer, inputs, outputShapes }) => {
   const cfg = config(layer);

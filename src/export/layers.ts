@@ -5,7 +5,7 @@
  * cannot reproduce exactly; the exporter never writes a silently different graph.
  */
 import * as tf from '@tensorflow/tfjs';
-import { UnsupportedLayerError } from '../core/errors.js';
+import { config, pair, requireChannelsLast, unsupported } from './layer-config.js';
 import { ConvertContext, Value, layerWeights, permute, requireWeight } from './context.js';
 import { AttrValue, DataType, float } from './onnx-builder.js';
 import { CRITIC_LAYER_CONVERTERS } from './critic-layers.js';
@@ -28,23 +28,6 @@ export interface LayerCall {
 
 export type LayerConverter = (call: LayerCall) => Value[];
 
-type Config = Record<string, unknown>;
-
-function unsupported(layer: tf.layers.Layer, detail: string): never {
-  throw new UnsupportedLayerError(layer.name, layer.getClassName(), detail);
-}
-
-function config(layer: tf.layers.Layer): Config {
-  return layer.getConfig() as Config;
-}
-
-function pair(v: unknown): [number, number] {
-  return Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)];
-}
-
-function requireChannelsLast(layer: tf.layers.Layer, cfg: Config): void {
-  if (cfg.dataFormat != null && cfg.dataFormat !== 'channelsLast') unsupported(layer, `dataFormat "${String(cfg.dataFormat)}" (only channelsLast)`);
-}
 
 // ── activations ──────────────────────────────────────────────────────────────────────────────
 
