@@ -28,8 +28,8 @@
  * real exporter into a temporary models folder. Without PyTorch it says so and measures the rest.
  *
  *   npm run bench:serve -- --peers [--quick] [--rounds 3] [--slice-ms 500] [--latency-ms 1000] [--batches 1,64,256]
- *     [--models mnist-dcgan,...] [--extra <model folder> ...] [--threads 0] [--depth 2] [--peak-n 2048]
- *     [--emoji <model folder>] [--no-torch] [--max-foreign 0.3]
+ *     [--models mnist-dcgan,...] [--extra <model folder> ...] [--threads 0] [--instances 1] [--depth 2] [--peak-n 2048]
+ *     [--emoji <model folder>] [--torch-onnx <model>=<file> ...] [--no-torch] [--max-foreign 0.3]
  */
 import * as tf from '@tensorflow/tfjs';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,7 +40,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CounterRng } from '../src/core/random.js';
 import { sampleLatents } from '../src/core/latent.js';
-import { exportModel } from '../src/export/index.js';
+import { convertLayersModel, exportModel } from '../src/export/index.js';
 import { generatorFeeds } from '../src/runtime/generator.js';
 import { readModelFolder } from '../src/runtime/model-folder.js';
 import { openGenerator, runtimeVersion, type Generator } from '../src/runtime/node.js';
@@ -63,10 +63,12 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '1,64,256' },
     models: { type: 'string' },
     threads: { type: 'string', default: '0' },
+    instances: { type: 'string', default: '1' },
     depth: { type: 'string', default: '2' },
     'peak-n': { type: 'string', default: '2048' },
     emoji: { type: 'string', default: 'runs/bundled/emoji/now/base-s0-1000' },
     extra: { type: 'string', multiple: true, default: [] },
+    'torch-onnx': { type: 'string', multiple: true, default: [] },
     'no-torch': { type: 'boolean', default: false },
     'max-foreign': { type: 'string', default: '0.3' },
   },
@@ -87,6 +89,8 @@ const MAX_BATCH = Math.max(...BATCHES);
 const THREADS = Number(args.threads);
 if (!Number.isSafeInteger(THREADS) || THREADS < 0) throw new Error(`--threads ${JSON.stringify(args.threads)}: 0 (one per core) or a positive integer`);
 const DEPTH = positiveInt('depth', args.depth);
+/** The server's sessions per model (`wganx serve --instances`), each on THREADS threads. */
+const INSTANCES = positiveInt('instances', args.instances);
 const PEAK_N = positiveInt('peak-n', args['peak-n']);
 /** A slice during which other processes used more than this many cores is measured again (up to MAX_ATTEMPTS tries, REDO_BUDGET_MS a round). */
 const MAX_FOREIGN = Number(args['max-foreign']);
@@ -117,6 +121,13 @@ interface ModelSource {
   dir?: string;
   build?: () => Promise<tf.LayersModel>;
 }
+/**
+ * The ONNX file PyTorch interprets, when it is not the served one: the same weights in the plain
+ * exporter's graph (ConvTranspose, as a PyTorch user's model has it), so that PyTorch is not made
+ * to run onnxruntime's phase convolutions. Set for the models the bench exports itself and by
+ * `--torch-onnx <model>=<file>`; the parity check below holds PyTorch's outputs to the served graph's.
+ */
+const TORCH_ONNX = new Map<string, string>();
 const SOURCES: Record<string, ModelSource> = {
   'mnist-dcgan': { about: 'bundled', dcgan: true, dir: 'models/mnist-dcgan' },
   'mnist-cgan': { about: 'bundled', dcgan: false, dir: 'models/mnist-cgan' },
@@ -141,6 +152,12 @@ for (const dir of args.extra) {
   wanted.push(key);
 }
 
+for (const pair of args['torch-onnx']) {
+  const [key, file] = pair.split('=');
+  if (!key || !file || !existsSync(file)) throw new Error(`--torch-onnx ${JSON.stringify(pair)}: <model>=<an existing .onnx file>`);
+  TORCH_ONNX.set(key, resolve(file));
+}
+
 const started = performance.now();
 await tf.setBackend('cpu');
 const root = mkdtempSync(join(tmpdir(), 'wganx-bench-peers-'));
@@ -163,6 +180,11 @@ for (const key of wanted) {
   } else {
     const g = await src.build!();
     await exportModel(g, out, { name: key });
+    if (!TORCH_ONNX.has(key)) {
+      const plain = join(root, `${key}.plain.onnx`);
+      writeFileSync(plain, convertLayersModel(g, { outputNames: ['samples'], graphName: key, rewrite: false }).bytes);
+      TORCH_ONNX.set(key, plain);
+    }
     g.dispose();
   }
   keys.push(key);
@@ -208,7 +230,7 @@ if (torchWhyNot === null) {
     mkdirSync(parityDir, { recursive: true });
     const expected = await m.bare.run(m.z, m.labels);
     const files = writeParityFiles(parityDir, generatorFeeds(m.bare.io, m.z, m.labels), { dtype: 'float32', data: expected.data, dims: expected.dims });
-    const r = await peer.load({ key: m.key, onnx: join(m.dir, m.bare.manifest.export.file), ...files, batches: BATCHES, tolerance: TOLERANCE });
+    const r = await peer.load({ key: m.key, onnx: TORCH_ONNX.get(m.key) ?? join(m.dir, m.bare.manifest.export.file), ...files, batches: BATCHES, tolerance: TOLERANCE });
     if (r.flops !== m.flops.perSample) throw new Error(`${m.key}: PyTorch counts ${r.flops} FLOP/sample, the graph counter ${m.flops.perSample}`);
     m.torch = { eagerMaxDiff: r.eagerMaxDiff, frozenMaxDiff: r.frozenMaxDiff, flops: r.flops };
   }
@@ -217,7 +239,7 @@ if (torchWhyNot === null) {
 // ── the servers: one engine per batch size ─────────────────────────────────────────────────────
 const servers = new Map<number, { engine: Engine; server: http.Server; port: number }>();
 for (const b of BATCHES) {
-  const engine = await Engine.start(resolveServeOptions({ modelsDir, device: 'cpu', reloadIntervalMs: 0, threads: THREADS, maxBatch: b, maxSamples: Math.max(1024, MAX_BATCH) }), { logger: silentLogger });
+  const engine = await Engine.start(resolveServeOptions({ modelsDir, device: 'cpu', reloadIntervalMs: 0, threads: THREADS, instances: INSTANCES, maxBatch: b, maxSamples: Math.max(1024, MAX_BATCH) }), { logger: silentLogger });
   for (const k of keys) if (engine.entry(k)?.state !== 'ready') throw new Error(`model ${k} did not load: ${engine.entry(k)?.reason}`);
   const server = createHttpServer(createApp(engine));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -338,7 +360,7 @@ const peakSession = await matmulSession(THREADS);
 
 console.log(`bench:serve --peers — ${CORES} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${runtimeVersion()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
 console.log(peer ? torchInfo : `PyTorch: MISSING (${torchWhyNot}) — measuring wganx over HTTP, the bare session and onnxruntime's peak only`);
-console.log(`${ROUNDS} round(s), ${SLICE_MS} ms a slice, batch-1 latency ${LATENCY_MS} ms; sessions on ${THREADS || `${CORES} (one per core)`} thread(s); HTTP ${DEPTH} requests in flight, --max-batch = the batch`);
+console.log(`${ROUNDS} round(s), ${SLICE_MS} ms a slice, batch-1 latency ${LATENCY_MS} ms; sessions on ${THREADS || `${CORES} (one per core)`} thread(s); HTTP ${DEPTH} requests in flight, ${INSTANCES} session(s) per model, --max-batch = the batch`);
 for (const s of skipped) console.log(`skipped ${s}`);
 console.log(`set-up (exports, FLOP counts, PyTorch's parity and tracing, servers) ${((performance.now() - started) / 1000).toFixed(0)} s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 for (let r = 0; r < ROUNDS; r++) {
@@ -394,6 +416,7 @@ for (const m of models) {
   const f = m.flops.perSample;
   const gf = (rate: number) => (rate * f) / 1e9;
   console.log(`\n${m.key} (${m.source.about}): ${m.shape}; ${describeFlops(m.flops)}`);
+  if (m.torch) console.log(`  PyTorch runs ${TORCH_ONNX.has(m.key) ? `the plain graph (${basename(TORCH_ONNX.get(m.key)!)}: ConvTranspose, no phases)` : 'the served file'}`);
   if (m.torch) console.log(`  PyTorch vs onnxruntime, max |diff|: eager ${m.torch.eagerMaxDiff.toExponential(1)}, frozen ${Object.entries(m.torch.frozenMaxDiff).map(([b, d]) => `b${b} ${d.toExponential(1)}`).join(', ')} (tolerance ${TOLERANCE})`);
   const head = [['batch', 5], ['wganx HTTP', 20], ['bare session', 20], ...(peer ? [['torch eager (t)', 20], ['torch frozen (t)', 20], ['HTTP/eager', 11], ['HTTP/frozen', 11]] : []), ['HTTP/bare', 11], ['bare/peak', 11]] as [string, number][];
   console.log(`  ${head.map(([h, w]) => h.padStart(w)).join(' ')}`);
