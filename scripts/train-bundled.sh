@@ -69,6 +69,8 @@ if [ "$what" = mnist ] || [ "$what" = all ]; then
   # by hand), seeds 1 and 2 beside it into runs/bundled/m10/models; each manifest holds its
   # evaluator figures, and `node --import tsx scripts/quality-table.ts runs/bundled/m10/ship
   # runs/bundled/m10/models` prints the table.
+  # The critic-shipping round (2026-12-07) retrained seed 0 alone with --threads 1 (beside the DCGAN's
+  # run) into runs/bundled/m10r/ instead of runs/bundled/m10/.
   MNIST="--dataset mnist --conditional --algo wgan-gp --arch mlp --batch 64 --latent 64 --hidden 256 --lr 2e-4 --beta1 0.5
     --lr-schedule linear --g-cond concat --ac-weight 1 --ac-weight-g 5 --steps 10000 --sample-every 1000 --checkpoint-every 500
     --backend wasm"
@@ -90,6 +92,9 @@ if [ "$what" = dcgan ] || [ "$what" = all ]; then
   # continues with the same line plus --resume, and `wganx export --checkpoint
   # runs/bundled/dc/acg1-s0 --out runs/bundled/dc/now/acg1-s0` measures the newest checkpoint while
   # it trains. (Until 2026-11-30 the generator's classifier weight was 5: FD 16.5 / 16.0 / 16.0.)
+  # The critic-shipping round (2026-12-07) retrained seed 1 and exported its last checkpoint with
+  # `wganx export --checkpoint runs/bundled/dc/acg1-s1 --out runs/bundled/dc/ship/mnist-dcgan` (named
+  # mnist-dcgan in the graph too); the manifest's training block is the run's own export's.
   DCGAN="--dataset mnist --conditional --algo wgan-gp --arch dcgan --hidden 32 --batch 64 --latent 64 --lr 2e-4 --beta1 0.5
     --lr-schedule linear --g-cond concat --ac-weight 1 --ac-weight-g 1 --steps 10000 --sample-every 1000 --checkpoint-every 500
     --backend wasm"
