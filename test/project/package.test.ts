@@ -15,8 +15,15 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** The issue's target for the packed tarball. */
+/**
+ * The packaging issue's target for the packed tarball (it carried a 42 MB onnxruntime-web copy), for
+ * everything but the bundled models' critics: issue 35 ships each bundled generator's critic
+ * (`critic.onnx`) and its gradient graph (`refine.onnx`, the generator and the critic composed),
+ * about 6 MB of float32 weights that do not compress. Those are bounded on their own below: no model
+ * ships more than one more copy of its generator's and critic's weights.
+ */
 const MAX_PACKED_BYTES = 5_000_000;
+const CRITIC_FILE = /^models\/[^/]+\/(critic|refine)\.onnx$/;
 const tmp = mkdtempSync(join(tmpdir(), 'wganx-package-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -53,7 +60,7 @@ interface PackResult {
   files: { path: string; size: number }[];
 }
 
-test('npm pack: dist without source maps or an onnxruntime-web copy, each model once, under 5 MB; no npm config warning', () => {
+test('npm pack: dist without source maps or an onnxruntime-web copy, each model once, under 5 MB besides the critics (each at most one copy of its weights); no npm config warning', () => {
   assertDistFresh();
   const r = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT);
   assert.equal(r.status, 0, r.stderr);
@@ -69,7 +76,17 @@ test('npm pack: dist without source maps or an onnxruntime-web copy, each model 
     .sort();
   assert.deepEqual(onnx, shipped, 'each bundled model exactly once, under models/');
   for (const p of ['package.json', 'README.md', 'dist/cli.js', 'dist/index.js', 'dist/runtime/node.js', 'dist/export/index.js', 'dist/web/index.js', 'dist/web/app.js', 'dist/web/index.html', 'dist/web/style.css']) assert.ok(paths.includes(p), `${p} ships`);
-  assert.ok(pack.size < MAX_PACKED_BYTES, `the tarball is ${pack.size} bytes packed (${pack.unpackedSize} unpacked, ${pack.entryCount} files); the target is under ${MAX_PACKED_BYTES}`);
+  // The critics' files count at their full size (float32 weights barely compress): what is left is
+  // at most the tarball without them.
+  const size = (path: string): number => pack.files.find((f) => f.path === path)?.size ?? 0;
+  const criticBytes = pack.files.filter((f) => CRITIC_FILE.test(f.path)).reduce((a, f) => a + f.size, 0);
+  const rest = pack.size - criticBytes;
+  assert.ok(rest < MAX_PACKED_BYTES, `the tarball is ${pack.size} bytes packed (${pack.unpackedSize} unpacked, ${pack.entryCount} files), ${rest} without the critics' ${criticBytes} bytes; the target is under ${MAX_PACKED_BYTES}`);
+  for (const m of readdirSync(join(ROOT, 'models'))) {
+    const refine = size(`models/${m}/refine.onnx`);
+    const weights = size(`models/${m}/generator.onnx`) + size(`models/${m}/critic.onnx`);
+    assert.ok(refine <= 1.1 * weights, `models/${m}/refine.onnx is ${refine} bytes, more than one copy of the generator's and critic's ${weights}`);
+  }
 });
 
 /**
