@@ -153,7 +153,8 @@ for (const dir of args.extra) {
 }
 
 for (const pair of args['torch-onnx']) {
-  const [key, file] = pair.split('=');
+  const at = pair.indexOf('=');
+  const [key, file] = at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
   if (!key || !file || !existsSync(file)) throw new Error(`--torch-onnx ${JSON.stringify(pair)}: <model>=<an existing .onnx file>`);
   TORCH_ONNX.set(key, resolve(file));
 }
