@@ -68,7 +68,7 @@ export class TorchServePeer {
   private constructor(
     private readonly child: ChildProcessWithoutNullStreams,
     /** torch's version and default thread count, from the first line. */
-    readonly info: Promise<{ torch: string; onnx: string; defaultThreads: number }>,
+    readonly info: Promise<{ torch: string; onnx: string; defaultThreads: number; openblasThreads: number | null }>,
   ) {}
 
   static start(): TorchServePeer {

@@ -11,7 +11,8 @@
  *   inputs, one call at a time on this thread;
  * - PyTorch eager and PyTorch at its best on a CPU (torch.jit.trace + freeze +
  *   optimize_for_inference), each on the better of 1 thread and one per core (torch's own default
- *   is printed), both built from the same ONNX file by bench/torch_serve_peer.py and checked
+ *   is printed; OpenBLAS, which torch.set_num_threads does not size, pinned to 1 thread under
+ *   them), both built from the same ONNX file by bench/torch_serve_peer.py and checked
  *   against onnxruntime's outputs (≤ 1e-4) before they are timed;
  * - samples/s and GFLOP/s (FLOPs counted from the graph: Gemm/MatMul/Conv/ConvTranspose
  *   multiply-adds × 2, ./serve-peers-graph.ts), against the matrix-product peak measured in each
@@ -226,7 +227,7 @@ let torchInfo = '';
 if (torchWhyNot === null) {
   peer = TorchServePeer.start();
   const info = await peer.info;
-  torchInfo = `PyTorch ${info.torch} (its default threads here: ${info.defaultThreads}; eager and frozen each on the better of ${TORCH_THREADS.join(' and ')} threads)`;
+  torchInfo = `PyTorch ${info.torch} (its default threads here: ${info.defaultThreads}; eager and frozen each on the better of ${TORCH_THREADS.join(' and ')} threads, OpenBLAS pinned to 1 thread under them${info.openblasThreads === null ? ': OpenBLAS not found, its pool left as it is' : ` (its default: ${info.openblasThreads})`})`;
   for (const m of models) {
     const parityDir = join(root, 'parity', m.key);
     mkdirSync(parityDir, { recursive: true });

@@ -39,7 +39,10 @@ import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 
+from torch_threads import openblas_threads, set_threads
+
 torch.set_num_interop_threads(1)
+
 
 # ── ONNX → torch ────────────────────────────────────────────────────────────────────────────────
 
@@ -434,7 +437,7 @@ class Peer:
         b = int(req['batch'])
         fn = m['eager'] if req['variant'] == 'eager' else m['frozen'][b]
         ex = tuple(t[:b] for t in m['inputs'])
-        torch.set_num_threads(int(req['threads']))
+        set_threads(int(req['threads']), 1)
         limit, min_calls = float(req['ms']) / 1000, int(req.get('minCalls', 2))
         seconds = []
         with torch.inference_mode() if req['variant'] == 'eager' else torch.no_grad():
@@ -448,7 +451,7 @@ class Peer:
 
     def peak(self, req):
         n = int(req['n'])
-        torch.set_num_threads(int(req['threads']))
+        set_threads(int(req['threads']), int(req['threads']))
         a, b = torch.randn(n, n), torch.randn(n, n)
         torch.mm(a, b)
         calls, start = 0, time.perf_counter()
@@ -460,7 +463,8 @@ class Peer:
 
 def main():
     peer = Peer()
-    print(json.dumps({'ready': True, 'torch': torch.__version__, 'onnx': onnx.__version__, 'defaultThreads': torch.get_num_threads()}), flush=True)
+    print(json.dumps({'ready': True, 'torch': torch.__version__, 'onnx': onnx.__version__, 'defaultThreads': torch.get_num_threads(),
+                      'openblasThreads': openblas_threads()}), flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue

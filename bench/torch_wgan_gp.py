@@ -21,7 +21,8 @@ batch, classes (0: unconditional), n_critic, lambda; dcgan: size, channels; mlp:
 g_cond (multiply | concat), d_cond (projection | concat), ac_weight, ac_weight_g (default:
 ac_weight), critic_norm (none | layer), critic_activation (leaky_relu | relu | tanh), g_norm (mlp:
 none | batch), diffaugment (a list of color, translation, cutout). Timing only: iters, warmup,
-threads (a list, the best is reported), device. Training only: see `train()`.
+threads (a list, the best is reported; OpenBLAS on 1 thread under them: bench/torch_threads.py), device.
+Training only: see `train()`.
 
 What mirrors what (src/train):
 - models/dcgan.ts + ladder.ts: the DCGAN grows with the image side S = s0·2^u (s0 in 4..7).
@@ -57,6 +58,8 @@ import time
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from torch_threads import set_threads
 
 LEAKY_ALPHA = 0.2
 LABEL_EMBEDDING_DIM = 16
@@ -446,7 +449,7 @@ class Trainer:
 # Timing mode.
 
 def iteration_ms(spec, threads, iters, warmup):
-    torch.set_num_threads(threads)
+    set_threads(threads)
     torch.manual_seed(0)
     dev = torch.device(spec.get('device', 'cpu'))
     g, d, shape = build(spec)
@@ -563,8 +566,7 @@ def train(spec):
     beta1, beta2, lr_schedule (constant | linear), log_every, checkpoint_every (0: only at the end),
     resume, threads (0: PyTorch's default), parity {z, labels, batches, dir}, and the net keys above."""
     import numpy as np
-    if spec.get('threads', 0) > 0:
-        torch.set_num_threads(spec['threads'])
+    set_threads(spec['threads'] if spec.get('threads', 0) > 0 else torch.get_num_threads())
     out, steps = spec['out'], spec['steps']
     os.makedirs(out, exist_ok=True)
     ckpt_path = os.path.join(out, 'checkpoint.pt')
