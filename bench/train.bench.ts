@@ -2,7 +2,8 @@
  * bench:train — one WGAN-GP iteration (5 critic updates with the gradient penalty + 1 generator
  * update, Adam) of the nets `wganx train` builds, on every usable tfjs backend and on PyTorch
  * (bench/torch_wgan_gp.py: the same nets, layer for layer, at its best intra-op thread count;
- * Debian's PyTorch does its products in OpenBLAS, which uses every core whatever that count), in
+ * Debian's PyTorch does its products in OpenBLAS, which torch.set_num_threads does not size: the
+ * peer pins it to 1 thread under torch's own, bench/torch_threads.py), in
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
  * PyTorch's time. Both sides first run `--warmup` untimed iterations (JIT, first-use sessions
  * and heap growth make the first few slower; bench/RESULTS.md), since a training run's time is
@@ -197,7 +198,7 @@ if (args.child) {
   if (new Set(labels).size !== labels.length) throw new Error(`--backends: ${args.backends} names the same contender twice (${labels.join(', ')})`);
   const missing = torchMissing();
   console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations after ${WARMUP} untimed (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs}; wasm×n = n threads`);
-  const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} intra-op threads (OpenBLAS on every core)`;
+  const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} intra-op threads (OpenBLAS on 1 under them)`;
   console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
   const columns = [...contenders.map((c) => c.label), ...(missing ? [] : ['pytorch'])];
   const header = `${'net'.padEnd(LABEL_WIDTH)}${columns.map((c) => `${c} ms`.padStart(15)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(20)).join('')}`;
