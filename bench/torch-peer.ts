@@ -25,7 +25,7 @@ export function torchNetSpec(config: TrainConfig, shape: readonly number[], clas
     g_cond: config.gCond, d_cond: config.dCond, ac_weight: classes > 0 ? config.acWeight : 0, ac_weight_g: classes > 0 ? config.acWeightG : 0,
     critic_norm: config.criticNorm, critic_activation: config.criticActivation, diffaugment: config.diffaugment,
   };
-  if (config.arch === 'dcgan') return { ...base, arch: 'dcgan', size: shape[0], channels: shape[2] };
+  if (config.arch === 'dcgan' || config.arch === 'resnet') return { ...base, arch: config.arch, size: shape[0], channels: shape[2] };
   if (config.arch === 'mlp') return { ...base, arch: 'mlp', layers: config.layers, g_norm: config.gNorm, shape };
-  throw new Error(`the PyTorch peer has no ${config.arch} nets (bench/torch_wgan_gp.py: dcgan, mlp)`);
+  throw new Error(`the PyTorch peer has no ${config.arch} nets (bench/torch_wgan_gp.py: dcgan, resnet, mlp)`);
 }

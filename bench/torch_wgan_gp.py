@@ -16,8 +16,8 @@ its PyTorch outputs on the parity inputs are saved for the Node side to compare 
 
     python3 bench/torch_wgan_gp.py train <spec.json>
 
-The spec's keys (both modes; defaults are `wganx train`'s): arch (dcgan | mlp), hidden, latent,
-batch, classes (0: unconditional), n_critic, lambda; dcgan: size, channels; mlp: layers, shape;
+The spec's keys (both modes; defaults are `wganx train`'s): arch (dcgan | resnet | mlp), hidden, latent,
+batch, classes (0: unconditional), n_critic, lambda; dcgan, resnet: size, channels; mlp: layers, shape;
 g_cond (multiply | concat), d_cond (projection | concat), ac_weight, ac_weight_g (default:
 ac_weight), critic_norm (none | layer), critic_activation (leaky_relu | relu | tanh), g_norm (mlp:
 none | batch), diffaugment (a list of color, translation, cutout). Timing only: iters, warmup,
@@ -34,6 +34,10 @@ What mirrors what (src/train):
   and a Dense K class head on φ with an AC weight > 0. 'same' padding with a 4×4 kernel of stride 2
   is PyTorch's padding 1. The dense start map is reshaped channels-first here, NHWC in tfjs: a
   permutation of the Dense layer's units, the same function class.
+- models/resnet.ts: the WGAN-GP paper's ResNet on the same ladder, c channels throughout (nearest
+  up-sampling, mean-pool down-sampling, 3×3 'same' convolutions, 1×1 shortcuts; conditional batch
+  norm in G: shared BatchNorm, then a per-class scale from 1 and shift from 0; no `g_cond`; no
+  normalisation in the critic, whose head reads the mean over the last map).
 - models/init.ts: Glorot-uniform kernels, zero biases, unit-variance (±√3) label embeddings, a
   Glorot-uniform projection embedding. BatchNorm and LayerNorm use Keras's epsilon 1e-3, and
   BatchNorm's moving averages Keras's momentum 0.99 (PyTorch's momentum 0.01): the exported
@@ -297,6 +301,103 @@ class DcganCritic(nn.Module):
         return self.head(h.flatten(1), y)
 
 
+def conv_same(n_in, n_out, k):
+    """tfjs's conv2d with padding 'same' and stride 1 (odd k)."""
+    m = nn.Conv2d(n_in, n_out, k, 1, k // 2)
+    nn.init.xavier_uniform_(m.weight)
+    nn.init.zeros_(m.bias)
+    return m
+
+
+class CondBatchNorm(nn.Module):
+    """src/train/models/resnet.ts `norm`: batch norm (with its own scale and shift, shared by the
+    classes), then for a conditional net a per-class scale (from 1) and shift (from 0)."""
+
+    def __init__(self, c, side, classes):
+        super().__init__()
+        self.bn = batch_norm(nn.BatchNorm2d, c, side)
+        self.gamma = self.beta = None
+        if classes:
+            self.gamma, self.beta = nn.Embedding(classes, c), nn.Embedding(classes, c)
+            nn.init.ones_(self.gamma.weight)
+            nn.init.zeros_(self.beta.weight)
+
+    def forward(self, h, y):
+        h = self.bn(h)
+        if self.gamma is None:
+            return h
+        return h * self.gamma(y)[:, :, None, None] + self.beta(y)[:, :, None, None]
+
+
+def _up(h):
+    return F.interpolate(h, scale_factor=2, mode='nearest')
+
+
+def _pool(h):
+    return F.avg_pool2d(h, 2)
+
+
+class ResnetGenerator(nn.Module):
+    """z → Dense s0²·c → [c, s0, s0] → u × up-block → BN → ReLU → conv 3×3 to C → tanh, with
+    up-block(x) = conv1×1(up(x)) + conv3×3(ReLU(BN(conv3×3(up(ReLU(BN(x))))))) (BN conditional)."""
+
+    def __init__(self, latent, c, size, channels, classes):
+        super().__init__()
+        self.start, ups = ladder(size)
+        self.c = c
+        self.project = dense(latent, self.start * self.start * c)
+        self.blocks = nn.ModuleList()
+        for b in range(ups):
+            side = self.start * 2 ** b
+            self.blocks.append(nn.ModuleDict({
+                'shortcut': conv_same(c, c, 1), 'n1': CondBatchNorm(c, side, classes), 'conv1': conv_same(c, c, 3),
+                'n2': CondBatchNorm(c, 2 * side, classes), 'conv2': conv_same(c, c, 3),
+            }))
+        self.n_out = CondBatchNorm(c, size, classes)
+        self.image = conv_same(c, channels, 3)
+
+    def forward(self, z, y=None):
+        h = self.project(z).view(-1, self.c, self.start, self.start)
+        for blk in self.blocks:
+            m = blk['conv1'](_up(torch.relu(blk['n1'](h, y))))
+            m = blk['conv2'](torch.relu(blk['n2'](m, y)))
+            h = blk['shortcut'](_up(h)) + m
+        return torch.tanh(self.image(torch.relu(self.n_out(h, y))))
+
+
+class ResnetCritic(nn.Module):
+    """x (‖ label plane) → first block → (u − 2) down-blocks → 2 plain blocks → act → mean → head;
+    no normalisation (the penalty is per example)."""
+
+    def __init__(self, c, size, channels, classes, d_cond='projection', aux=False, act='relu'):
+        super().__init__()
+        _, ups = ladder(size)
+        self.size = size
+        self.plane = unit_embedding(classes, size * size) if classes and d_cond == 'concat' else None
+        n_in = channels + (1 if self.plane is not None else 0)
+        self.first = nn.ModuleDict({'conv1': conv_same(n_in, c, 3), 'conv2': conv_same(c, c, 3), 'shortcut': conv_same(n_in, c, 1)})
+        self.downs = max(0, ups - 2)
+        self.blocks = nn.ModuleList()
+        for b in range(self.downs + 2):
+            blk = {'conv1': conv_same(c, c, 3), 'conv2': conv_same(c, c, 3)}
+            if b < self.downs:
+                blk['shortcut'] = conv_same(c, c, 1)
+            self.blocks.append(nn.ModuleDict(blk))
+        self.act = activation(act)
+        self.head = CriticHead(c, classes, d_cond, aux)
+
+    def forward(self, x, y=None):
+        h = x
+        if self.plane is not None:
+            h = torch.cat([h, self.plane(y).view(-1, 1, self.size, self.size)], 1)
+        m = self.first['conv2'](self.act(self.first['conv1'](h)))
+        h = self.first['shortcut'](_pool(h)) + _pool(m)
+        for i, blk in enumerate(self.blocks):
+            m = blk['conv2'](self.act(blk['conv1'](self.act(h))))
+            h = _pool(blk['shortcut'](h)) + _pool(m) if i < self.downs else h + m
+        return self.head(self.act(h).mean((2, 3)), y)
+
+
 def build(spec):
     """(generator, critic, shape of a batch as the critic reads it)."""
     classes = spec.get('classes', 0)
@@ -310,6 +411,11 @@ def build(spec):
         size, channels = spec['size'], spec['channels']
         g = DcganGenerator(latent, hidden, size, channels, classes, g_cond)
         d = DcganCritic(hidden, size, channels, classes, d_cond, aux, norm, act)
+        shape = (batch, channels, size, size)
+    elif spec['arch'] == 'resnet':
+        size, channels = spec['size'], spec['channels']
+        g = ResnetGenerator(latent, hidden, size, channels, classes)
+        d = ResnetCritic(hidden, size, channels, classes, d_cond, aux, act)
         shape = (batch, channels, size, size)
     else:
         shape = (batch, *spec['shape'])

@@ -9,7 +9,7 @@
  * and heap growth make the first few slower; bench/RESULTS.md), since a training run's time is
  * its steady state.
  *
- *   npm run bench:train [-- --rounds 3 --iters 3 --warmup 3 --only DCGAN --backends wasm:1,wasm,wasm+ort,cpu --batches 64,256 --torch-threads 1,2]
+ *   npm run bench:train [-- --rounds 3 --iters 3 --warmup 3 --only DCGAN --heavy --backends wasm:1,wasm,wasm+ort,cpu --batches 64,256 --torch-threads 1,2]
  *   npm run bench:train -- --backends webgpu,wasm --torch-device cuda   (a GPU machine: PyTorch on CUDA)
  *
  * A backend is `name` or `wasm:<threads>`: `wasm` alone has every core (at most 8,
@@ -27,7 +27,9 @@
  * The nets: a toy MLP, MNIST's conditional MLP and DCGANs, and the bundled colour model's net (issue
  * 33: 32×32×3 emoji, 9 classes, `--g-cond concat`, projection critic with an AC head), which reads
  * data/emoji (`npm run data:emoji -- --out data/emoji`); without that folder its row is printed as
- * skipped, with the reason.
+ * skipped, with the reason. Two heavier rows on the same images, the DCGAN at 64 px and the
+ * WGAN-GP paper's ResNet (128 channels) at 32 px, run with `--heavy` (tens of seconds an
+ * iteration on a CPU; e.g. `--heavy --only ResNet --rounds 1 --iters 1 --warmup 1`).
  *
  * PyTorch comes from Debian (`apt-get install python3-torch libopenblas0-pthread`), or from the
  * python3 that WGANX_PYTHON names; when it is missing the script says so and prints the tfjs
@@ -61,6 +63,7 @@ const { values: args } = parseArgs({
     iters: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '3' },
     only: { type: 'string' },
+    heavy: { type: 'boolean', default: false },
     backends: { type: 'string', default: 'wasm:1,wasm,wasm+ort,cpu' },
     'torch-threads': { type: 'string', default: '1,2' },
     'torch-device': { type: 'string', default: 'cpu' },
@@ -85,6 +88,8 @@ interface Case {
   opts: TrainOptions;
   /** Why the row cannot run here (its data are missing), or null. */
   skip?: string | null;
+  /** A row of tens of seconds an iteration on a CPU: it runs only with `--heavy`. */
+  heavy?: boolean;
 }
 
 const NETS: Case[] = [
@@ -97,6 +102,20 @@ const NETS: Case[] = [
     label: 'emoji cond. DCGAN 32 ch + AC',
     opts: { dataset: EMOJI, conditional: true, arch: 'dcgan', imageSize: 32, hidden: 32, latent: 64, gCond: 'concat', acWeight: 1, acWeightG: 1 },
     skip: existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`,
+  },
+  // Issue 33's larger nets, on the same images: the DCGAN grown to 64 px, and the WGAN-GP paper's
+  // ResNet (128 channels, its reference recipe) at 32 px. Meant for GPUs; timed here on request.
+  {
+    label: 'emoji cond. DCGAN 32 ch + AC, 64 px',
+    opts: { dataset: EMOJI, conditional: true, arch: 'dcgan', imageSize: 64, hidden: 32, latent: 64, gCond: 'concat', acWeight: 1, acWeightG: 1 },
+    skip: existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`,
+    heavy: true,
+  },
+  {
+    label: 'emoji cond. ResNet 128 ch, 32 px',
+    opts: { dataset: EMOJI, conditional: true, arch: 'resnet', imageSize: 32, latent: 128 },
+    skip: existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`,
+    heavy: true,
   },
 ];
 const CASES: Case[] = args.batches!.split(',').map(Number).flatMap((batch) => NETS.map((n) => ({ ...n, label: `${n.label}, batch ${batch}`, opts: { ...n.opts, batch } })));
@@ -204,8 +223,8 @@ if (args.child) {
   const header = `${'net'.padEnd(LABEL_WIDTH)}${columns.map((c) => `${c} ms`.padStart(15)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(20)).join('')}`;
   console.log(`\n${header}`);
   for (const c of CASES.filter((k) => !args.only || k.label.includes(args.only))) {
-    if (c.skip) {
-      console.log(`${c.label.padEnd(LABEL_WIDTH)}skipped: ${c.skip}`);
+    if (c.skip || (c.heavy && !args.heavy)) {
+      console.log(`${c.label.padEnd(LABEL_WIDTH)}skipped: ${c.skip ?? 'tens of seconds an iteration on a CPU; --heavy runs it'}`);
       continue;
     }
     const config = benchConfig(c.opts);
