@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { BackendInfo } from '../tfjs/backend.js';
 import type { TrainConfig } from './config.js';
 import type { MetricsRecord } from './metrics-log.js';
+import { archSpec } from './models/archs.js';
 
 /** The final W estimate and losses are averaged over this many last logged steps (they are noisy). */
 export const FINAL_WINDOW = 100;
@@ -48,7 +49,7 @@ export function formatSummary(s: RunSummary): string {
     `- command: \`${c.command}\``,
     `- data: ${c.dataset} — ${s.datasetDescription}`,
     `- algorithm: ${c.algo} (${c.optimizer}, lr ${c.lr}${c.optimizer === 'adam' ? `, β1 ${c.beta1}, β2 ${c.beta2}` : `, α ${c.beta2}`}${c.algo === 'wgan-gp' ? `, λ ${c.lambda}` : ''}${c.algo === 'wgan' ? `, clip ${c.clip}` : ''}, n_critic ${c.nCritic}${c.warmupCritic ? ' with warm-up' : ''}, lr schedule ${c.lrSchedule})`,
-    `- nets: ${c.arch}${c.conditional ? ` conditional (G ${c.gCond}, D ${c.dCond}${c.acWeight > 0 ? `, classifier head: weight ${c.acWeight} in D, ${c.acWeightG} in G` : ''})` : ''}, hidden ${c.hidden}${c.arch === 'mlp' ? ` × ${c.layers} layers` : ''}${c.gNorm === 'batch' ? ', G batch norm' : ''}, critic ${c.criticActivation}${c.criticNorm === 'layer' ? ' + layer norm' : ''}, latent ${c.latent}, batch ${c.batch}${c.dataScale !== 1 ? `, data × ${c.dataScale} inside training` : ''}${c.ema > 0 ? `, exported G = weight average (decay ${c.ema})` : ''}`,
+    `- nets: ${c.arch}${c.conditional ? ` conditional (G ${archSpec(c.arch).generatorConditioning ?? c.gCond}, D ${c.dCond}${c.acWeight > 0 ? `, classifier head: weight ${c.acWeight} in D, ${c.acWeightG} in G` : ''})` : ''}, hidden ${c.hidden}${c.arch === 'mlp' ? ` × ${c.layers} layers` : ''}${c.gNorm === 'batch' ? ', G batch norm' : ''}, critic ${c.criticActivation}${c.criticNorm === 'layer' ? ' + layer norm' : ''}, latent ${c.latent}, batch ${c.batch}${c.dataScale !== 1 ? `, data × ${c.dataScale} inside training` : ''}${c.ema > 0 ? `, exported G = weight average (decay ${c.ema})` : ''}`,
     `- backend: ${s.backend.name} (${s.backend.reason})`,
     `- steps: ${s.stepsDone} generator updates in ${s.seconds.toFixed(1)} s (${(s.stepsDone / Math.max(s.seconds, 1e-9)).toFixed(2)} steps/s, seed ${c.seed})`,
     `- W estimate: ${fmt(firstW)} over the first ${first.length} steps → ${fmt(fin?.w)} over the last ${Math.min(FINAL_WINDOW, s.records.length)}`,

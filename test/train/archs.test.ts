@@ -125,3 +125,15 @@ test('the 28 px DCGAN keeps the layers (names and shapes) of the bundled mnist-d
     d.dispose();
   }
 });
+
+test('the run report names how a conditional generator takes its label: --g-cond, or the row\'s own conditioning', async () => {
+  const { formatSummary } = await import('../../src/train/report.js');
+  const summary = (arch: string) =>
+    formatSummary({
+      config: resolveTrainConfig({ dataset: 'mnist', out: 'runs/x', conditional: true, arch, gCond: 'concat' } as Parameters<typeof resolveTrainConfig>[0]),
+      backend: { name: 'wasm', requested: 'wasm', reason: 'test' }, datasetDescription: 'mnist', stepsDone: 0, seconds: 0, records: [], files: {}, exportDir: null, quality: null, notes: [],
+    });
+  assert.match(summary('dcgan'), /- nets: dcgan conditional \(G concat, D projection/);
+  assert.match(summary('resnet'), /- nets: resnet conditional \(G conditional batch norm, D projection/);
+  assert.equal(ARCHS.resnet.generatorConditioning, 'conditional batch norm');
+});

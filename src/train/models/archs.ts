@@ -58,6 +58,8 @@ export interface ArchSpec {
    * any other (see ../critic-support.ts).
    */
   readonly penaltyVerified: readonly CriticKey[];
+  /** How a conditional generator takes the label when `--g-cond` does not apply (reports name it); absent: `--g-cond`. */
+  readonly generatorConditioning?: string;
   /** The architecture's reference hyper-parameters for one algorithm, if its paper gives them. */
   readonly reference?: ReferenceHyperparameters;
   readonly load: () => Promise<ArchBuilders>;
@@ -96,6 +98,7 @@ export const ARCHS = {
     criticNorms: ['none'],
     kernels: ['conv', 'norm', 'resample'],
     penaltyVerified: ['relu/none', 'leaky_relu/none', 'tanh/none'],
+    generatorConditioning: 'conditional batch norm',
     reference: { algo: 'wgan-gp', lr: 2e-4, beta1: 0, beta2: 0.9, nCritic: 5, criticActivation: 'relu' },
     load: () => import('./resnet.js'),
   },
