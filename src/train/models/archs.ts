@@ -2,8 +2,8 @@
  * The architectures `--arch` offers, one row each. Every consumer reads this table: the flag
  * table and the config check (`../config.ts`: names, data kinds, image sizes, default width,
  * reference hyper-parameters), the net builders (`./index.ts`), the export (`../export-generator.ts`),
- * the tfjs backend check (`requiredKernels` in src/tfjs/backend.ts) and the penalty guard
- * (`../critic-support.ts`). Adding an architecture is a row here plus its builder file, which
+ * the tfjs backend check (`requiredKernels` in src/tfjs/backend.ts), the penalty guard
+ * (`../critic-support.ts`) and the run report (`../report.ts`). Adding an architecture is a row here plus its builder file, which
  * exports `buildGenerator` and `buildCritic` ({@link ArchBuilders}); test/train/archs.test.ts fails
  * when a row lacks a piece (builds, exports with parity, passes the penalty check).
  *
