@@ -111,7 +111,9 @@ if [ "$what" = emoji ] || [ "$what" = all ]; then
   # projection critic with the AC head (weight 1 in both losses), the MNIST DCGAN's optimiser
   # recipe, 10,000 steps, DiffAugment (colour, translation, cutout: a small data set), seeds 0, 1
   # and 2 into runs/bundled/emoji/models, measured at the end by `wganx eval --data data/emoji`.
-  # The same recipe without DiffAugment (seed 0) is the comparison the issue asks for. A stopped
+  # The same recipe without DiffAugment (seed 0) is the comparison the issue asks for; it is the
+  # shipped models/emoji-cgan (`wganx export --checkpoint runs/bundled/emoji/base-s0 --out
+  # models/emoji-cgan`), ahead of DiffAugment at the steps measured so far. A stopped
   # run continues with the same line plus --resume; `wganx export --checkpoint
   # runs/bundled/emoji/da-s0 --out runs/bundled/emoji/now/da-s0` measures its newest checkpoint.
   [ -d data/emoji ] || node scripts/data-emoji.mjs --out data/emoji

@@ -167,6 +167,6 @@ test('bundledModel names a shipped model by its folder inside the package, from 
   } finally {
     process.chdir(cwd);
   }
-  assert.throws(() => bundledModel('mnist-evaluator'), (e: unknown) => e instanceof InvalidArgumentError && /^name: "mnist-evaluator" is not allowed; expected a bundled model: grid, mnist-cgan, mnist-dcgan, ring$/.test((e as Error).message));
+  assert.throws(() => bundledModel('mnist-evaluator'), (e: unknown) => e instanceof InvalidArgumentError && /^name: "mnist-evaluator" is not allowed; expected a bundled model: emoji-cgan, grid, mnist-cgan, mnist-dcgan, ring$/.test((e as Error).message));
   assert.throws(() => bundledModel('../models/ring'), InvalidArgumentError);
 });
