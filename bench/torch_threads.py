@@ -6,8 +6,10 @@ per core. Under 2 OpenMP threads the convolutions' products then ran on 4 thread
 OpenBLAS's idle threads spin after each call. Measured here (bench/RESULTS.md, 2026-12-07): a
 WGAN-GP iteration of the emoji net took 690 ms at 1 torch thread and 900 ms at 2 with OpenBLAS as
 it comes, 430 ms at 2 torch threads with OpenBLAS on 1; a served DCGAN's rate swung 2× between
-runs. So the peers pin OpenBLAS to 1 thread under torch's parallel regions, and give it every
-thread only for a lone product (the torch.mm peak).
+runs. So the peers pin OpenBLAS to 1 thread under torch's parallel regions. Under a single torch
+thread nothing oversubscribes, and a net whose time is in a few large products (the MLPs) runs
+them faster on OpenBLAS's own threads: the training peer also tries 1 torch thread with OpenBLAS
+on every core, and the serving peer gives it every core for the lone product of its peak.
 """
 import ctypes
 import ctypes.util

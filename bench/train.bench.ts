@@ -3,7 +3,8 @@
  * update, Adam) of the nets `wganx train` builds, on every usable tfjs backend and on PyTorch
  * (bench/torch_wgan_gp.py: the same nets, layer for layer, at its best intra-op thread count;
  * Debian's PyTorch does its products in OpenBLAS, which torch.set_num_threads does not size: the
- * peer pins it to 1 thread under torch's own, bench/torch_threads.py), in
+ * peer pins it to 1 thread under torch's own, and also tries it on every core under one torch
+ * thread, bench/torch_threads.py), in
  * interleaved rounds. Prints milliseconds per iteration (medians) and each backend's ratio to
  * PyTorch's time. Both sides first run `--warmup` untimed iterations (JIT, first-use sessions
  * and heap growth make the first few slower; bench/RESULTS.md), since a training run's time is
@@ -125,7 +126,7 @@ function torchSpec(config: TrainConfig, shape: readonly number[], classes: numbe
   return { ...torchNetSpec(config, shape, classes), iters: ITERS, warmup: WARMUP, threads: args['torch-threads']!.split(',').map(Number), device: TORCH_DEVICE };
 }
 
-function torchIteration(spec: object): { ms: number; threads: number } {
+function torchIteration(spec: object): { ms: number; threads: number; blasThreads?: number } {
   const r = spawnSync(PYTHON, [TORCH_SCRIPT, JSON.stringify(spec)], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) throw new Error(`the PyTorch peer failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -217,7 +218,7 @@ if (args.child) {
   if (new Set(labels).size !== labels.length) throw new Error(`--backends: ${args.backends} names the same contender twice (${labels.join(', ')})`);
   const missing = torchMissing();
   console.log(`bench:train — WGAN-GP iteration (5 critic + 1 generator update, Adam), ${ROUNDS} interleaved rounds × ${ITERS} iterations after ${WARMUP} untimed (medians); ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), tfjs ${tf.version.tfjs}; wasm×n = n threads`);
-  const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} intra-op threads (OpenBLAS on 1 under them)`;
+  const torchWhere = TORCH_DEVICE === 'cuda' ? 'on CUDA' : `the best of ${args['torch-threads']} intra-op threads (OpenBLAS on 1 under them, or on all under 1: 1+BLAS n)`;
   console.log(missing ? `PyTorch: ${missing} — no PyTorch column` : `PyTorch: ${PYTHON} ${TORCH_SCRIPT}, ${torchWhere}`);
   const columns = [...contenders.map((c) => c.label), ...(missing ? [] : ['pytorch'])];
   const header = `${'net'.padEnd(LABEL_WIDTH)}${columns.map((c) => `${c} ms`.padStart(15)).join('')}${missing ? '' : contenders.map((c) => `${c.label}/pytorch`.padStart(20)).join('')}`;
@@ -231,10 +232,10 @@ if (args.child) {
     const dataset = await openDataset(config);
     const classes = config.conditional ? (dataset.labels?.length ?? 0) : 0;
     const times = new Map<string, number[]>(columns.map((k) => [k, []]));
-    const torchThreads: number[] = [];
+    const torchThreads: string[] = [];
     const runners: { label: string; run: () => number }[] = [
       ...contenders.map((k) => ({ label: k.label, run: () => childIteration(c.opts, k) })),
-      ...(missing ? [] : [{ label: 'pytorch', run: () => { const t = torchIteration(torchSpec(config, dataset.shape, classes)); torchThreads.push(t.threads); return t.ms; } }]),
+      ...(missing ? [] : [{ label: 'pytorch', run: () => { const t = torchIteration(torchSpec(config, dataset.shape, classes)); torchThreads.push(t.blasThreads && t.blasThreads > 1 ? `${t.threads}+BLAS ${t.blasThreads}` : String(t.threads)); return t.ms; } }]),
     ];
     for (let r = 0; r < ROUNDS; r++) {
       for (const who of r % 2 === 0 ? runners : [...runners].reverse()) times.get(who.label)!.push(who.run());
