@@ -16,9 +16,9 @@ its PyTorch outputs on the parity inputs are saved for the Node side to compare 
 
     python3 bench/torch_wgan_gp.py train <spec.json>
 
-The spec's keys (both modes; defaults are `wganx train`'s): arch (dcgan | resnet | mlp), hidden, latent,
-batch, classes (0: unconditional), n_critic, lambda; dcgan, resnet: size, channels; mlp: layers, shape;
-g_cond (multiply | concat), d_cond (projection | concat), ac_weight, ac_weight_g (default:
+The spec's keys (both modes; defaults are `wganx train`'s): arch (dcgan | resnet | mlp), hidden,
+latent, batch, classes (0: unconditional), n_critic, lambda; dcgan, resnet: size, channels; mlp:
+layers, shape; g_cond (multiply | concat), d_cond (projection | concat), ac_weight, ac_weight_g (default:
 ac_weight), critic_norm (none | layer), critic_activation (leaky_relu | relu | tanh), g_norm (mlp:
 none | batch), diffaugment (a list of color, translation, cutout). Timing only: iters, warmup,
 threads (a list, the best is reported; OpenBLAS on 1 thread under them, and on the most under a
@@ -65,8 +65,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from torch_threads import OPENBLAS, set_threads
-
-OPENBLAS_FOUND = OPENBLAS is not None
 
 LEAKY_ALPHA = 0.2
 LABEL_EMBEDDING_DIM = 16
@@ -603,7 +601,7 @@ def timing(spec):
     # that OpenBLAS splits itself (bench/torch_threads.py).
     configs = [(t, 1) for t in thread_counts]
     wide = max(thread_counts)
-    if 1 in thread_counts and wide > 1 and OPENBLAS_FOUND:
+    if 1 in thread_counts and wide > 1 and OPENBLAS is not None:
         configs.append((1, wide))
     for threads, blas in configs:
         ms = iteration_ms(spec, threads, iters, warmup, blas)
