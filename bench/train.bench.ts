@@ -83,6 +83,7 @@ if (TORCH_DEVICE !== 'cpu' && TORCH_DEVICE !== 'cuda') throw new Error(`--torch-
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The colour data set of issue 33 (`npm run data:emoji -- --out data/emoji`). */
 const EMOJI = join(ROOT, 'data', 'emoji');
+const EMOJI_MISSING = existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`;
 
 interface Case {
   label: string;
@@ -102,20 +103,20 @@ const NETS: Case[] = [
   {
     label: 'emoji cond. DCGAN 32 ch + AC',
     opts: { dataset: EMOJI, conditional: true, arch: 'dcgan', imageSize: 32, hidden: 32, latent: 64, gCond: 'concat', acWeight: 1, acWeightG: 1 },
-    skip: existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`,
+    skip: EMOJI_MISSING,
   },
   // Issue 33's larger nets, on the same images: the DCGAN grown to 64 px, and the WGAN-GP paper's
   // ResNet (128 channels, its reference recipe) at 32 px. Meant for GPUs; timed here on request.
   {
     label: 'emoji cond. DCGAN 32 ch + AC, 64 px',
     opts: { dataset: EMOJI, conditional: true, arch: 'dcgan', imageSize: 64, hidden: 32, latent: 64, gCond: 'concat', acWeight: 1, acWeightG: 1 },
-    skip: existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`,
+    skip: EMOJI_MISSING,
     heavy: true,
   },
   {
     label: 'emoji cond. ResNet 128 ch, 32 px',
     opts: { dataset: EMOJI, conditional: true, arch: 'resnet', imageSize: 32, latent: 128 },
-    skip: existsSync(EMOJI) ? null : `${EMOJI} is missing (npm run data:emoji -- --out data/emoji)`,
+    skip: EMOJI_MISSING,
     heavy: true,
   },
 ];
