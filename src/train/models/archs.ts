@@ -3,8 +3,9 @@
  * table and the config check (`../config.ts`: names, data kinds, image sizes, default width,
  * reference hyper-parameters), the net builders (`./index.ts`), the export (`../export-generator.ts`),
  * the tfjs backend check (`requiredKernels` in src/tfjs/backend.ts), the penalty guard
- * (`../critic-support.ts`) and the run report (`../report.ts`). Adding an architecture is a row here plus its builder file, which
- * exports `buildGenerator` and `buildCritic` ({@link ArchBuilders}); test/train/archs.test.ts fails
+ * (`../critic-support.ts`) and the run report (`../report.ts`). Adding an architecture is a row
+ * here plus its builder file, which exports `buildGenerator` and `buildCritic`
+ * ({@link ArchBuilders}); test/train/archs.test.ts fails
  * when a row lacks a piece (builds, exports with parity, passes the penalty check).
  *
  * The rows load their builders lazily: reading the table (the CLI's `--help`) does not load
