@@ -60,7 +60,9 @@ export interface AugmentResult {
 
 /** The local generator; with a refinement, each batch's latents are refined by the critic first (src/runtime/refine). */
 async function openLocal(model: string, device: string, threads: number, refine: ResolvedRefine, log: (line: string) => void): Promise<SampleSource> {
-  const g = await openGenerator(model, { device, threads });
+  // Idle onnxruntime threads sleep instead of spinning: the writer threads share these cores
+  // (bench/RESULTS.md, 2026-12-07).
+  const g = await openGenerator(model, { device, threads, spinning: false });
   for (const r of g.refused) log(`augment: device ${r.device} refused: ${r.reason}`);
   const request = refineRequest(refine);
   try {
