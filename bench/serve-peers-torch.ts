@@ -28,6 +28,14 @@ export function torchServeMissing(): string | null {
   return `${PYTHON} cannot import torch, numpy and onnx (${why}); apt-get install python3-torch python3-onnx, or set WGANX_PYTHON`;
 }
 
+/** null when PyTorch's HTTP peer can run here (FastAPI and uvicorn beside torch), else the reason it cannot. */
+export function torchHttpMissing(): string | null {
+  const r = spawnSync(PYTHON, ['-c', 'import fastapi, uvicorn'], { encoding: 'utf8' });
+  if (r.status === 0) return null;
+  const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
+  return `${PYTHON} cannot import fastapi and uvicorn (${why}); apt-get install python3-fastapi python3-uvicorn python3-uvloop python3-httptools`;
+}
+
 export interface LoadRequest {
   key: string;
   /** The ONNX file. */
@@ -118,6 +126,11 @@ export class TorchServePeer {
   /** torch.mm GFLOP/s on n×n matrices. */
   peak(n: number, threads: number, ms: number): Promise<{ gflops: number }> {
     return this.request({ cmd: 'peak', n, threads, ms });
+  }
+
+  /** PyTorch eager behind FastAPI on uvicorn, serving the loaded models (bench/torch_serve_peer.py's docstring). */
+  http(): Promise<{ port: number; server: string }> {
+    return this.request({ cmd: 'http' });
   }
 
   /** The python process's id (its CPU time counts as the bench's own). */

@@ -18,7 +18,11 @@
  *   multiply-adds × 2, ./serve-peers-graph.ts), against the matrix-product peak measured in each
  *   round (an n×n MatMul in onnxruntime-node on the sessions' threads; torch.mm at its best);
  * - batch-1 latency p50/p90/p99, one request (or call) at a time, pooled over the rounds (batch-1
- *   slices last `--latency-ms`, the others `--slice-ms`).
+ *   slices last `--latency-ms`, the others `--slice-ms`);
+ * - PyTorch eager behind a web server, as its users serve a generator: FastAPI on uvicorn in the
+ *   PyTorch process (bench/torch_serve_peer.py, "http"), the same `.npy` requests (batch 1 one at a
+ *   time, larger batches `--depth` in flight), on the better of 1 thread and one per core: HTTP
+ *   against HTTP, next to the bare comparisons above. Without FastAPI it says so.
  * A slice during which other processes used more than `--max-foreign` cores (from /proc/stat) is
  * measured again; how often, and their load in the kept slices, is printed.
  *
@@ -239,6 +243,17 @@ if (torchWhyNot === null) {
   }
 }
 
+/** PyTorch eager behind FastAPI on uvicorn (null: why not, in torchHttpWhyNot). */
+let torchHttp: { port: number; server: string } | null = null;
+let torchHttpWhyNot = torchWhyNot ?? '';
+if (peer) {
+  try {
+    torchHttp = await peer.http();
+  } catch (err) {
+    torchHttpWhyNot = (err as Error).message;
+  }
+}
+
 // ── the servers: one engine per batch size ─────────────────────────────────────────────────────
 const servers = new Map<number, { engine: Engine; server: http.Server; port: number }>();
 for (const b of BATCHES) {
@@ -251,9 +266,12 @@ for (const b of BATCHES) {
 const agent = new http.Agent({ keepAlive: true, maxSockets: DEPTH });
 let seed = 1;
 
-/** One `.npy` samples request of n rows; resolves with its latency (ms) once the whole body is in. */
-function npyRequest(port: number, model: Model, n: number): Promise<number> {
-  const body = JSON.stringify({ n, seed: seed++, format: 'npy' });
+/**
+ * One `.npy` samples request of n rows to wganx's server (`{format: 'npy'}`) or PyTorch's
+ * (`{threads}`); resolves with its latency (ms) once the whole body is in.
+ */
+function npyRequest(port: number, model: Model, n: number, fields: Record<string, unknown> = { format: 'npy' }): Promise<number> {
+  const body = JSON.stringify({ n, seed: seed++, ...fields });
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: `/v1/models/${model.key}/samples`, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
@@ -281,15 +299,15 @@ interface Slice {
   ms: number[];
 }
 
-/** `depth` requests of n rows always in flight for about `ms` (after one untimed request each). */
-async function httpSlice(model: Model, batch: number, depth: number, ms: number): Promise<Slice> {
-  const port = servers.get(batch)!.port;
-  await Promise.all(Array.from({ length: depth }, () => npyRequest(port, model, batch)));
+/** `depth` requests of n rows always in flight for about `ms` (after one untimed request each); PyTorch's server when `torchThreads` is given. */
+async function httpSlice(model: Model, batch: number, depth: number, ms: number, torchThreads?: number): Promise<Slice> {
+  const send = torchThreads === undefined ? () => npyRequest(servers.get(batch)!.port, model, batch) : () => npyRequest(torchHttp!.port, model, batch, { threads: torchThreads });
+  await Promise.all(Array.from({ length: depth }, send));
   const lat: number[] = [];
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: depth }, async () => {
-      do lat.push(await npyRequest(port, model, batch));
+      do lat.push(await send());
       while (performance.now() - t0 < ms);
     }),
   );
@@ -353,9 +371,10 @@ async function torchSlice(model: Model, variant: 'eager' | 'frozen', batch: numb
 }
 
 // ── the rounds ─────────────────────────────────────────────────────────────────────────────────
-/** `http1`: one request at a time (batch 1 only: its latency). */
-type Contender = 'http' | 'http1' | 'bare' | `eager${number}` | `frozen${number}`;
+/** `http1`: one request at a time (batch 1 only: its latency). `web<t>`: PyTorch eager behind FastAPI on t threads (batch 1: one request at a time). */
+type Contender = 'http' | 'http1' | 'bare' | `eager${number}` | `frozen${number}` | `web${number}`;
 const torchContenders = peer ? TORCH_THREADS.flatMap((t) => [`eager${t}`, `frozen${t}`] as const) : [];
+const webContenders = torchHttp ? TORCH_THREADS.map((t) => `web${t}` as const) : [];
 /** results[model][batch][contender] = one slice per round. */
 const results: Record<string, Record<number, Partial<Record<Contender, Slice[]>>>> = {};
 const peaks = { ort: [] as number[], torch: Object.fromEntries(TORCH_THREADS.map((t) => [t, [] as number[]])) as Record<number, number[]> };
@@ -363,6 +382,7 @@ const peakSession = await matmulSession(THREADS);
 
 console.log(`bench:serve --peers — ${CORES} cores (${cpus()[0]?.model ?? '?'}), onnxruntime-node ${runtimeVersion()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
 console.log(peer ? torchInfo : `PyTorch: MISSING (${torchWhyNot}) — measuring wganx over HTTP, the bare session and onnxruntime's peak only`);
+if (peer) console.log(torchHttp ? `PyTorch over HTTP: eager behind ${torchHttp.server}, async endpoint, .npy answers` : `PyTorch over HTTP: MISSING (${torchHttpWhyNot})`);
 console.log(`${ROUNDS} round(s), ${SLICE_MS} ms a slice, batch-1 latency ${LATENCY_MS} ms; sessions on ${THREADS || `${CORES} (one per core)`} thread(s); HTTP ${DEPTH} requests in flight, ${INSTANCES} session(s) per model, --max-batch = the batch`);
 for (const s of skipped) console.log(`skipped ${s}`);
 console.log(`set-up (exports, FLOP counts, PyTorch's parity and tracing, servers) ${((performance.now() - started) / 1000).toFixed(0)} s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -372,7 +392,7 @@ for (let r = 0; r < ROUNDS; r++) {
   if (peer) for (const t of TORCH_THREADS) peaks.torch[t].push((await quietSlice(async () => ({ rate: (await peer!.peak(PEAK_N, t, SLICE_MS)).gflops, ms: [] }))).rate);
   for (const m of models) {
     for (const b of BATCHES) {
-      const contenders: Contender[] = ['http', ...(b === 1 ? (['http1'] as const) : []), 'bare', ...torchContenders];
+      const contenders: Contender[] = ['http', ...(b === 1 ? (['http1'] as const) : []), 'bare', ...torchContenders, ...webContenders];
       const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
       const ms = b === 1 ? LATENCY_MS : SLICE_MS;
       for (const c of order) {
@@ -380,6 +400,7 @@ for (let r = 0; r < ROUNDS; r++) {
           c === 'http' ? httpSlice(m, b, DEPTH, ms)
           : c === 'http1' ? httpSlice(m, b, 1, ms)
           : c === 'bare' ? bareSlice(m, b, ms)
+          : c.startsWith('web') ? httpSlice(m, b, b === 1 ? 1 : DEPTH, ms, Number(c.slice('web'.length)))
           : c.startsWith('eager') ? torchSlice(m, 'eager', b, Number(c.slice('eager'.length)), ms)
           : torchSlice(m, 'frozen', b, Number(c.slice('frozen'.length)), ms));
         (((results[m.key] ??= {})[b] ??= {})[c] ??= []).push(slice);
@@ -408,13 +429,15 @@ console.log(`\nmatrix-product peak (${PEAK_N}×${PEAK_N}·${PEAK_N}×${PEAK_N}, 
 console.log('samples/s (GFLOP/s), medians over rounds; ratios: medians of the per-round ratios');
 
 /** The better thread count of a PyTorch variant at (model, batch): by median samples/s, or by p50 latency. */
-function bestThreads(byC: Partial<Record<Contender, Slice[]>>, variant: 'eager' | 'frozen', by: 'rate' | 'p50' = 'rate'): number {
+function bestThreads(byC: Partial<Record<Contender, Slice[]>>, variant: 'eager' | 'frozen' | 'web', by: 'rate' | 'p50' = 'rate'): number {
   const score = (t: number) => (by === 'rate' ? median(byC[`${variant}${t}`]!.map((s) => s.rate)) : -percentile(byC[`${variant}${t}`]!.flatMap((s) => s.ms), 50));
   return TORCH_THREADS.reduce((best, t) => (score(t) > score(best) ? t : best));
 }
 /** Per-round ratios of each (model, batch). */
 const summary: { key: string; dcgan: boolean; batch: number; httpEager: number[]; httpFrozen: number[]; barePeak: number[] }[] = [];
-const latencies: { key: string; http: number[]; eager: number[] }[] = [];
+const latencies: { key: string; http: number[]; eager: number[]; web: number[] | null }[] = [];
+/** wganx HTTP / PyTorch behind FastAPI at the largest batch, per round. */
+const overWeb: { key: string; dcgan: boolean; ratios: number[] }[] = [];
 for (const m of models) {
   const f = m.flops.perSample;
   const gf = (rate: number) => (rate * f) / 1e9;
@@ -444,6 +467,17 @@ for (const m of models) {
     row.push(`${ratio(http, bare).toFixed(2)}×`.padStart(11), `${(100 * median(barePeaks)).toFixed(0)} %`.padStart(11));
     console.log(`  ${row.join(' ')}`);
   }
+  if (torchHttp) {
+    const parts = BATCHES.filter((b) => b > 1).map((b) => {
+      const byC = results[m.key][b];
+      const t = bestThreads(byC, 'web');
+      const web = byC[`web${t}`]!.map((s) => s.rate);
+      const r = byC.http!.map((s, i) => s.rate / web[i]);
+      if (b === MAX_BATCH) overWeb.push({ key: m.key, dcgan: m.dcgan, ratios: r });
+      return `batch ${b} ${fmt(median(web))} samples/s (${t}t), wganx HTTP / it ${median(r).toFixed(2)}×`;
+    });
+    if (parts.length) console.log(`  PyTorch eager behind FastAPI, ${DEPTH} requests in flight: ${parts.join('; ')}`);
+  }
   if (BATCHES.includes(1)) {
     const byC = results[m.key][1];
     const all = (c: Contender) => byC[c]!.flatMap((s) => s.ms);
@@ -451,7 +485,9 @@ for (const m of models) {
     if (peer) {
       const [te, tf] = [bestThreads(byC, 'eager', 'p50'), bestThreads(byC, 'frozen', 'p50')];
       parts.push([`eager ${te}t`, all(`eager${te}`)], [`frozen ${tf}t`, all(`frozen${tf}`)]);
-      latencies.push({ key: m.key, http: all('http1'), eager: all(`eager${te}`) });
+      const tw = torchHttp ? bestThreads(byC, 'web', 'p50') : 0;
+      if (torchHttp) parts.push([`PyTorch behind FastAPI ${tw}t`, all(`web${tw}`)]);
+      latencies.push({ key: m.key, http: all('http1'), eager: all(`eager${te}`), web: torchHttp ? all(`web${tw}`) : null });
     }
     console.log(`  batch-1 latency ms p50 / p90 / p99 (calls), one at a time: ${parts.map(([name, xs]) => `${name} ${pct(xs)} (${xs.length})`).join('; ')}`);
   }
@@ -474,6 +510,15 @@ for (const s of summary.filter((x) => x.dcgan && x.batch === MAX_BATCH)) {
 if (peer) {
   console.log('batch-1 latency p50, HTTP ≤ PyTorch eager:');
   for (const l of latencies) console.log(`  ${l.key.padEnd(15)} ${percentile(l.http, 50).toFixed(2)} ms vs ${percentile(l.eager, 50).toFixed(2)} ms: ${met(percentile(l.http, 50) <= percentile(l.eager, 50))}`);
+  if (torchHttp) {
+    console.log('HTTP against HTTP (not a target of the issue; PyTorch eager behind FastAPI): batch-1 p50, and samples/s at the largest batch');
+    for (const m of models) {
+      const l = latencies.find((x) => x.key === m.key);
+      const w = overWeb.find((x) => x.key === m.key);
+      const parts = [...(l ? [`batch 1 p50 ${percentile(l.http, 50).toFixed(2)} ms vs ${percentile(l.web!, 50).toFixed(2)} ms`] : []), ...(w ? [`batch ${MAX_BATCH} wganx / PyTorch ${median(w.ratios).toFixed(2)}× (rounds ${w.ratios.map((x) => x.toFixed(2)).join(' ')})`] : [])];
+      console.log(`  ${m.key.padEnd(15)} ${parts.join('; ')}`);
+    }
+  } else console.log(`PyTorch over HTTP: MISSING (${torchHttpWhyNot})`);
 } else console.log(`PyTorch: MISSING (${torchWhyNot}): no PyTorch figures or ratios in this run`);
 
 for (const { engine, server } of servers.values()) {

@@ -22,15 +22,28 @@ The Node side drives it over stdin/stdout, one JSON object a line each way:
     {"cmd": "time", "key": "...", "variant": "eager" | "frozen", "batch": 64, "threads": 2, "ms": 500, "minCalls": 2}
       → {"seconds": [<each call>]}          (one untimed call first)
     {"cmd": "peak", "n": 2048, "threads": 2, "ms": 500}  → {"gflops": <torch.mm>}
+    {"cmd": "http"}  → {"port": p, "server": "FastAPI … on uvicorn … (uvloop, httptools)"}
     {"cmd": "quit"}
+
+"http" serves the loaded models' eager modules as a PyTorch user would put them behind a web
+server: FastAPI on uvicorn (Debian's python3-fastapi, python3-uvicorn; uvloop and httptools when
+installed), on 127.0.0.1 in a thread of this process. `POST /v1/models/<key>/samples` with
+{"n": rows, "seed": s, "threads": t} draws the latents with torch.randn from a generator seeded
+with s (labels 0, 1, … cycling over the classes), runs the eager module under torch.inference_mode
+on t threads, and answers the output as `.npy` (numpy.save). The endpoint is `async def`: it runs on
+the event loop, with no hop to a worker thread, the quickest of FastAPI's ways for one request at a
+time.
 
 A failure answers {"error": "<message>"}. "load" fails when PyTorch's outputs differ from
 onnxruntime's by more than the tolerance (eager on every row, each frozen module on its batch's
 first rows): a wrong interpreter must not be timed. The parity inputs' first `batch` rows are the
 timing inputs.
 """
+import io
 import json
+import socket
 import sys
+import threading
 import time
 
 import numpy as np
@@ -461,6 +474,55 @@ class Peer:
         return {'gflops': 2 * n ** 3 * calls / (time.perf_counter() - start) / 1e9}
 
 
+def start_http(peer):
+    """PyTorch eager behind FastAPI on uvicorn, in a thread of this process (see the module's docstring)."""
+    try:
+        import fastapi
+        import uvicorn
+    except ImportError as e:
+        raise ValueError(f'{e}; apt-get install python3-fastapi python3-uvicorn (and python3-uvloop python3-httptools)') from e
+    app = fastapi.FastAPI()
+
+    @app.post('/v1/models/{key}/samples')
+    async def samples(key: str, request: fastapi.Request):
+        m = peer.models.get(key)
+        if m is None:
+            return fastapi.responses.JSONResponse({'error': f'no model {key}'}, status_code=404)
+        body = await request.json()
+        n, threads = int(body['n']), int(body['threads'])
+        if torch.get_num_threads() != threads or openblas_threads() not in (None, 1):  # "time" and "peak" set them too
+            set_threads(threads, 1)
+        g = torch.Generator().manual_seed(int(body['seed']))
+        feeds = [torch.randn((n, *t.shape[1:]), generator=g) if t.is_floating_point() else (torch.arange(n) % (int(t.max()) + 1)).to(t.dtype)
+                 for t in m['inputs']]
+        with torch.inference_mode():
+            out = m['eager'](*feeds)
+        buf = io.BytesIO()
+        np.save(buf, out.numpy())
+        return fastapi.Response(buf.getvalue(), media_type='application/octet-stream')
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(('127.0.0.1', 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level='warning', access_log=False, lifespan='off'))
+    threading.Thread(target=server.run, kwargs={'sockets': [sock]}, daemon=True).start()
+    deadline = time.perf_counter() + 20
+    while not server.started:
+        if time.perf_counter() > deadline:
+            raise ValueError('uvicorn did not start within 20 s')
+        time.sleep(0.01)
+
+    def has(module):
+        try:
+            __import__(module)
+            return True
+        except ImportError:
+            return False
+    loop = 'uvloop' if has('uvloop') else 'asyncio'
+    http = 'httptools' if has('httptools') else 'h11'
+    return {'port': sock.getsockname()[1], 'server': f'FastAPI {fastapi.__version__} on uvicorn {uvicorn.__version__} ({loop}, {http})'}
+
+
 def main():
     peer = Peer()
     print(json.dumps({'ready': True, 'torch': torch.__version__, 'onnx': onnx.__version__, 'defaultThreads': torch.get_num_threads(),
@@ -472,9 +534,9 @@ def main():
         if req['cmd'] == 'quit':
             break
         try:
-            handler = {'load': peer.load, 'time': peer.time, 'peak': peer.peak}.get(req['cmd'])
+            handler = {'load': peer.load, 'time': peer.time, 'peak': peer.peak, 'http': lambda _: start_http(peer)}.get(req['cmd'])
             if handler is None:
-                raise ValueError(f'cmd {req["cmd"]!r}: one of load, time, peak, quit')
+                raise ValueError(f'cmd {req["cmd"]!r}: one of load, time, peak, http, quit')
             out = handler(req)
         except Exception as e:  # the Node side reports it with the request
             out = {'error': f'{type(e).__name__}: {e}'}

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { torchServeMissing, TorchServePeer, writeParityFiles } from '../../bench/serve-peers-torch.js';
+import { torchHttpMissing, torchServeMissing, TorchServePeer, writeParityFiles } from '../../bench/serve-peers-torch.js';
 import { graphFlops } from '../../bench/serve-peers-graph.js';
 import { CounterRng } from '../../src/core/random.js';
 import { sampleLatents } from '../../src/core/latent.js';
@@ -26,6 +26,8 @@ import { LABEL_EMBEDDING_DIM } from '../../src/train/models/spec.js';
 
 const missing = torchServeMissing();
 const skip = missing ? `PyTorch is missing: ${missing}` : false;
+const webMissing = missing ?? torchHttpMissing();
+const skipWeb = webMissing ? `PyTorch's HTTP peer cannot run: ${webMissing}` : false;
 const root = mkdtempSync(join(tmpdir(), 'wganx-peers-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -143,6 +145,39 @@ test('the PyTorch peer built from the ONNX file matches onnxruntime, eager and f
     mkdirSync(dir3);
     await assert.rejects(peer.load({ key: 'wrong', onnx: onnxFile, ...writeParityFiles(dir3, { x }, wrong), batches: [2], tolerance: 1e-4 }), /PyTorch eager differs from onnxruntime by 0\.001/);
     await assert.rejects(peer.time({ key: 'wrong', variant: 'eager', batch: 2, threads: 1, ms: 10 }), /KeyError/);
+  } finally {
+    await peer.close();
+  }
+});
+
+test('PyTorch behind FastAPI serves the loaded model as .npy: the shape asked for, the same bytes for the same seed, 404 for another model', { skip: skipWeb, timeout: 120_000 }, async () => {
+  const peer = TorchServePeer.start();
+  try {
+    const g = await openGenerator(dcganDir, { device: 'cpu', threads: 1 });
+    const z = sampleLatents({ seed: 3, start: 0, count: 4, dim: SPEC.latent });
+    const labels = Int32Array.from({ length: 4 }, (_, i) => i % SPEC.numClasses);
+    const out = await g.run(z, labels);
+    await g.dispose();
+    const dir = join(root, 'parity-web');
+    mkdirSync(dir);
+    await peer.load({ key: 'dcgan', onnx: join(dcganDir, 'generator.onnx'), ...writeParityFiles(dir, generatorFeeds(g.io, z, labels), { dtype: 'float32', data: out.data, dims: out.dims }), batches: [1], tolerance: 1e-4 });
+    const { port, server } = await peer.http();
+    assert.match(server, /^FastAPI [\d.]+ on uvicorn [\d.]+ \((uvloop|asyncio), (httptools|h11)\)$/);
+    const ask = (key: string, body: object) => fetch(`http://127.0.0.1:${port}/v1/models/${key}/samples`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const a = await ask('dcgan', { n: 5, seed: 11, threads: 1 });
+    assert.equal(a.status, 200);
+    const bytes = Buffer.from(await a.arrayBuffer());
+    assert.equal(bytes.subarray(0, 6).toString('latin1'), '\x93NUMPY');
+    const header = bytes.toString('latin1', 10, 10 + bytes.readUInt16LE(8));
+    assert.match(header, /'descr': '<f4'.*'shape': \(5, 16, 16, 1\)/);
+    const samples = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + header.length, bytes.byteOffset + bytes.length));
+    assert.equal(samples.length, 5 * 16 * 16);
+    assert.ok(samples.every((v) => v >= -1 && v <= 1) && new Set(samples).size > 100, 'tanh outputs, not a constant');
+    const again = Buffer.from(await (await ask('dcgan', { n: 5, seed: 11, threads: 1 })).arrayBuffer());
+    assert.ok(again.equals(bytes), 'the same seed gives the same samples');
+    const other = Buffer.from(await (await ask('dcgan', { n: 5, seed: 12, threads: 2 })).arrayBuffer());
+    assert.ok(!other.equals(bytes), 'another seed gives other samples');
+    assert.equal((await ask('nope', { n: 1, seed: 0, threads: 1 })).status, 404);
   } finally {
     await peer.close();
   }
