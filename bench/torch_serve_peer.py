@@ -39,6 +39,7 @@ onnxruntime's by more than the tolerance (eager on every row, each frozen module
 first rows): a wrong interpreter must not be timed. The parity inputs' first `batch` rows are the
 timing inputs.
 """
+import importlib.util
 import io
 import json
 import socket
@@ -511,15 +512,9 @@ def start_http(peer):
         if time.perf_counter() > deadline:
             raise ValueError('uvicorn did not start within 20 s')
         time.sleep(0.01)
-
-    def has(module):
-        try:
-            __import__(module)
-            return True
-        except ImportError:
-            return False
-    loop = 'uvloop' if has('uvloop') else 'asyncio'
-    http = 'httptools' if has('httptools') else 'h11'
+    # What uvicorn's 'auto' loop and protocol picked: uvloop and httptools when installed.
+    loop = 'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio'
+    http = 'httptools' if importlib.util.find_spec('httptools') else 'h11'
     return {'port': sock.getsockname()[1], 'server': f'FastAPI {fastapi.__version__} on uvicorn {uvicorn.__version__} ({loop}, {http})'}
 
 
