@@ -27,8 +27,8 @@
  * measured again; how often, and their load in the kept slices, is printed.
  *
  * The models: the bundled `mnist-dcgan` and `mnist-cgan`, the DCGAN with 64 base channels that
- * bench:serve measures (`dcgan-64ch`, random weights), the emoji colour DCGAN 32×32×3 when its run
- * folder is here (`--emoji`, else printed as skipped), and a 64×64×3 conditional DCGAN
+ * bench:serve measures (`dcgan-64ch`, random weights), the bundled emoji colour DCGAN 32×32×3
+ * (`models/emoji-cgan`, or the model folder `--emoji` names; skipped, saying so, when absent), and a 64×64×3 conditional DCGAN
  * (`colour64-dcgan`, the emoji recipe at 64 px, random weights) — the last two exported through the
  * real exporter into a temporary models folder. Without PyTorch it says so and measures the rest.
  *
@@ -71,7 +71,7 @@ const { values: args } = parseArgs({
     instances: { type: 'string', default: '1' },
     depth: { type: 'string', default: '2' },
     'peak-n': { type: 'string', default: '2048' },
-    emoji: { type: 'string', default: 'runs/bundled/emoji/now/base-s0-1000' },
+    emoji: { type: 'string', default: 'models/emoji-cgan' },
     extra: { type: 'string', multiple: true, default: [] },
     'torch-onnx': { type: 'string', multiple: true, default: [] },
     'no-torch': { type: 'boolean', default: false },
@@ -137,7 +137,7 @@ const SOURCES: Record<string, ModelSource> = {
   'mnist-dcgan': { about: 'bundled', dcgan: true, dir: 'models/mnist-dcgan' },
   'mnist-cgan': { about: 'bundled', dcgan: false, dir: 'models/mnist-cgan' },
   'dcgan-64ch': { about: 'bench:serve\'s DCGAN, 64 base channels, random weights', dcgan: true, build: dcganGenerator },
-  'emoji-dcgan': { about: `colour DCGAN run folder ${args.emoji}`, dcgan: true, dir: args.emoji },
+  'emoji-dcgan': { about: `colour DCGAN ${args.emoji}`, dcgan: true, dir: args.emoji },
   'colour64-dcgan': {
     about: 'the emoji recipe at 64 px, random weights', dcgan: true,
     build: async () => {
