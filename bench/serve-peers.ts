@@ -26,11 +26,12 @@
  * A slice during which other processes used more than `--max-foreign` cores (from /proc/stat) is
  * measured again; how often, and their load in the kept slices, is printed.
  *
- * The models: the bundled `mnist-dcgan` and `mnist-cgan`, the DCGAN with 64 base channels that
- * bench:serve measures (`dcgan-64ch`, random weights), the bundled emoji colour DCGAN 32×32×3
- * (`models/emoji-cgan`, or the model folder `--emoji` names; skipped, saying so, when absent), and a 64×64×3 conditional DCGAN
- * (`colour64-dcgan`, the emoji recipe at 64 px, random weights) — the last two exported through the
- * real exporter into a temporary models folder. Without PyTorch it says so and measures the rest.
+ * The models: the bundled `mnist-dcgan`, `mnist-cgan` and emoji colour DCGAN 32×32×3
+ * (`models/emoji-cgan`, or the model folder `--emoji` names; skipped, saying so, when absent), the
+ * DCGAN with 64 base channels that bench:serve measures (`dcgan-64ch`, random weights) and a
+ * 64×64×3 conditional DCGAN (`colour64-dcgan`, the emoji recipe at 64 px, random weights) — these
+ * two exported through the real exporter into a temporary models folder. Without PyTorch it says
+ * so and measures the rest.
  *
  *   npm run bench:serve -- --peers [--quick] [--rounds 3] [--slice-ms 500] [--latency-ms 1000] [--batches 1,64,256]
  *     [--models mnist-dcgan,...] [--extra <model folder> ...] [--threads 0] [--instances 1] [--depth 2] [--peak-n 2048]
