@@ -29,7 +29,8 @@ import { imageCacheDir, readImageCache, writeImageCache } from './image-cache.js
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'] as const;
 /** How messages name the readable kinds. */
-const IMAGE_KINDS = 'PNG, JPEG or WebP';
+/** The image files the loader reads (for messages). */
+export const IMAGE_KINDS = 'PNG, JPEG or WebP';
 export const RESIZE_MODES = ['cover', 'pad'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
 /** Default fraction of a folder held out (by content hash) when it has no holdout folder. */
@@ -61,6 +62,8 @@ export interface ImageFolderOptions {
   log?: (line: string) => void;
   /** Show decoding progress (default true). */
   progress?: boolean;
+  /** The flag that named the folder, for messages (default `--dataset`; `wganx eval` says `--data`). */
+  flag?: string;
 }
 
 export interface ImageFolder {
@@ -188,10 +191,11 @@ export function heldOutByHash(digest: Buffer, fraction: number): boolean {
 
 export async function openImageFolder(dir: string, opts: ImageFolderOptions): Promise<ImageFolder> {
   const log = opts.log ?? (() => {});
+  const flag = opts.flag ?? '--dataset';
   const decoding: Decoding = { size: opts.size, resize: opts.resize ?? 'cover', background: parseBackground(opts.background ?? 'white') };
   const fraction = opts.holdout ?? DEFAULT_HOLDOUT;
   if (!(fraction >= 0 && fraction < 1)) throw new InvalidArgumentError('--holdout', fraction, 'a fraction in [0, 1)');
-  if (!(await isDir(dir))) throw new InvalidArgumentError('--dataset', dir, `an existing folder of ${IMAGE_KINDS} images`);
+  if (!(await isDir(dir))) throw new InvalidArgumentError(flag, dir, `an existing folder of ${IMAGE_KINDS} images`);
 
   // Where training and held-out images come from.
   let trainRoot = dir;
@@ -214,10 +218,10 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
     others.push(...listing.others.map(rel));
   };
   if (opts.conditional) {
-    labels = await classFolders(trainRoot, '--dataset', exclude);
+    labels = await classFolders(trainRoot, flag, exclude);
     for (const [k, name] of labels.entries()) {
       const listing = await listFiles(path.join(trainRoot, name));
-      if (listing.images.length === 0) throw new InvalidArgumentError('--dataset', path.join(trainRoot, name), `a class folder holding ${IMAGE_KINDS} images (it holds none)`);
+      if (listing.images.length === 0) throw new InvalidArgumentError(flag, path.join(trainRoot, name), `a class folder holding ${IMAGE_KINDS} images (it holds none)`);
       add(listing, k, false);
     }
     if (holdoutRoot !== null) {
@@ -231,8 +235,8 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
     add(await listFiles(trainRoot, exclude), 0, false);
     if (holdoutRoot !== null) add(await listFiles(holdoutRoot), 0, true);
   }
-  if (!entries.some((e) => !e.heldOut)) throw new InvalidArgumentError('--dataset', trainRoot, `a folder holding ${IMAGE_KINDS} images`);
-  if (opts.strict && others.length > 0) throw new InvalidArgumentError('--dataset', others[0], `only ${IMAGE_KINDS} images with --strict (${others.length} other files)`);
+  if (!entries.some((e) => !e.heldOut)) throw new InvalidArgumentError(flag, trainRoot, `a folder holding ${IMAGE_KINDS} images`);
+  if (opts.strict && others.length > 0) throw new InvalidArgumentError(flag, others[0], `only ${IMAGE_KINDS} images with --strict (${others.length} other files)`);
 
   // Content hashes: the split (without a holdout folder) and the cache key.
   const bytes = await mapLimited(entries, 16, (e) => readFile(e.abs));
@@ -260,7 +264,7 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
   }
 
   const unreadable = entries.filter((_, i) => rgb![i] === null).map((e) => e.rel);
-  if (opts.strict && unreadable.length > 0) throw new InvalidArgumentError('--dataset', unreadable[0], `a readable ${IMAGE_KINDS} image (--strict)`);
+  if (opts.strict && unreadable.length > 0) throw new InvalidArgumentError(flag, unreadable[0], `a readable ${IMAGE_KINDS} image (--strict)`);
   const skipped = [...others, ...unreadable];
   if (skipped.length > 0) {
     const shown = skipped.slice(0, SKIPPED_SHOWN).join(', ');
@@ -269,9 +273,9 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
   const kept = entries.map((e, i) => ({ e, px: rgb![i] })).filter((k): k is { e: FileEntry; px: Uint8Array } => k.px !== null);
   if (labels) {
     const empty = labels.filter((_, k) => !kept.some((x) => x.e.cls === k && !x.e.heldOut));
-    if (empty.length > 0) throw new InvalidArgumentError('--dataset', path.join(trainRoot, empty[0]), 'a class folder with at least one readable training image');
+    if (empty.length > 0) throw new InvalidArgumentError(flag, path.join(trainRoot, empty[0]), 'a class folder with at least one readable training image');
   }
-  if (!kept.some((k) => !k.e.heldOut)) throw new InvalidArgumentError('--dataset', trainRoot, 'a folder with at least one readable training image');
+  if (!kept.some((k) => !k.e.heldOut)) throw new InvalidArgumentError(flag, trainRoot, 'a folder with at least one readable training image');
 
   const channels = opts.channels === 'auto' ? (kept.every((k) => isGrey(k.px)) ? 1 : 3) : opts.channels;
   const split: HoldoutInfo = holdoutRoot !== null

@@ -30,13 +30,13 @@ import { imageShape, type Manifest } from '../core/manifest.js';
 import { MNIST_CLASSES, loadMnist } from '../data/mnist.js';
 import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
 import type * as tf from '@tensorflow/tfjs';
-import { DEFAULT_HOLDOUT, openImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { openGenerator } from '../runtime/node.js';
 import { describeRefine, NO_REFINE, refineRequest, resolveRefine, type RefineRequest, type ResolvedRefine } from '../runtime/refine/index.js';
 import { evalDataset, updateManifestMetrics } from './command.js';
 import { buildEvaluator } from './evaluator-model.js';
 import { accuracy, fitClassifier, selectBackend, type Digits, type EvaluatorBackend } from './evaluator-train.js';
 import { buildFolderClassifier } from './folder-classifier.js';
+import { openModelFolder } from './folder.js';
 
 /** K of the CAS rows, and the real digits per class of the low-data rows. */
 export const CAS_PER_CLASS = [100, 700] as const;
@@ -180,16 +180,8 @@ async function mnistArms(opts: AugmentEvalOptions, seed: number): Promise<{ arms
 /** The arms of an image-folder model: its training and held-out splits, sizes from its smallest class. */
 async function folderArms(opts: AugmentEvalOptions, seed: number, manifest: Manifest): Promise<{ arms: ArmData; generated: Digits }> {
   if (!manifest.conditional) throw new InvalidArgumentError('--model', opts.modelDir, 'a conditional generator (the classifiers learn its classes)');
-  const data = opts.dataDir ?? manifest.training?.dataset ?? '';
+  const { data, folder } = await openModelFolder(manifest, opts.dataDir, opts.log);
   const shape = imageShape(manifest);
-  const hp = (manifest.training?.hyperparameters ?? {}) as Partial<{ resize: ResizeMode; background: string; holdout: number; holdoutDir: string | null }>;
-  const folder = await openImageFolder(data, {
-    size: shape[0], channels: shape[2] as 1 | 3, conditional: true, resize: hp.resize ?? 'cover', background: hp.background ?? 'white',
-    holdout: hp.holdout ?? DEFAULT_HOLDOUT, holdoutDir: hp.holdoutDir ?? null, log: opts.log, progress: false,
-  });
-  if (folder.train.labels?.join('\n') !== manifest.conditional.labels.join('\n')) {
-    throw new InvalidArgumentError('--data', data, `a folder whose classes are the model's: ${manifest.conditional.labels.join(', ')}`);
-  }
   if (!folder.holdout) throw new InvalidArgumentError('--data', data, 'a folder with held-out images (the test set)');
   const train = folder.train.all();
   const test = folder.holdout.all();

@@ -23,12 +23,11 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { MANIFEST_FILE, readManifestFile } from '../runtime/model-folder.js';
 import { openGenerator, type Generator } from '../runtime/node.js';
 import { describeRefine, NO_REFINE, type RefineRequest, type ResolvedRefine } from '../runtime/refine/index.js';
-import { DEFAULT_HOLDOUT, openImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { gridImage } from '../core/image.js';
 import { DEFAULT_EVALUATOR_DIR, OnnxDigitClassifier } from './evaluator.js';
 import type { EvaluatorBackend } from './evaluator-train.js';
 import { folderClassifier } from './folder-classifier.js';
-import { FOLDER_EVAL_SAMPLES, folderMetrics, type FolderMetrics } from './folder.js';
+import { FOLDER_EVAL_SAMPLES, folderMetrics, openModelFolder, type FolderMetrics } from './folder.js';
 import { digitGridPng, toyScatterPng } from './figures.js';
 import { MNIST_EVAL_SAMPLES, mnistMetrics, type DigitSource, type MnistMetrics } from './mnist.js';
 import { MODE_DATASETS, TOY_EVAL_SAMPLES, toyMetrics, toyMixture, type ToyDataset, type ToyMetrics } from './toy.js';
@@ -149,18 +148,8 @@ function perClassRows(images: Float32Array, labels: Int32Array, classes: number,
 async function evaluateFolder(generator: Generator, opts: EvalOptions, passes: PassSource[], figuresDir: string | null, figures: string[]): Promise<{ samples: number; folder: (FolderMetrics & { data: string })[] }> {
   const { manifest } = generator;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const data = opts.dataDir ?? manifest.training?.dataset ?? '';
+  const { data, folder } = await openModelFolder(manifest, opts.dataDir, log);
   const shape = imageShape(manifest);
-  const hp = (manifest.training?.hyperparameters ?? {}) as Partial<{ resize: ResizeMode; background: string; holdout: number; holdoutDir: string | null }>;
-  const folder = await openImageFolder(data, {
-    size: shape[0], channels: shape[2] as 1 | 3, conditional: manifest.conditional !== null,
-    resize: hp.resize ?? 'cover', background: hp.background ?? 'white', holdout: hp.holdout ?? DEFAULT_HOLDOUT, holdoutDir: hp.holdoutDir ?? null,
-    log, progress: false,
-  });
-  const wanted = manifest.conditional?.labels ?? null;
-  if (wanted && folder.train.labels?.join('\n') !== wanted.join('\n')) {
-    throw new InvalidArgumentError('--data', data, `a folder whose classes are the model's: ${wanted.join(', ')} (it has ${folder.train.labels?.join(', ') ?? 'none'})`);
-  }
   const samples = opts.samples ?? FOLDER_EVAL_SAMPLES;
   checkSamples(samples);
   const classifier = await folderClassifier(folder, { settings: { epochs: opts.classifier?.epochs }, backend: opts.classifier?.backend, threads: opts.threads, log });

@@ -20,7 +20,8 @@
  *   m.frechetDistance / m.frechetReference
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import type { ImageFolder } from '../data/image-folder.js';
+import { imageShape, type Manifest } from '../core/manifest.js';
+import { DEFAULT_HOLDOUT, openImageFolder, type ImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { argmaxRows, type DigitClassifier } from './evaluator.js';
 import { featureMoments, frechetDistance } from './frechet.js';
 import { prdc, type Prdc } from './prdc.js';
@@ -28,6 +29,28 @@ import { reverseKlFromCounts } from './toy.js';
 
 /** Default number of generated images. */
 export const FOLDER_EVAL_SAMPLES = 2000;
+
+/**
+ * The image folder of an image-folder model (`--data`, default the folder its manifest names),
+ * decoded and split as the model was trained (size, channels, resize, background, held-out split),
+ * with the model's classes when it is conditional; errors name `--data`.
+ */
+export async function openModelFolder(manifest: Manifest, dataDir: string | undefined, log?: (line: string) => void): Promise<{ data: string; folder: ImageFolder }> {
+  const data = dataDir ?? manifest.training?.dataset;
+  if (!data) throw new InvalidArgumentError('--data', dataDir, `the model's image folder (the manifest of ${manifest.name} names none)`);
+  const shape = imageShape(manifest);
+  const hp = (manifest.training?.hyperparameters ?? {}) as Partial<{ resize: ResizeMode; background: string; holdout: number; holdoutDir: string | null }>;
+  const folder = await openImageFolder(data, {
+    size: shape[0], channels: shape[2] as 1 | 3, conditional: manifest.conditional !== null,
+    resize: hp.resize ?? 'cover', background: hp.background ?? 'white', holdout: hp.holdout ?? DEFAULT_HOLDOUT, holdoutDir: hp.holdoutDir ?? null,
+    log, progress: false, flag: '--data',
+  });
+  const wanted = manifest.conditional?.labels ?? null;
+  if (wanted && folder.train.labels?.join('\n') !== wanted.join('\n')) {
+    throw new InvalidArgumentError('--data', data, `a folder whose classes are the model's: ${wanted.join(', ')} (it has ${folder.train.labels?.join(', ') ?? 'none'})`);
+  }
+  return { data, folder };
+}
 
 /** Produces images `[count, S, S, C]` in [-1, 1] for sample indices start…start+count−1 (`labels` for a conditional source). */
 export interface ImageSource {

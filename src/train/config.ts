@@ -18,7 +18,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { resolveFlags, type FlagInput, type FlagTable } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
 import { isToyDataset, TOY_DATASETS } from '../data/toy.js';
-import { DEFAULT_HOLDOUT, RESIZE_MODES, type ResizeMode } from '../data/image-folder.js';
+import { DEFAULT_HOLDOUT, IMAGE_KINDS, RESIZE_MODES, type ResizeMode } from '../data/image-folder.js';
 import { BACKEND_CHOICES, MATMUL_CHOICES, MAX_WASM_THREADS, type BackendChoice, type MatmulChoice } from '../tfjs/choices.js';
 import { ARCHITECTURES, ARCHS, archSpec, type Architecture } from './models/archs.js';
 import { DIFFAUGMENT_POLICIES, parseDiffAugment, type DiffAugmentPolicy } from './diffaugment-policies.js';
@@ -256,13 +256,13 @@ export function quoteCommand(argv: readonly string[]): string {
  */
 export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   const { command, ...given } = opts;
-  if (given.dataset === undefined) throw new InvalidArgumentError('--dataset', given.dataset, `${TOY_DATASETS.join(', ')}, mnist or a folder of PNG/JPEG images`);
+  if (given.dataset === undefined) throw new InvalidArgumentError('--dataset', given.dataset, `${TOY_DATASETS.join(', ')}, mnist or a folder of ${IMAGE_KINDS} images`);
   if (given.out === undefined) throw new InvalidArgumentError('--out', given.out, 'an output folder, e.g. runs/<name>');
   const f = resolveFlags(TRAIN_FLAGS, given);
   const dataset = f.dataset;
   if (!isToyDataset(dataset) && dataset !== 'mnist') {
     if (!existsSync(dataset) || !statSync(dataset).isDirectory()) {
-      throw new InvalidArgumentError('--dataset', dataset, `${TOY_DATASETS.join(', ')}, mnist or an existing folder of PNG/JPEG images`);
+      throw new InvalidArgumentError('--dataset', dataset, `${TOY_DATASETS.join(', ')}, mnist or an existing folder of ${IMAGE_KINDS} images`);
     }
   }
   const kind = datasetKind(dataset);

@@ -148,6 +148,12 @@ test('wganx eval --data: a DCGAN of a tiny folder is measured with the folder\'s
         await sharp(Buffer.alloc(16 * 16 * 3, 9), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(other, cls, '0.png'));
       }
       await assert.rejects(evaluateModel({ ...opts, dataDir: other }), /--data.*classes are the model's: blue, red/);
+      // A folder that is not there, or holds no images: the flag named is the one eval takes.
+      await assert.rejects(evaluateModel({ ...opts, dataDir: join(dir, 'missing') }), (err: Error) => /^--data: .*missing.*an existing folder of PNG, JPEG or WebP images/.test(err.message) && !/--dataset/.test(err.message));
+      const empty = join(dir, 'empty');
+      mkdirSync(join(empty, 'blue'), { recursive: true });
+      mkdirSync(join(empty, 'red'), { recursive: true });
+      await assert.rejects(evaluateModel({ ...opts, dataDir: empty }), /: --data: .*blue.*a class folder holding PNG, JPEG or WebP images \(it holds none\)/);
     } finally {
       delete process.env.WGANX_CACHE_DIR;
     }
