@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   const checkpointEvery = wholeNumber('checkpoint-every', args['checkpoint-every']);
 
   // The training split, decoded as wganx decodes it, as uint8 NHWC pixels for python.
-  const folder = await openImageFolder(config.dataset, imageFolderOptions(config, log));
+  const folder = await openImageFolder(config.dataset, { ...imageFolderOptions(config, log), flag: '--data' });
   const train = folder.train;
   const [size, , channels] = train.shape;
   const classes = config.conditional ? (train.labels?.length ?? 0) : 0;
