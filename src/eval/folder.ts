@@ -19,9 +19,10 @@
  *   const m = await folderMetrics(source, classifier, folder, { samples: 2000 });
  *   m.frechetDistance / m.frechetReference
  */
+import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { imageShape, type Manifest } from '../core/manifest.js';
-import { DEFAULT_HOLDOUT, openImageFolder, type ImageFolder, type ResizeMode } from '../data/image-folder.js';
+import { DEFAULT_HOLDOUT, IMAGE_KINDS, openImageFolder, type ImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { argmaxRows, type DigitClassifier } from './evaluator.js';
 import { featureMoments, frechetDistance } from './frechet.js';
 import { prdc, type Prdc } from './prdc.js';
@@ -38,6 +39,9 @@ export const FOLDER_EVAL_SAMPLES = 2000;
 export async function openModelFolder(manifest: Manifest, dataDir: string | undefined, log?: (line: string) => void): Promise<{ data: string; folder: ImageFolder }> {
   const data = dataDir ?? manifest.training?.dataset;
   if (!data) throw new InvalidArgumentError('--data', dataDir, `the model's image folder (the manifest of ${manifest.name} names none)`);
+  if (dataDir === undefined && !existsSync(data)) {
+    throw new InvalidArgumentError('--data', data, `an existing folder of ${IMAGE_KINDS} images: without --data, the folder ${manifest.name} was trained on (its manifest's training.dataset), which is not here; give --data <folder>`);
+  }
   const shape = imageShape(manifest);
   const hp = (manifest.training?.hyperparameters ?? {}) as Partial<{ resize: ResizeMode; background: string; holdout: number; holdoutDir: string | null }>;
   const folder = await openImageFolder(data, {

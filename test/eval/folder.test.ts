@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { openImageFolder } from '../../src/data/image-folder.js';
@@ -148,6 +148,13 @@ test('wganx eval --data: a DCGAN of a tiny folder is measured with the folder\'s
         await sharp(Buffer.alloc(16 * 16 * 3, 9), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(other, cls, '0.png'));
       }
       await assert.rejects(evaluateModel({ ...opts, dataDir: other }), /--data.*classes are the model's: blue, red/);
+      // Without --data, the folder the manifest names; gone, it says so.
+      const manifestPath = join(models, 'tiny', 'manifest.json');
+      const saved = readFileSync(manifestPath, 'utf8');
+      const m = JSON.parse(saved);
+      writeFileSync(manifestPath, JSON.stringify({ ...m, training: { ...m.training, dataset: join(dir, 'moved-away') } }));
+      await assert.rejects(evaluateModel({ ...opts, dataDir: undefined }), /--data: .*moved-away.*without --data, the folder tiny was trained on \(its manifest's training.dataset\), which is not here; give --data <folder>/);
+      writeFileSync(manifestPath, saved);
       // A folder that is not there, or holds no images: the flag named is the one eval takes.
       await assert.rejects(evaluateModel({ ...opts, dataDir: join(dir, 'missing') }), (err: Error) => /^--data: .*missing.*an existing folder of PNG, JPEG or WebP images/.test(err.message) && !/--dataset/.test(err.message));
       const empty = join(dir, 'empty');
