@@ -14,7 +14,7 @@ import { parseManifest } from '../../src/core/manifest.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { evaluateModel, updateManifestMetrics } from '../../src/eval/command.js';
 
-tf.setBackend('cpu');
+await tf.setBackend('cpu');
 const root = mkdtempSync(join(tmpdir(), 'wganx-eval-cli-'));
 const repo = join(import.meta.dirname, '..', '..');
 const cli = join(repo, 'src', 'cli.ts');

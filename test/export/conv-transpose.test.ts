@@ -21,7 +21,7 @@ import { createSession } from '../../src/runtime/node.js';
 import { buildNets, type NetSpec } from '../../src/train/models/index.js';
 import { expectParity, randomizeBatchNorms, runOnnxChecker } from './helpers.js';
 
-tf.setBackend('cpu');
+await tf.setBackend('cpu');
 const rng = new CounterRng(20261207, 36);
 const dir = mkdtempSync(join(tmpdir(), 'wganx-phases-'));
 const files: string[] = [];

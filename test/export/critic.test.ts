@@ -23,7 +23,7 @@ import { ARCHITECTURES, ARCHS, buildNets } from '../../src/train/models/index.js
 import type { NetSpec } from '../../src/train/models/spec.js';
 import { expectParity, queueForChecker, runOnnxChecker } from './helpers.js';
 
-tf.setBackend('cpu');
+await tf.setBackend('cpu');
 const root = mkdtempSync(join(tmpdir(), 'wganx-critic-'));
 
 after(() => {

@@ -13,7 +13,7 @@ import { parseManifest, sampleLatents } from '../../src/core/index.js';
 import { saveLayersModel } from '../../src/tfjs/model-files.js';
 import { dcganGenerator, expectParity, runOnnxChecker } from './helpers.js';
 
-tf.setBackend('cpu');
+await tf.setBackend('cpu');
 const root = mkdtempSync(join(tmpdir(), 'wganx-export-'));
 
 /** MLP point generator: z[8] → 2-D points. */

@@ -5,7 +5,7 @@ import { convertLayersModel, SUPPORTED_ACTIVATIONS } from '../../src/export/inde
 import { UnsupportedLayerError } from '../../src/core/errors.js';
 import { expectParity, randomizeBatchNorms, runOnnxChecker } from './helpers.js';
 
-tf.setBackend('cpu');
+await tf.setBackend('cpu');
 const seq = (layers: tf.layers.Layer[]) => tf.sequential({ layers });
 
 after(() => {

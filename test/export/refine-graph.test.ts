@@ -30,7 +30,7 @@ import { buildNets } from '../../src/train/models/index.js';
 import type { NetSpec } from '../../src/train/models/spec.js';
 import { queueForChecker, runOnnxChecker } from './helpers.js';
 
-tf.setBackend('cpu');
+await tf.setBackend('cpu');
 const root = mkdtempSync(join(tmpdir(), 'wganx-refine-'));
 /** grad_z within this × the largest gradient of tf.grad (float32 rounding is about 1e-6 of it). */
 const RELATIVE = 1e-4;

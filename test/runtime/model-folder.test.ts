@@ -18,7 +18,7 @@ import { ModelLoadError, readModelFolder } from '../../src/runtime/model-folder.
 import { openGenerator } from '../../src/runtime/node.js';
 import { buildNets } from '../../src/train/models/index.js';
 
-tf.setBackend('cpu');
+await tf.setBackend('cpu');
 
 function temp(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'wganx-folder-'));
