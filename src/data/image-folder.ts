@@ -29,7 +29,6 @@ import { imageCacheDir, readImageCache, writeImageCache } from './image-cache.js
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'] as const;
 /** How messages name the readable kinds. */
-/** The image files the loader reads (for messages). */
 export const IMAGE_KINDS = 'PNG, JPEG or WebP';
 export const RESIZE_MODES = ['cover', 'pad'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
