@@ -19,6 +19,9 @@
  *   round (an n×n MatMul in onnxruntime-node on the sessions' threads; torch.mm at its best);
  * - batch-1 latency p50/p90/p99, one request (or call) at a time, pooled over the rounds (batch-1
  *   slices last `--latency-ms`, the others `--slice-ms`);
+ * - the floor of a batch-1 round trip: a bare `node:http` server in this process that reads the
+ *   same request and answers a ready `.npy` body of the same size (no express, no thread, no
+ *   model), one request at a time: what any HTTP server here pays before it does any work;
  * - PyTorch eager behind a web server, as its users serve a generator: FastAPI on uvicorn in the
  *   PyTorch process (bench/torch_serve_peer.py, "http"), the same `.npy` requests (batch 1 one at a
  *   time, larger batches `--depth` in flight), on the better of 1 thread and one per core: HTTP
@@ -46,6 +49,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CounterRng } from '../src/core/random.js';
 import { sampleLatents } from '../src/core/latent.js';
+import { encodeNpy } from '../src/encode/encode.js';
 import { convertLayersModel, exportModel } from '../src/export/index.js';
 import { generatorFeeds } from '../src/runtime/generator.js';
 import { readModelFolder } from '../src/runtime/model-folder.js';
@@ -264,6 +268,25 @@ for (const b of BATCHES) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   servers.set(b, { engine, server, port: (server.address() as AddressInfo).port });
 }
+/**
+ * The round trip's floor: node:http with nothing behind it. It reads the request body and answers
+ * each model's batch-1 `.npy` bytes (zeros, the model's shape), prepared once.
+ */
+const floorBodies = new Map<string, Buffer>(models.map((m) => {
+  const dims = m.bare.manifest.outputs[0].shape.slice(1).map(Number);
+  return [`/v1/models/${m.key}/samples`, encodeNpy(new Float32Array(dims.reduce((a, d) => a * d, 1)), [1, ...dims])] as const;
+}));
+const floorServer = http.createServer((req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    const body = floorBodies.get(req.url ?? '');
+    if (!body) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
+  });
+});
+await new Promise<void>((r) => floorServer.listen(0, '127.0.0.1', r));
+const floorPort = (floorServer.address() as AddressInfo).port;
 const agent = new http.Agent({ keepAlive: true, maxSockets: DEPTH });
 let seed = 1;
 
@@ -301,8 +324,8 @@ interface Slice {
 }
 
 /** `depth` requests of n rows always in flight for about `ms` (after one untimed request each); PyTorch's server when `torchThreads` is given. */
-async function httpSlice(model: Model, batch: number, depth: number, ms: number, torchThreads?: number): Promise<Slice> {
-  const send = torchThreads === undefined ? () => npyRequest(servers.get(batch)!.port, model, batch) : () => npyRequest(torchHttp!.port, model, batch, { threads: torchThreads });
+async function httpSlice(model: Model, batch: number, depth: number, ms: number, torchThreads?: number, port = servers.get(batch)!.port): Promise<Slice> {
+  const send = torchThreads === undefined ? () => npyRequest(port, model, batch) : () => npyRequest(torchHttp!.port, model, batch, { threads: torchThreads });
   await Promise.all(Array.from({ length: depth }, send));
   const lat: number[] = [];
   const t0 = performance.now();
@@ -372,8 +395,8 @@ async function torchSlice(model: Model, variant: 'eager' | 'frozen', batch: numb
 }
 
 // ── the rounds ─────────────────────────────────────────────────────────────────────────────────
-/** `http1`: one request at a time (batch 1 only: its latency). `web<t>`: PyTorch eager behind FastAPI on t threads (batch 1: one request at a time). */
-type Contender = 'http' | 'http1' | 'bare' | `eager${number}` | `frozen${number}` | `web${number}`;
+/** `http1`: one request at a time (batch 1 only: its latency). `floor`: the bare node:http server, batch 1, one at a time. `web<t>`: PyTorch eager behind FastAPI on t threads (batch 1: one request at a time). */
+type Contender = 'http' | 'http1' | 'floor' | 'bare' | `eager${number}` | `frozen${number}` | `web${number}`;
 const torchContenders = peer ? TORCH_THREADS.flatMap((t) => [`eager${t}`, `frozen${t}`] as const) : [];
 const webContenders = torchHttp ? TORCH_THREADS.map((t) => `web${t}` as const) : [];
 /** results[model][batch][contender] = one slice per round. */
@@ -393,13 +416,14 @@ for (let r = 0; r < ROUNDS; r++) {
   if (peer) for (const t of TORCH_THREADS) peaks.torch[t].push((await quietSlice(async () => ({ rate: (await peer!.peak(PEAK_N, t, SLICE_MS)).gflops, ms: [] }))).rate);
   for (const m of models) {
     for (const b of BATCHES) {
-      const contenders: Contender[] = ['http', ...(b === 1 ? (['http1'] as const) : []), 'bare', ...torchContenders, ...webContenders];
+      const contenders: Contender[] = ['http', ...(b === 1 ? (['http1', 'floor'] as const) : []), 'bare', ...torchContenders, ...webContenders];
       const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
       const ms = b === 1 ? LATENCY_MS : SLICE_MS;
       for (const c of order) {
         const slice = await quietSlice(() =>
           c === 'http' ? httpSlice(m, b, DEPTH, ms)
           : c === 'http1' ? httpSlice(m, b, 1, ms)
+          : c === 'floor' ? httpSlice(m, b, 1, ms, undefined, floorPort)
           : c === 'bare' ? bareSlice(m, b, ms)
           : c.startsWith('web') ? httpSlice(m, b, b === 1 ? 1 : DEPTH, ms, Number(c.slice('web'.length)))
           : c.startsWith('eager') ? torchSlice(m, 'eager', b, Number(c.slice('eager'.length)), ms)
@@ -436,7 +460,7 @@ function bestThreads(byC: Partial<Record<Contender, Slice[]>>, variant: 'eager' 
 }
 /** Per-round ratios of each (model, batch). */
 const summary: { key: string; dcgan: boolean; batch: number; httpEager: number[]; httpFrozen: number[]; barePeak: number[] }[] = [];
-const latencies: { key: string; http: number[]; eager: number[]; web: number[] | null }[] = [];
+const latencies: { key: string; http: number[]; floor: number[]; bare: number[]; eager: number[]; web: number[] | null }[] = [];
 /** wganx HTTP / PyTorch behind FastAPI at the largest batch, per round. */
 const overWeb: { key: string; dcgan: boolean; ratios: number[] }[] = [];
 for (const m of models) {
@@ -482,13 +506,13 @@ for (const m of models) {
   if (BATCHES.includes(1)) {
     const byC = results[m.key][1];
     const all = (c: Contender) => byC[c]!.flatMap((s) => s.ms);
-    const parts = [['HTTP', all('http1')], ['bare', all('bare')]] as [string, number[]][];
+    const parts = [['HTTP', all('http1')], ['node:http floor', all('floor')], ['bare', all('bare')]] as [string, number[]][];
     if (peer) {
       const [te, tf] = [bestThreads(byC, 'eager', 'p50'), bestThreads(byC, 'frozen', 'p50')];
       parts.push([`eager ${te}t`, all(`eager${te}`)], [`frozen ${tf}t`, all(`frozen${tf}`)]);
       const tw = torchHttp ? bestThreads(byC, 'web', 'p50') : 0;
       if (torchHttp) parts.push([`PyTorch behind FastAPI ${tw}t`, all(`web${tw}`)]);
-      latencies.push({ key: m.key, http: all('http1'), eager: all(`eager${te}`), web: torchHttp ? all(`web${tw}`) : null });
+      latencies.push({ key: m.key, http: all('http1'), floor: all('floor'), bare: all('bare'), eager: all(`eager${te}`), web: torchHttp ? all(`web${tw}`) : null });
     }
     console.log(`  batch-1 latency ms p50 / p90 / p99 (calls), one at a time: ${parts.map(([name, xs]) => `${name} ${pct(xs)} (${xs.length})`).join('; ')}`);
   }
@@ -509,8 +533,11 @@ for (const s of summary.filter((x) => x.dcgan && x.batch === MAX_BATCH)) {
   console.log(`  ${s.key.padEnd(15)} ${parts.join('; ')}`);
 }
 if (peer) {
-  console.log('batch-1 latency p50, HTTP ≤ PyTorch eager:');
-  for (const l of latencies) console.log(`  ${l.key.padEnd(15)} ${percentile(l.http, 50).toFixed(2)} ms vs ${percentile(l.eager, 50).toFixed(2)} ms: ${met(percentile(l.http, 50) <= percentile(l.eager, 50))}`);
+  console.log('batch-1 latency p50, HTTP ≤ PyTorch eager (and what an HTTP answer cannot go under: the node:http floor + the bare session):');
+  for (const l of latencies) {
+    const [h, e, f, b] = [l.http, l.eager, l.floor, l.bare].map((xs) => percentile(xs, 50));
+    console.log(`  ${l.key.padEnd(15)} ${h.toFixed(2)} ms vs ${e.toFixed(2)} ms: ${met(h <= e)}; floor ${f.toFixed(2)} + bare ${b.toFixed(2)} = ${(f + b).toFixed(2)} ms${f + b > e ? ', over eager\'s already' : ''}; wganx over that ${(h - f - b).toFixed(2)} ms`);
+  }
   if (torchHttp) {
     console.log('HTTP against HTTP (not a target of the issue; PyTorch eager behind FastAPI): batch-1 p50, and samples/s at the largest batch');
     for (const m of models) {
@@ -522,6 +549,8 @@ if (peer) {
   } else console.log(`PyTorch over HTTP: MISSING (${torchHttpWhyNot})`);
 } else console.log(`PyTorch: MISSING (${torchWhyNot}): no PyTorch figures or ratios in this run`);
 
+floorServer.closeAllConnections();
+floorServer.close();
 for (const { engine, server } of servers.values()) {
   server.closeAllConnections();
   server.close();
