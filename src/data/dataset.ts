@@ -43,6 +43,12 @@ export type HoldoutInfo =
   | { readonly source: 'folder'; readonly folder: string; readonly count: number }
   | { readonly source: 'hash'; readonly fraction: number; readonly count: number };
 
+/** "1 image held out by content hash (--holdout 0.1)", "no image held out in data/x/holdout". */
+export function describeHoldout(h: HoldoutInfo): string {
+  const n = h.count === 0 ? 'no image' : h.count === 1 ? '1 image' : `${h.count} images`;
+  return `${n} held out ${h.source === 'folder' ? `in ${h.folder}` : `by content hash (--holdout ${h.fraction})`}`;
+}
+
 /** Number of float values in one example. */
 export function exampleSize(ds: Pick<Dataset, 'shape'>): number {
   return ds.shape.reduce((a, b) => a * b, 1);

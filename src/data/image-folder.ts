@@ -24,7 +24,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { createProgress } from '../io/progress.js';
-import { InMemoryDataset, type Dataset, type HoldoutInfo } from './dataset.js';
+import { describeHoldout, InMemoryDataset, type Dataset, type HoldoutInfo } from './dataset.js';
 import { imageCacheDir, readImageCache, writeImageCache } from './image-cache.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'] as const;
@@ -35,6 +35,14 @@ export type ResizeMode = (typeof RESIZE_MODES)[number];
 /** Default fraction of a folder held out (by content hash) when it has no holdout folder. */
 export const DEFAULT_HOLDOUT = 0.1;
 export const HOLDOUT_FOLDER = 'holdout';
+/** Held-out images a model's quality measurement needs (src/eval: a Fréchet distance needs two). */
+export const EVAL_MIN_HELDOUT = 2;
+
+/** Too few held out to measure a model: "1 image held out by content hash (--holdout 0.1); …", or null when enough are. */
+export function tooFewHeldOut(h: HoldoutInfo): string | null {
+  if (h.count >= EVAL_MIN_HELDOUT) return null;
+  return `${describeHoldout(h)}; measuring a model needs at least ${EVAL_MIN_HELDOUT} (train with a larger --holdout, or add a holdout/ folder)`;
+}
 export const TRAIN_FOLDER = 'train';
 /** Names of skipped files shown on the skip line. */
 const SKIPPED_SHOWN = 3;

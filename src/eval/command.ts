@@ -27,7 +27,7 @@ import { gridImage } from '../core/image.js';
 import { DEFAULT_EVALUATOR_DIR, OnnxDigitClassifier } from './evaluator.js';
 import type { EvaluatorBackend } from './evaluator-train.js';
 import { folderClassifier } from './folder-classifier.js';
-import { FOLDER_EVAL_SAMPLES, folderMetrics, openModelFolder, type FolderMetrics } from './folder.js';
+import { checkFolderSamples, FOLDER_EVAL_SAMPLES, folderMetrics, heldOutSplit, openModelFolder, type FolderMetrics } from './folder.js';
 import { digitGridPng, toyScatterPng } from './figures.js';
 import { MNIST_EVAL_SAMPLES, mnistMetrics, type DigitSource, type MnistMetrics } from './mnist.js';
 import { MODE_DATASETS, TOY_EVAL_SAMPLES, toyMetrics, toyMixture, type ToyDataset, type ToyMetrics } from './toy.js';
@@ -124,6 +124,8 @@ export function evalDataset(manifest: Manifest, dataDir?: string): EvalDataset {
 /** Classes per sheet row, and rows per class sheet. */
 const SHEET_COLUMNS = 10;
 const CLASS_SHEET = { columns: 8, rows: 4 } as const;
+/** Images on an unconditional model's sheet (the first ones generated). */
+const UNCONDITIONAL_SHEET = 100;
 
 /** PNG of `count` images `[count, ...shape]` in [-1, 1], `columns` a row, upscaled ×`scale`. */
 async function sheetPng(images: Float32Array, shape: readonly number[], count: number, columns: number, scale: number): Promise<Buffer> {
@@ -148,10 +150,11 @@ function perClassRows(images: Float32Array, labels: Int32Array, classes: number,
 async function evaluateFolder(generator: Generator, opts: EvalOptions, passes: PassSource[], figuresDir: string | null, figures: string[]): Promise<{ samples: number; folder: (FolderMetrics & { data: string })[] }> {
   const { manifest } = generator;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const { data, folder } = await openModelFolder(manifest, opts.dataDir, log);
-  const shape = imageShape(manifest);
   const samples = opts.samples ?? FOLDER_EVAL_SAMPLES;
-  checkSamples(samples);
+  checkFolderSamples(samples);
+  const { data, folder } = await openModelFolder(manifest, opts.dataDir, log);
+  heldOutSplit(folder); // refused before the classifier is trained
+  const shape = imageShape(manifest);
   const classifier = await folderClassifier(folder, { settings: { epochs: opts.classifier?.epochs }, backend: opts.classifier?.backend, threads: opts.threads, log });
   try {
     const results: (FolderMetrics & { data: string })[] = [];
@@ -181,7 +184,8 @@ async function evaluateFolder(generator: Generator, opts: EvalOptions, passes: P
         }
       } else {
         const path = join(figuresDir, pass.figure());
-        await writeFileAtomic(path, await sheetPng(images, shape, Math.min(samples, 100), SHEET_COLUMNS, scale));
+        const count = Math.min(samples, UNCONDITIONAL_SHEET);
+        await writeFileAtomic(path, await sheetPng(images.subarray(0, count * pixels), shape, count, SHEET_COLUMNS, scale));
         figures.push(path);
       }
     }

@@ -22,7 +22,7 @@
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from '../core/errors.js';
 import { imageShape, type Manifest } from '../core/manifest.js';
-import { DEFAULT_HOLDOUT, IMAGE_KINDS, openImageFolder, type ImageFolder, type ResizeMode } from '../data/image-folder.js';
+import { DEFAULT_HOLDOUT, IMAGE_KINDS, openImageFolder, tooFewHeldOut, type ImageFolder, type ResizeMode } from '../data/image-folder.js';
 import { argmaxRows, type DigitClassifier } from './evaluator.js';
 import { featureMoments, frechetDistance } from './frechet.js';
 import { prdc, type Prdc } from './prdc.js';
@@ -90,14 +90,25 @@ function spread(n: number, total: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.min(total - 1, Math.floor(((i + 0.5) * total) / n)));
 }
 
+/** Refuse a sample count the folder metrics cannot use (before anything is loaded). */
+export function checkFolderSamples(samples: number): void {
+  if (!Number.isInteger(samples) || samples < 10 || samples > 1_000_000) throw new InvalidArgumentError('--samples', samples, 'an integer in [10, 1000000]');
+}
+
+/** The folder's held-out split, refused (naming --data) when it has too few images to measure a model. */
+export function heldOutSplit(folder: ImageFolder): NonNullable<ImageFolder['holdout']> {
+  const { train, holdout } = folder;
+  const tooFew = tooFewHeldOut(train.holdout ?? { source: 'hash', fraction: 0, count: holdout?.size ?? 0 });
+  if (!holdout || tooFew !== null) throw new InvalidArgumentError('--data', train.name, `a folder with held-out images: ${tooFew}`);
+  return holdout;
+}
+
 export async function folderMetrics(source: ImageSource, classifier: DigitClassifier, folder: ImageFolder, opts: { samples?: number; batch?: number } = {}): Promise<FolderMetrics & { images: Float32Array; labels: Int32Array | null }> {
   const samples = opts.samples ?? FOLDER_EVAL_SAMPLES;
   const batch = opts.batch ?? 250;
-  if (!Number.isInteger(samples) || samples < 10 || samples > 1_000_000) throw new InvalidArgumentError('--samples', samples, 'an integer in [10, 1000000]');
-  const { train, holdout } = folder;
-  if (!holdout || holdout.size < 2) {
-    throw new InvalidArgumentError('--data', train.name, 'a folder with held-out images (a holdout/ folder, or images held out by --holdout; the model was trained without any)');
-  }
+  checkFolderSamples(samples);
+  const { train } = folder;
+  const holdout = heldOutSplit(folder);
   const classes = train.labels ? [...train.labels] : ['all'];
   const k = source.numClasses;
   if (k !== null && k !== classes.length) throw new InvalidArgumentError('--data', train.name, `a folder of ${k} classes, as the model has (it has ${classes.length})`);

@@ -7,7 +7,7 @@
  * manifest.json, or its ONNX graph is the one being written (a re-export of the same weights: the
  * files differ only in the manifest embedded in them; a file written before ./graph-rewrite.ts
  * counts by its rewritten graph), or both come from the same training
- * command (a run continued with `--resume`, or run again).
+ * command (a run continued with `--resume`, perhaps with more `--steps`, or run again).
  *
  * @example
  *   await checkModelFolder('models/ring', { training: { command: 'wganx train …' } });   // before training
@@ -29,17 +29,45 @@ export class ModelFolderTaken extends WganxError {
     /** What the folder holds, in words: "a different model (…)". */
     readonly holds: string,
   ) {
-    super(`${dir} already holds ${holds}; nothing was written. Pass --force (option force: true) to replace it, or write to another folder`);
+    super(`${dir} already holds ${holds}; nothing was written. Pass --force to replace it, or write to another folder`);
   }
 }
 
-/** Flags that do not change which run a training command is: continuing it, or forcing its export. */
-const SAME_RUN_FLAGS = new Set(['--resume', '--force']);
+/**
+ * `wganx train` flags that do not change which run a command is: those a continued run may change
+ * (every flag outside src/train/config.ts's RESUME_LOCKED_FIELDS, except --out, --name and
+ * --models-dir, which name the run and its export, and --strict, which decides the files it reads;
+ * test/train/resume.test.ts keeps the two lists in step). Switches stand alone; the others take a value.
+ */
+export const SAME_RUN_FLAGS = {
+  switches: ['--resume', '--force', '--export', '--no-export', '--eval', '--no-eval'],
+  valued: ['--steps', '--backend', '--threads', '--matmul', '--sample-every', '--checkpoint-every', '--log-every'],
+} as const;
 
-/** Whether two training commands are the same run (equal once `--resume` and `--force` are dropped). */
+/** The words of a training command without the flags that do not change which run it is (see SAME_RUN_FLAGS). */
+function runWords(command: string): string {
+  const words = command.trim().split(/\s+/);
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if ((SAME_RUN_FLAGS.switches as readonly string[]).includes(w)) continue;
+    if ((SAME_RUN_FLAGS.valued as readonly string[]).includes(w)) {
+      i++; // and its value
+      continue;
+    }
+    if (SAME_RUN_FLAGS.valued.some((f) => w.startsWith(`${f}=`))) continue;
+    kept.push(w);
+  }
+  return kept.join(' ');
+}
+
+/**
+ * Whether two training commands are the same run: equal once the flags a continued run may change
+ * (`--resume`, `--force`, `--steps`, the backend, threads, logging and checkpoint cadence, export
+ * and eval switches) are dropped.
+ */
 export function sameTrainingRun(a: string, b: string): boolean {
-  const words = (command: string) => command.trim().split(/\s+/).filter((w) => !SAME_RUN_FLAGS.has(w)).join(' ');
-  return words(a) === words(b);
+  return runWords(a) === runWords(b);
 }
 
 /** `bytes` (an ONNX file) without the manifest wganx embeds: the graph and weights alone. */

@@ -90,7 +90,7 @@ export async function exportCheckpoint(given: FlagInput<typeof EXPORT_FLAGS>, lo
       options: { opset: opts.opset, fp16: opts.fp16, tritonDir: opts.triton, tolerance: opts.tolerance, force: opts.force },
       critic,
     });
-    return { dir: exported.dir, step: ck.state.step, metrics: await evaluateExport(exported.dir, config, log) };
+    return { dir: exported.dir, step: ck.state.step, metrics: await evaluateExport(exported.dir, config, log, dataset.holdout) };
   } finally {
     model.dispose();
     critic.dispose();

@@ -3,9 +3,9 @@
  * Quality metrics come from src/eval (toys: modes and % high quality; MNIST: evaluator accuracy),
  * measured on the exported ONNX model and merged into its manifest.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { HOLDOUT_FOLDER } from '../data/image-folder.js';
+import { tooFewHeldOut } from '../data/image-folder.js';
+import type { HoldoutInfo } from '../data/index.js';
 import { isToyDataset } from '../data/toy.js';
 import { onStopSignals } from '../io/stop-signals.js';
 import { resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
@@ -19,12 +19,13 @@ const EVALUATED_DATASETS = ['ring8', 'grid25', 'mnist'];
  * Measure an exported model with src/eval where it has metrics for the data set (toys, conditional
  * MNIST, image folders with held-out images), and merge them into its manifest.
  */
-export async function evaluateExport(modelDir: string, config: TrainConfig, log: (message: string) => void = () => {}): Promise<Record<string, unknown> | null> {
+export async function evaluateExport(modelDir: string, config: TrainConfig, log: (message: string) => void = () => {}, heldOut?: HoldoutInfo): Promise<Record<string, unknown> | null> {
   const folder = !EVALUATED_DATASETS.includes(config.dataset) && !isToyDataset(config.dataset);
   if (!folder && !EVALUATED_DATASETS.includes(config.dataset)) return null;
   if (config.dataset === 'mnist' && !config.conditional) return null;
-  if (folder && config.holdout === 0 && config.holdoutDir === null && !existsSync(path.join(config.dataset, HOLDOUT_FOLDER))) {
-    log('quality: not measured: nothing is held out of the folder (--holdout 0 and no holdout/ folder)');
+  const tooFew = folder && heldOut ? tooFewHeldOut(heldOut) : null;
+  if (tooFew !== null) {
+    log(`quality: not measured: ${tooFew}`);
     return null;
   }
   const evalModule = await import('../eval/index.js');

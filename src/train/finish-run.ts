@@ -119,7 +119,7 @@ export async function finishRun(run: OpenedRun, loop: LoopResult, hooks: TrainHo
       log(`exported ${out.onnxPath}`);
       if (hooks.evaluate) {
         try {
-          quality = await hooks.evaluate(exportDir, config, log);
+          quality = await hooks.evaluate(exportDir, config, log, dataset.holdout);
         } catch (err) {
           evaluationError = (err as Error).message;
           notes.push(`evaluation failed: ${evaluationError} (the model is exported; measure it again with wganx eval --model ${exportDir})`);

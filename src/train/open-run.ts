@@ -13,6 +13,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { createRunRngs, restoreRunRngs } from '../core/random.js';
 import { openDataset } from '../data/index.js';
+import { tooFewHeldOut } from '../data/image-folder.js';
 import type { Dataset } from '../data/dataset.js';
 import { isToyDataset } from '../data/toy.js';
 import { openNodeGemm } from '../runtime/node-gemm.js';
@@ -106,6 +107,8 @@ export async function openRun(config: TrainConfig, hooks: TrainHooks = {}): Prom
   const dataset = await openDataset(config, log, hooks.progress ?? true);
   if (config.conditional && !dataset.labels) throw new InvalidArgumentError('--conditional', true, `a labelled data set; ${config.dataset} has no labels`);
   log(`data: ${dataset.description}`);
+  const tooFew = dataset.holdout && hooks.evaluate && config.modelsDir !== null ? tooFewHeldOut(dataset.holdout) : null;
+  if (tooFew !== null) log(`data: ${tooFew}; the exported model will not be measured`);
 
   await makeRunFolder(config.out);
   await checkExportFolder(config);

@@ -40,6 +40,6 @@ test('wganx eval --train-evaluator --out <an evaluator> exits 1 with one line na
   assert.equal(r.status, 1, r.stderr);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^wganx: .*mnist-evaluator already holds an MNIST evaluator .*Pass --force \(option force: true\) to replace it, or write to another folder$/);
+  assert.match(lines[0], /^wganx: .*mnist-evaluator already holds an MNIST evaluator .*Pass --force to replace it, or write to another folder$/);
   assert.equal(readFileSync(join(held, 'evaluator.json'), 'utf8'), spec);
 });

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { openImageFolder } from '../../src/data/image-folder.js';
@@ -15,6 +15,7 @@ import { folderClassifier } from '../../src/eval/folder-classifier.js';
 import { folderMetrics } from '../../src/eval/folder.js';
 import { evaluateModel, formatReport, manifestMetrics } from '../../src/eval/command.js';
 import { train } from '../../src/train/run.js';
+import { evaluateExport } from '../../src/train/command.js';
 import { tempDir, tinyConfig } from '../train/helpers.js';
 
 /** `n` points of dimension 2 on a jittered grid around (cx, cy). */
@@ -188,6 +189,70 @@ test('wganx eval augment --data: CAS and low-data arms sized from the folder\'s 
     for (const a of r.arms) assert.ok(a.accuracy >= 0 && a.accuracy <= 1);
     assert.match(formatAugmentReport(r), /classifier architecture.*8 held-out images/);
     assert.equal(lines.filter((l) => l.startsWith('eval augment: [')).length, 8);
+  } finally {
+    cleanup();
+  }
+});
+
+test('an unconditional model of a flat folder: measured, with one sheet of its first 100 samples', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const data = join(dir, 'flat');
+    mkdirSync(data, { recursive: true });
+    for (let i = 0; i < 30; i++) {
+      const px = Buffer.alloc(16 * 16 * 3);
+      for (let p = 0; p < 256; p++) px.set([(i * 37 + p) % 256, (i * 11) % 256, 200], p * 3);
+      await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(data, `${i}.png`));
+    }
+    const models = join(dir, 'models');
+    const config = tinyConfig(join(dir, 'run'), { dataset: data, arch: 'dcgan', imageSize: 16, hidden: 2, latent: 4, batch: 4, steps: 2, holdout: 0.3, export: true, modelsDir: models, name: 'flat' });
+    await train(config, { progress: false, log: () => {} });
+    process.env.WGANX_CACHE_DIR = join(dir, 'cache');
+    try {
+      const report = await evaluateModel({ modelDir: join(models, 'flat'), samples: 110, figuresDir: join(dir, 'fig'), classifier: { epochs: 1 }, log: () => {} });
+      assert.equal(report.folder!.accuracy, null, 'no classes, no accuracy');
+      assert.ok(Number.isFinite(report.folder!.frechetDistance));
+      assert.deepEqual(readdirSync(join(dir, 'fig')), ['samples.png']);
+      const sheet = await sharp(join(dir, 'fig', 'samples.png')).metadata();
+      // 10 columns × 10 rows of 16 px images with 2 px gaps, upscaled ×4.
+      assert.deepEqual([sheet.width, sheet.height], [4 * (10 * 16 + 9 * 2), 4 * (10 * 16 + 9 * 2)]);
+    } finally {
+      delete process.env.WGANX_CACHE_DIR;
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('too few held-out images: train says so up front and skips the measurement (exit 0); eval refuses before training its classifier', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const data = join(dir, 'data');
+    await tinyFolder(data);
+    rmSync(join(data, 'holdout'), { recursive: true });
+    const models = join(dir, 'models');
+    const lines: string[] = [];
+    // --holdout 0.05 of 24 images: at most one held out by content hash.
+    const config = tinyConfig(join(dir, 'run'), { dataset: join(data, 'train'), conditional: true, arch: 'dcgan', imageSize: 16, hidden: 2, latent: 4, batch: 4, steps: 2, holdout: 0.05, export: true, modelsDir: models, name: 'few' });
+    const result = await train(config, { progress: false, log: (l) => lines.push(l), evaluate: evaluateExport });
+    const held = /data: (no image|1 image) held out by content hash \(--holdout 0\.05\); measuring a model needs at least 2 \(train with a larger --holdout, or add a holdout\/ folder\); the exported model will not be measured/;
+    assert.ok(lines.some((l) => held.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^quality: not measured: (no image|1 image) held out/.test(l)), lines.join('\n'));
+    assert.equal(result.evaluationError, null);
+    assert.ok(result.exportDir);
+    lines.length = 0;
+    process.env.WGANX_CACHE_DIR = join(dir, 'cache');
+    try {
+      const opts = { modelDir: join(models, 'few'), samples: 20, figuresDir: null, classifier: { epochs: 1 }, log: (l: string) => lines.push(l) };
+      await assert.rejects(evaluateModel(opts), (err: Error) => /^--data: .*train" .*a folder with held-out images: (no image|1 image) held out by content hash \(--holdout 0\.05\); measuring a model needs at least 2/.test(err.message));
+      assert.ok(!lines.some((l) => /classifier/.test(l)), `refused before the classifier: ${lines.join('\n')}`);
+      // --samples the folder metrics cannot use: refused before the folder is read.
+      lines.length = 0;
+      await assert.rejects(evaluateModel({ ...opts, samples: 5 }), (err: Error) => /^--samples: 5 .*an integer in \[10, 1000000\]/.test(err.message));
+      assert.deepEqual(lines, []);
+    } finally {
+      delete process.env.WGANX_CACHE_DIR;
+    }
   } finally {
     cleanup();
   }

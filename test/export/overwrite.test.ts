@@ -30,7 +30,7 @@ test('exportModel refuses a folder holding a different model, writes nothing, an
     assert.ok(e instanceof ModelFolderTaken);
     assert.match(
       e.message,
-      /^.*models\/ring already holds a different model \("ring" version 1, sha256 [0-9a-f]{12}…, trained by `wganx train --dataset ring8 --out runs\/ring`\); nothing was written\. Pass --force \(option force: true\) to replace it, or write to another folder$/,
+      /^.*models\/ring already holds a different model \("ring" version 1, sha256 [0-9a-f]{12}…, trained by `wganx train --dataset ring8 --out runs\/ring`\); nothing was written\. Pass --force to replace it, or write to another folder$/,
     );
     return true;
   });
@@ -51,7 +51,11 @@ test('the same model may be written again without force: the same weights, or th
   await exportModel(tiny(4), dir, { name: 'same', kind: 'points', training: training(cmd), force: true });
   await exportModel(tiny(5), dir, { name: 'same', kind: 'points', training: training(`${cmd} --resume`) }); // the run, continued
   assert.equal(sameTrainingRun(cmd, `${cmd} --resume --force`), true);
-  assert.equal(sameTrainingRun(cmd, cmd.replace('100', '200')), false);
+  // A continued run may change its steps, backend, threads, cadences and end-of-run switches.
+  assert.equal(sameTrainingRun(cmd, `${cmd.replace('100', '200')} --resume --threads 1 --backend=cpu --log-every 5 --no-eval`), true);
+  assert.equal(sameTrainingRun(cmd, `${cmd} --lr 1e-3`), false);
+  assert.equal(sameTrainingRun(cmd, cmd.replace('runs/same', 'runs/other')), false);
+  assert.equal(sameTrainingRun(cmd, `${cmd} --name other`), false);
   // Before training (no graph yet): the command alone decides.
   await checkModelFolder(dir, { training: { command: `${cmd} --resume` } });
   await assert.rejects(checkModelFolder(dir, { training: { command: 'wganx train --dataset grid25 --out runs/same' } }), ModelFolderTaken);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { checkResumeConfig } from '../../src/train/checkpoint.js';
-import { RESUME_LOCKED_FIELDS } from '../../src/train/config.js';
+import { RESUME_LOCKED_FIELDS, TRAIN_FLAGS } from '../../src/train/config.js';
+import { SAME_RUN_FLAGS } from '../../src/export/overwrite.js';
 import { train } from '../../src/train/run.js';
 import { CLI, ROOT, tempDir, tinyConfig } from './helpers.js';
 
@@ -164,4 +165,30 @@ test('--out naming a file is refused naming --out', async () => {
   } finally {
     cleanup();
   }
+});
+
+test('a finished, exported run continued with --resume and more --steps exports over its own model without --force', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const modelsDir = join(dir, 'models');
+    const command = (steps: number, extra = '') => `wganx train --dataset ring8 --steps ${steps} --out ${join(dir, 'grow')}${extra}`;
+    const first = tinyConfig(join(dir, 'grow'), { steps: 3, export: true, modelsDir, command: command(3) });
+    assert.equal((await train(first, { progress: false, log: () => {} })).exportDir, join(modelsDir, 'grow'));
+    const more = { ...first, steps: 5, resume: true, command: command(5, ' --resume --threads 1') };
+    const resumed = await train(more, { progress: false, log: () => {} });
+    assert.deepEqual([resumed.stepsDone, resumed.exportDir], [5, join(modelsDir, 'grow')]);
+    const manifest = JSON.parse(readFileSync(join(modelsDir, 'grow', 'manifest.json'), 'utf8')) as { training: { steps: number } };
+    assert.equal(manifest.training.steps, 5);
+  } finally {
+    cleanup();
+  }
+});
+
+test('the flags a continued run may change (SAME_RUN_FLAGS) are the train flags outside RESUME_LOCKED_FIELDS, less those naming the run and --strict', () => {
+  // --out, --name and --models-dir name the run and its export; --strict decides which files it may read.
+  const kept = new Set(['out', 'name', 'modelsDir', 'strict']);
+  const free = Object.entries(TRAIN_FLAGS).filter(([k]) => !(RESUME_LOCKED_FIELDS as readonly string[]).includes(k) && !kept.has(k));
+  const expected = free.flatMap(([, f]) => (f.type === 'boolean' ? (f.default === true ? [f.flag, `--no-${f.flag.slice(2)}`] : [f.flag]) : [])).sort();
+  assert.deepEqual([...SAME_RUN_FLAGS.switches].sort(), expected);
+  assert.deepEqual([...SAME_RUN_FLAGS.valued].sort(), free.filter(([, f]) => f.type !== 'boolean').map(([, f]) => f.flag).sort());
 });
