@@ -221,7 +221,10 @@ async function generate(generator: Generator, seed: number, start: number, count
 export async function evaluateModel(opts: EvalOptions): Promise<EvalReport> {
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError('--seed', seed, `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
-  if (!existsSync(join(opts.modelDir, MANIFEST_FILE))) throw new InvalidArgumentError('--model', opts.modelDir, `a model folder holding ${MANIFEST_FILE} (e.g. models/<name>)`);
+  if (!existsSync(join(opts.modelDir, MANIFEST_FILE))) {
+    const why = existsSync(opts.modelDir) ? `it holds no ${MANIFEST_FILE}` : 'there is no such folder';
+    throw new InvalidArgumentError('--model', opts.modelDir, `a model folder holding ${MANIFEST_FILE}, e.g. models/<name>, where wganx train exports (${why})`);
+  }
   const generator = await openGenerator(opts.modelDir, { device: 'cpu', threads: opts.threads ?? 2 });
   try {
     const { manifest } = generator;

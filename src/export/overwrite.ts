@@ -6,8 +6,9 @@
  * The folder holds "the same model" — and may be written without `force` — when it holds no
  * manifest.json, or its ONNX graph is the one being written (a re-export of the same weights: the
  * files differ only in the manifest embedded in them; a file written before ./graph-rewrite.ts
- * counts by its rewritten graph), or both come from the same training
- * command (a run continued with `--resume`, perhaps with more `--steps`, or run again).
+ * counts by its rewritten graph) and the write keeps its training provenance, or both come from
+ * the same training command (a run continued with `--resume`, perhaps with more `--steps`, or run
+ * again). A bare re-export of a trained model would drop its provenance and critic: refused.
  *
  * @example
  *   await checkModelFolder('models/ring', { training: { command: 'wganx train …' } });   // before training
@@ -128,6 +129,10 @@ export async function checkModelFolder(dir: string, next: FolderWrite): Promise<
         same = equalBytes(graph, next.graph) || equalBytes(encodeModel(rewriteGraph(decodeModel(graph)).model), next.graph);
       } catch {
         // not an ONNX file: another model (or none), which --force replaces
+      }
+      if (same && manifest.training && next.training === null) {
+        const critic = manifest.critic ? ' and its critic' : '';
+        throw new ModelFolderTaken(dir, `this model with its training provenance${critic} (${describe(manifest)}), which an export without them would drop (\`wganx export --checkpoint <run folder>\` keeps them)`);
       }
       if (same) return;
     }

@@ -85,7 +85,9 @@ test('usage errors exit 2; bad models exit 1 with one line naming the field, the
   const missing = run('--model', join(root, 'nope'));
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr.split('\n').length, 1);
-  assert.match(missing.stderr, /^wganx: --model: ".*nope" is not allowed; expected a model folder/);
+  assert.match(missing.stderr, /^wganx: --model: ".*nope" is not allowed; expected a model folder holding manifest\.json, e\.g\. models\/<name>, where wganx train exports \(there is no such folder\)/);
+  const noManifest = run('--model', root);
+  assert.match(noManifest.stderr, /^wganx: --model: .* \(it holds no manifest\.json\)/);
 
   const swiss = await constantGenerator('swiss', [0, 0], 'swissroll');
   const r = run('--model', swiss, '--no-figures');

@@ -49,13 +49,21 @@ test('the same model may be written again without force: the same weights, or th
   await exportModel(model, dir, { name: 'same', kind: 'points', opset: 17 }); // re-export of the same weights
   const cmd = 'wganx train --dataset ring8 --out runs/same --steps 100';
   await exportModel(tiny(4), dir, { name: 'same', kind: 'points', training: training(cmd), force: true });
-  await exportModel(tiny(5), dir, { name: 'same', kind: 'points', training: training(`${cmd} --resume`) }); // the run, continued
+  const continued = tiny(5);
+  await exportModel(continued, dir, { name: 'same', kind: 'points', training: training(`${cmd} --resume`) }); // the run, continued
   assert.equal(sameTrainingRun(cmd, `${cmd} --resume --force`), true);
   // A continued run may change its steps, backend, threads, cadences and end-of-run switches.
   assert.equal(sameTrainingRun(cmd, `${cmd.replace('100', '200')} --resume --threads 1 --backend=cpu --log-every 5 --no-eval`), true);
   assert.equal(sameTrainingRun(cmd, `${cmd} --lr 1e-3`), false);
   assert.equal(sameTrainingRun(cmd, cmd.replace('runs/same', 'runs/other')), false);
   assert.equal(sameTrainingRun(cmd, `${cmd} --name other`), false);
+  // The same weights exported bare over the trained model would drop its provenance: refused, named.
+  await assert.rejects(exportModel(continued, dir, { name: 'same', kind: 'points' }), (e: unknown) => {
+    assert.ok(e instanceof ModelFolderTaken);
+    assert.match(e.message, /already holds this model with its training provenance \("same" version \d+, .*trained by `wganx train --dataset ring8 --out runs\/same --steps 100 --resume`\), which an export without them would drop \(`wganx export --checkpoint <run folder>` keeps them\); nothing was written\. Pass --force/);
+    return true;
+  });
+  await exportModel(continued, dir, { name: 'same', kind: 'points', training: training(cmd) }); // with it: the same run
   // Before training (no graph yet): the command alone decides.
   await checkModelFolder(dir, { training: { command: `${cmd} --resume` } });
   await assert.rejects(checkModelFolder(dir, { training: { command: 'wganx train --dataset grid25 --out runs/same' } }), ModelFolderTaken);
