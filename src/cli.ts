@@ -53,13 +53,18 @@ function addFlags(command: Command, table: FlagTable): Command {
   return command;
 }
 
-/** The values commander parsed, keyed as the table keys them. */
-function readFlags<T extends FlagTable>(command: Command, table: T): FlagInput<T> {
+/**
+ * The values commander parsed, keyed as the table keys them. With `givenOnly`, the defaults are
+ * left out: the command fills them in from the same table, and can tell a flag given from one that
+ * was not (train refuses flags its run would not read).
+ */
+function readFlags<T extends FlagTable>(command: Command, table: T, givenOnly = false): FlagInput<T> {
   const parsed = command.opts();
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(table)) {
-    const value = parsed[attribute(spec.flag)];
-    if (value !== undefined) out[key] = value;
+    const name = attribute(spec.flag);
+    const value = parsed[name];
+    if (value !== undefined && !(givenOnly && command.getOptionValueSource(name) === 'default')) out[key] = value;
   }
   return out as FlagInput<T>;
 }
@@ -156,7 +161,7 @@ function buildProgram(): Command {
   addFlags(program.command('train').description('Train a WGAN / WGAN-GP / GAN generator with TensorFlow.js, checkpoint it, and export it to models/<name>/'), TRAIN_FLAGS).action(
     async (_opts, cmd: Command) => {
       const { trainCommand } = await import('./train/command.js');
-      await trainCommand({ ...readFlags(cmd, TRAIN_FLAGS), command: quoteCommand(['wganx', ...process.argv.slice(2)]) });
+      await trainCommand({ ...readFlags(cmd, TRAIN_FLAGS, true), command: quoteCommand(['wganx', ...process.argv.slice(2)]) });
     },
   );
 

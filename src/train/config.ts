@@ -18,7 +18,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { resolveFlags, type FlagInput, type FlagTable } from '../core/flags.js';
 import { MODEL_NAME_PATTERN } from '../core/manifest.js';
 import { isToyDataset, TOY_DATASETS } from '../data/toy.js';
-import { DEFAULT_HOLDOUT, IMAGE_KINDS, RESIZE_MODES, type ResizeMode } from '../data/image-folder.js';
+import { DEFAULT_HOLDOUT, HOLDOUT_FOLDER, IMAGE_KINDS, RESIZE_MODES, type ResizeMode } from '../data/image-folder.js';
 import { BACKEND_CHOICES, MATMUL_CHOICES, MAX_WASM_THREADS, type BackendChoice, type MatmulChoice } from '../tfjs/choices.js';
 import { ARCHITECTURES, ARCHS, archSpec, type Architecture } from './models/archs.js';
 import { DIFFAUGMENT_POLICIES, parseDiffAugment, type DiffAugmentPolicy } from './diffaugment-policies.js';
@@ -249,6 +249,33 @@ export function quoteCommand(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+/** Flags that only image folders read (MNIST has its own size, split and channels; points have none). */
+const FOLDER_ONLY_FLAGS = ['channels', 'resize', 'background', 'holdout', 'holdoutDir', 'strict'] as const satisfies readonly (keyof TrainOptions)[];
+
+/**
+ * Refuse flags given for a run that would not read them (they would be ignored without a word):
+ * image flags for point data sets, folder flags for MNIST and points, `--layers` for nets whose
+ * depth follows the image, `--lambda` / `--clip` for the algorithms without a penalty / clipping,
+ * `--holdout` beside a held-out folder, `--data-scale` for images.
+ */
+function checkFlagsApply(given: Omit<TrainOptions, 'command'>, run: { dataset: string; kind: 'points' | 'image'; algo: Algorithm; arch: string; takesLayers: boolean }): void {
+  const { dataset, kind, algo, arch } = run;
+  const folder = kind === 'image' && dataset !== 'mnist';
+  if (kind === 'points' && given.imageSize !== undefined) throw new InvalidArgumentError('--image-size', given.imageSize, `nothing for the 2-D point data set ${dataset} (image data sets only)`);
+  if (kind !== 'points' && given.dataScale !== undefined && given.dataScale !== 1) throw new InvalidArgumentError('--data-scale', given.dataScale, `1 for ${dataset} (it scales 2-D point data sets only)`);
+  if (!folder) {
+    const flag = FOLDER_ONLY_FLAGS.find((k) => given[k] !== undefined && given[k] !== false);
+    if (flag) throw new InvalidArgumentError(flagName(flag), given[flag], `nothing for ${dataset} (image folders only)`);
+  }
+  if (given.layers !== undefined && !run.takesLayers) throw new InvalidArgumentError('--layers', given.layers, `nothing for --arch ${arch} (its depth follows --image-size)`);
+  if (given.lambda !== undefined && algo !== 'wgan-gp') throw new InvalidArgumentError('--lambda', given.lambda, `nothing for --algo ${algo} (the gradient penalty's weight: wgan-gp only)`);
+  if (given.clip !== undefined && algo !== 'wgan') throw new InvalidArgumentError('--clip', given.clip, `nothing for --algo ${algo} (weight clipping: wgan only)`);
+  if (folder && given.holdout !== undefined) {
+    const heldOutFolder = given.holdoutDir ?? (existsSync(path.join(dataset, HOLDOUT_FOLDER)) ? path.join(dataset, HOLDOUT_FOLDER) : null);
+    if (heldOutFolder !== null) throw new InvalidArgumentError('--holdout', given.holdout, `nothing beside a held-out folder (${heldOutFolder} is held out as it is)`);
+  }
+}
+
 /**
  * Check every flag against {@link TRAIN_FLAGS}, fill in the defaults (per algorithm, data set and
  * architecture where the table has none) and check the combinations. Throws
@@ -292,6 +319,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   if (acWeightG > 0 && acWeight === 0) {
     throw new InvalidArgumentError('--ac-weight-g', acWeightG, '0 unless --ac-weight > 0 (the generator would chase an untrained classifier)');
   }
+  checkFlagsApply(given, { dataset, kind, algo, arch, takesLayers: row.takesLayers });
   const channels = f.channels === 'auto' ? 'auto' : (Number(f.channels) as 1 | 3);
   const diffaugment = parseDiffAugment(f.diffaugment);
   if (diffaugment.length > 0 && kind !== 'image') throw new InvalidArgumentError('--diffaugment', f.diffaugment, `none for the 2-D point data set ${dataset} (it augments images)`);

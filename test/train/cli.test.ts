@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { ALGORITHM_DEFAULTS, resolveTrainConfig } from '../../src/train/config.js';
 import { CLI, ROOT } from './helpers.js';
@@ -40,6 +43,13 @@ test('bad combinations are refused with one line naming the flag (exit 1)', () =
     [['--dataset', 'mnist', '--ac-weight', '1'], /--ac-weight: 1 is not allowed; expected 0 without --conditional/],
     [['--dataset', 'mnist', '--conditional', '--ac-weight-g', '0.5'], /--ac-weight-g: 0\.5 is not allowed; expected 0 unless --ac-weight > 0/],
     [['--dataset', 'ring8', '--out', 'runs/UPPER case'], /--name \(from the last segment of --out\): "upper case" is not allowed/],
+    // Flags the run would not read are refused, not ignored.
+    [['--dataset', 'ring8', '--image-size', '32'], /--image-size: 32 is not allowed; expected nothing for the 2-D point data set ring8 \(image data sets only\)/],
+    [['--dataset', 'mnist', '--data-scale', '10'], /--data-scale: 10 is not allowed; expected 1 for mnist \(it scales 2-D point data sets only\)/],
+    [['--dataset', 'mnist', '--resize', 'pad'], /--resize: "pad" is not allowed; expected nothing for mnist \(image folders only\)/],
+    [['--dataset', 'ring8', '--algo', 'gan', '--lambda', '5'], /--lambda: 5 is not allowed; expected nothing for --algo gan/],
+    [['--dataset', 'ring8', '--clip', '0.1'], /--clip: 0\.1 is not allowed; expected nothing for --algo wgan-gp/],
+    [['--dataset', 'mnist', '--arch', 'dcgan', '--layers', '4'], /--layers: 4 is not allowed; expected nothing for --arch dcgan \(its depth follows --image-size\)/],
   ];
   for (const [flags, pattern] of cases) {
     const args = flags.includes('--out') ? flags : [...flags, '--out', 'runs/never'];
@@ -47,6 +57,20 @@ test('bad combinations are refused with one line naming the flag (exit 1)', () =
     assert.equal(r.status, 1, `${flags.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, pattern);
+  }
+});
+
+test('--holdout beside a held-out folder is refused; the same flags at their defaults, or given where they apply, are not', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wganx-flags-'));
+  try {
+    mkdirSync(join(dir, 'holdout'));
+    assert.throws(() => resolveTrainConfig({ dataset: dir, holdout: 0.2, out: 'runs/x' }), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--holdout' && /nothing beside a held-out folder \(.*holdout is held out as it is\)/.test(e.allowed));
+    assert.throws(() => resolveTrainConfig({ dataset: dir, holdout: 0.2, holdoutDir: join(dir, 'holdout'), out: 'runs/x' }), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--holdout');
+    assert.equal(resolveTrainConfig({ dataset: dir, holdoutDir: join(dir, 'holdout'), resize: 'pad', strict: true, out: 'runs/x' }).resize, 'pad');
+    assert.equal(resolveTrainConfig({ dataset: 'ring8', algo: 'wgan', clip: 0.02, dataScale: 10, strict: false, out: 'runs/x' }).clip, 0.02);
+    assert.equal(resolveTrainConfig({ dataset: 'mnist', imageSize: 28, dataScale: 1, layers: 2, out: 'runs/x' }).layers, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

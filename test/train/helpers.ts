@@ -22,7 +22,8 @@ export function tinyConfig(out: string, opts: TrainOptions = {}): TrainConfig {
     steps: 4,
     batch: 8,
     hidden: 8,
-    layers: 2,
+    // Hidden layers of the MLP; the convolutional nets refuse --layers (their depth follows the image).
+    ...(opts.arch === undefined || opts.arch === 'mlp' ? { layers: 2 } : {}),
     latent: 2,
     backend: 'cpu',
     sampleEvery: 0,

@@ -47,6 +47,8 @@ export interface ArchSpec {
   readonly dataKinds: readonly ('points' | 'image')[];
   /** null when images of `size` × `size` can be built, else what `--image-size` allows. */
   readonly imageSize: (size: number) => string | null;
+  /** Whether `--layers` (hidden layers) shapes it; a net whose depth follows the image size refuses the flag. */
+  readonly takesLayers: boolean;
   /** `--hidden` when not given: MLP width (points / images) or base channels. */
   readonly defaultHidden: number | { readonly points: number; readonly image: number };
   /** Critic normalisations its critic builds (`--critic-norm`); any other is refused. */
@@ -75,6 +77,7 @@ export const ARCHS = {
     help: 'fully connected nets (points, and small images on a CPU)',
     dataKinds: ['points', 'image'],
     imageSize: () => null,
+    takesLayers: true,
     defaultHidden: { points: 256, image: 512 },
     criticNorms: ['none', 'layer'],
     kernels: [],
@@ -85,6 +88,7 @@ export const ARCHS = {
     help: `convolutional nets that grow with the image: ${DCGAN_SIZE_RULE}`,
     dataKinds: ['image'],
     imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
+    takesLayers: false,
     defaultHidden: 64,
     criticNorms: ['none', 'layer'],
     kernels: ['conv', 'norm'],
@@ -95,6 +99,7 @@ export const ARCHS = {
     help: 'the WGAN-GP paper\'s CIFAR-10 ResNet (residual up/down blocks, nearest up-sampling, mean pooling, conditional batch norm in G), grown like dcgan; meant for GPUs, with the paper\'s hyper-parameters as defaults',
     dataKinds: ['image'],
     imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
+    takesLayers: false,
     defaultHidden: 128,
     criticNorms: ['none'],
     kernels: ['conv', 'norm', 'resample'],
