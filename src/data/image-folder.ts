@@ -10,7 +10,8 @@
  *   names); the training root is then `train/` when there is one, else the folder minus `holdout/`;
  * - else a fraction chosen by each file's content hash (sha256 < fraction · 2³²): the same files
  *   on every run, whatever else the folder holds.
- * Files that are not images, and images that do not decode, are skipped and reported on one line
+ * Files that are not images, images that do not decode, and (with `conditional`) files beside the
+ * class folders are skipped and reported on one line
  * (`strict`: refused). Decoded pixels are cached on disk (./image-cache.ts), keyed by the files'
  * content and the decoding flags.
  *
@@ -78,7 +79,7 @@ export interface ImageFolder {
   /** The held-out images, or null when nothing is held out. */
   holdout: InMemoryDataset | null;
   split: HoldoutInfo;
-  /** Files skipped (not images, or not decodable), relative to the folder. */
+  /** Files skipped (not images, not decodable, or beside the class folders with --conditional), relative to the folder. */
   skipped: string[];
   /** sha256 of the files' content, their split and the decoding flags: what anything derived from the data (the eval classifier) is keyed by. */
   key: string;
@@ -218,6 +219,10 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
 
   const entries: FileEntry[] = [];
   const others: string[] = [];
+  /** Files beside the class folders (--conditional): no class, so not read. */
+  const outside: string[] = [];
+  const looseFiles = async (root: string) =>
+    (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => rel(path.join(root, e.name))).sort();
   let labels: string[] | null = null;
   const rel = (p: string) => path.relative(dir, p) || p;
   const add = (listing: Listing, cls: number, heldOut: boolean) => {
@@ -226,12 +231,14 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
   };
   if (opts.conditional) {
     labels = await classFolders(trainRoot, flag, exclude);
+    outside.push(...(await looseFiles(trainRoot)));
     for (const [k, name] of labels.entries()) {
       const listing = await listFiles(path.join(trainRoot, name));
       if (listing.images.length === 0) throw new InvalidArgumentError(flag, path.join(trainRoot, name), `a class folder holding ${IMAGE_KINDS} images (it holds none)`);
       add(listing, k, false);
     }
     if (holdoutRoot !== null) {
+      outside.push(...(await looseFiles(holdoutRoot)));
       for (const name of (await readdir(holdoutRoot, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name)) {
         const k = labels.indexOf(name);
         if (k < 0) throw new InvalidArgumentError('--holdout-dir', path.join(holdoutRoot, name), `a held-out class folder named like a training class: ${labels.join(', ')}`);
@@ -243,7 +250,8 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
     if (holdoutRoot !== null) add(await listFiles(holdoutRoot), 0, true);
   }
   if (!entries.some((e) => !e.heldOut)) throw new InvalidArgumentError(flag, trainRoot, `a folder holding ${IMAGE_KINDS} images`);
-  if (opts.strict && others.length > 0) throw new InvalidArgumentError(flag, others[0], `only ${IMAGE_KINDS} images with --strict (${others.length} other files)`);
+  if (opts.strict && others.length > 0) throw new InvalidArgumentError(flag, others[0], `only ${IMAGE_KINDS} images with --strict (${others.length} other file${others.length === 1 ? '' : 's'})`);
+  if (opts.strict && outside.length > 0) throw new InvalidArgumentError(flag, outside[0], `files inside the class folders only with --strict and --conditional (${outside.length} beside them)`);
 
   // Content hashes: the split (without a holdout folder) and the cache key.
   const bytes = await mapLimited(entries, 16, (e) => readFile(e.abs));
@@ -272,10 +280,11 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
 
   const unreadable = entries.filter((_, i) => rgb![i] === null).map((e) => e.rel);
   if (opts.strict && unreadable.length > 0) throw new InvalidArgumentError(flag, unreadable[0], `a readable ${IMAGE_KINDS} image (--strict)`);
-  const skipped = [...others, ...unreadable];
+  const skipped = [...others, ...outside, ...unreadable];
   if (skipped.length > 0) {
     const shown = skipped.slice(0, SKIPPED_SHOWN).join(', ');
-    log(`data: skipped ${skipped.length} file${skipped.length === 1 ? '' : 's'} (${others.length} not ${IMAGE_KINDS}, ${unreadable.length} unreadable): ${shown}${skipped.length > SKIPPED_SHOWN ? ', …' : ''} (--strict refuses them)`);
+    const beside = outside.length > 0 ? `, ${outside.length} beside the class folders` : '';
+    log(`data: skipped ${skipped.length} file${skipped.length === 1 ? '' : 's'} (${others.length} not ${IMAGE_KINDS}${beside}, ${unreadable.length} unreadable): ${shown}${skipped.length > SKIPPED_SHOWN ? ', …' : ''} (--strict refuses them)`);
   }
   const kept = entries.map((e, i) => ({ e, px: rgb![i] })).filter((k): k is { e: FileEntry; px: Uint8Array } => k.px !== null);
   if (labels) {

@@ -107,8 +107,8 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
 
   const outShape = model.outputs[0].shape;
   const kind: ModelKind = opts.kind && opts.kind !== 'auto' ? opts.kind : outShape.length === 4 ? 'image' : 'points';
-  if (kind === 'image' && outShape.length !== 4) throw new InvalidArgumentError('kind', kind, `"points" for a model whose output has shape ${JSON.stringify(outShape)}`);
-  if (kind === 'points' && outShape.length !== 2) throw new InvalidArgumentError('kind', kind, `"image" for a model whose output has shape ${JSON.stringify(outShape)}`);
+  if (kind === 'image' && outShape.length !== 4) throw new InvalidArgumentError('--kind', kind, `"points" for a model whose output has shape ${JSON.stringify(outShape)}`);
+  if (kind === 'points' && outShape.length !== 2) throw new InvalidArgumentError('--kind', kind, `"image" for a model whose output has shape ${JSON.stringify(outShape)}`);
 
   log(`converting ${model.name} (${model.layers.length} layers) to ONNX opset ${opset}`);
   const converted = convertLayersModel(model, { opset, outputNames: ['samples'], graphName: opts.name });
@@ -118,7 +118,7 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
   const hasLabel = converted.inputs.some((i) => i.role === 'label');
   if (hasLabel && numClasses == null) throw new InvalidArgumentError('model', model.name, 'a label input that feeds an Embedding layer');
   const labels = hasLabel ? (opts.labels ?? Array.from({ length: numClasses! }, (_, i) => String(i))) : null;
-  if (labels && labels.length !== numClasses) throw new InvalidArgumentError('labels', labels, `${numClasses} class names (the Embedding's inputDim)`);
+  if (labels && labels.length !== numClasses) throw new InvalidArgumentError('--labels', labels, `${numClasses} class names (the Embedding's inputDim)`);
   const latent = converted.inputs.find((i) => i.role === 'latent');
   if (!latent) throw new InvalidArgumentError('model.inputs', converted.inputs.map((i) => i.name), 'one float latent input');
 

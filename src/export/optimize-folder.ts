@@ -18,6 +18,7 @@
  *   r.rewriteMaxAbsDiff   // { '1': 6.0e-7, '64': 9.5e-7 }
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, ParityError } from '../core/errors.js';
 import { MANIFEST_FILE, MANIFEST_METADATA_KEY, parseManifest, type Manifest } from '../core/manifest.js';
@@ -59,6 +60,9 @@ async function compareGraphs(a: Uint8Array, b: Uint8Array, manifest: Manifest, b
 /** Rewrite the ONNX file of the model folder `dir` in place (see the module comment). */
 export async function optimizeModelFolder(dir: string, opts: { log?: (message: string) => void } = {}): Promise<OptimizeFolderResult> {
   const log = opts.log ?? (() => {});
+  if (!existsSync(join(dir, MANIFEST_FILE))) {
+    throw new InvalidArgumentError('--out', dir, `a model folder to rewrite, holding ${MANIFEST_FILE} (${existsSync(dir) ? `it holds no ${MANIFEST_FILE}` : 'there is no such folder'})`);
+  }
   const folder = await readModelFolder(dir);
   const { raw } = await readManifestFile(dir);
   const onnxPath = join(dir, folder.file);

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { InvalidArgumentError } from '../../src/core/errors.js';
@@ -48,14 +48,15 @@ test('RGBA is composited onto --background, grey PNGs become grey RGB, WebP and 
     writeFileSync(join(dir, 'b', 'notes.txt'), 'not an image');
     writeFileSync(join(dir, 'b', 'broken.png'), Buffer.from('\x89PNG\r\n\x1a\nbroken'));
     writeFileSync(join(dir, 'b', '.DS_Store'), 'ignored');
+    await solid(join(dir, 'stray.png'), [9, 9, 9, 255]); // beside the class folders: no class
     const lines: string[] = [];
     const f = await openImageFolder(dir, opts(null, { log: (l) => lines.push(l) }));
     assert.deepEqual(f.train.labels, ['a', 'b']);
     assert.deepEqual(f.train.shape, [8, 8, 3]);
     assert.equal(f.train.size, 4);
-    assert.deepEqual(f.skipped.sort(), [join('b', 'broken.png'), join('b', 'notes.txt')]);
-    assert.equal(lines.filter((l) => l.includes('skipped 2 files')).length, 1, lines.join('\n'));
-    assert.match(lines.join('\n'), /1 not .*1 unreadable/);
+    assert.deepEqual(f.skipped.sort(), [join('b', 'broken.png'), join('b', 'notes.txt'), 'stray.png']);
+    assert.equal(lines.filter((l) => l.includes('skipped 3 files')).length, 1, lines.join('\n'));
+    assert.match(lines.join('\n'), /\(1 not PNG, JPEG or WebP, 1 beside the class folders, 1 unreadable\)/);
     const { x } = f.train.all();
     const [clear, half, green, grey] = firstPixels(x, 4, 3); // order: a/clear, a/half, b/green, b/grey
     assert.deepEqual(clear, [1, 1, 1], 'transparent → white background');
@@ -68,6 +69,8 @@ test('RGBA is composited onto --background, grey PNGs become grey RGB, WebP and 
     assert.deepEqual(firstPixels(black.train.all().x, 1, 3)[0], [-1, -1, -1]);
 
     await assert.rejects(openImageFolder(dir, opts(null, { strict: true })), (e: unknown) => e instanceof InvalidArgumentError && /--dataset/.test(e.message) && /notes\.txt|broken\.png/.test(e.message));
+    rmSync(join(dir, 'b', 'notes.txt'));
+    await assert.rejects(openImageFolder(dir, opts(null, { strict: true })), (e: unknown) => e instanceof InvalidArgumentError && /--dataset: "stray\.png" .*files inside the class folders only with --strict and --conditional \(1 beside them\)/.test(e.message));
   } finally {
     cleanup();
   }

@@ -149,5 +149,5 @@ test('wganx export --optimize --out <folder>: rewrites, then says it is already 
   assert.match(refused.stderr, /^wganx: --model: .* is not allowed; expected nothing with --optimize/m);
   const missing = cli(['export', '--optimize', '--out', join(root, 'nothing-here')]);
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /manifest\.json/);
+  assert.match(missing.stderr, /^wganx: --out: ".*nothing-here" is not allowed; expected a model folder to rewrite, holding manifest\.json \(there is no such folder\)$/m);
 });
