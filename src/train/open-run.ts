@@ -8,7 +8,8 @@
  *   run.start   // the step the loop continues from (0, or the checkpoint's)
  *   closeRun(run);
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { createRunRngs, restoreRunRngs } from '../core/random.js';
@@ -51,8 +52,16 @@ export function netSpec(config: TrainConfig, dataset: Dataset): NetSpec {
  */
 async function checkExportFolder(config: TrainConfig): Promise<void> {
   if (config.modelsDir === null) return;
-  const existing = await stat(config.modelsDir).catch(() => null);
-  if (existing && !existing.isDirectory()) throw new InvalidArgumentError('--models-dir', config.modelsDir, 'a folder for the exported model (it names a file)');
+  // The folder, or the nearest folder above it that exists, must be a folder this process can write.
+  let at = path.resolve(config.modelsDir);
+  let found = await stat(at).catch(() => null);
+  while (!found && path.dirname(at) !== at) {
+    at = path.dirname(at);
+    found = await stat(at).catch(() => null);
+  }
+  const named = at === path.resolve(config.modelsDir) ? 'it names a file' : `${at} is a file`;
+  if (found && !found.isDirectory()) throw new InvalidArgumentError('--models-dir', config.modelsDir, `a folder for the exported model (${named})`);
+  if (found && !(await access(at, constants.W_OK).then(() => true, () => false))) throw new InvalidArgumentError('--models-dir', config.modelsDir, `a folder this user may write (${at} is not writable)`);
   const { checkModelFolder } = await import('../export/index.js');
   await checkModelFolder(path.join(config.modelsDir, config.name), { training: { command: config.command }, force: config.force });
 }

@@ -195,6 +195,9 @@ test('output folders are checked before training: --models-dir naming a file, an
     const count = { ...quiet, evaluate: async () => (evaluated++, null) };
     await assert.rejects(train(tinyConfig(join(dir, 'run1'), { export: true, modelsDir: file }), count), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--models-dir');
     assert.ok(!existsSync(join(dir, 'run1', 'metrics.jsonl')), 'nothing trained');
+    // A folder under a file cannot be made: refused before training too, naming the file.
+    await assert.rejects(train(tinyConfig(join(dir, 'run1'), { export: true, modelsDir: join(file, 'sub') }), count), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--models-dir' && e.allowed.includes(`(${file} is a file)`));
+    assert.ok(!existsSync(join(dir, 'run1', 'metrics.jsonl')), 'nothing trained');
     const models = join(dir, 'models');
     await train(tinyConfig(join(dir, 'first'), { export: true, modelsDir: models, name: 'same', command: 'wganx train one' }), count);
     await assert.rejects(train(tinyConfig(join(dir, 'second'), { export: true, modelsDir: models, name: 'same', command: 'wganx train two', seed: 5 }), count), /already holds a different model.*--force/s);
