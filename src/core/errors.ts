@@ -18,7 +18,7 @@ export class InvalidArgumentError extends WganxError {
   readonly value: unknown;
   readonly allowed: string;
   constructor(field: string, value: unknown, allowed: string) {
-    super(`${field}: ${describeValue(value)} is not allowed; expected ${allowed}`);
+    super(value === undefined ? `${field} is missing; expected ${allowed}` : `${field}: ${describeValue(value)} is not allowed; expected ${allowed}`);
     this.field = field;
     this.value = value;
     this.allowed = allowed;

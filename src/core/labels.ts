@@ -74,7 +74,7 @@ export function resolveLabels(manifest: Pick<Manifest, 'name' | 'conditional'>, 
   }
   if (labels !== undefined && cls !== undefined) throw new InvalidArgumentError(at('class'), cls, 'left out when labels is given');
   if (labels !== undefined) {
-    if (labels.length !== n) throw new InvalidArgumentError(at('labels'), `${labels.length} labels`, `exactly n = ${n} labels`);
+    if (labels.length !== n) throw new InvalidArgumentError(at('labels'), labels, `exactly n = ${n} labels, one per sample (${labels.length} given)`);
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = classIndex(manifest, labels[i], at(`labels.${i}`));
     return out;

@@ -66,7 +66,7 @@ export function generatorFeeds(io: GeneratorIO, z: Float32Array, labels: Int32Ar
     const dims = io.label.rank === 1 ? [rows] : [rows, 1];
     feeds[io.label.name] = io.label.dtype === 'int64' ? { dtype: 'int64', data: BigInt64Array.from(labels, (v) => BigInt(v)), dims } : { dtype: 'int32', data: Int32Array.from(labels), dims };
   } else if (labels) {
-    throw new InvalidArgumentError('labels', `${labels.length} labels`, 'none: the model is not conditional');
+    throw new InvalidArgumentError('labels', Array.from(labels), 'none: the model is not conditional');
   }
   return feeds;
 }

@@ -176,7 +176,7 @@ test('validation: 400 bodies name the field, the value and what is allowed', asy
     ['/v1/models/ring/samples', { n: 2, class: 1 }, 'body.class', 1],
     ['/v1/models/pets/samples', { n: 2, labels: ['cat', 'wolf'] }, 'body.labels.1', 'wolf'],
     ['/v1/models/pets/samples', { n: 2, class: 3 }, 'body.class', 3],
-    ['/v1/models/pets/samples', { n: 3, labels: [0] }, 'body.labels', '1 labels'],
+    ['/v1/models/pets/samples', { n: 3, labels: [0] }, 'body.labels', [0]],
     ['/v1/models/digits/interpolate', { seedA: 1 }, 'body.seedB', null],
     ['/v1/models/digits/interpolate', { seedA: 1, seedB: 2, steps: 1 }, 'body.steps', 1],
     ['/v1/models/ring/interpolate', { seedA: 1, seedB: 2, format: 'gif' }, 'body.format', 'gif'],
@@ -194,6 +194,18 @@ test('validation: 400 bodies name the field, the value and what is allowed', asy
   assert.equal(q.body.field, 'query.n');
   const broken = await request(app).post('/v1/models/ring/samples').set('content-type', 'application/json').send('{"n": 2,').expect(400);
   assert.deepEqual([broken.body.field, broken.body.value, broken.body.allowed], ['body', '{"n": 2,', 'a JSON object']);
+  assert.match(broken.body.error, /^body is not valid JSON \(.+\); expected a JSON object$/);
+  // Valid JSON that is not an object: named as what it is, not as "not valid JSON"; an array too.
+  for (const [text, value] of [['null', 'null'], ['"hello"', '"hello"']]) {
+    const r = await request(app).post('/v1/models/ring/samples').set('content-type', 'application/json').send(text).expect(400);
+    assert.deepEqual([r.body.field, r.body.value, r.body.error], ['body', value, `body: ${value} is not allowed; expected a JSON object`]);
+  }
+  const array = await post('/v1/models/ring/samples', [1, 2]).expect(400);
+  assert.deepEqual([array.body.field, array.body.allowed], ['body', 'a JSON object']);
+  const missing = await post('/v1/models/digits/interpolate', { seedA: 1 }).expect(400);
+  assert.match(missing.body.error, /^body\.seedB is missing; expected an integer/);
+  const unknown = await request(app).get('/v1/models/ring/samples.png?n=2&bogus=1').expect(400);
+  assert.match(unknown.body.allowed, /known fields: n, seed, start, class, scale, columns, refine, refine\.<param>$/);
   await request(app).post('/v1/models/ring/samples').set('content-type', 'text/plain').send('n=2').expect(415);
 });
 

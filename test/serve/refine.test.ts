@@ -172,7 +172,7 @@ test('bad refinements are 400s naming refine.<field>, and the server keeps servi
     ['bare', { method: 'dot' }, 'body.refine.method', /none for model bare/],
     ['points', { method: 'best' }, 'body.refine.method', /none, rank, dot, ddls/],
     ['points', { method: 'rank', steps: 3 }, 'body.refine.steps', /only k, sigma for method rank/],
-    ['points', { method: 'rank', k: 'eight' }, 'body.refine.k', /an integer in \[1, 64\]/],
+    ['points', { method: 'rank', k: 'eight' }, 'body.refine.k', /an integer in \[1, 12\] on this server \(--max-refine-k\)/],
     ['points', { method: 'dot', stepSize: 0 }, 'body.refine.stepSize', /\(0, 10\]/],
     ['points', { k: 3 }, 'body.refine.method', /one of/],
     ['points', 'rank', 'body.refine', /an object/],

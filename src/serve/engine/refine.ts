@@ -52,7 +52,19 @@ export function refineSummary(model: LoadedModel, limits: Limits) {
  */
 export function servedRefine(model: LoadedModel, raw: unknown, where: string, limits: Limits): ResolvedRefine {
   if (raw === undefined) return NO_REFINE;
-  const r = resolveRefine(raw as RefineRequest, where);
+  let r: ResolvedRefine;
+  try {
+    r = resolveRefine(raw as RefineRequest, where);
+  } catch (err) {
+    // A bounded parameter outside the method's range: the range that holds here is the server's.
+    const method = (raw as { method?: unknown } | null)?.method;
+    if (err instanceof InvalidArgumentError && typeof method === 'string' && Object.hasOwn(REFINE_METHODS, method)) {
+      const bound = boundsOf(method as RefineMethodName, limits).find((b) => err.field === `${where}.${b.param}`);
+      const min = bound ? (REFINE_METHODS[method as RefineMethodName].params as Readonly<Record<string, { min: number }>>)[bound.param].min : 0;
+      if (bound && bound.limit > 0) throw new InvalidArgumentError(err.field, err.value, `an integer in [${min}, ${bound.limit}] on this server (${bound.flag})`);
+    }
+    throw err;
+  }
   checkRefineSupported(r, { critic: model.critic !== null, refine: model.refine !== null }, model.name, `${where}.method`);
   const given = raw as Readonly<Record<string, unknown>>;
   for (const { param, limit, flag } of boundsOf(r.method, limits)) {

@@ -96,6 +96,16 @@ export interface AppDeps {
   webDir?: string;
 }
 
+/** Whether `text` is valid JSON (of any kind). */
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createApp(engine: Engine, deps: AppDeps = {}): Express {
   const opts = engine.options;
   const app = express();
@@ -249,7 +259,14 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
         Object.assign(body, { value: err.length ?? null, allowed: `at most ${opts.maxBodyBytes} bytes` });
         closeAfterLinger(req, res); // the rest of the body is unread
       }
-      if (err.type === 'entity.parse.failed') Object.assign(body, { value: typeof err.body === 'string' ? boundedValue(err.body) : null, allowed: 'a JSON object' });
+      if (err.type === 'entity.parse.failed') {
+        const text = typeof err.body === 'string' ? err.body : null;
+        Object.assign(body, { value: text === null ? null : boundedValue(text), allowed: 'a JSON object' });
+        // The strict parser refuses valid JSON that is not an object or array (null, "text", 3) with
+        // JSON.parse's wording: say what it is instead.
+        if (text !== null && parsesAsJson(text)) body.error = `body: ${boundedValue(text)} is not allowed; expected a JSON object`;
+        else body.error = `body is not valid JSON (${String(err.message)}); expected a JSON object`;
+      }
     } else {
       engine.logger.error(`${req.method} ${req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       body = { error: 'internal error' };

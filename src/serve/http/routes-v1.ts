@@ -174,7 +174,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     info(res).endpoint = 'samples.png';
     const model = lookupModel(engine, req.params.name, res);
     const query = queryRefine(req.query as Record<string, unknown>);
-    const q = parseInput(schemas.samplesQuery, query.rest, 'query');
+    const q = parseInput(schemas.samplesQuery, query.rest, 'query', ['refine', 'refine.<param>']);
     const n = q.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
     const { seed, start, labels } = seededSamples(model.manifest, { seed: q.seed, start: q.start, n, cls: q.class }, 'query');
     const view = { as: 'picture', format: 'png', scale: q.scale, columns: q.columns } as const;

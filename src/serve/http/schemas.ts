@@ -129,8 +129,11 @@ export type SamplesQuery = z.infer<RequestSchemas['samplesQuery']>;
 export type InterpolateBody = z.infer<RequestSchemas['interpolateBody']>;
 export type InferRequest = z.infer<RequestSchemas['inferRequest']>;
 
-/** Parse or throw InvalidArgumentError naming `<where>.<path>`, the value and what is allowed. */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+/**
+ * Parse or throw InvalidArgumentError naming `<where>.<path>`, the value and what is allowed;
+ * `alsoKnown`: fields taken before the schema sees the input, listed with the schema's own.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string, alsoKnown: readonly string[] = []): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -142,10 +145,13 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
     const key = issue.keys[0];
     path = [...path, key];
     bad = (bad as Record<string, unknown>)[key];
-    const known = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '';
+    const known = [...(schema instanceof z.ZodObject ? Object.keys(schema.shape) : []), ...alsoKnown].join(', ');
     allowed = `no field "${key}"; known fields: ${known}`;
   } else if (issue.code === 'invalid_type' && bad === undefined) {
     allowed = `${allowed} (required)`;
+  } else if (issue.code === 'invalid_type' && /^Invalid input/.test(allowed)) {
+    // zod's own wording ("Invalid input: expected object, received array"): say what is expected.
+    allowed = issue.expected === 'object' ? 'a JSON object' : issue.expected === 'array' ? 'a JSON array' : `a ${issue.expected}`;
   }
   const field = [where, ...path].filter(Boolean).join('.');
   throw new InvalidArgumentError(field, bad, allowed);
