@@ -142,13 +142,18 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
    */
   async function noRemoteManifest(name: string, status: number): Promise<WganxError> {
     const list = await request('/v1/models').then(({ res, bytes }) => (res.ok ? (parsed(bytes) as { models?: unknown } | null) : null));
-    const served = Array.isArray(list?.models) ? (list.models as { name?: unknown; ready?: unknown }[]).filter((m) => typeof m?.name === 'string') : null;
+    const served = Array.isArray(list?.models) ? (list.models as { name?: unknown; ready?: unknown; state?: unknown; reason?: unknown }[]).filter((m) => typeof m?.name === 'string') : null;
     if (served === null) {
       return new InvalidArgumentError('--model', opts.model, `a model folder holding ${MANIFEST_FILE}: ${base} publishes no manifest for "${name}" (it is no wganx server, which would; give the folder for a plain KServe server)`);
     }
     const names = served.map((m) => `${m.name as string}${m.ready === false ? ' (not ready)' : ''}`);
-    const listed = served.some((m) => m.name === name);
-    const what = listed ? `${base} lists "${name}" but gave no manifest for it (HTTP ${status}; not ready?)` : `${base} does not serve a model "${name}"`;
+    const entry = served.find((m) => m.name === name);
+    const state = typeof entry?.state === 'string' ? entry.state : null;
+    const reason = typeof entry?.reason === 'string' ? `: ${entry.reason}` : '';
+    const what = !entry ? `${base} does not serve a model "${name}"`
+      : state === 'failed' ? `${base} could not load "${name}"${reason}`
+      : state === 'loading' ? `${base} is still loading "${name}"; try again shortly`
+      : `${base} lists "${name}" but gave no manifest for it (HTTP ${status}${state ? `, state ${state}` : ''})`;
     return new InvalidArgumentError('--model', opts.model, `a model folder, or one of the models ${base} serves: ${names.length ? names.join(', ') : 'none'} (${what})`);
   }
 

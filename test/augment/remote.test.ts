@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,5 +131,20 @@ test('a model the server lacks: a wganx server is named with the models it serve
   } finally {
     bare.close();
     await srv.shutdown();
+  }
+});
+
+test('a model the server could not load: its reason is passed on', async () => {
+  const broken = join(fx.models, 'broken');
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'manifest.json'), '{oops');
+  const srv = await startServer(testOptions(fx.models, { port: 0, host: '127.0.0.1' }), { logger: silentLogger });
+  try {
+    const r = await cli(['--model', 'broken', '--remote', srv.url, '--count', '6', '--format', 'npz', '--out', join(tmp, 'broken')]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr.trim(), new RegExp(`^wganx: --model: "broken" is not allowed; expected a model folder, or one of the models ${srv.url} serves: .*\\(${srv.url} could not load "broken": .*manifest\\.json.*\\)$`));
+  } finally {
+    await srv.shutdown();
+    rmSync(broken, { recursive: true, force: true });
   }
 });
