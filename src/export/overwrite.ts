@@ -84,7 +84,9 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function describe(m: Manifest): string {
   const sha = m.export.sha256 ? `, sha256 ${m.export.sha256.slice(0, 12)}…` : '';
-  const made = m.training ? `, trained by \`${m.training.command.length > 120 ? `${m.training.command.slice(0, 117)}...` : m.training.command}\`` : ', exported without training provenance';
+  const command = m.training ? (m.training.command.length > 120 ? `${m.training.command.slice(0, 117)}...` : m.training.command) : '';
+  // A checkpoint's export records its own command (a checkpoint does not keep the training command).
+  const made = m.training ? `, ${/^wganx export\b/.test(command) ? 'exported' : 'trained'} by \`${command}\`` : ', exported without training provenance';
   return `"${m.name}" version ${m.version}${sha}${made}`;
 }
 

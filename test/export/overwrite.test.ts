@@ -35,6 +35,10 @@ test('exportModel refuses a folder holding a different model, writes nothing, an
     return true;
   });
   assert.deepEqual(files(dir), before, 'the folder is untouched');
+  // A checkpoint's export records its own command: named as what exported the model.
+  const fromCheckpoint = join(root, 'models', 'from-checkpoint');
+  await exportModel(tiny(11), fromCheckpoint, { name: 'from-checkpoint', kind: 'points', training: training('wganx export --checkpoint runs/ring --out models/ring') });
+  await assert.rejects(exportModel(tiny(12), fromCheckpoint, { name: 'from-checkpoint', kind: 'points' }), /, exported by `wganx export --checkpoint runs\/ring --out models\/ring`\); nothing was written/);
   // A model without training provenance, other weights: refused too.
   await assert.rejects(exportModel(tiny(7), dir, { name: 'ring', kind: 'points' }), ModelFolderTaken);
   const forced = await exportModel(tiny(7), dir, { name: 'ring', kind: 'points', force: true });
