@@ -36,6 +36,7 @@ export type ResizeMode = (typeof RESIZE_MODES)[number];
 /** Default fraction of a folder held out (by content hash) when it has no holdout folder. */
 export const DEFAULT_HOLDOUT = 0.1;
 export const HOLDOUT_FOLDER = 'holdout';
+export const TRAIN_FOLDER = 'train';
 /** Held-out images a model's quality measurement needs (src/eval: a Fréchet distance needs two). */
 export const EVAL_MIN_HELDOUT = 2;
 
@@ -44,7 +45,6 @@ export function tooFewHeldOut(h: HoldoutInfo): string | null {
   if (h.count >= EVAL_MIN_HELDOUT) return null;
   return `${describeHoldout(h)}; measuring a model needs at least ${EVAL_MIN_HELDOUT} (train with a larger --holdout, or add a holdout/ folder)`;
 }
-export const TRAIN_FOLDER = 'train';
 /** Names of skipped files shown on the skip line. */
 const SKIPPED_SHOWN = 3;
 
@@ -219,12 +219,12 @@ export async function openImageFolder(dir: string, opts: ImageFolderOptions): Pr
 
   const entries: FileEntry[] = [];
   const others: string[] = [];
+  let labels: string[] | null = null;
+  const rel = (p: string) => path.relative(dir, p) || p;
   /** Files beside the class folders (--conditional): no class, so not read. */
   const outside: string[] = [];
   const looseFiles = async (root: string) =>
     (await readdir(root, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => rel(path.join(root, e.name))).sort();
-  let labels: string[] | null = null;
-  const rel = (p: string) => path.relative(dir, p) || p;
   const add = (listing: Listing, cls: number, heldOut: boolean) => {
     for (const abs of listing.images) entries.push({ rel: rel(abs), abs, cls, heldOut });
     others.push(...listing.others.map(rel));
