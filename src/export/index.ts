@@ -22,7 +22,7 @@ import { exportCritic, type CriticExport, type RefineBuilder, type RefineGraph }
 import { toFloat16Weights } from './fp16.js';
 import { embedManifest } from './metadata.js';
 import { checkParity, makeParityInputs } from './parity.js';
-import { checkModelFolder } from './overwrite.js';
+import { checkModelFolder, sameGraphCreatedAt } from './overwrite.js';
 import { writeTritonRepository } from './triton.js';
 import { embeddingClasses } from './layers.js';
 
@@ -153,7 +153,7 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
     export: {
       tool: `wganx@${VERSION}`,
       opset,
-      createdAt: new Date().toISOString(),
+      createdAt: (await sameGraphCreatedAt(outDir, converted.bytes)) ?? new Date().toISOString(),
       file: ONNX_FILE,
       sha256: null,
       parity: { maxAbsDiff: parity.maxAbsDiff, tolerance, inputsSeed: PARITY_SEED },

@@ -90,6 +90,21 @@ function describe(m: Manifest): string {
   return `"${m.name}" version ${m.version}${sha}${made}`;
 }
 
+/**
+ * The `export.createdAt` of the model in `dir` when its ONNX graph is `graph` (the same weights
+ * exported again), else null: a re-export keeps it, so that the same model gives the same bytes
+ * (and a server watching the folder sees no new version).
+ */
+export async function sameGraphCreatedAt(dir: string, graph: Uint8Array): Promise<string | null> {
+  try {
+    const { manifest } = await readManifestFile(dir);
+    const held = await readFile(path.join(dir, path.basename(manifest.export.file)));
+    return equalBytes(graphOnly(held), graph) ? manifest.export.createdAt : null;
+  } catch {
+    return null; // nothing there, or not a model wganx wrote
+  }
+}
+
 /** What is about to be written into a model folder. */
 export interface FolderWrite {
   /** The ONNX graph being written, without an embedded manifest (undefined: not known yet, e.g. before training). */

@@ -82,6 +82,19 @@ test('the same model may be written again without force: the same weights, or th
   await assert.rejects(checkModelFolder(join(root, 'models', 'broken'), {}), /holds a different model \(a manifest\.json that cannot be read: manifest\.json is not valid JSON/);
 });
 
+test('exporting the same model again writes the same bytes (its createdAt is kept): a server watching the folder sees no new version', async () => {
+  const dir = join(root, 'models', 'again');
+  const model = tiny(21);
+  await exportModel(model, dir, { name: 'again', kind: 'points' });
+  const first = files(dir);
+  await new Promise((r) => setTimeout(r, 20)); // a later clock
+  await exportModel(model, dir, { name: 'again', kind: 'points' });
+  assert.deepEqual(files(dir), first);
+  // Other weights (forced over it): a new export time.
+  await exportModel(tiny(22), dir, { name: 'again', kind: 'points', force: true });
+  assert.notEqual(JSON.parse(files(dir).manifest).export.createdAt, JSON.parse(first.manifest).export.createdAt);
+});
+
 test('re-exporting without fp16 removes the generator.fp16.onnx of an earlier export', async () => {
   const dir = join(root, 'models', 'half');
   const model = tiny(9);
