@@ -43,7 +43,8 @@ export const EVAL_MIN_HELDOUT = 2;
 /** Too few held out to measure a model: "1 image held out by content hash (--holdout 0.1); …", or null when enough are. */
 export function tooFewHeldOut(h: HoldoutInfo): string | null {
   if (h.count >= EVAL_MIN_HELDOUT) return null;
-  return `${describeHoldout(h)}; measuring a model needs at least ${EVAL_MIN_HELDOUT} (train with a larger --holdout, or add a holdout/ folder)`;
+  const fix = h.source === 'folder' ? `add images to ${h.folder}` : 'train with a larger --holdout, or add a holdout/ folder';
+  return `${describeHoldout(h)}; measuring a model needs at least ${EVAL_MIN_HELDOUT} (${fix})`;
 }
 /** Names of skipped files shown on the skip line. */
 const SKIPPED_SHOWN = 3;

@@ -45,9 +45,10 @@ export const SAME_RUN_FLAGS = {
   valued: ['--steps', '--backend', '--threads', '--matmul', '--sample-every', '--checkpoint-every', '--log-every'],
 } as const;
 
-/** The words of a training command without the flags that do not change which run it is (see SAME_RUN_FLAGS). */
-function runWords(command: string): string {
+/** The words of a training command without `--resume`, `--force` and, when `continued`, the other SAME_RUN_FLAGS. */
+function runWords(command: string, continued: boolean): string {
   const words = command.trim().split(/\s+/);
+  if (!continued) return words.filter((w) => w !== '--resume' && w !== '--force').join(' ');
   const kept: string[] = [];
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
@@ -63,12 +64,14 @@ function runWords(command: string): string {
 }
 
 /**
- * Whether two training commands are the same run: equal once the flags a continued run may change
- * (`--resume`, `--force`, `--steps`, the backend, threads, logging and checkpoint cadence, export
- * and eval switches) are dropped.
+ * Whether two training commands are the same run: equal once `--resume` and `--force` are dropped,
+ * and, when either continues a run (`--resume`), also the other flags a continued run may change
+ * (`--steps`, the backend, threads, logging and checkpoint cadence, export and eval switches). A
+ * fresh run with other `--steps` is another model.
  */
 export function sameTrainingRun(a: string, b: string): boolean {
-  return runWords(a) === runWords(b);
+  const continued = [a, b].some((c) => c.trim().split(/\s+/).includes('--resume'));
+  return runWords(a, continued) === runWords(b, continued);
 }
 
 /** `bytes` (an ONNX file) without the manifest wganx embeds: the graph and weights alone. */

@@ -18,7 +18,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
-import { flagName, resolveTrainConfig, RESUME_LOCKED_FIELDS, type TrainConfig } from './config.js';
+import { datasetKind, flagName, resolveTrainConfig, RESUME_LOCKED_FIELDS, unreadFlags, type TrainConfig } from './config.js';
 import type { RngState, StreamName } from '../core/random.js';
 
 export const CHECKPOINT_FORMAT = 1;
@@ -154,9 +154,15 @@ export function configFromCheckpoint(saved: Partial<TrainConfig>, out: string): 
   return { ...resolveTrainConfig({ dataset: saved.dataset, out, name: 'checkpoint' }), ...LATER_FIELD_DEFAULTS, ...saved, out, resume: false };
 }
 
-/** Refuse to resume with a config that would build different nets, data or random streams. */
+/**
+ * Refuse to resume with a config that would build different nets, data or random streams. Fields
+ * the run does not read (e.g. `--lambda` of a gan run, saved by a version that took the flag) are
+ * not compared: they cannot be given again.
+ */
 export function checkResumeConfig(config: TrainConfig, saved: Partial<TrainConfig>, dir: string): void {
+  const unread = new Set<string>(unreadFlags({ dataset: config.dataset, kind: datasetKind(config.dataset), algo: config.algo, arch: config.arch, holdoutDir: config.holdoutDir }).keys());
   for (const k of RESUME_LOCKED_FIELDS) {
+    if (unread.has(k)) continue;
     const was = k in saved ? saved[k] : LATER_FIELD_DEFAULTS[k];
     if (JSON.stringify(config[k]) !== JSON.stringify(was)) {
       throw new InvalidArgumentError(flagName(k), config[k], `${JSON.stringify(was)}, the value the checkpoint in ${dir} was trained with (or start a new run without --resume)`);

@@ -252,27 +252,44 @@ export function quoteCommand(argv: readonly string[]): string {
 /** Flags that only image folders read (MNIST has its own size, split and channels; points have none). */
 const FOLDER_ONLY_FLAGS = ['channels', 'resize', 'background', 'holdout', 'holdoutDir', 'strict'] as const satisfies readonly (keyof TrainOptions)[];
 
+/** What a run is, as far as which flags it reads goes. */
+interface RunShape {
+  dataset: string;
+  kind: 'points' | 'image';
+  algo: Algorithm;
+  arch: string;
+  holdoutDir?: string | null;
+}
+
 /**
- * Refuse flags given for a run that would not read them (they would be ignored without a word):
- * image flags for point data sets, folder flags for MNIST and points, `--layers` for nets whose
- * depth follows the image, `--lambda` / `--clip` for the algorithms without a penalty / clipping,
- * `--holdout` beside a held-out folder, `--data-scale` for images.
+ * The flags a run does not read (image flags for point data sets, folder flags for MNIST and
+ * points, `--layers` for nets whose depth follows the image, `--lambda` / `--clip` for the
+ * algorithms without a penalty / clipping, `--holdout` beside a held-out folder, `--data-scale`
+ * for images), each with what is allowed instead and the value that is the same as not giving it.
  */
-function checkFlagsApply(given: Omit<TrainOptions, 'command'>, run: { dataset: string; kind: 'points' | 'image'; algo: Algorithm; arch: string; takesLayers: boolean }): void {
+export function unreadFlags(run: RunShape): Map<Exclude<keyof TrainConfig & keyof TrainOptions, 'command'>, { allowed: string; neutral?: unknown }> {
   const { dataset, kind, algo, arch } = run;
+  const out = new Map<Exclude<keyof TrainConfig & keyof TrainOptions, 'command'>, { allowed: string; neutral?: unknown }>();
   const folder = kind === 'image' && dataset !== 'mnist';
-  if (kind === 'points' && given.imageSize !== undefined) throw new InvalidArgumentError('--image-size', given.imageSize, `nothing for the 2-D point data set ${dataset} (image data sets only)`);
-  if (kind !== 'points' && given.dataScale !== undefined && given.dataScale !== 1) throw new InvalidArgumentError('--data-scale', given.dataScale, `1 for ${dataset} (it scales 2-D point data sets only)`);
-  if (!folder) {
-    const flag = FOLDER_ONLY_FLAGS.find((k) => given[k] !== undefined && given[k] !== false);
-    if (flag) throw new InvalidArgumentError(flagName(flag), given[flag], `nothing for ${dataset} (image folders only)`);
+  if (kind === 'points') out.set('imageSize', { allowed: `nothing for the 2-D point data set ${dataset} (image data sets only)` });
+  if (kind !== 'points') out.set('dataScale', { allowed: `1 for ${dataset} (it scales 2-D point data sets only)`, neutral: 1 });
+  if (!folder) for (const k of FOLDER_ONLY_FLAGS) out.set(k, { allowed: `nothing for ${dataset} (image folders only)`, neutral: k === 'strict' ? false : undefined });
+  if (!archSpec(arch).takesLayers) out.set('layers', { allowed: `nothing for --arch ${arch} (its depth follows --image-size)` });
+  if (algo !== 'wgan-gp') out.set('lambda', { allowed: `nothing for --algo ${algo} (the gradient penalty's weight: wgan-gp only)` });
+  if (algo !== 'wgan') out.set('clip', { allowed: `nothing for --algo ${algo} (weight clipping: wgan only)` });
+  if (folder) {
+    const inside = path.join(dataset, HOLDOUT_FOLDER);
+    const heldOutFolder = run.holdoutDir ?? (statSync(inside, { throwIfNoEntry: false })?.isDirectory() ? inside : null);
+    if (heldOutFolder) out.set('holdout', { allowed: `nothing beside a held-out folder (${heldOutFolder} is held out as it is)` });
   }
-  if (given.layers !== undefined && !run.takesLayers) throw new InvalidArgumentError('--layers', given.layers, `nothing for --arch ${arch} (its depth follows --image-size)`);
-  if (given.lambda !== undefined && algo !== 'wgan-gp') throw new InvalidArgumentError('--lambda', given.lambda, `nothing for --algo ${algo} (the gradient penalty's weight: wgan-gp only)`);
-  if (given.clip !== undefined && algo !== 'wgan') throw new InvalidArgumentError('--clip', given.clip, `nothing for --algo ${algo} (weight clipping: wgan only)`);
-  if (folder && given.holdout !== undefined) {
-    const heldOutFolder = given.holdoutDir ?? (existsSync(path.join(dataset, HOLDOUT_FOLDER)) ? path.join(dataset, HOLDOUT_FOLDER) : null);
-    if (heldOutFolder !== null) throw new InvalidArgumentError('--holdout', given.holdout, `nothing beside a held-out folder (${heldOutFolder} is held out as it is)`);
+  return out;
+}
+
+/** Refuse flags given for a run that would not read them (they would be ignored without a word): see {@link unreadFlags}. */
+function checkFlagsApply(given: Omit<TrainOptions, 'command'>, run: RunShape): void {
+  for (const [key, rule] of unreadFlags(run)) {
+    const value = given[key];
+    if (value !== undefined && value !== rule.neutral) throw new InvalidArgumentError(flagName(key), value, rule.allowed);
   }
 }
 
@@ -319,7 +336,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   if (acWeightG > 0 && acWeight === 0) {
     throw new InvalidArgumentError('--ac-weight-g', acWeightG, '0 unless --ac-weight > 0 (the generator would chase an untrained classifier)');
   }
-  checkFlagsApply(given, { dataset, kind, algo, arch, takesLayers: row.takesLayers });
+  checkFlagsApply(given, { dataset, kind, algo, arch, holdoutDir: given.holdoutDir ?? null });
   const channels = f.channels === 'auto' ? 'auto' : (Number(f.channels) as 1 | 3);
   const diffaugment = parseDiffAugment(f.diffaugment);
   if (diffaugment.length > 0 && kind !== 'image') throw new InvalidArgumentError('--diffaugment', f.diffaugment, `none for the 2-D point data set ${dataset} (it augments images)`);

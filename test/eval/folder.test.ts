@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { openImageFolder } from '../../src/data/image-folder.js';
+import { openImageFolder, tooFewHeldOut } from '../../src/data/image-folder.js';
 import { prdc } from '../../src/eval/prdc.js';
 import { folderClassifier } from '../../src/eval/folder-classifier.js';
 import { folderMetrics } from '../../src/eval/folder.js';
@@ -250,6 +250,9 @@ test('too few held-out images: train says so up front and skips the measurement 
       lines.length = 0;
       await assert.rejects(evaluateModel({ ...opts, samples: 5 }), (err: Error) => /^--samples: 5 .*an integer in \[10, 1000000\]/.test(err.message));
       assert.deepEqual(lines, []);
+      // A held-out folder with too few images: the advice is to fill it (--holdout does not apply there).
+      assert.equal(tooFewHeldOut({ source: 'folder', folder: 'pics/holdout', count: 1 }), '1 image held out in pics/holdout; measuring a model needs at least 2 (add images to pics/holdout)');
+      assert.equal(tooFewHeldOut({ source: 'hash', fraction: 0.1, count: 2 }), null);
     } finally {
       delete process.env.WGANX_CACHE_DIR;
     }

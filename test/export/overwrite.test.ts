@@ -59,6 +59,8 @@ test('the same model may be written again without force: the same weights, or th
   // A continued run may change its steps, backend, threads, cadences and end-of-run switches.
   assert.equal(sameTrainingRun(cmd, `${cmd.replace('100', '200')} --resume --threads 1 --backend=cpu --log-every 5 --no-eval`), true);
   assert.equal(sameTrainingRun(cmd, `${cmd} --lr 1e-3`), false);
+  // A fresh run (no --resume) with other steps is another model.
+  assert.equal(sameTrainingRun(cmd, cmd.replace('100', '10')), false);
   assert.equal(sameTrainingRun(cmd, cmd.replace('runs/same', 'runs/other')), false);
   assert.equal(sameTrainingRun(cmd, `${cmd} --name other`), false);
   // The same weights exported bare over the trained model would drop its provenance: refused, named.

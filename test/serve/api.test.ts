@@ -204,6 +204,10 @@ test('validation: 400 bodies name the field, the value and what is allowed', asy
   assert.deepEqual([array.body.field, array.body.allowed], ['body', 'a JSON object']);
   const missing = await post('/v1/models/digits/interpolate', { seedA: 1 }).expect(400);
   assert.match(missing.body.error, /^body\.seedB is missing; expected an integer/);
+  // A missing field whose schema has no wording of its own: zod's words are not passed on.
+  const tensor = await request(app).post('/v2/models/ring/infer').send({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [0, 0] }], outputs: [{}] }).expect(400);
+  assert.doesNotMatch(tensor.body.error, /Invalid input/);
+  assert.match(tensor.body.error, /is missing; expected a string \(required\)/);
   const unknown = await request(app).get('/v1/models/ring/samples.png?n=2&bogus=1').expect(400);
   assert.match(unknown.body.allowed, /known fields: n, seed, start, class, scale, columns, refine, refine\.<param>$/);
   await request(app).post('/v1/models/ring/samples').set('content-type', 'text/plain').send('n=2').expect(415);

@@ -104,6 +104,17 @@ test('a checkpoint written before an option existed resumes with that option at 
   assert.throws(() => checkResumeConfig(config, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--hidden');
 });
 
+test('a checkpoint that saved a flag its run does not read (taken before such flags were refused) still resumes', () => {
+  const gan = tinyConfig('runs/x', { algo: 'gan' });
+  const saved: Record<string, unknown> = {};
+  for (const k of RESUME_LOCKED_FIELDS) saved[k] = gan[k];
+  saved.lambda = 5; // `--algo gan --lambda 5`: ignored then, refused now
+  saved.imageSize = 32; // `--image-size 32` on ring8
+  assert.doesNotThrow(() => checkResumeConfig(gan, saved, 'ck'));
+  saved.lr = 1; // a field the run reads still has to match
+  assert.throws(() => checkResumeConfig(gan, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--lr');
+});
+
 test('train() stops when its signal is aborted: the current step ends, a checkpoint is written, and --resume continues', async () => {
   const { dir, cleanup } = tempDir();
   try {

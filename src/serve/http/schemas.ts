@@ -147,11 +147,10 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
     bad = (bad as Record<string, unknown>)[key];
     const known = [...(schema instanceof z.ZodObject ? Object.keys(schema.shape) : []), ...alsoKnown].join(', ');
     allowed = `no field "${key}"; known fields: ${known}`;
-  } else if (issue.code === 'invalid_type' && bad === undefined) {
-    allowed = `${allowed} (required)`;
-  } else if (issue.code === 'invalid_type' && /^Invalid input/.test(allowed)) {
+  } else if (issue.code === 'invalid_type') {
     // zod's own wording ("Invalid input: expected object, received array"): say what is expected.
-    allowed = issue.expected === 'object' ? 'a JSON object' : issue.expected === 'array' ? 'a JSON array' : `a ${issue.expected}`;
+    if (/^Invalid input/.test(allowed)) allowed = issue.expected === 'object' ? 'a JSON object' : issue.expected === 'array' ? 'a JSON array' : `a ${issue.expected}`;
+    if (bad === undefined) allowed = `${allowed} (required)`;
   }
   const field = [where, ...path].filter(Boolean).join('.');
   throw new InvalidArgumentError(field, bad, allowed);
