@@ -18,6 +18,16 @@ import { train } from '../../src/train/run.js';
 import { evaluateExport } from '../../src/train/command.js';
 import { tempDir, tinyConfig } from '../train/helpers.js';
 
+/** Run `fn` with wganx's cache (decoded images, folder classifiers) in `dir`. */
+async function withCacheDir(dir: string, fn: () => Promise<void>): Promise<void> {
+  process.env.WGANX_CACHE_DIR = dir;
+  try {
+    await fn();
+  } finally {
+    delete process.env.WGANX_CACHE_DIR;
+  }
+}
+
 /** `n` points of dimension 2 on a jittered grid around (cx, cy). */
 function cloud(n: number, cx: number, cy: number, spread = 1): Float64Array {
   const out = new Float64Array(2 * n);
@@ -118,8 +128,7 @@ test('wganx eval --data: a DCGAN of a tiny folder is measured with the folder\'s
     await train(config, { progress: false, log: () => {} });
     const lines: string[] = [];
     const cacheDir = join(dir, 'cache');
-    process.env.WGANX_CACHE_DIR = cacheDir;
-    try {
+    await withCacheDir(cacheDir, async () => {
       const opts = { modelDir: join(models, 'tiny'), samples: 30, figuresDir: join(dir, 'fig'), classifier: { epochs: 1 }, log: (l: string) => lines.push(l) };
       const report = await evaluateModel(opts);
       assert.equal(report.dataset, 'folder');
@@ -162,9 +171,7 @@ test('wganx eval --data: a DCGAN of a tiny folder is measured with the folder\'s
       mkdirSync(join(empty, 'blue'), { recursive: true });
       mkdirSync(join(empty, 'red'), { recursive: true });
       await assert.rejects(evaluateModel({ ...opts, dataDir: empty }), /: --data: .*blue.*a class folder holding PNG, JPEG or WebP images \(it holds none\)/);
-    } finally {
-      delete process.env.WGANX_CACHE_DIR;
-    }
+    });
   } finally {
     cleanup();
   }
@@ -207,8 +214,7 @@ test('an unconditional model of a flat folder: measured, with one sheet of its f
     const models = join(dir, 'models');
     const config = tinyConfig(join(dir, 'run'), { dataset: data, arch: 'dcgan', imageSize: 16, hidden: 2, latent: 4, batch: 4, steps: 2, holdout: 0.3, export: true, modelsDir: models, name: 'flat' });
     await train(config, { progress: false, log: () => {} });
-    process.env.WGANX_CACHE_DIR = join(dir, 'cache');
-    try {
+    await withCacheDir(join(dir, 'cache'), async () => {
       const report = await evaluateModel({ modelDir: join(models, 'flat'), samples: 110, figuresDir: join(dir, 'fig'), classifier: { epochs: 1 }, log: () => {} });
       assert.equal(report.folder!.accuracy, null, 'no classes, no accuracy');
       assert.ok(Number.isFinite(report.folder!.frechetDistance));
@@ -216,9 +222,7 @@ test('an unconditional model of a flat folder: measured, with one sheet of its f
       const sheet = await sharp(join(dir, 'fig', 'samples.png')).metadata();
       // 10 columns × 10 rows of 16 px images with 2 px gaps, upscaled ×4.
       assert.deepEqual([sheet.width, sheet.height], [4 * (10 * 16 + 9 * 2), 4 * (10 * 16 + 9 * 2)]);
-    } finally {
-      delete process.env.WGANX_CACHE_DIR;
-    }
+    });
   } finally {
     cleanup();
   }
@@ -241,8 +245,7 @@ test('too few held-out images: train says so up front and skips the measurement 
     assert.equal(result.evaluationError, null);
     assert.ok(result.exportDir);
     lines.length = 0;
-    process.env.WGANX_CACHE_DIR = join(dir, 'cache');
-    try {
+    await withCacheDir(join(dir, 'cache'), async () => {
       const opts = { modelDir: join(models, 'few'), samples: 20, figuresDir: null, classifier: { epochs: 1 }, log: (l: string) => lines.push(l) };
       await assert.rejects(evaluateModel(opts), (err: Error) => /^--data: .*train" .*a folder with held-out images: (no image|1 image) held out by content hash \(--holdout 0\.05\); measuring a model needs at least 2/.test(err.message));
       assert.ok(!lines.some((l) => /classifier/.test(l)), `refused before the classifier: ${lines.join('\n')}`);
@@ -253,9 +256,7 @@ test('too few held-out images: train says so up front and skips the measurement 
       // A held-out folder with too few images: the advice is to fill it (--holdout does not apply there).
       assert.equal(tooFewHeldOut({ source: 'folder', folder: 'pics/holdout', count: 1 }), '1 image held out in pics/holdout; measuring a model needs at least 2 (add images to pics/holdout)');
       assert.equal(tooFewHeldOut({ source: 'hash', fraction: 0.1, count: 2 }), null);
-    } finally {
-      delete process.env.WGANX_CACHE_DIR;
-    }
+    });
   } finally {
     cleanup();
   }
