@@ -58,7 +58,7 @@ export function describeValue(value: unknown): string {
 }
 
 /** Longest quote of a value in a message. */
-const MAX_QUOTE = 80;
+export const MAX_QUOTE = 80;
 
 /**
  * A value as an error body may echo it: a number, boolean or null as is; a short string or small

@@ -200,6 +200,8 @@ test('validation: 400 bodies name the field, the value and what is allowed', asy
     const r = await request(app).post('/v1/models/ring/samples').set('content-type', 'application/json').send(text).expect(400);
     assert.deepEqual([r.body.field, r.body.value, r.body.error], ['body', value, `body: ${value} is not allowed; expected a JSON object`]);
   }
+  const long = await request(app).post('/v1/models/ring/samples').set('content-type', 'application/json').send(JSON.stringify('x'.repeat(300))).expect(400);
+  assert.match(long.body.error, /^body: "x+\.\.\. is not allowed; expected a JSON object$/, 'the JSON text as sent, cut, not quoted again');
   const array = await post('/v1/models/ring/samples', [1, 2]).expect(400);
   assert.deepEqual([array.body.field, array.body.allowed], ['body', 'a JSON object']);
   const missing = await post('/v1/models/digits/interpolate', { seedA: 1 }).expect(400);

@@ -14,7 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { boundedValue, InvalidArgumentError } from '../../core/errors.js';
+import { boundedValue, InvalidArgumentError, MAX_QUOTE } from '../../core/errors.js';
 import { EncodeThreadLost } from '../../encode/encode-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
@@ -264,7 +264,8 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
         Object.assign(body, { value: text === null ? null : boundedValue(text), allowed: 'a JSON object' });
         // The strict parser refuses valid JSON that is not an object or array (null, "text", 3) with
         // JSON.parse's wording: say what it is instead.
-        if (text !== null && parsesAsJson(text)) body.error = `body: ${boundedValue(text)} is not allowed; expected a JSON object`;
+        const shown = text !== null && text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE - 3)}...` : text;
+        if (text !== null && parsesAsJson(text)) body.error = `body: ${shown} is not allowed; expected a JSON object`;
         else body.error = `body is not valid JSON (${String(err.message)}); expected a JSON object`;
       }
     } else {
