@@ -160,7 +160,7 @@ export function configFromCheckpoint(saved: Partial<TrainConfig>, out: string): 
  * not compared: they cannot be given again.
  */
 export function checkResumeConfig(config: TrainConfig, saved: Partial<TrainConfig>, dir: string): void {
-  const unread = new Set<string>(unreadFlags({ dataset: config.dataset, kind: datasetKind(config.dataset), algo: config.algo, arch: config.arch, holdoutDir: config.holdoutDir }).keys());
+  const unread = new Set<string>(unreadFlags({ dataset: config.dataset, kind: datasetKind(config.dataset), algo: config.algo, arch: config.arch, conditional: config.conditional, holdoutDir: config.holdoutDir }).keys());
   for (const k of RESUME_LOCKED_FIELDS) {
     if (unread.has(k)) continue;
     const was = k in saved ? saved[k] : LATER_FIELD_DEFAULTS[k];

@@ -258,14 +258,17 @@ interface RunShape {
   kind: 'points' | 'image';
   algo: Algorithm;
   arch: string;
+  conditional: boolean;
   holdoutDir?: string | null;
 }
 
 /**
  * The flags a run does not read (image flags for point data sets, folder flags for MNIST and
- * points, `--layers` for nets whose depth follows the image, `--lambda` / `--clip` for the
- * algorithms without a penalty / clipping, `--holdout` beside a held-out folder, `--data-scale`
- * for images), each with what is allowed instead and the value that is the same as not giving it.
+ * points, `--layers` for nets whose depth follows the image, `--g-norm` for nets with batch norm
+ * built in, `--g-cond` / `--d-cond` without `--conditional` (and `--g-cond` for a net with its own
+ * conditioning), `--beta1` for RMSProp, `--lambda` / `--clip` for the algorithms without a
+ * penalty / clipping, `--holdout` beside a held-out folder, `--data-scale` for images), each with
+ * what is allowed instead and the value that is the same as not giving it.
  */
 export function unreadFlags(run: RunShape): Map<Exclude<keyof TrainConfig & keyof TrainOptions, 'command'>, { allowed: string; neutral?: unknown }> {
   const { dataset, kind, algo, arch } = run;
@@ -274,7 +277,15 @@ export function unreadFlags(run: RunShape): Map<Exclude<keyof TrainConfig & keyo
   if (kind === 'points') out.set('imageSize', { allowed: `nothing for the 2-D point data set ${dataset} (image data sets only)` });
   if (kind !== 'points') out.set('dataScale', { allowed: `1 for ${dataset} (it scales 2-D point data sets only)`, neutral: 1 });
   if (!folder) for (const k of FOLDER_ONLY_FLAGS) out.set(k, { allowed: `nothing for ${dataset} (image folders only)`, neutral: k === 'strict' ? false : undefined });
-  if (!archSpec(arch).takesLayers) out.set('layers', { allowed: `nothing for --arch ${arch} (its depth follows --image-size)` });
+  const row = archSpec(arch);
+  if (!row.takesLayers) out.set('layers', { allowed: `nothing for --arch ${arch} (its depth follows --image-size)` });
+  if (row.generatorNorm) out.set('gNorm', { allowed: `nothing for --arch ${arch} (its generator has ${row.generatorNorm})` });
+  if (!run.conditional) {
+    for (const k of ['gCond', 'dCond'] as const) out.set(k, { allowed: 'nothing without --conditional (how the nets take the class label)' });
+  } else if (row.generatorConditioning) {
+    out.set('gCond', { allowed: `nothing for --arch ${arch} (its generator takes the label by ${row.generatorConditioning})` });
+  }
+  if (ALGORITHM_DEFAULTS[algo].optimizer !== 'adam') out.set('beta1', { allowed: `0 for --algo ${algo} (its ${ALGORITHM_DEFAULTS[algo].optimizer} has no momentum; --beta2 is its decay α)`, neutral: 0 });
   if (algo !== 'wgan-gp') out.set('lambda', { allowed: `nothing for --algo ${algo} (the gradient penalty's weight: wgan-gp only)` });
   if (algo !== 'wgan') out.set('clip', { allowed: `nothing for --algo ${algo} (weight clipping: wgan only)` });
   if (folder) {
@@ -336,7 +347,7 @@ export function resolveTrainConfig(opts: TrainOptions): TrainConfig {
   if (acWeightG > 0 && acWeight === 0) {
     throw new InvalidArgumentError('--ac-weight-g', acWeightG, '0 unless --ac-weight > 0 (the generator would chase an untrained classifier)');
   }
-  checkFlagsApply(given, { dataset, kind, algo, arch, holdoutDir: given.holdoutDir ?? null });
+  checkFlagsApply(given, { dataset, kind, algo, arch, conditional, holdoutDir: given.holdoutDir ?? null });
   const channels = f.channels === 'auto' ? 'auto' : (Number(f.channels) as 1 | 3);
   const diffaugment = parseDiffAugment(f.diffaugment);
   if (diffaugment.length > 0 && kind !== 'image') throw new InvalidArgumentError('--diffaugment', f.diffaugment, `none for the 2-D point data set ${dataset} (it augments images)`);

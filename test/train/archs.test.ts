@@ -130,7 +130,7 @@ test('the run report names how a conditional generator takes its label: --g-cond
   const { formatSummary } = await import('../../src/train/report.js');
   const summary = (arch: string) =>
     formatSummary({
-      config: resolveTrainConfig({ dataset: 'mnist', out: 'runs/x', conditional: true, arch, gCond: 'concat' } as Parameters<typeof resolveTrainConfig>[0]),
+      config: resolveTrainConfig({ dataset: 'mnist', out: 'runs/x', conditional: true, arch, ...(arch === 'resnet' ? {} : { gCond: 'concat' }) } as Parameters<typeof resolveTrainConfig>[0]),
       backend: { name: 'wasm', requested: 'wasm', reason: 'test' }, datasetDescription: 'mnist', stepsDone: 0, seconds: 0, records: [], files: {}, exportDir: null, quality: null, notes: [],
     });
   assert.match(summary('dcgan'), /- nets: dcgan conditional \(G concat, D projection/);

@@ -50,6 +50,11 @@ test('bad combinations are refused with one line naming the flag (exit 1)', () =
     [['--dataset', 'ring8', '--algo', 'gan', '--lambda', '5'], /--lambda: 5 is not allowed; expected nothing for --algo gan/],
     [['--dataset', 'ring8', '--clip', '0.1'], /--clip: 0\.1 is not allowed; expected nothing for --algo wgan-gp/],
     [['--dataset', 'mnist', '--arch', 'dcgan', '--layers', '4'], /--layers: 4 is not allowed; expected nothing for --arch dcgan \(its depth follows --image-size\)/],
+    [['--dataset', 'mnist', '--arch', 'dcgan', '--g-norm', 'batch'], /--g-norm: "batch" is not allowed; expected nothing for --arch dcgan \(its generator has batch norm after every layer but the last\)/],
+    [['--dataset', 'mnist', '--g-cond', 'concat'], /--g-cond: "concat" is not allowed; expected nothing without --conditional/],
+    [['--dataset', 'mnist', '--d-cond', 'concat'], /--d-cond: "concat" is not allowed; expected nothing without --conditional/],
+    [['--dataset', 'mnist', '--conditional', '--arch', 'resnet', '--g-cond', 'concat'], /--g-cond: "concat" is not allowed; expected nothing for --arch resnet \(its generator takes the label by conditional batch norm\)/],
+    [['--dataset', 'ring8', '--algo', 'wgan', '--beta1', '0.5'], /--beta1: 0\.5 is not allowed; expected 0 for --algo wgan \(its rmsprop has no momentum; --beta2 is its decay α\)/],
   ];
   for (const [flags, pattern] of cases) {
     const args = flags.includes('--out') ? flags : [...flags, '--out', 'runs/never'];
@@ -69,6 +74,10 @@ test('--holdout beside a held-out folder is refused; the same flags at their def
     assert.equal(resolveTrainConfig({ dataset: dir, holdoutDir: join(dir, 'holdout'), resize: 'pad', strict: true, out: 'runs/x' }).resize, 'pad');
     assert.equal(resolveTrainConfig({ dataset: 'ring8', algo: 'wgan', clip: 0.02, dataScale: 10, strict: false, out: 'runs/x' }).clip, 0.02);
     assert.equal(resolveTrainConfig({ dataset: 'mnist', imageSize: 28, dataScale: 1, layers: 2, out: 'runs/x' }).layers, 2);
+    assert.equal(resolveTrainConfig({ dataset: 'ring8', algo: 'wgan', beta1: 0, out: 'runs/x' }).beta1, 0);
+    assert.equal(resolveTrainConfig({ dataset: 'mnist', conditional: true, arch: 'dcgan', gCond: 'concat', dCond: 'concat', out: 'runs/x' }).gCond, 'concat');
+    assert.equal(resolveTrainConfig({ dataset: 'mnist', conditional: true, arch: 'resnet', dCond: 'concat', out: 'runs/x' }).dCond, 'concat');
+    assert.equal(resolveTrainConfig({ dataset: 'mnist', gNorm: 'batch', out: 'runs/x' }).gNorm, 'batch');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -110,6 +110,7 @@ test('a checkpoint that saved a flag its run does not read (taken before such fl
   for (const k of RESUME_LOCKED_FIELDS) saved[k] = gan[k];
   saved.lambda = 5; // `--algo gan --lambda 5`: ignored then, refused now
   saved.imageSize = 32; // `--image-size 32` on ring8
+  saved.gCond = 'concat'; // `--g-cond concat` without --conditional
   assert.doesNotThrow(() => checkResumeConfig(gan, saved, 'ck'));
   saved.lr = 1; // a field the run reads still has to match
   assert.throws(() => checkResumeConfig(gan, saved, 'ck'), (e: unknown) => e instanceof InvalidArgumentError && e.field === '--lr');

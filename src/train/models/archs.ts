@@ -49,6 +49,8 @@ export interface ArchSpec {
   readonly imageSize: (size: number) => string | null;
   /** Whether `--layers` (hidden layers) shapes it; a net whose depth follows the image size refuses the flag. */
   readonly takesLayers: boolean;
+  /** What its generator has between layers when `--g-norm` does not apply (a net with batch norm built in); absent: `--g-norm`. */
+  readonly generatorNorm?: string;
   /** `--hidden` when not given: MLP width (points / images) or base channels. */
   readonly defaultHidden: number | { readonly points: number; readonly image: number };
   /** Critic normalisations its critic builds (`--critic-norm`); any other is refused. */
@@ -89,6 +91,7 @@ export const ARCHS = {
     dataKinds: ['image'],
     imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
     takesLayers: false,
+    generatorNorm: 'batch norm after every layer but the last',
     defaultHidden: 64,
     criticNorms: ['none', 'layer'],
     kernels: ['conv', 'norm'],
@@ -100,6 +103,7 @@ export const ARCHS = {
     dataKinds: ['image'],
     imageSize: (size) => (dcganLadder(size) ? null : DCGAN_SIZE_RULE),
     takesLayers: false,
+    generatorNorm: 'batch norm in every residual block (conditional batch norm for --conditional)',
     defaultHidden: 128,
     criticNorms: ['none'],
     kernels: ['conv', 'norm', 'resample'],
