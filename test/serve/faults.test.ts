@@ -399,6 +399,31 @@ test('an abandoned session thread ends at once and its lost listeners hear the r
   await inst.close();
 });
 
+test('abandoning a session in the middle of a long native run does not abort the process: its thread ends once the run returns', async () => {
+  // A thread ended inside onnxruntime's run aborted the whole server ("terminate called after
+  // throwing an instance of 'Napi::Error'"): the abandoned thread must be left to finish its run.
+  const { manifest, bytes } = await readModelFolder(join(ROOT, 'models', 'mnist-dcgan'));
+  const inst = await SessionInstance.create({ model: bytes, manifest, device: { requested: 'cpu', device: 'cpu', providers: ['cpu'], refused: [] }, threads: 1, label: 'mnist-dcgan' });
+  const rows = 8192;
+  const t0 = performance.now();
+  await inst.run({ rows: 256, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 256 }], labels: null });
+  const perRow = (performance.now() - t0) / 256;
+  const long = inst.run({ rows, segments: [{ kind: 'seeded', seed: 0, start: 0, count: rows }], labels: null });
+  const queued = inst.run({ rows: 1, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 1 }], labels: null });
+  // Abandoned while the first batch is inside the native run (a quarter of its expected time in).
+  await new Promise((r) => setTimeout(r, Math.max(20, (perRow * rows) / 4)));
+  const ended = inst.threadEnded;
+  inst.abandon(new Error('hung (test)'));
+  await assert.rejects(long, /hung \(test\)/);
+  await assert.rejects(queued, /hung \(test\)/);
+  await inst.close();
+  await ended;
+  // Still alive: a new session on the same model answers.
+  const again = await SessionInstance.create({ model: bytes, manifest, device: { requested: 'cpu', device: 'cpu', providers: ['cpu'], refused: [] }, threads: 1, label: 'mnist-dcgan' });
+  assert.equal((await again.run({ rows: 2, segments: [{ kind: 'seeded', seed: 0, start: 0, count: 2 }], labels: null })).dims[0], 2);
+  await again.close();
+});
+
 test('an encoding thread that dies mid-request is answered 503 with Retry-After, as a session thread that dies is; then it serves again', async () => {
   const engine = await Engine.start(testOptions(fx.models), { logger: silentLogger });
   // Stop the encoding threads every 2 ms while the request runs: its 1,024 images (16×16 each: a

@@ -88,6 +88,8 @@ export class SessionInstance implements InferenceBackend {
   private drawnAhead = 0;
   /** Why the session was abandoned (its thread is being ended), if it was. */
   private abandoned: Error | null = null;
+  /** The threads being stopped (see {@link stopThreads}). */
+  private stopping: Promise<void> | undefined;
 
   /** Turns on the process's WebGPU device, shared by every WebGPU session (see {@link run}). */
   private static readonly gpuTurns = new GpuTurns<SessionInstance>();
@@ -154,11 +156,10 @@ export class SessionInstance implements InferenceBackend {
       if (msg.type === 'result') p.resolve({ data: msg.data, dims: msg.dims, computeMs: msg.computeMs });
       else p.reject(new Error(msg.message));
     });
-    const fail = (cause: Error) => this.fail(cause);
-    this.worker.on('error', (err) => fail(new Error(`worker for ${label} crashed: ${err.message}`)));
-    this.worker.on('exit', (code) => fail(new Error(`worker for ${label} exited (code ${code})`)));
-    this.sampler?.on('error', (err) => fail(new Error(`latent thread for ${label} crashed: ${err.message}`)));
-    this.sampler?.on('exit', (code) => fail(new Error(`latent thread for ${label} exited (code ${code})`)));
+    this.worker.on('error', (err) => this.fail(new Error(`worker for ${label} crashed: ${err.message}`), 'gone'));
+    this.worker.on('exit', (code) => this.fail(new Error(`worker for ${label} exited (code ${code})`), 'gone'));
+    this.sampler?.on('error', (err) => this.fail(new Error(`latent thread for ${label} crashed: ${err.message}`)));
+    this.sampler?.on('exit', (code) => this.fail(new Error(`latent thread for ${label} exited (code ${code})`)));
   }
 
   run(batch: BatchInput): Promise<BatchOutput> {
@@ -205,7 +206,7 @@ export class SessionInstance implements InferenceBackend {
   }
 
   /** The threads stopped (or were given up): fail what is pending, tell the listeners, stop the rest. */
-  private fail(cause: Error): void {
+  private fail(cause: Error, session: 'busy' | 'gone' = 'busy'): void {
     const err = this.abandoned ?? cause;
     const unexpected = this.dead === null; // close() sets `dead` before it stops the threads
     this.dead ??= err;
@@ -215,8 +216,37 @@ export class SessionInstance implements InferenceBackend {
       this.lost = err;
       for (const l of this.lostListeners.splice(0)) l(err);
       // Whichever thread is left has nothing to do without the other.
-      void Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
+      void this.stopThreads(session);
     }
+  }
+
+  /**
+   * Stop the threads. Ending the session thread while it is inside onnxruntime's native run aborts
+   * the whole process (the binding throws a C++ exception as the thread's JavaScript environment is
+   * torn down), so a thread that may be busy (`busy`: an abandoned session, a latent thread that
+   * died under a running session, a close that timed out) is asked to skip its queue and release
+   * its session (`abandon`), and ended once it says `closed`, however long its run takes (it holds
+   * the process open meanwhile: an exit would end it too). An idle or exited one is ended at once.
+   */
+  private stopThreads(session: 'busy' | 'idle' | 'gone'): Promise<void> {
+    this.stopping ??= (async () => {
+      const sampler = this.sampler?.terminate();
+      if (session !== 'busy') {
+        await Promise.all([this.worker.terminate(), sampler]);
+        return;
+      }
+      const worker = this.worker;
+      const onMessage = (msg: WorkerResponse) => {
+        if (msg.type !== 'closed') return;
+        worker.off('message', onMessage);
+        void worker.terminate();
+      };
+      worker.on('message', onMessage);
+      const msg: WorkerRequest = { type: 'abandon' };
+      worker.postMessage(msg);
+      await sampler;
+    })();
+    return this.stopping;
   }
 
   /**
@@ -233,6 +263,14 @@ export class SessionInstance implements InferenceBackend {
     const lost = this.lost;
     if (lost) queueMicrotask(() => listener(lost)); // it stopped before anyone listened
     else if (this.dead === null) this.lostListeners.push(listener);
+  }
+
+  /** Resolves when the session thread has ended (tests: an abandoned one ends once its run returns). */
+  get threadEnded(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.worker.threadId === -1) resolve();
+      else this.worker.once('exit', () => resolve());
+    });
   }
 
   /** Whether latents are drawn on a second thread while the session runs (tests, benches). */
@@ -260,35 +298,39 @@ export class SessionInstance implements InferenceBackend {
     const alive = this.dead === null;
     this.dead ??= new Error('session closed');
     this.lostListeners.length = 0;
+    let released = false;
     if (alive) {
       const turns = this.exclusive ? SessionInstance.gpuTurns : null;
       await turns?.acquire(this);
       try {
-        await this.release();
+        released = await this.release();
       } finally {
         turns?.release();
       }
     }
-    const stopped = Promise.all([this.worker.terminate(), this.sampler?.terminate()]);
-    // An abandoned thread may be stuck in a native call until it returns: do not wait for it.
-    if (this.abandoned === null) await stopped;
+    // A thread still in a run (abandoned, or past the close's time) ends once that run returns.
+    await this.stopThreads(released ? 'idle' : 'busy');
   }
 
-  /** Asks the worker to release its session; resolves when it has, or its thread stopped, or the time is up. */
-  private release(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
+  /**
+   * Asks the worker to release its session; resolves true when it has or its thread stopped, false
+   * when the time is up first (the thread is still running a batch).
+   */
+  private release(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const done = (free: boolean) => {
         clearTimeout(timer);
         this.worker.off('message', onMessage);
-        this.worker.off('exit', done);
-        resolve();
+        this.worker.off('exit', onExit);
+        resolve(free);
       };
       const onMessage = (msg: WorkerResponse) => {
-        if (msg.type === 'closed') done();
+        if (msg.type === 'closed') done(true);
       };
-      const timer = setTimeout(done, CLOSE_TIMEOUT_MS);
+      const onExit = () => done(true);
+      const timer = setTimeout(() => done(false), CLOSE_TIMEOUT_MS);
       this.worker.on('message', onMessage);
-      this.worker.once('exit', done);
+      this.worker.once('exit', onExit);
       const msg: WorkerRequest = { type: 'close' };
       this.worker.postMessage(msg);
     });

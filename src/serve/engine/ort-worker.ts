@@ -4,7 +4,9 @@
  * loop. Device probes run here too, on a thread of their own, like the sessions they stand for.
  *
  * Protocol: see ./protocol.ts. One `load`, then any number of `run` messages, answered in order,
- * and a `close` last; or a single `probe`.
+ * and a `close` (or `abandon`) last; or a single `probe`. The server never stops this thread
+ * while it is inside onnxruntime's native run: a thread torn down there aborts the whole process
+ * (the binding throws a C++ exception as its JavaScript environment goes away).
  *
  * A model folder with a critic gives its critic.onnx / refine.onnx bytes at load; the generator
  * opens sessions on them (same providers and threads) when a refined batch first needs one, so a
@@ -28,6 +30,8 @@ const early = new Map<RefineGraph, Promise<Session>>();
 /** Refined batches received and not yet finished, those of them whose requests failed (`cancel`), and the one running now. */
 const refinedBatches = new Set<number>();
 const cancelled = new Set<number>();
+/** Set by `abandon`: runs still queued are answered with an error instead of run. */
+let abandoned = false;
 let refining: number | null = null;
 
 /** Why a cancelled refinement stopped. */
@@ -139,6 +143,7 @@ async function load(msg: Extract<WorkerRequest, { type: 'load' }>): Promise<void
 
 async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> {
   try {
+    if (abandoned) throw new Error('the session was given up before this batch ran');
     if (!generator) throw new Error('no session loaded');
     const { latent } = generator.io;
     // z: float32 [rows, dim], drawn here or, with a latent thread, while the previous batch ran.
@@ -204,6 +209,10 @@ port.on('message', (msg: WorkerRequest) => {
     if (refinedBatches.has(msg.id)) cancelled.add(msg.id);
     return;
   }
+  if (msg.type === 'abandon') {
+    abandoned = true;
+    for (const id of refinedBatches) cancelled.add(id);
+  }
   if (msg.type === 'run' && msg.refine) refinedBatches.add(msg.id);
-  chain = chain.then(() => (msg.type === 'load' ? load(msg) : msg.type === 'probe' ? probe(msg) : msg.type === 'close' ? close() : run(msg)));
+  chain = chain.then(() => (msg.type === 'load' ? load(msg) : msg.type === 'probe' ? probe(msg) : msg.type === 'close' || msg.type === 'abandon' ? close() : run(msg)));
 });

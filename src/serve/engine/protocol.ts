@@ -41,7 +41,13 @@ export type WorkerRequest =
    */
   | { type: 'cancel'; id: number }
   /** Release the session (after the runs posted before it); answered with `closed`. */
-  | { type: 'close' };
+  | { type: 'close' }
+  /**
+   * The session was given up (a batch ran far too long): the runs queued behind the one in
+   * progress are skipped (answered with an error), refinements stop at their next critic run, and
+   * the session is released as soon as the thread is free; answered with `closed`.
+   */
+  | { type: 'abandon' };
 
 export type WorkerResponse =
   | { type: 'loaded'; inputNames: string[]; outputNames: string[] }
