@@ -176,7 +176,7 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
   const name = manifest.name;
 
   // What the server serves under that name: the inputs the manifest names, and (wganx serve) the same file.
-  const meta = (await json(`/v2/models/${name}`)) as { inputs?: { name: string }[] };
+  const meta = (await json(`/v2/models/${name}`)) as { inputs?: { name: string }[]; versions?: unknown };
   const inputs = (meta.inputs ?? []).map((i) => i.name);
   for (const wanted of [io.latent.name, ...(io.label ? [io.label.name] : [])]) {
     if (!inputs.includes(wanted)) throw new WganxError(`--remote: ${base} serves "${name}" with inputs [${inputs.join(', ')}], the manifest names "${wanted}": not the same model`);
@@ -187,6 +187,16 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
   if (localSha && remoteSha && localSha !== remoteSha) {
     throw new WganxError(`--remote: ${base} serves "${name}" from a file with sha256 ${remoteSha.slice(0, 12)}…, ${opts.model} has ${localSha.slice(0, 12)}…: they are different models`);
   }
+
+  // The version served now is the one every chunk must come from: a hot reload of the model on the
+  // server during the run would mix two models in one data set. Requests name that version (KServe's
+  // versioned route: wganx serve answers 404 once it serves another), and each answer is checked
+  // (its model_version, and wganx serve's X-Wganx-Sha256).
+  const versions = Array.isArray(meta.versions) ? meta.versions.filter((v): v is string => typeof v === 'string') : [];
+  let version: string | null = versions.length === 1 ? versions[0] : null;
+  const inferPath = version === null ? `/v2/models/${name}/infer` : `/v2/models/${name}/versions/${encodeURIComponent(version)}/infer`;
+  const replaced = (now: string) =>
+    new WganxError(`--remote: ${base} replaced "${name}" during the run (${now}); the samples written so far are from the model the run started with: serve that one again and --resume, or write the new model's samples to another --out`);
 
   return {
     manifest,
@@ -205,14 +215,24 @@ export async function openRemote(opts: RemoteOptions): Promise<SampleSource> {
           outputs: [{ name: io.output.name, parameters: { binary_data: true } }],
         }),
       );
-      const { res, bytes } = await request(`/v2/models/${name}/infer`, {
+      const { res, bytes } = await request(inferPath, {
         method: 'POST',
         headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
         body: Buffer.concat([header, ...tensors.map((t) => t.bytes)]),
       });
-      if (!res.ok) throw new WganxError(`--remote: ${base}/v2/models/${name}/infer answered HTTP ${res.status}: ${bytes.toString('utf8', 0, 300)}`);
+      if (res.status === 404 && version !== null) {
+        const now = (await json(`/v2/models/${name}`).catch(() => null)) as { versions?: unknown } | null;
+        if (now && JSON.stringify(now.versions) !== JSON.stringify([version])) throw replaced(`version ${JSON.stringify(version)} → ${JSON.stringify(now.versions)}`);
+      }
+      if (!res.ok) throw new WganxError(`--remote: ${base}${inferPath} answered HTTP ${res.status}: ${bytes.toString('utf8', 0, 300)}`);
+      const sha = res.headers.get('x-wganx-sha256');
+      if (sha !== null && remoteSha !== null && sha !== remoteSha) throw replaced(`sha256 ${remoteSha.slice(0, 12)}… → ${sha.slice(0, 12)}…`);
       const headerLength = Number(res.headers.get('inference-header-content-length') ?? bytes.length);
-      const answer = JSON.parse(bytes.toString('utf8', 0, headerLength)) as { outputs: { name: string; shape: number[]; datatype: string }[] };
+      const answer = JSON.parse(bytes.toString('utf8', 0, headerLength)) as { model_version?: unknown; outputs: { name: string; shape: number[]; datatype: string }[] };
+      if (typeof answer.model_version === 'string') {
+        version ??= answer.model_version;
+        if (answer.model_version !== version) throw replaced(`version ${JSON.stringify(version)} → ${JSON.stringify(answer.model_version)}`);
+      }
       const out = answer.outputs.find((o) => o.name === io.output.name);
       if (!out || out.datatype !== 'FP32') throw new WganxError(`--remote: the server's answer holds no FP32 output "${io.output.name}"`);
       const payload = bytes.subarray(headerLength);

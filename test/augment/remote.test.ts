@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../../src/serve/http/server.js';
 import { silentLogger } from '../../src/serve/options.js';
-import { fixtureModels, testOptions } from '../serve/fixtures.js';
+import { openRemote } from '../../src/augment/remote.js';
+import { generatorIO } from '../../src/runtime/generator.js';
+import { exportPets, fixtureModels, testOptions } from '../serve/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = ['--import', 'tsx', join(ROOT, 'src', 'cli.ts')];
@@ -73,7 +75,7 @@ test('an answer cut off mid-body (the server dies while sending) is retried like
     const r = await cli([...args, '--out', remote, '--remote', url]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(cut, 2);
-    assert.match(r.stderr, /--remote: http:\/\/127\.0\.0\.1:\d+\/v2\/models\/pets\/infer: the answer \(HTTP 200\) was cut off: terminated.*; retrying in 0\.3 s \(attempt 2 of 8\)/);
+    assert.match(r.stderr, /--remote: http:\/\/127\.0\.0\.1:\d+\/v2\/models\/pets\/versions\/1\/infer: the answer \(HTTP 200\) was cut off: terminated.*; retrying in 0\.3 s \(attempt 2 of 8\)/);
     for (const f of ['part-000000.npz', 'part-000001.npz', 'manifest.jsonl']) assert.ok(readFileSync(join(remote, f)).equals(readFileSync(join(local, f))), f);
   } finally {
     proxy.close();
@@ -146,5 +148,40 @@ test('a model the server could not load: its reason is passed on', async () => {
   } finally {
     await srv.shutdown();
     rmSync(broken, { recursive: true, force: true });
+  }
+});
+
+test('a model replaced on the server during a run stops it, naming the change, instead of mixing two models in one data set', async () => {
+  const models = join(tmp, 'hot-models');
+  cpSync(join(fx.models, 'pets'), join(models, 'pets'), { recursive: true });
+  const srv = await startServer(testOptions(models, { port: 0, host: '127.0.0.1' }), { logger: silentLogger });
+  try {
+    const batch = (source: Awaited<ReturnType<typeof openRemote>>) => {
+      const dim = generatorIO(source.manifest).latent.dim;
+      return source.run(new Float32Array(2 * dim).fill(0.5), Int32Array.from([0, 1]));
+    };
+    // The answer of another file under the same version (X-Wganx-Sha256 of wganx serve).
+    let otherFile = false;
+    const rewrite: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (!otherFile || !String(input).endsWith('/infer')) return res;
+      const headers = new Headers(res.headers);
+      headers.set('x-wganx-sha256', 'f'.repeat(64));
+      return new Response(await res.arrayBuffer(), { status: res.status, headers });
+    };
+    const source = await openRemote({ url: srv.url, model: 'pets', log: () => {}, fetch: rewrite });
+    assert.equal((await batch(source)).data.length > 0, true);
+    otherFile = true;
+    await assert.rejects(batch(source), /--remote: http:\/\/127\.0\.0\.1:\d+ replaced "pets" during the run \(sha256 [0-9a-f]{12}… → ffffffffffff…\); the samples written so far are from the model the run started with/);
+
+    // A new version deployed: the run's requests name version 1, which the server no longer has.
+    const pinned = await openRemote({ url: srv.url, model: 'pets', log: () => {} });
+    await batch(pinned);
+    rmSync(join(models, 'pets'), { recursive: true });
+    await exportPets(join(models, 'pets'), '2');
+    await srv.engine.rescan();
+    await assert.rejects(batch(pinned), /replaced "pets" during the run \(version "1" → \["2"\]\)/);
+  } finally {
+    await srv.shutdown();
   }
 });

@@ -127,6 +127,15 @@ export function clientSignal(res: Response): CancelSignal {
 }
 
 /** Server-Timing header: where the time went (visible in browsers' dev tools). */
+/**
+ * The model version that answered: `X-Wganx-Model-Version` (the manifest's) and `X-Wganx-Sha256`
+ * (the loaded generator file's), so that a client can tell when a hot reload replaced it.
+ */
+export function modelHeaders(res: Response, model: { manifest: { version: string }; sha256: string }): void {
+  res.setHeader('X-Wganx-Model-Version', model.manifest.version);
+  res.setHeader('X-Wganx-Sha256', model.sha256);
+}
+
 export function serverTiming(res: Response, queueMs: number, computeMs: number): void {
   res.setHeader('Server-Timing', `queue;dur=${queueMs.toFixed(2)}, compute;dur=${computeMs.toFixed(2)}`);
 }

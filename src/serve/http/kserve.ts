@@ -15,7 +15,7 @@ import type { TensorDtype } from '../../core/manifest.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
 import { numbersJson } from '../../encode/encode-pool.js';
-import { admission, clientSignal, info, lookupModel, serverTiming } from './http-util.js';
+import { admission, clientSignal, info, lookupModel, modelHeaders, serverTiming } from './http-util.js';
 import { checkJsonDepth } from './json-limits.js';
 import type { LoadedModel } from '../engine/model.js';
 import { parseInput, type InferRequest, type RequestSchemas } from './schemas.js';
@@ -255,6 +255,7 @@ export function kserveRouter(engine: Engine, schemas: RequestSchemas, rawParser:
 
       const result = await engine.submit(m, { rows: batch, source: { kind: 'raw', z }, labels, signal: clientSignal(res) });
       serverTiming(res, result.queueMs, result.computeMs);
+      modelHeaders(res, m);
       const shape = [batch, ...result.rowShape];
       const out: Record<string, unknown> = { name: outName, datatype: 'FP32', shape };
       const response: Record<string, unknown> = { model_name: m.name, model_version: m.manifest.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs: [out] };

@@ -15,7 +15,7 @@ import { describeRefine, refineRequest, resolveRefine, type RefineRequest, type 
 import { checkSampleView, renderSamples, type RenderedBytes, type SampleBatch, type SampleView } from '../../encode/render.js';
 import type { Engine } from '../engine/engine.js';
 import { HttpError } from './http-error.js';
-import { admission, clientSignal, etagFresh, info, lookupModel, serverTiming } from './http-util.js';
+import { admission, clientSignal, etagFresh, info, lookupModel, modelHeaders, serverTiming } from './http-util.js';
 import type { LoadedModel } from '../engine/model.js';
 import { refineSummary, servedRefine } from '../engine/refine.js';
 import type { ModelEntry } from '../engine/registry.js';
@@ -96,6 +96,16 @@ function sampleEntries(model: LoadedModel, n: number, seed: number, start: numbe
   return Array.from({ length: n }, (_, k) => ({ index: start + k, seed, ...(labels ? { label: labels[k], labelName: names![labels[k]] } : {}) }));
 }
 
+/**
+ * A query string's class is text: the model's class of that name when it has one (class folders
+ * named by numbers, sorted as text: "10" before "2"), else digits are an index, else a name
+ * (which classIndex refuses, listing the model's). A JSON body says which it means: 2 or "2".
+ */
+function queryClass(manifest: LoadedModel['manifest'], text: string): number | string {
+  if (manifest.conditional?.labels.includes(text)) return text;
+  return /^\d+$/.test(text) ? Number(text) : text;
+}
+
 /** The refinement a response says it ran (header `X-Wganx-Refine`: the method and every parameter). */
 function refineHeader(res: express.Response, refine: ResolvedRefine): void {
   if (refine.method !== 'none') res.setHeader('X-Wganx-Refine', describeRefine(refine));
@@ -156,7 +166,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res), ...(refine.method === 'none' ? {} : { refine }) });
     serverTiming(res, result.queueMs, result.computeMs);
     res.setHeader('X-Wganx-Seed', String(seed));
-    res.setHeader('X-Wganx-Model-Version', model.manifest.version);
+    modelHeaders(res, model);
     refineHeader(res, refine);
     const out = await renderSamples(batchOf(model, result, n, labels), view);
     if (out.as === 'each') {
@@ -176,7 +186,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const query = queryRefine(req.query as Record<string, unknown>);
     const q = parseInput(schemas.samplesQuery, query.rest, 'query', ['refine', 'refine.<param>']);
     const n = q.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
-    const { seed, start, labels } = seededSamples(model.manifest, { seed: q.seed, start: q.start, n, cls: q.class }, 'query');
+    const { seed, start, labels } = seededSamples(model.manifest, { seed: q.seed, start: q.start, n, cls: q.class === undefined ? undefined : queryClass(model.manifest, q.class) }, 'query');
     const view = { as: 'picture', format: 'png', scale: q.scale, columns: q.columns } as const;
     checkSampleView('query', { kind: model.manifest.kind, rowShape: model.rowShape, n }, view, { count: { field: 'n', value: n }, columns: q.columns === undefined ? undefined : { field: 'columns', value: q.columns } });
     const refine = servedRefine(model, query.refine, 'query.refine', engine.options);
@@ -187,6 +197,8 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     if (etagFresh(req, res, createHash('sha256').update(key).digest('base64url').slice(0, 27))) return void res.status(304).end();
     const result = await engine.submit(model, { rows: n, source: { kind: 'seeded', seed, start }, labels, signal: clientSignal(res), ...(refine.method === 'none' ? {} : { refine }) });
     serverTiming(res, result.queueMs, result.computeMs);
+    res.setHeader('X-Wganx-Seed', String(seed));
+    modelHeaders(res, model);
     refineHeader(res, refine);
     const out = await renderSamples(batchOf(model, result, n, labels), view);
     sendRendered(res, out);
@@ -209,6 +221,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const { z, labels } = walkSamples(model.manifest, { seedA, seedB, steps, cls: body.class }, 'body');
     const result = await engine.submit(model, { rows: steps, source: { kind: 'raw', z }, labels, signal: clientSignal(res) });
     serverTiming(res, result.queueMs, result.computeMs);
+    modelHeaders(res, model);
     const out = await renderSamples(batchOf(model, result, steps, labels), view);
     if (out.as === 'each') {
       const head = { model: model.name, version: model.manifest.version, seedA, seedB, steps, label: labels?.[0] ?? null };

@@ -62,7 +62,11 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `one of ${values.join(', ')}` });
 }
 
-const classRef = z.union([int(0, 1_000_000), z.string().min(1).max(MAX_NAME)], { error: 'a class index (integer) or a class name' });
+// Any integer: the model's own range (0 to numClasses − 1, with its names) is checked by classIndex,
+// whose error lists both.
+const CLASS_REF = 'a class index (integer) or a class name';
+const classIndexSchema = z.number({ error: CLASS_REF }).int({ error: CLASS_REF }).min(-MAX_SAFE_COUNTER, { error: CLASS_REF }).max(MAX_SAFE_COUNTER, { error: CLASS_REF });
+const classRef = z.union([classIndexSchema, z.string().min(1).max(MAX_NAME)], { error: CLASS_REF });
 
 export const modelNameSchema = z
   .string()
@@ -90,7 +94,8 @@ export function requestSchemas(limits: SchemaLimits) {
     n: queryInt(1, limits.maxSamples).optional(),
     seed: queryInt(0, MAX_SAFE_COUNTER).default(0),
     start: queryInt(0, MAX_SAFE_COUNTER).default(0),
-    class: z.union([queryInt(0, 1_000_000), z.string().min(1).max(MAX_NAME)], { error: 'a class index or name' }).optional(),
+    // Text: a class name when the model has one spelt so, else digits are an index (queryClass in routes-v1.ts).
+    class: z.string({ error: 'a class index or name' }).min(1, { error: 'a class index or name' }).max(MAX_NAME, { error: 'a class index or name' }).optional(),
     scale: queryInt(1, limits.maxScale).default(1),
     columns: queryInt(1, limits.maxSamples).optional(),
   });
