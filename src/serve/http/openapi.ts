@@ -79,7 +79,7 @@ export function openApiSpec(schemas: RequestSchemas, limits: RefineLimits) {
           parameters: [name],
           requestBody: { content: { 'application/json': { schema: samplesSchema(schemas, limits), example: { n: 16, seed: 7, format: 'png', scale: 2, refine: { method: 'rank', k: 8 } } } } },
           responses: {
-            '200': { description: 'Samples', headers: { 'X-Wganx-Seed': { schema: { type: 'string' } }, 'X-Wganx-Refine': { description: 'the refinement that ran, every parameter (absent for none)', schema: { type: 'string' } } }, content: { 'image/png': {}, 'image/webp': {}, 'image/jpeg': {}, 'application/json': {}, 'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'format npy' } }, 'application/zip': { schema: { type: 'string', format: 'binary', description: 'format npz' } } } },
+            '200': { description: 'Samples', headers: { 'X-Wganx-Seed': { schema: { type: 'string' } }, 'X-Wganx-Model-Version': { description: 'the version that answered', schema: { type: 'string' } }, 'X-Wganx-Sha256': { description: 'sha256 of the generator file that answered', schema: { type: 'string' } }, 'X-Wganx-Refine': { description: 'the refinement that ran, every parameter (absent for none)', schema: { type: 'string' } } }, content: { 'image/png': {}, 'image/webp': {}, 'image/jpeg': {}, 'application/json': {}, 'application/octet-stream': { schema: { type: 'string', format: 'binary', description: 'format npy' } }, 'application/zip': { schema: { type: 'string', format: 'binary', description: 'format npz' } } } },
             ...errors,
           },
         },
