@@ -98,6 +98,7 @@ export class Plan {
     }
     if (perClass !== undefined && !conditional) throw new InvalidArgumentError('--per-class', perClass, `nothing: model "${manifest.name}" is not conditional (use --count)`);
     if (args.classes !== undefined && perClass === undefined) throw new InvalidArgumentError('--classes', args.classes.join(','), 'nothing without --per-class');
+    if (args.classes !== undefined && args.classes.length === 0) throw new InvalidArgumentError('--classes', '', 'at least one class name or index, comma-separated (leave the flag out for every class)');
     const kind = manifest.kind;
     this.format = formatSpec(args.format);
     const allowed = formatsFor(kind);

@@ -26,7 +26,7 @@ import { AUGMENT_FLAGS } from './flags.js';
 import { Plan, type Sample } from './plan.js';
 import { openRemote } from './remote.js';
 import type { SampleSource } from './sources.js';
-import { finishSummary, lockFolder, ManifestWriter, prepareFolder, type Identity } from './state.js';
+import { finishSummary, stopSummary, lockFolder, ManifestWriter, prepareFolder, type Identity } from './state.js';
 import type { ChunkJob } from './write-chunk.js';
 import { ChunkWriteError, WriterPool } from './writers.js';
 
@@ -263,12 +263,11 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
     const seconds = (performance.now() - t0) / 1000;
     const samplesPerSecond = written / Math.max(seconds, 1e-6);
     const complete = done === samples;
-    if (complete) {
-      try {
-        await finishSummary(out, plan, { seconds: Math.round(seconds * 10) / 10, samplesPerSecond: Math.round(samplesPerSecond) });
-      } catch (err) {
-        throw err instanceof ChunkWriteError ? outWriteError(err, done, samples, manifestName) : err;
-      }
+    try {
+      if (complete) await finishSummary(out, plan, { seconds: Math.round(seconds * 10) / 10, samplesPerSecond: Math.round(samplesPerSecond) });
+      else await stopSummary(out, plan, done);
+    } catch (err) {
+      throw err instanceof ChunkWriteError ? outWriteError(err, done, samples, manifestName) : err;
     }
     log(complete ? `wrote ${written} samples in ${seconds.toFixed(1)} s (${samplesPerSecond.toFixed(0)} samples/s); ${out} holds all ${samples}` : `stopped after ${done} of ${samples} samples; run the same command again to finish`);
     return { ...base, written, seconds, samplesPerSecond, complete };

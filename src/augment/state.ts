@@ -47,11 +47,14 @@ const FLAG_OF: Readonly<Record<keyof Identity, string>> = {
 export interface Summary {
   tool: 'wganx augment';
   version: string;
-  status: 'running' | 'complete';
+  /** `running` while a run writes (or after a kill), `stopped` after a signal stopped it, `complete` at the end. */
+  status: 'running' | 'stopped' | 'complete';
   identity: Identity;
   /** Samples in the whole data set, and in this run's part of it. */
   total: number;
   samples: number;
+  /** Samples of this part on disk when a signal stopped the run (status `stopped`). */
+  written?: number;
   startedAt: string;
   finishedAt?: string;
   seconds?: number;
@@ -286,9 +289,17 @@ export class ManifestWriter {
   }
 }
 
+/** Mark a run that a signal stopped: `stopped`, with how many of its samples are on disk. */
+export async function stopSummary(out: string, plan: Plan, written: number): Promise<void> {
+  const name = plan.metaFile('summary');
+  const summary = (await readSummary(join(out, name)))!;
+  await writeMeta(out, name, `${JSON.stringify({ ...summary, status: 'stopped', written, stoppedAt: new Date().toISOString() }, null, 2)}\n`);
+}
+
 /** Mark the run complete, with what it took. */
 export async function finishSummary(out: string, plan: Plan, extra: Partial<Summary>): Promise<void> {
   const name = plan.metaFile('summary');
   const summary = (await readSummary(join(out, name)))!;
-  await writeMeta(out, name, `${JSON.stringify({ ...summary, ...extra, status: 'complete', finishedAt: new Date().toISOString() }, null, 2)}\n`);
+  const { written: _written, stoppedAt: _stoppedAt, ...rest } = summary;
+  await writeMeta(out, name, `${JSON.stringify({ ...rest, ...extra, status: 'complete', finishedAt: new Date().toISOString() }, null, 2)}\n`);
 }

@@ -150,6 +150,28 @@ print(json.dumps(out))`;
   assert.deepEqual(lines[1], { file: 'shard-000000.tar', member: '0-1.png', index: 1, label: 1, labelName: 'dog', seed: 0, model: 'pets', sha256: lines[1].sha256 });
 });
 
+test('a run stopped by its signal says so in summary.json (status stopped, the samples on disk); the same command finishes it', async () => {
+  const out = dir('stopped');
+  let reads = 0;
+  const signal = {
+    get aborted() {
+      return ++reads > 2; // two chunks are planned, then the run stops
+    },
+  };
+  const r = await augment({ model: join(fx.models, 'pets'), device: 'cpu', threads: 1, perClass: 8, chunk: 3, seed: 2, out }, { ...quiet, signal });
+  assert.equal(r.complete, false);
+  const stopped = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.equal(stopped.status, 'stopped');
+  assert.equal(stopped.written, manifestLines(out).length);
+  assert.ok(stopped.written > 0 && stopped.written < 24, `${stopped.written}`);
+  const done = await run({ perClass: 8, chunk: 3, seed: 2, out });
+  assert.equal(done.complete, true);
+  const complete = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.equal(complete.status, 'complete');
+  assert.equal(complete.samples, 24);
+  assert.equal('written' in complete, false);
+});
+
 test('a run killed with SIGKILL at any moment resumes to exactly the files of an uninterrupted run, no line missing or doubled', async () => {
   const straight = dir('straight');
   const args = ['augment', '--model', join(fx.models, 'digits'), '--count', '20000', '--chunk', '100', '--batch', '50', '--device', 'cpu', '--threads', '1'];
@@ -220,6 +242,8 @@ test('bad input gets one line naming the flag and a non-zero exit, and leaves no
   one(cli('--model', pets, '--per-class', '0', '--out', dir('x2')), 2, /--per-class <k>' argument '0' is invalid\. "0" is not an integer in \[1, /);
   one(cli('--model', pets, '--count', '5', '--shard', '3/3', '--out', dir('x3')), 1, /--shard: "3\/3" is not allowed; expected i\/k with 0 ≤ i < k/);
   one(cli('--model', pets, '--per-class', '2', '--classes', 'cat,wolf', '--out', dir('x4')), 1, /--classes: "wolf" is not allowed; expected a class index from 0 to 2 or one of the names "cat", "dog", "eel"/);
+  one(cli('--model', pets, '--per-class', '2', '--classes', ',', '--out', dir('x4b')), 1, /--classes: "" is not allowed; expected at least one class name or index, comma-separated \(leave the flag out for every class\)/);
+  assert.ok(!existsSync(dir('x4b')), 'a refused --classes writes nothing');
   one(cli('--model', join(fx.models, 'ring'), '--per-class', '2', '--out', dir('x5')), 1, /--per-class: 2 is not allowed; expected nothing: model "ring" is not conditional/);
   one(cli('--model', join(fx.models, 'ring'), '--count', '2', '--out', dir('x6')), 1, /--format: "png" is not allowed; expected one of npz, csv for a point model/);
   // Neither or both of --per-class and --count: a usage error (exit 2), saying which.
