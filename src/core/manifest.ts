@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from './errors.js';
+import { allowedByIssue } from './schema-wording.js';
 import { LATENT_DISTRIBUTIONS } from './latent.js';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -132,6 +133,7 @@ export const ManifestSchema = z
         labels: z.array(z.string()),
       })
       .refine((c) => c.labels.length === c.numClasses, { message: 'labels must have numClasses entries' })
+      .refine((c) => new Set(c.labels).size === c.labels.length, { message: 'class names that differ (a name picks one class)', path: ['labels'] })
       .nullable(),
     inputs: z.array(InputSpecSchema).min(1),
     outputs: z.array(TensorSpecSchema).min(1),
@@ -189,7 +191,7 @@ export function parseManifest(value: unknown, source = 'manifest'): Manifest {
   const field = path ? `${source}.${path}` : source;
   let bad: unknown = value;
   for (const key of issue.path) bad = bad != null && typeof bad === 'object' ? (bad as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
-  throw new InvalidArgumentError(field, bad, issue.message);
+  throw new InvalidArgumentError(field, bad, allowedByIssue(issue));
 }
 
 /** Image geometry `[height, width, channels]` of an image model's output. */

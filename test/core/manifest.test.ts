@@ -40,6 +40,12 @@ test('errors name the field path, the value and the rule', () => {
   assert.throws(bad((m) => (m.conditional.labels = ['a'])), /conditional: .* labels must have numClasses entries/);
   assert.throws(bad((m) => (m.output.layout = 'NC')), /output.layout: "NC" is not allowed; expected image models use NHWC/);
   assert.throws(bad((m) => (m.export.sha256 = 'xyz')), /export.sha256: "xyz"/);
+  // Schema defaults read as what is allowed, not as the validation library's sentences.
+  assert.throws(bad((m) => (m.kind = 'audio')), /kind: "audio" is not allowed; expected one of "image", "points"$/);
+  assert.throws(bad((m) => (m.version = 11)), /version: 11 is not allowed; expected a string$/);
+  assert.throws(bad((m) => delete m.export.sha256), /export.sha256 is missing; expected a string$/);
+  assert.throws(bad((m) => (m.latent.dim = 0)), /latent.dim: 0 is not allowed; expected more than 0$/);
+  assert.throws(bad((m) => (m.conditional.labels = ['a', 'a'])), /conditional.labels: \["a","a"\] is not allowed; expected class names that differ/);
 });
 
 const critic = (conditional = true) => ({

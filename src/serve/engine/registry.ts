@@ -233,7 +233,7 @@ export class ModelRegistry {
     if (old && old.fingerprint === fp && !force) return;
     if (!MODEL_NAME_PATTERN.test(name)) {
       this.entries.set(name, { name, state: 'failed', reason: `folder name "${name}" is not a model name (${MODEL_NAME_PATTERN})`, reloadError: null, model: null, fingerprint: fp });
-      this.logger.warn(`skipping ${dir}: not a valid model name`);
+      this.logger.warn(`model folder ${dir} failed: its name is not a model name (${MODEL_NAME_PATTERN}); rename it`);
       this.onChange();
       return;
     }

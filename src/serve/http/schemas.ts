@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { MAX_SAFE_COUNTER } from '../../core/latent.js';
+import { allowedByIssue } from '../../core/schema-wording.js';
 import { MODEL_NAME_PATTERN } from '../../core/manifest.js';
 import { ANIMATION_FORMATS, IMAGE_FORMATS } from '../../encode/encode.js';
 
@@ -145,17 +146,15 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   let bad: unknown = value;
   for (const key of issue.path) bad = bad != null && typeof bad === 'object' ? (bad as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
   let path = issue.path.map(String);
-  let allowed = issue.message;
+  let allowed = allowedByIssue(issue);
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0];
     path = [...path, key];
     bad = (bad as Record<string, unknown>)[key];
     const known = [...(schema instanceof z.ZodObject ? Object.keys(schema.shape) : []), ...alsoKnown].join(', ');
     allowed = `no field "${key}"; known fields: ${known}`;
-  } else if (issue.code === 'invalid_type') {
-    // zod's own wording ("Invalid input: expected object, received array"): say what is expected.
-    if (/^Invalid input/.test(allowed)) allowed = issue.expected === 'object' ? 'a JSON object' : issue.expected === 'array' ? 'a JSON array' : `a ${issue.expected}`;
-    if (bad === undefined) allowed = `${allowed} (required)`;
+  } else if (issue.code === 'invalid_type' && bad === undefined) {
+    allowed = `${allowed} (required)`;
   }
   const field = [where, ...path].filter(Boolean).join('.');
   throw new InvalidArgumentError(field, bad, allowed);
