@@ -210,6 +210,9 @@ test('validation: 400 bodies name the field, the value and what is allowed', asy
   const tensor = await request(app).post('/v2/models/ring/infer').send({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [0, 0] }], outputs: [{}] }).expect(400);
   assert.doesNotMatch(tensor.body.error, /Invalid input/);
   assert.match(tensor.body.error, /is missing; expected a string \(required\)/);
+  // A tensor of the wrong size: its number of values, not an invented value.
+  const size = await request(app).post('/v2/models/ring/infer').send({ inputs: [{ name: 'z', shape: [1, 2], datatype: 'FP32', data: [0, 0, 0, 0, 0] }] }).expect(400);
+  assert.equal(size.body.error, 'request.inputs.0.data (its number of values): 5 is not allowed; expected 2, the product of shape');
   const unknown = await request(app).get('/v1/models/ring/samples.png?n=2&bogus=1').expect(400);
   assert.match(unknown.body.allowed, /known fields: n, seed, start, class, scale, columns, refine, refine\.<param>$/);
   await request(app).post('/v1/models/ring/samples').set('content-type', 'text/plain').send('n=2').expect(415);

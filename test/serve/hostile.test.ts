@@ -216,7 +216,21 @@ test('deeply nested JSON gets a 400 JSON error (no stack, no path, bounded value
     const wide = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json; charset=utf-16le' }, body: utf16 });
     assert.equal(wide.status, 415, wide.body.slice(0, 200));
     assert.match(wide.headers['content-type']!, /^application\/json/);
-    assert.equal(JSON.parse(wide.body).field, 'content-type charset');
+    assert.equal(JSON.parse(wide.body).field, 'Content-Type');
+    // A charset body-parser does not know, bytes that are not UTF-8, and a Content-Encoding that does
+    // not match the body: each named, with what is allowed.
+    const latin1 = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json; charset=latin1' }, body: '{"n":1}' });
+    assert.equal(latin1.status, 415, latin1.body);
+    assert.deepEqual(JSON.parse(latin1.body), { error: 'Content-Type charset "latin1" is not accepted; expected utf-8', field: 'Content-Type', value: 'latin1', allowed: 'charset utf-8' });
+    const notUtf8 = await send(port, agent, { method: 'POST', path: '/v1/models/pets/samples', headers: { 'content-type': 'application/json' }, body: Buffer.from([...Buffer.from('{"n":1,"class":"'), 0xff, 0xfe, ...Buffer.from('"}')]) });
+    assert.equal(notUtf8.status, 400, notUtf8.body);
+    assert.match(JSON.parse(notUtf8.body).error, /^body is not valid UTF-8; expected JSON text in UTF-8$/);
+    const gzipped = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: '{"n":1}' });
+    assert.equal(gzipped.status, 400, gzipped.body);
+    assert.match(JSON.parse(gzipped.body).error, /^Content-Encoding "gzip" does not match the body \(incorrect header check\); expected identity, gzip, deflate or br/);
+    const packed = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json', 'content-encoding': 'zstd-x' }, body: '{"n":1}' });
+    assert.equal(packed.status, 415, packed.body);
+    assert.equal(JSON.parse(packed.body).field, 'Content-Encoding');
     // A huge value is quoted, never echoed in full.
     const huge = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 'x'.repeat(3_000_000) }) });
     assert.equal(huge.status, 400);

@@ -20,7 +20,7 @@ import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
 import { HttpError } from './http-error.js';
 import { closeAfterLinger, info, shownModels } from './http-util.js';
-import { checkJsonCharset, checkJsonDepth } from './json-limits.js';
+import { charsetRefused, checkJsonCharset, checkJsonDepth, checkUtf8 } from './json-limits.js';
 import { BINARY_HEADER, kserveRouter, sendKserveJson } from './kserve.js';
 import { outcomeOf, ServeMetrics } from './metrics.js';
 import { docsPage, openApiSpec } from './openapi.js';
@@ -128,6 +128,7 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
     type: ['application/json', 'application/*+json'],
     verify: (_req, _res, buf, encoding) => {
       checkJsonCharset(encoding);
+      checkUtf8(buf);
       checkJsonDepth(buf, 'body');
     },
   });
@@ -250,6 +251,20 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
       [status, body, retryAfter] = [503, { error: err.message }, RETRY_AFTER_SECONDS];
     } else if (err instanceof InferenceFailed) {
       [status, body] = [500, { error: err.message }];
+    } else if (err?.type === 'charset.unsupported' && typeof err.charset === 'string') {
+      // body-parser's own refusal of a charset it cannot decode (latin1…): named like ours.
+      const refused = charsetRefused(err.charset);
+      [status, body] = [refused.status, { error: refused.message, ...refused.details }];
+    } else if (err?.type === 'encoding.unsupported' || (typeof err?.code === 'string' && err.code.startsWith('Z_'))) {
+      // A Content-Encoding body-parser does not take, or a gzip/deflate/br body that does not inflate.
+      const encoding = String(req.headers['content-encoding'] ?? '');
+      const unsupported = err.type === 'encoding.unsupported';
+      status = unsupported ? 415 : 400;
+      const allowed = 'identity, gzip, deflate or br, with a body encoded so';
+      body = {
+        error: `Content-Encoding ${JSON.stringify(encoding)} ${unsupported ? 'is not accepted' : `does not match the body (${String(err.message)})`}; expected ${allowed}`,
+        field: 'Content-Encoding', value: encoding, allowed,
+      };
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       // body-parser and friends: 400 malformed JSON, 413 too large, 415 bad encoding…
       status = err.status;

@@ -4,6 +4,7 @@
  * message). No valid request nests deeper than a KServe tensor (8 levels of data inside the
  * request object), so anything deeper than {@link MAX_JSON_DEPTH} is refused before parsing.
  */
+import { isUtf8 } from 'node:buffer';
 import { HttpError } from './http-error.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 
@@ -53,7 +54,16 @@ export function checkJsonDepth(bytes: Uint8Array, field: string): void {
  * encoding (UTF-16 turns `"` into other characters' bytes) would walk past.
  */
 export function checkJsonCharset(encoding: string): void {
-  if (encoding.toLowerCase().replace('_', '-') !== 'utf-8') {
-    throw new HttpError(415, `content-type charset ${JSON.stringify(encoding)} is not accepted; send utf-8`, { field: 'content-type charset', value: encoding, allowed: 'utf-8' });
-  }
+  if (encoding.toLowerCase().replace('_', '-') !== 'utf-8') throw charsetRefused(encoding);
+}
+
+/** The 415 of a Content-Type charset other than UTF-8 (ours, and body-parser's for charsets it does not know). */
+export function charsetRefused(charset: string): HttpError {
+  return new HttpError(415, `Content-Type charset ${JSON.stringify(charset)} is not accepted; expected utf-8`, { field: 'Content-Type', value: charset, allowed: 'charset utf-8' });
+}
+
+/** Throws a 400 naming the body when its bytes are not UTF-8 (they would be read as U+FFFD and refused later for a reason the client cannot see). */
+export function checkUtf8(bytes: Uint8Array): void {
+  if (isUtf8(bytes)) return;
+  throw new HttpError(400, 'body is not valid UTF-8; expected JSON text in UTF-8', { field: 'body', allowed: 'JSON text in UTF-8' });
 }

@@ -54,10 +54,11 @@ function metadata(model: LoadedModel) {
   };
 }
 
-/** Flatten (possibly nested) JSON tensor data, stopping as soon as it is longer than `expected`. */
+/** Flatten (possibly nested) JSON tensor data; one longer than `expected` is counted, not copied. */
 function flatten(data: unknown, expected: number, field: string): unknown[] {
   if (!Array.isArray(data)) throw new InvalidArgumentError(field, data, 'an array of numbers (flat or nested, row-major)');
   const out: unknown[] = [];
+  let count = 0;
   const stack: { arr: unknown[]; i: number }[] = [{ arr: data, i: 0 }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
@@ -70,11 +71,11 @@ function flatten(data: unknown, expected: number, field: string): unknown[] {
       if (stack.length >= 8) throw new InvalidArgumentError(field, '…', 'at most 8 levels of nesting');
       stack.push({ arr: v, i: 0 });
     } else {
-      out.push(v);
-      if (out.length > expected) throw new InvalidArgumentError(field, `more than ${expected} values`, `${expected} values (the product of shape)`);
+      if (++count <= expected) out.push(v);
     }
   }
-  if (out.length !== expected) throw new InvalidArgumentError(field, `${out.length} values`, `${expected} values (the product of shape)`);
+  // The count of values, not a value of the data: named as such.
+  if (count !== expected) throw new InvalidArgumentError(`${field} (its number of values)`, count, `${expected}, the product of shape`);
   return out;
 }
 
