@@ -6,7 +6,7 @@
  * Errors print as one line on stderr with exit code 1 (2 for usage errors).
  */
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
-import { WganxError } from './core/errors.js';
+import { InvalidArgumentError, WganxError } from './core/errors.js';
 import { allowedText, parseFlagText, type FlagInput, type FlagSpec, type FlagTable } from './core/flags.js';
 import { AUGMENT_FLAGS } from './augment/flags.js';
 import { EVAL_AUGMENT_FLAGS, EVAL_FLAGS } from './eval/flags.js';
@@ -154,6 +154,10 @@ function buildProgram(): Command {
       const given = flags.perClass === undefined ? 'neither was given' : 'both were given';
       cmd.error(`error: give exactly one of '--per-class <k>' (samples per class, conditional models) and '--count <n>' (samples in all); ${given}`, { exitCode: 2 });
     }
+    // The key given on the command line is for a server; from the environment it may be there for other runs.
+    if (flags.remote === undefined && cmd.getOptionValueSource('apiKey') === 'cli') {
+      throw new InvalidArgumentError('--api-key', '…', 'nothing without --remote (the key of the server the samples come from; a local run needs none)');
+    }
     const { augmentCommand } = await import('./augment/command.js');
     await augmentCommand(flags);
   });
@@ -177,7 +181,9 @@ async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number; message?: string };
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
       // commander already printed help/version or the usage error.
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      // `wganx` with no command prints the help as an error (commander's exit code 1): a usage error.
+      if (e.code === 'commander.help') return e.exitCode ? 2 : 0;
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
     }
     if (err instanceof WganxError) {
       process.stderr.write(`wganx: ${err.message}\n`);

@@ -72,7 +72,7 @@ export async function optimizeModelFolder(dir: string, opts: { log?: (message: s
   model.metadataProps = (model.metadataProps ?? []).filter((p) => p.key !== MANIFEST_METADATA_KEY);
   const { model: rewritten, changes } = rewriteGraph(model);
   if (changes.length === 0) {
-    log(`${onnxPath} is already in the fast form; nothing was written`);
+    // The caller reports it (the result says `changed: false`).
     return { changed: false, changes, manifest: folder.manifest, onnxPath, manifestPath, rewriteMaxAbsDiff: {} };
   }
   for (const line of changes) log(`rewrite: ${line}`);

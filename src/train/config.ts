@@ -153,7 +153,7 @@ export const TRAIN_FLAGS = {
     type: 'string', flag: '--diffaugment', arg: '<list>', default: 'none', nonEmpty: true,
     help: `images: differentiable augmentation of everything the critic sees, for small data sets (DiffAugment): a comma-separated subset of ${DIFFAUGMENT_POLICIES.join(', ')}, or none`,
   },
-  strict: { type: 'boolean', flag: '--strict', default: false, help: 'image folders: refuse files that are not PNG/JPEG/WebP images or do not decode (default: skip and report them)' },
+  strict: { type: 'boolean', flag: '--strict', default: false, help: 'image folders: refuse files that are not PNG/JPEG/WebP images or do not decode (without it: skip and report them)' },
   name: { type: 'string', flag: '--name', arg: '<name>', nonEmpty: true, help: 'model name for the export (default: the last segment of --out)' },
   modelsDir: { type: 'string', flag: '--models-dir', arg: '<dir>', default: 'models', nonEmpty: true, help: 'export the generator into <dir>/<name>/' },
   force: { type: 'boolean', flag: '--force', default: false, help: 'export over a model folder that holds a different model (another graph and training command; the same run needs no flag)' },

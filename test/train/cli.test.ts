@@ -98,7 +98,18 @@ test('per-algorithm defaults follow the WGAN and WGAN-GP papers', () => {
 test('--help lists every flag of the issue with its help text', () => {
   const r = run(['--help']);
   assert.equal(r.status, 0);
+  // Each default is said once: --strict's help names what happens without it, commander adds the default.
+  assert.match(r.stdout.replace(/\s+/g, ' '), /--strict image folders: refuse [^()]* \(without it: skip and report them\) \(default: false\)/);
   for (const flag of ['--dataset', '--algo', '--arch', '--conditional', '--steps', '--batch', '--n-critic', '--warmup-critic', '--lambda', '--clip', '--lr', '--beta1', '--beta2', '--latent', '--seed', '--out', '--resume', '--backend', '--sample-every', '--checkpoint-every']) {
     assert.match(r.stdout, new RegExp(`${flag}\\b`), flag);
   }
+});
+
+test('wganx with no command prints the help on stderr and exits 2 (a usage error); --help exits 0', () => {
+  const bare = spawnSync(process.execPath, CLI, { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(bare.status, 2);
+  assert.match(bare.stderr, /^Usage: wganx \[options\] \[command\]/);
+  const help = spawnSync(process.execPath, [...CLI, '--help'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^Usage: wganx/);
 });
