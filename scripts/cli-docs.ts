@@ -22,12 +22,13 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 function row(spec: FlagSpec): string {
   if (spec.type === 'boolean') {
     return spec.default
-      ? `| \`--no-${spec.flag.slice(2)}\` | on | ${cell(spec.negatedHelp ?? `not: ${spec.help}`)} |`
+      ? `| \`--no-${spec.flag.slice(2)}\` | on (this flag turns it off) | ${cell(spec.negatedHelp ?? `not: ${spec.help}`)} |`
       : `| \`${spec.flag}\` | off | ${cell(spec.help)} |`;
   }
   const flag = `\`${spec.flag} ${spec.arg ?? '<value>'}\``;
   const fallback = spec.required ? 'required' : '—';
-  const given = spec.default === undefined || spec.default === null ? fallback : `\`${Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)}\``;
+  const empty = Array.isArray(spec.default) && spec.default.length === 0;
+  const given = spec.default === undefined || spec.default === null ? fallback : empty ? 'none' : `\`${Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)}\``;
   const env = spec.env ? ` (env \`${spec.env}\`)` : '';
   const negated = spec.type === 'string' && spec.negatable ? `; \`--no-${spec.flag.slice(2)}\`: ${spec.negatedHelp ?? 'none'}` : '';
   const allowed = spec.type === 'int' || spec.type === 'number' || spec.type === 'choice' ? ` (${cell(allowedText(spec))})` : '';

@@ -9,7 +9,8 @@
  *   const r = await augment({ model: 'models/mnist-cgan', perClass: 1000, out: 'data/digits' });
  *   r.samplesPerSecond
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { makeFolderSync } from '../io/make-folder.js';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
@@ -189,8 +190,8 @@ async function writeSet(f: ReturnType<typeof resolveFlags<typeof AUGMENT_FLAGS>>
   try {
     log(`augment: ${samples} samples of ${manifest.name} (${source.where}) → ${out}${plan.shard ? ` (shard ${identity.shard} of ${plan.total})` : ''}${state.doneSamples ? `; resuming after ${state.doneSamples} whole` : ''}`);
     if (plan.filePerSample) {
-      mkdirSync(out, { recursive: true });
-      for (const c of plan.classes ?? (manifest.conditional ? manifest.conditional.labels.map((_, i) => i) : [])) mkdirSync(join(out, plan.labelFolder(c)), { recursive: true });
+      makeFolderSync(out);
+      for (const c of plan.classes ?? (manifest.conditional ? manifest.conditional.labels.map((_, i) => i) : [])) makeFolderSync(join(out, plan.labelFolder(c)));
     }
 
     const range = manifest.output.range;

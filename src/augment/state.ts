@@ -13,7 +13,8 @@
  * when it is the line the plan gives for that position (file, index, class…) and its data file is
  * there; from the first line that is not, the rest is cut and written again.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { makeFolderSync } from '../io/make-folder.js';
 import { open, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeValue, InvalidArgumentError } from '../core/errors.js';
@@ -79,7 +80,12 @@ export function lockFile(plan: Plan): string {
  */
 export function lockFolder(out: string, plan: Plan): FolderLock {
   if (existsSync(out) && !statSync(out).isDirectory()) throw new InvalidArgumentError('--out', out, 'a folder for the data set (it names a file)');
-  mkdirSync(out, { recursive: true });
+  try {
+    makeFolderSync(out);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new InvalidArgumentError('--out', out, `a folder that can be created (${e.code ?? e.message}${e.path ? ` at ${e.path}` : ''})`);
+  }
   try {
     return acquireLock(join(out, lockFile(plan)));
   } catch (err) {

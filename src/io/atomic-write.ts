@@ -6,7 +6,8 @@
  *   await writeFileAtomic('models/ring/manifest.json', JSON.stringify(manifest, null, 2));
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { makeFolder } from './make-folder.js';
 import { dirname, basename, join } from 'node:path';
 
 /** A temporary path beside `target` (same folder, so rename is atomic). */
@@ -15,7 +16,7 @@ export function tempPathFor(target: string): string {
 }
 
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(target), { recursive: true });
+  await makeFolder(dirname(target));
   const tmp = tempPathFor(target);
   try {
     await writeFile(tmp, data);

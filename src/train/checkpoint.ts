@@ -15,6 +15,7 @@
  *   const loaded = await readCheckpoint(latest);
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { makeFolder } from '../io/make-folder.js';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError, WganxError } from '../core/errors.js';
@@ -70,7 +71,7 @@ export function checkpointDirName(step: number): string {
 
 export async function saveCheckpoint(outDir: string, snap: CheckpointSnapshot): Promise<string> {
   const root = path.join(outDir, CHECKPOINTS_DIR);
-  await mkdir(root, { recursive: true });
+  await makeFolder(root);
   const finalDir = path.join(root, checkpointDirName(snap.step));
   const tmpDir = path.join(root, `.tmp-${checkpointDirName(snap.step)}-${process.pid}`);
   await rm(tmpDir, { recursive: true, force: true });

@@ -9,7 +9,8 @@
  *   closeRun(run);
  */
 import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
+import { makeFolder } from '../io/make-folder.js';
 import path from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { createRunRngs, restoreRunRngs } from '../core/random.js';
@@ -71,7 +72,7 @@ async function makeRunFolder(out: string): Promise<void> {
   const existing = await stat(out).catch(() => null);
   if (existing && !existing.isDirectory()) throw new InvalidArgumentError('--out', out, 'a folder for the run (it names a file)');
   try {
-    await mkdir(out, { recursive: true });
+    await makeFolder(out);
   } catch (err) {
     throw new InvalidArgumentError('--out', out, `a folder that can be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }

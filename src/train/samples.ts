@@ -7,7 +7,8 @@
  * its columns, class c in columns c, c + k, c + 2k, … of k classes, while k columns fit a square).
  * Points: a scatter plot over real samples.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
+import { makeFolder } from '../io/make-folder.js';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -83,7 +84,7 @@ export async function writeSampleSheet(
   dataset: Dataset,
   opts: { latent: number; dataScale: number; title: string },
 ): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await makeFolder(path.dirname(file));
   const values = await sheetOutputs(generator, sheet, opts.latent, opts.dataScale);
   if (dataset.kind === 'points') {
     const { writeScatterPng } = await import('./plots.js');

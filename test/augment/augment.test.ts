@@ -245,6 +245,8 @@ test('bad input gets one line naming the flag and a non-zero exit, and leaves no
   one(cli('--model', pets, '--per-class', '2', '--classes', ',', '--out', dir('x4b')), 1, /--classes: "" is not allowed; expected at least one class name or index, comma-separated \(leave the flag out for every class\)/);
   assert.ok(!existsSync(dir('x4b')), 'a refused --classes writes nothing');
   one(cli('--model', pets, '--count', '2', '--api-key', 'k3y', '--out', dir('x4c')), 1, /--api-key: "…" is not allowed; expected nothing without --remote/);
+  // A folder that cannot be made is named at once (Node 20's recursive mkdir loops forever under /proc).
+  if (existsSync('/proc/self')) one(cli('--model', pets, '--count', '2', '--format', 'npz', '--out', '/proc/wganx-nope/x'), 1, /--out: "\/proc\/wganx-nope\/x" is not allowed; expected a folder that can be created \(ENOENT at \/proc\/wganx-nope\)/);
   one(cli('--model', join(fx.models, 'ring'), '--per-class', '2', '--out', dir('x5')), 1, /--per-class: 2 is not allowed; expected nothing: model "ring" is not conditional/);
   one(cli('--model', join(fx.models, 'ring'), '--count', '2', '--out', dir('x6')), 1, /--format: "png" is not allowed; expected one of npz, csv for a point model/);
   // Neither or both of --per-class and --count: a usage error (exit 2), saying which.
