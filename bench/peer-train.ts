@@ -108,7 +108,8 @@ async function main(): Promise<void> {
   const command = quoteCommand(['npm', 'run', 'bench:peer', '--', ...process.argv.slice(2)]);
   const config = resolveTrainConfig({
     ...RECIPE, ...given, dataset: args.data, out: args.out, conditional: !args.unconditional, algo: 'wgan-gp', export: false, eval: false, command,
-    ...(args.unconditional ? { acWeight: 0, acWeightG: 0 } : {}),
+    // An unconditional peer has no label to condition on: the recipe's conditioning flags go too.
+    ...(args.unconditional ? { acWeight: 0, acWeightG: 0, gCond: undefined, dCond: undefined } : {}),
   } as TrainOptions);
   if (config.arch !== 'dcgan' || config.algo !== 'wgan-gp') throw new Error('the peer trains the dcgan nets with wgan-gp');
   const threads = wholeNumber('threads', args.threads);

@@ -29,7 +29,13 @@ export function allowedByIssue(issue: core.$ZodIssue): string {
       return `${side} ${bound}${unit}`;
     }
     case 'invalid_format':
-      return issue.format === 'regex' && 'pattern' in issue ? `text matching ${String(issue.pattern)}` : `a valid ${issue.format}`;
+      if (issue.format === 'regex' && 'pattern' in issue) return `text matching ${String(issue.pattern)}`;
+      return ['starts_with', 'ends_with', 'includes'].includes(issue.format) ? message : `a valid ${issue.format}`;
+    case 'invalid_union': {
+      // Each branch's own refusal: "a number or a string".
+      const each = [...new Set(issue.errors.map((branch) => (branch[0] ? allowedByIssue(branch[0]) : '')).filter(Boolean))];
+      return each.length > 0 ? each.join(' or ') : message;
+    }
     default:
       return message;
   }

@@ -119,6 +119,7 @@ export async function exportModel(model: tf.LayersModel, outDir: string, opts: E
   if (hasLabel && numClasses == null) throw new InvalidArgumentError('model', model.name, 'a label input that feeds an Embedding layer');
   const labels = hasLabel ? (opts.labels ?? Array.from({ length: numClasses! }, (_, i) => String(i))) : null;
   if (labels && labels.length !== numClasses) throw new InvalidArgumentError('--labels', labels, `${numClasses} class names (the Embedding's inputDim)`);
+  if (labels && new Set(labels).size !== labels.length) throw new InvalidArgumentError('--labels', labels, `${numClasses} class names that differ (a name picks one class)`);
   const latent = converted.inputs.find((i) => i.role === 'latent');
   if (!latent) throw new InvalidArgumentError('model.inputs', converted.inputs.map((i) => i.name), 'one float latent input');
 

@@ -85,3 +85,15 @@ test('two PyTorch steps on a tiny folder give a model folder that opens and samp
   assert.deepEqual(metrics.map((x) => x.step), [1, 2]);
   assert.ok(metrics.every((x) => Number.isFinite(x.penalty) && Number.isFinite(x.classLoss)));
 });
+
+test('--unconditional: the recipe without its conditioning flags (they would be refused) trains an unconditional peer', { skip, timeout: 240_000 }, async () => {
+  const plain = join(root, 'runs', 'peer', 'tiny-plain');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', SCRIPT, '--data', data, '--unconditional', '--steps', '1', '--seed', '3', '--image-size', String(SIZE), '--hidden', '4',
+    '--batch', '8', '--latent', '8', '--threads', '1', '--out', plain], {
+    cwd: ROOT, encoding: 'utf8', timeout: 220_000, env: { ...process.env, WGANX_CACHE_DIR: join(root, 'cache') },
+  });
+  assert.equal(r.status, 0, `bench:peer --unconditional failed:\n${r.stdout}\n${r.stderr}`);
+  const manifest = JSON.parse(readFileSync(join(plain, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.conditional, null);
+  assert.deepEqual(manifest.inputs.map((i: { name: string }) => i.name), ['z']);
+});

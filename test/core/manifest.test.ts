@@ -45,6 +45,7 @@ test('errors name the field path, the value and the rule', () => {
   assert.throws(bad((m) => (m.version = 11)), /version: 11 is not allowed; expected a string$/);
   assert.throws(bad((m) => delete m.export.sha256), /export.sha256 is missing; expected a string$/);
   assert.throws(bad((m) => (m.latent.dim = 0)), /latent.dim: 0 is not allowed; expected more than 0$/);
+  assert.throws(bad((m) => (m.outputs[0].shape[0] = true)), /outputs.0.shape.0: true is not allowed; expected a number or a string$/);
   assert.throws(bad((m) => (m.conditional.labels = ['a', 'a'])), /conditional.labels: \["a","a"\] is not allowed; expected class names that differ/);
 });
 

@@ -133,6 +133,7 @@ test('a parity failure writes nothing; bad names and options are refused', async
   await assert.rejects(exportModel(mlpGenerator(), join(root, 'x'), { name: 'Bad Name!' }), (e: unknown) => e instanceof InvalidArgumentError && /name: "Bad Name!"/.test((e as Error).message));
   await assert.rejects(exportModel(mlpGenerator(), join(root, 'x'), { name: 'x', kind: 'image' }), /--kind: "image" is not allowed; expected "points"/);
   await assert.rejects(exportModel(conditionalGenerator(), join(root, 'x'), { name: 'x', labels: ['a', 'b'] }), /--labels: .* expected 10 class names/);
+  await assert.rejects(exportModel(conditionalGenerator(), join(root, 'x'), { name: 'x', labels: [...'abcdefghi', 'a'] }), /--labels: .* expected 10 class names that differ/);
 });
 
 test('wganx export (the CLI) loads a tfjs model folder and exports it; errors are one line', async () => {

@@ -424,6 +424,26 @@ test('abandoning a session in the middle of a long native run does not abort the
   await again.close();
 });
 
+test('an abandoned session whose next batch waits for latents from the latent thread still ends (the wait is called off)', { timeout: 60_000 }, async () => {
+  const { manifest, bytes } = await readModelFolder(join(ROOT, 'models', 'mnist-dcgan'));
+  const inst = await SessionInstance.create({ model: bytes, manifest, device: { requested: 'cpu', device: 'cpu', providers: ['cpu'], refused: [] }, threads: 1, label: 'mnist-dcgan', latentThread: true });
+  const batch = (rows: number) => inst.run({ rows, segments: [{ kind: 'seeded', seed: 0, start: 0, count: rows }], labels: null });
+  const t0 = performance.now();
+  await batch(256);
+  const perRow = (performance.now() - t0) / 256;
+  // The first batch is inside its native run (≥ 300 ms of it) when the second is posted, whose
+  // latents the latent thread draws; the thread is ended by the abandon before it answers.
+  const first = batch(Math.max(2048, Math.ceil(300 / perRow)));
+  await new Promise((r) => setTimeout(r, 30));
+  const second = batch(65536); // 6.5 M normals to draw: the latent thread is ended long before it answers
+  assert.equal(inst.latentsDrawnAhead, 1);
+  const ended = inst.threadEnded;
+  inst.abandon(new Error('hung (test)'));
+  await Promise.all([assert.rejects(first, /hung \(test\)/), assert.rejects(second, /hung \(test\)/)]);
+  await inst.close();
+  await ended;
+});
+
 test('an encoding thread that dies mid-request is answered 503 with Retry-After, as a session thread that dies is; then it serves again', async () => {
   const engine = await Engine.start(testOptions(fx.models), { logger: silentLogger });
   // Stop the encoding threads every 2 ms while the request runs: its 1,024 images (16×16 each: a

@@ -73,3 +73,19 @@ test('a new holder is granted every run it has waiting in a row', async () => {
 test('release without a grant is a programming error', () => {
   assert.throws(() => new GpuTurns<string>().release(), /without a granted turn/);
 });
+
+test('extend keeps the holder\'s turn past its runs, ahead of a waiting session (an abandoned thread still inside its run); only the holder may', async () => {
+  const turns = new GpuTurns<string>();
+  const { granted, ask } = tracker(turns);
+  void ask('a', 'a1');
+  void ask('b', 'b1');
+  await tick();
+  assert.equal(turns.extend('b'), false, 'b does not hold the turn');
+  assert.equal(turns.extend('a'), true);
+  turns.release(); // a1's run failed (abandoned): its thread is still busy
+  await tick();
+  assert.deepEqual(granted, ['a1'], 'b waits until the abandoned thread is free');
+  turns.release(); // the thread said it is free
+  await tick();
+  assert.deepEqual(granted, ['a1', 'b1']);
+});

@@ -228,6 +228,9 @@ test('deeply nested JSON gets a 400 JSON error (no stack, no path, bounded value
     const gzipped = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: '{"n":1}' });
     assert.equal(gzipped.status, 400, gzipped.body);
     assert.match(JSON.parse(gzipped.body).error, /^Content-Encoding "gzip" does not match the body \(incorrect header check\); expected identity, gzip, deflate or br/);
+    const notBrotli = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json', 'content-encoding': 'br' }, body: '{"n":1}' });
+    assert.equal(notBrotli.status, 400, notBrotli.body);
+    assert.match(JSON.parse(notBrotli.body).error, /^Content-Encoding "br" does not match the body \(.*\); expected identity, gzip, deflate or br/);
     const packed = await send(port, agent, { method: 'POST', path: '/v1/models/ring/samples', headers: { 'content-type': 'application/json', 'content-encoding': 'zstd-x' }, body: '{"n":1}' });
     assert.equal(packed.status, 415, packed.body);
     assert.equal(JSON.parse(packed.body).field, 'Content-Encoding');

@@ -43,6 +43,17 @@ export class GpuTurns<K> {
     }
   }
 
+  /**
+   * Extend the turn `key` holds now by one grant, ahead of any waiting session (an abandoned
+   * session's thread still inside its run keeps the device until it is free); false when `key`
+   * does not hold the turn. Ended by one {@link release}.
+   */
+  extend(key: K): boolean {
+    if (this.holder !== key) return false;
+    this.held++;
+    return true;
+  }
+
   /** Runs granted and not yet released (tests). */
   get inFlight(): number {
     return this.held;

@@ -210,13 +210,14 @@ export class SessionInstance implements InferenceBackend {
     const err = this.abandoned ?? cause;
     const unexpected = this.dead === null; // close() sets `dead` before it stops the threads
     this.dead ??= err;
+    // Whichever thread is left has nothing to do without the other. Stopped before the pending runs
+    // fail: a busy WebGPU thread keeps the device's turn, which their failure would hand on.
+    if (unexpected) void this.stopThreads(session);
     for (const p of this.pending.values()) p.reject(this.dead);
     this.pending.clear();
     if (unexpected) {
       this.lost = err;
       for (const l of this.lostListeners.splice(0)) l(err);
-      // Whichever thread is left has nothing to do without the other.
-      void this.stopThreads(session);
     }
   }
 
@@ -236,14 +237,28 @@ export class SessionInstance implements InferenceBackend {
         return;
       }
       const worker = this.worker;
+      // A WebGPU thread still inside its run keeps the device's turn until it is free.
+      const turns = this.exclusive ? SessionInstance.gpuTurns : null;
+      let holding = turns?.extend(this) ?? false;
+      const free = () => {
+        worker.off('message', onMessage);
+        worker.off('exit', free);
+        if (holding) turns!.release();
+        holding = false;
+      };
       const onMessage = (msg: WorkerResponse) => {
         if (msg.type !== 'closed') return;
-        worker.off('message', onMessage);
+        free();
         void worker.terminate();
       };
       worker.on('message', onMessage);
+      worker.once('exit', free);
       const msg: WorkerRequest = { type: 'abandon' };
       worker.postMessage(msg);
+      // A close that timed out leaves runs pending: they fail now (their results are not awaited).
+      const dead = this.dead ?? new Error('session closed');
+      for (const p of this.pending.values()) p.reject(dead);
+      this.pending.clear();
       await sampler;
     })();
     return this.stopping;

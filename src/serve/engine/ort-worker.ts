@@ -212,6 +212,9 @@ port.on('message', (msg: WorkerRequest) => {
   if (msg.type === 'abandon') {
     abandoned = true;
     for (const id of refinedBatches) cancelled.add(id);
+    // A run waiting for latents from the latent thread (which is being ended) would wait forever.
+    for (const [id, waiter] of awaiting) waiter({ id, error: 'the session was given up before its latents came' });
+    awaiting.clear();
   }
   if (msg.type === 'run' && msg.refine) refinedBatches.add(msg.id);
   chain = chain.then(() => (msg.type === 'load' ? load(msg) : msg.type === 'probe' ? probe(msg) : msg.type === 'close' || msg.type === 'abandon' ? close() : run(msg)));

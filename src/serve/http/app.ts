@@ -14,7 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { boundedValue, InvalidArgumentError, MAX_QUOTE } from '../../core/errors.js';
+import { boundedValue, InvalidArgumentError, MAX_QUOTE, WganxError } from '../../core/errors.js';
 import { EncodeThreadLost } from '../../encode/encode-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { ClientGone, InferenceFailed, ModelNotFound, ModelNotReady, ModelUnavailable, QueueFull, RequestTimeout, RETRY_AFTER_SECONDS } from '../engine/errors.js';
@@ -255,8 +255,9 @@ export function createApp(engine: Engine, deps: AppDeps = {}): Express {
       // body-parser's own refusal of a charset it cannot decode (latin1…): named like ours.
       const refused = charsetRefused(err.charset);
       [status, body] = [refused.status, { error: refused.message, ...refused.details }];
-    } else if (err?.type === 'encoding.unsupported' || (typeof err?.code === 'string' && err.code.startsWith('Z_'))) {
-      // A Content-Encoding body-parser does not take, or a gzip/deflate/br body that does not inflate.
+    } else if (err?.type === 'encoding.unsupported' || (req.headers['content-encoding'] !== undefined && err?.status === 400 && err.type === undefined && !(err instanceof WganxError))) {
+      // A Content-Encoding body-parser does not take, or a gzip/deflate/br body that does not inflate
+      // (body-parser passes zlib's or brotli's error on as a 400 with no type of its own).
       const encoding = String(req.headers['content-encoding'] ?? '');
       const unsupported = err.type === 'encoding.unsupported';
       status = unsupported ? 415 : 400;
