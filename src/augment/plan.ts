@@ -19,7 +19,7 @@
  *   plan.ownedChunks()      // [0, 1, 2] (unsharded)
  */
 import { InvalidArgumentError } from '../core/errors.js';
-import { classIndex } from '../core/labels.js';
+import { classFromText, classIndex } from '../core/labels.js';
 import type { Manifest } from '../core/manifest.js';
 import { seededSamples } from '../core/seeded.js';
 import { formatSpec, formatsFor, type AugmentFormat, type FormatSpec } from './formats/index.js';
@@ -107,7 +107,7 @@ export class Plan {
     if (perClass !== undefined) {
       // A class is named as in the manifest, or by its index when no class has that name.
       const picked = args.classes
-        ? args.classes.map((n) => classIndex(manifest, /^\d+$/.test(n) && !conditional!.labels.includes(n) ? Number(n) : n, '--classes'))
+        ? args.classes.map((n) => classIndex(manifest, classFromText(manifest, n), '--classes'))
         : conditional!.labels.map((_, c) => c);
       if (new Set(picked).size !== picked.length) throw new InvalidArgumentError('--classes', args.classes!.join(','), 'each class once');
       this.classes = picked.sort((a, b) => a - b);

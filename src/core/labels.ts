@@ -48,6 +48,17 @@ export function classIndex(manifest: Pick<Manifest, 'conditional'>, value: Class
   return i;
 }
 
+/**
+ * A class given as text (a query string, a command-line list): the class of that name when the
+ * model has one (class folders named by numbers sort as text: "10" before "2"), else digits are an
+ * index, else a name (which {@link classIndex} refuses, listing the model's). JSON says which it
+ * means: 2 or "2".
+ */
+export function classFromText(manifest: Pick<Manifest, 'conditional'>, text: string): ClassRef {
+  if (manifest.conditional?.labels.includes(text)) return text;
+  return /^\d+$/.test(text) ? Number(text) : text;
+}
+
 export interface LabelRequest {
   n: number;
   seed: number;

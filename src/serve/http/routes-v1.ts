@@ -10,6 +10,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import express, { type Request, type Router } from 'express';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { classFromText } from '../../core/labels.js';
 import { seededSamples, walkSamples } from '../../core/seeded.js';
 import { describeRefine, refineRequest, resolveRefine, type RefineRequest, type ResolvedRefine } from '../../runtime/refine/index.js';
 import { checkSampleView, renderSamples, type RenderedBytes, type SampleBatch, type SampleView } from '../../encode/render.js';
@@ -96,16 +97,6 @@ function sampleEntries(model: LoadedModel, n: number, seed: number, start: numbe
   return Array.from({ length: n }, (_, k) => ({ index: start + k, seed, ...(labels ? { label: labels[k], labelName: names![labels[k]] } : {}) }));
 }
 
-/**
- * A query string's class is text: the model's class of that name when it has one (class folders
- * named by numbers, sorted as text: "10" before "2"), else digits are an index, else a name
- * (which classIndex refuses, listing the model's). A JSON body says which it means: 2 or "2".
- */
-function queryClass(manifest: LoadedModel['manifest'], text: string): number | string {
-  if (manifest.conditional?.labels.includes(text)) return text;
-  return /^\d+$/.test(text) ? Number(text) : text;
-}
-
 /** The refinement a response says it ran (header `X-Wganx-Refine`: the method and every parameter). */
 function refineHeader(res: express.Response, refine: ResolvedRefine): void {
   if (refine.method !== 'none') res.setHeader('X-Wganx-Refine', describeRefine(refine));
@@ -186,7 +177,7 @@ export function v1Router(engine: Engine, schemas: RequestSchemas, jsonParser: ex
     const query = queryRefine(req.query as Record<string, unknown>);
     const q = parseInput(schemas.samplesQuery, query.rest, 'query', ['refine', 'refine.<param>']);
     const n = q.n ?? defaultSampleCount(model.manifest.kind, engine.options.maxSamples);
-    const { seed, start, labels } = seededSamples(model.manifest, { seed: q.seed, start: q.start, n, cls: q.class === undefined ? undefined : queryClass(model.manifest, q.class) }, 'query');
+    const { seed, start, labels } = seededSamples(model.manifest, { seed: q.seed, start: q.start, n, cls: q.class === undefined ? undefined : classFromText(model.manifest, q.class) }, 'query');
     const view = { as: 'picture', format: 'png', scale: q.scale, columns: q.columns } as const;
     checkSampleView('query', { kind: model.manifest.kind, rowShape: model.rowShape, n }, view, { count: { field: 'n', value: n }, columns: q.columns === undefined ? undefined : { field: 'columns', value: q.columns } });
     const refine = servedRefine(model, query.refine, 'query.refine', engine.options);

@@ -95,7 +95,7 @@ export function requestSchemas(limits: SchemaLimits) {
     n: queryInt(1, limits.maxSamples).optional(),
     seed: queryInt(0, MAX_SAFE_COUNTER).default(0),
     start: queryInt(0, MAX_SAFE_COUNTER).default(0),
-    // Text: a class name when the model has one spelt so, else digits are an index (queryClass in routes-v1.ts).
+    // Text: a class name when the model has one spelt so, else digits are an index (classFromText in src/core/labels.ts).
     class: z.string({ error: 'a class index or name' }).min(1, { error: 'a class index or name' }).max(MAX_NAME, { error: 'a class index or name' }).optional(),
     scale: queryInt(1, limits.maxScale).default(1),
     columns: queryInt(1, limits.maxSamples).optional(),
